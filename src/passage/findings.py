@@ -1,0 +1,148 @@
+"""Validation findings as values.
+
+A finding says what is wrong and exactly where: file, sheet, row, column. It never
+copies a whole row (rows may hold sensitive values); only the one offending cell
+value, cut to a short length. A Report collects findings for one import and is what
+the CLI, the API and the portal all render.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Iterator
+
+ERROR = "error"
+WARNING = "warning"
+
+MAX_VALUE_CHARS = 80
+
+# Stable codes, with the title shown in reports and docs. A test keeps docs/validation.md in step.
+CODES: dict[str, str] = {
+    "file-empty": "The file holds no data rows",
+    "file-unreadable": "The file cannot be read in the expected format",
+    "file-too-large": "The file exceeds the upload size limit",
+    "encoding": "The file is not valid UTF-8",
+    "csv-malformed": "A CSV line cannot be parsed (unbalanced quotes, wrong number of fields)",
+    "json-malformed": "The JSON document cannot be parsed",
+    "api-unsuccessful": "The API response says it did not succeed",
+    "api-count-mismatch": "The API response's totalRecordsCount differs from the rows it holds",
+    "column-missing": "A required column is absent from the header",
+    "column-unexpected": "The header has a column the format does not know",
+    "column-duplicate": "The header names a column twice",
+    "hxl-row-missing": "The HXL hashtag row under the header is absent",
+    "hxl-row-mismatch": "An HXL hashtag does not match its column",
+    "sheet-missing": "A required worksheet is absent",
+    "formula": "A cell holds a formula instead of a value",
+    "merged-cells": "The sheet has merged cells in its header or data",
+    "cell-too-long": "A cell is longer than the limit",
+    "required": "A required value is empty",
+    "type-integer": "The value is not a whole number",
+    "type-decimal": "The value is not a number",
+    "type-date": "The value is not a date (YYYY-MM-DD)",
+    "type-datetime": "The value is not a date and time",
+    "choice-unknown": "The value is not one of the form's choices",
+    "constraint": "The value breaks the form's constraint",
+    "not-relevant": "A value is given where the form's relevance rule says the question does not apply",
+    "negative-count": "A count is below zero",
+    "sex-exceeds-total": "Males plus females exceed the total",
+    "future-date": "The date lies in the future",
+    "pcode-unknown": "The P-code is not in the place table",
+    "pcode-wrong-level": "The P-code exists at another admin level",
+    "pcode-parent-mismatch": "The P-code's parent differs from the parent given in the row",
+    "pcode-length": "The provider's P-code was normalised to the COD length",
+    "pcode-name-mismatch": "The provider's name differs from the name of the P-code",
+    "duplicate-key": "Two rows of the input share the same key",
+    "duplicate-key-store": "A row's key is already in the store",
+    "parent-unknown": "A repeat row points to a parent row that does not exist",
+    "form-invalid": "The XLSForm cannot be compiled",
+    "expression-invalid": "An XLSForm expression cannot be compiled",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    severity: str = ERROR
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code!r}")
+        if self.value is not None and len(self.value) > MAX_VALUE_CHARS:
+            object.__setattr__(self, "value", self.value[: MAX_VALUE_CHARS - 1] + "…")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    """Everything validation found for one import, plus its counts."""
+
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # per code, including findings not kept
+    limit: int = 10_000  # findings kept per code; counts stay exact
+
+    def add(self, finding: Finding) -> None:
+        n = self.counts.get(finding.code, 0)
+        self.counts[finding.code] = n + 1
+        if n < self.limit:
+            self.findings.append(finding)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self.add(f)
+
+    def count(self, code: str, total: int) -> None:
+        """Record that `total` findings of `code` exist even if fewer were kept."""
+        self.counts[code] = max(self.counts.get(code, 0), total)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+    def error_count(self) -> int:
+        codes = {f.code for f in self.findings if f.severity == ERROR}
+        return sum(self.counts[c] for c in codes)
+
+    def warning_count(self) -> int:
+        codes = {f.code for f in self.findings if f.severity == WARNING}
+        return sum(self.counts[c] for c in codes)
+
+    def codes(self) -> Counter:
+        return Counter({c: n for c, n in self.counts.items()})
+
+    def flat(self) -> list[tuple]:
+        """(row, column, code) triples: what tests assert on."""
+        return [(f.row, f.column, f.code) for f in self.findings]
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"valid ({len(self.warnings)} warnings)"
+        parts = ", ".join(f"{code}: {n}" for code, n in sorted(self.counts.items()) if n)
+        return f"rejected: {self.error_count()} errors ({parts})"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"ok": self.ok, "counts": self.counts, "findings": [f.as_dict() for f in self.findings]},
+            indent=2,
+            ensure_ascii=False,
+        )

@@ -1,0 +1,617 @@
+"""Compile XLSForm expressions (ODK XPath subset) into DuckDB SQL.
+
+Why: an import can carry millions of rows, and evaluating each row's `constraint`,
+`relevant` and `calculation` in Python would dominate the run time. Compiling every
+expression once into a SQL expression lets DuckDB validate the whole staging table
+in a single set-based query.
+
+Staging tables hold every form field as VARCHAR (NULL when empty), one column per
+field, named exactly like the field. `to_sql` returns an expression over those
+columns; the caller wraps it (e.g. `coalesce((<sql>), false)`).
+
+Semantics follow XPath 1.0 as used by ODK, with these deliberate choices:
+
+* Empty values are SQL NULL and propagate (a comparison with an empty operand is
+  NULL, which the caller turns into false). Exceptions that mirror ODK:
+  `selected()`, `count-selected()`, `string-length()` and `concat()` treat an
+  empty value as the empty string, and converting an empty value to a boolean
+  (`not(${x})`, `if(${x}, ...)`) gives false.
+* Comparisons: `=`/`!=` with a boolean side compare as booleans; otherwise a
+  numeric side makes the comparison numeric; otherwise a dateTime/date side makes
+  it temporal (the other side cast to TIMESTAMP/DATE); otherwise `=`/`!=` compare
+  strings, and `<`/`<=`/`>`/`>=` compare numerically when both sides parse as
+  numbers and as strings when they do not (ISO dates compare correctly as strings).
+* Dates used as numbers (arithmetic, comparison with a number) are days since
+  1970-01-01, as in ODK, so `today() - ${dob}` is an age in days.
+* `=`/`!=` bind looser than `<`/`<=`/`>`/`>=` (XPath's equality vs relational
+  levels); both are non-associative in practice and left-associative here.
+* Regular expressions run on RE2 (DuckDB), not Java: literal patterns using
+  lookaround, backreferences or possessive quantifiers are rejected at compile
+  time, because RE2 would fail the whole validation query at run time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["ExpressionError", "referenced_fields", "to_sql"]
+
+
+class ExpressionError(ValueError):
+    """An expression cannot be compiled; `position` is the character offset of the problem."""
+
+    def __init__(self, message: str, expression: str, position: int):
+        self.message = message
+        self.expression = expression
+        self.position = position
+        super().__init__(f"{message} (at position {position} in {expression!r})")
+
+
+# --------------------------------------------------------------------------- tokens
+
+_NUM, _STR, _FIELD, _DOT, _NAME, _OP, _LPAREN, _RPAREN, _COMMA, _PATH, _EOF = (
+    "number",
+    "string",
+    "field",
+    "dot",
+    "name",
+    "op",
+    "(",
+    ")",
+    ",",
+    "path",
+    "end",
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str  # the source text of the token (for messages)
+    pos: int
+    value: str = ""  # field name, string contents, number lexeme, name
+
+
+_NUMBER_RE = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_FIELD_RE = re.compile(r"\$\{([^\s{}$]+)\}")
+_SMART_QUOTES = "\u2018\u2019\u201c\u201d"
+
+
+def _is_name_start(ch: str) -> bool:
+    return ch.isalpha() or ch == "_"
+
+
+def _is_name_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_-.:"
+
+
+def _tokenize(expr: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(expr)
+    while i < n:
+        ch = expr[i]
+        if ch.isspace():
+            i += 1
+            continue
+        start = i
+        if ch == "$":
+            m = _FIELD_RE.match(expr, i)
+            if not m:
+                raise ExpressionError(
+                    "malformed field reference: expected ${name}", expr, start
+                )
+            tokens.append(_Token(_FIELD, m.group(0), start, m.group(1)))
+            i = m.end()
+        elif ch in "'\"":
+            end = expr.find(ch, i + 1)
+            if end < 0:
+                raise ExpressionError(f"unterminated string literal (missing closing {ch})", expr, start)
+            tokens.append(_Token(_STR, expr[i : end + 1], start, expr[i + 1 : end]))
+            i = end + 1
+        elif ch.isdigit() or (ch == "." and i + 1 < n and expr[i + 1].isdigit()):
+            m = _NUMBER_RE.match(expr, i)
+            assert m is not None
+            tokens.append(_Token(_NUM, m.group(0), start, m.group(0)))
+            i = m.end()
+        elif ch == ".":
+            if expr.startswith("..", i):
+                tokens.append(_Token(_PATH, "..", start))
+                i += 2
+            else:
+                tokens.append(_Token(_DOT, ".", start))
+                i += 1
+        elif _is_name_start(ch):
+            j = i + 1
+            while j < n and _is_name_char(expr[j]):
+                j += 1
+            # A trailing '.' or '-' is not part of a name (e.g. "x-" before a number).
+            while expr[j - 1] in ".-":
+                j -= 1
+            tokens.append(_Token(_NAME, expr[i:j], start, expr[i:j]))
+            i = j
+        elif ch == "(":
+            tokens.append(_Token(_LPAREN, ch, start))
+            i += 1
+        elif ch == ")":
+            tokens.append(_Token(_RPAREN, ch, start))
+            i += 1
+        elif ch == ",":
+            tokens.append(_Token(_COMMA, ch, start))
+            i += 1
+        elif expr.startswith(("!=", "<=", ">="), i):
+            tokens.append(_Token(_OP, expr[i : i + 2], start))
+            i += 2
+        elif ch in "=<>+-*":
+            tokens.append(_Token(_OP, ch, start))
+            i += 1
+        elif expr.startswith("//", i):
+            tokens.append(_Token(_PATH, "//", start))
+            i += 2
+        elif ch in "/[]|@":
+            tokens.append(_Token(_PATH, ch, start))
+            i += 1
+        elif ch == "!":
+            raise ExpressionError("unexpected '!': use '!=' or not(...)", expr, start)
+        elif ch in _SMART_QUOTES:
+            raise ExpressionError(
+                f"typographic quote {ch!r}: use plain ' or \" quotes", expr, start
+            )
+        else:
+            raise ExpressionError(f"unexpected character {ch!r}", expr, start)
+    tokens.append(_Token(_EOF, "", n))
+    return tokens
+
+
+# --------------------------------------------------------------------------- typed SQL values
+
+_NUMBER, _STRING, _BOOLEAN, _DATE, _DATETIME = "number", "string", "boolean", "date", "dateTime"
+
+_NUMERIC_TYPES = {"integer", "int", "decimal", "range"}
+_DATE_TYPES = {"date", "today"}
+_DATETIME_TYPES = {"datetime", "start", "end"}
+
+
+@dataclass(frozen=True)
+class _Val:
+    sql: str
+    kind: str
+    # Preferred rendering as a string, when cheaper/more faithful than converting
+    # `sql` (the raw VARCHAR column of a typed field, the text of a number literal).
+    text_sql: str | None = None
+    # Python value of a literal (str or float), for compile-time checks.
+    literal: str | float | None = None
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _as_num(v: _Val) -> str:
+    if v.kind == _NUMBER:
+        return v.sql
+    if v.kind == _BOOLEAN:
+        return f"CAST({v.sql} AS DOUBLE)"
+    if v.kind == _DATE:
+        return f"CAST(({v.sql}) - DATE '1970-01-01' AS DOUBLE)"
+    if v.kind == _DATETIME:
+        return f"(epoch({v.sql}) / 86400.0)"
+    return f"TRY_CAST({v.sql} AS DOUBLE)"
+
+
+def _as_str(v: _Val) -> str:
+    if v.kind == _STRING:
+        return v.sql
+    if v.text_sql is not None:
+        return v.text_sql
+    if v.kind == _NUMBER:
+        # DOUBLE renders as '3.0'; ODK renders whole numbers as '3'.
+        return f"regexp_replace(CAST({v.sql} AS VARCHAR), '\\.0$', '')"
+    if v.kind == _BOOLEAN:
+        return f"(CASE WHEN {v.sql} THEN 'true' WHEN NOT {v.sql} THEN 'false' END)"
+    if v.kind == _DATE:
+        return f"strftime({v.sql}, '%Y-%m-%d')"
+    return f"strftime({v.sql}, '%Y-%m-%dT%H:%M:%S.%g')"
+
+
+def _as_bool(v: _Val) -> str:
+    if v.kind == _BOOLEAN:
+        return v.sql
+    if v.kind == _NUMBER:
+        return f"coalesce(({v.sql}) <> 0, false)"
+    if v.kind in (_DATE, _DATETIME):
+        return f"(({v.sql}) IS NOT NULL)"
+    return f"coalesce(length({v.sql}) > 0, false)"
+
+
+def _as_date(v: _Val) -> str:
+    if v.kind == _DATE:
+        return v.sql
+    if v.kind == _DATETIME:
+        return f"CAST({v.sql} AS DATE)"
+    return f"TRY_CAST({_as_str(v)} AS DATE)"
+
+
+def _as_timestamp(v: _Val) -> str:
+    if v.kind == _DATETIME:
+        return v.sql
+    if v.kind == _DATE:
+        return f"CAST({v.sql} AS TIMESTAMP)"
+    return f"TRY_CAST({_as_str(v)} AS TIMESTAMP)"
+
+
+def _unify(values: list[_Val]) -> tuple[list[str], str]:
+    """SQL for values that must share one type (if/coalesce branches)."""
+    kinds = {v.kind for v in values}
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        return [v.sql for v in values], kind
+    return [_as_str(v) for v in values], _STRING
+
+
+# RE2 (DuckDB) lacks these Java regex features; DuckDB would raise at query time.
+_RE2_UNSUPPORTED = re.compile(r"(?<!\\)\(\?(?:=|!|<=|<!|>)|(?<!\\)\\[1-9]|(?<!\\)[*+?}]\+")
+
+
+# --------------------------------------------------------------------------- functions
+
+_Handler = Callable[["_Parser", list[_Val], list[int]], _Val]
+
+
+def _f_selected(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    return _Val(
+        f"list_contains(string_split(coalesce({_as_str(a[0])}, ''), ' '), {_as_str(a[1])})", _BOOLEAN
+    )
+
+
+def _f_count_selected(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    return _Val(
+        f"CAST(len(regexp_extract_all(coalesce({_as_str(a[0])}, ''), '\\S+')) AS DOUBLE)", _NUMBER
+    )
+
+
+def _f_regex(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    pattern = a[1]
+    if isinstance(pattern.literal, str):
+        m = _RE2_UNSUPPORTED.search(pattern.literal)
+        if m:
+            raise ExpressionError(
+                f"regex construct {m.group(0)!r} (lookaround, backreference or possessive "
+                "quantifier) is not supported by the SQL regex engine (RE2)",
+                p.expr,
+                pos[1],
+            )
+    return _Val(f"regexp_full_match({_as_str(a[0])}, {_as_str(pattern)})", _BOOLEAN)
+
+
+def _f_string_length(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    return _Val(f"CAST(length(coalesce({_as_str(a[0])}, '')) AS DOUBLE)", _NUMBER)
+
+
+def _f_if(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    (then_sql, else_sql), kind = _unify([a[1], a[2]])
+    return _Val(f"(CASE WHEN {_as_bool(a[0])} THEN {then_sql} ELSE {else_sql} END)", kind)
+
+
+def _f_coalesce(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    (first, second), kind = _unify(a)
+    if kind == _STRING:
+        first = f"nullif({first}, '')"  # ODK: first non-empty value
+    return _Val(f"coalesce({first}, {second})", kind)
+
+
+def _f_concat(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    if not a:
+        return _Val("''", _STRING, literal="")
+    return _Val(f"concat({', '.join(_as_str(v) for v in a)})", _STRING)
+
+
+def _f_round(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    places = f"CAST({_as_num(a[1])} AS INTEGER)" if len(a) > 1 else "0"
+    return _Val(f"round({_as_num(a[0])}, {places})", _NUMBER)
+
+
+def _f_date(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+    v = a[0]
+    if isinstance(v.literal, str) and v.kind == _STRING:
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.literal):
+                raise ValueError
+            _dt.date.fromisoformat(v.literal)
+        except ValueError:
+            raise ExpressionError(
+                f"date() expects 'YYYY-MM-DD', got {v.literal!r}", p.expr, pos[0]
+            ) from None
+    if v.kind == _NUMBER:
+        return _Val(f"(DATE '1970-01-01' + CAST(floor({v.sql}) AS INTEGER))", _DATE)
+    return _Val(_as_date(v), _DATE)
+
+
+def _simple(template: str, kind: str, conv: Callable[[_Val], str]) -> _Handler:
+    def handler(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
+        return _Val(template.format(*(conv(v) for v in a)), kind)
+
+    return handler
+
+
+# name -> (min args, max args or None for unbounded, handler)
+_FUNCTIONS: dict[str, tuple[int, int | None, _Handler]] = {
+    "true": (0, 0, lambda p, a, pos: _Val("true", _BOOLEAN)),
+    "false": (0, 0, lambda p, a, pos: _Val("false", _BOOLEAN)),
+    "not": (1, 1, _simple("(NOT {0})", _BOOLEAN, _as_bool)),
+    "boolean": (1, 1, _simple("{0}", _BOOLEAN, _as_bool)),
+    "selected": (2, 2, _f_selected),
+    "count-selected": (1, 1, _f_count_selected),
+    "regex": (2, 2, _f_regex),
+    "string-length": (1, 1, _f_string_length),
+    "today": (0, 0, lambda p, a, pos: _Val("current_date", _DATE)),
+    "now": (0, 0, lambda p, a, pos: _Val("CAST(current_timestamp AS TIMESTAMP)", _DATETIME)),
+    "if": (3, 3, _f_if),
+    "coalesce": (2, 2, _f_coalesce),
+    "concat": (0, None, _f_concat),
+    "number": (1, 1, _simple("{0}", _NUMBER, _as_num)),
+    "int": (1, 1, _simple("trunc({0})", _NUMBER, _as_num)),
+    "round": (1, 2, _f_round),
+    "abs": (1, 1, _simple("abs({0})", _NUMBER, _as_num)),
+    "floor": (1, 1, _simple("floor({0})", _NUMBER, _as_num)),
+    "ceiling": (1, 1, _simple("ceil({0})", _NUMBER, _as_num)),
+    "date": (1, 1, _f_date),
+    "contains": (2, 2, _simple("contains({0}, {1})", _BOOLEAN, _as_str)),
+    "starts-with": (2, 2, _simple("starts_with({0}, {1})", _BOOLEAN, _as_str)),
+    "ends-with": (2, 2, _simple("ends_with({0}, {1})", _BOOLEAN, _as_str)),
+    "string": (1, 1, _simple("{0}", _STRING, _as_str)),
+}
+
+_SQL_COMPARE = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser:
+    def __init__(self, expr: str, fields: Mapping[str, str], self_field: str | None):
+        self.expr = expr
+        self.fields = fields
+        self.self_field = self_field
+        self.tokens = _tokenize(expr)
+        self.i = 0
+
+    # -- helpers
+
+    @property
+    def tok(self) -> _Token:
+        return self.tokens[self.i]
+
+    def advance(self) -> _Token:
+        tok = self.tokens[self.i]
+        if tok.kind != _EOF:
+            self.i += 1
+        return tok
+
+    def error(self, message: str, pos: int) -> ExpressionError:
+        return ExpressionError(message, self.expr, pos)
+
+    def at_op(self, *ops: str) -> bool:
+        t = self.tok
+        return (t.kind == _OP and t.text in ops) or (t.kind == _NAME and t.text in ops)
+
+    # -- grammar
+
+    def parse(self) -> _Val:
+        if self.tok.kind == _EOF:
+            raise self.error("empty expression", 0)
+        value = self.or_expr()
+        t = self.tok
+        if t.kind != _EOF:
+            if t.kind == _RPAREN:
+                raise self.error("unmatched ')'", t.pos)
+            if t.kind == _PATH and t.text == "/":
+                raise self.error("'/' is not division in XPath: use 'div'", t.pos)
+            if t.kind == _PATH:
+                raise self.error(f"XPath path syntax {t.text!r} is not supported", t.pos)
+            raise self.error(f"unexpected {t.text!r} after a complete expression", t.pos)
+        return value
+
+    def or_expr(self) -> _Val:
+        left = self.and_expr()
+        while self.at_op("or"):
+            self.advance()
+            right = self.and_expr()
+            left = _Val(f"({_as_bool(left)} OR {_as_bool(right)})", _BOOLEAN)
+        return left
+
+    def and_expr(self) -> _Val:
+        left = self.equality_expr()
+        while self.at_op("and"):
+            self.advance()
+            right = self.equality_expr()
+            left = _Val(f"({_as_bool(left)} AND {_as_bool(right)})", _BOOLEAN)
+        return left
+
+    def equality_expr(self) -> _Val:
+        left = self.relational_expr()
+        while self.tok.kind == _OP and self.tok.text in ("=", "!="):
+            op = self.advance().text
+            left = _compare(op, left, self.relational_expr())
+        return left
+
+    def relational_expr(self) -> _Val:
+        left = self.additive_expr()
+        while self.tok.kind == _OP and self.tok.text in ("<", "<=", ">", ">="):
+            op = self.advance().text
+            left = _compare(op, left, self.additive_expr())
+        return left
+
+    def additive_expr(self) -> _Val:
+        left = self.multiplicative_expr()
+        while self.tok.kind == _OP and self.tok.text in ("+", "-"):
+            op = self.advance().text
+            right = self.multiplicative_expr()
+            left = _Val(f"({_as_num(left)} {op} {_as_num(right)})", _NUMBER)
+        return left
+
+    def multiplicative_expr(self) -> _Val:
+        left = self.unary_expr()
+        while self.at_op("*", "div", "mod"):
+            op = {"*": "*", "div": "/", "mod": "%"}[self.advance().text]
+            right = self.unary_expr()
+            left = _Val(f"({_as_num(left)} {op} {_as_num(right)})", _NUMBER)
+        return left
+
+    def unary_expr(self) -> _Val:
+        if self.tok.kind == _OP and self.tok.text == "-":
+            self.advance()
+            operand = self.unary_expr()
+            return _Val(f"(- {_as_num(operand)})", _NUMBER)
+        return self.primary()
+
+    def primary(self) -> _Val:
+        t = self.tok
+        if t.kind == _NUM:
+            self.advance()
+            number = float(t.value)
+            text = str(int(number)) if number.is_integer() else repr(number)
+            return _Val(f"CAST({t.value} AS DOUBLE)", _NUMBER, text_sql=_quote_str(text), literal=number)
+        if t.kind == _STR:
+            self.advance()
+            return _Val(_quote_str(t.value), _STRING, literal=t.value)
+        if t.kind == _FIELD:
+            self.advance()
+            if t.value not in self.fields:
+                raise self.error(f"unknown field ${{{t.value}}}", t.pos)
+            return self.column(t.value)
+        if t.kind == _DOT:
+            self.advance()
+            if self.self_field is None:
+                raise self.error("'.' (the current field) used where there is no current field", t.pos)
+            if self.self_field not in self.fields:
+                raise self.error(f"unknown current field {self.self_field!r}", t.pos)
+            return self.column(self.self_field)
+        if t.kind == _LPAREN:
+            self.advance()
+            value = self.or_expr()
+            self.expect_close(t)
+            return value
+        if t.kind == _NAME:
+            if self.tokens[self.i + 1].kind == _LPAREN:
+                return self.call()
+            hint = f"; did you mean {t.text}()?" if t.text in ("true", "false") else ""
+            raise self.error(
+                f"bare name {t.text!r} is an XPath path, which is not supported: "
+                f"reference fields as ${{name}}{hint}",
+                t.pos,
+            )
+        if t.kind == _PATH:
+            raise self.error(
+                f"XPath path syntax {t.text!r} is not supported: reference fields as ${{name}}", t.pos
+            )
+        if t.kind == _EOF:
+            raise self.error("expression ends where a value was expected", t.pos)
+        raise self.error(f"expected a value but found {t.text!r}", t.pos)
+
+    def expect_close(self, open_tok: _Token) -> None:
+        t = self.tok
+        if t.kind == _RPAREN:
+            self.advance()
+            return
+        if t.kind == _EOF:
+            raise self.error("unclosed '('", open_tok.pos)
+        raise self.error(f"expected ')' but found {t.text!r}", t.pos)
+
+    def call(self) -> _Val:
+        name_tok = self.advance()
+        open_tok = self.advance()
+        name = name_tok.text
+        spec = _FUNCTIONS.get(name)
+        if spec is None:
+            raise self.error(f"unknown or unsupported function {name}()", name_tok.pos)
+        args: list[_Val] = []
+        positions: list[int] = []
+        if self.tok.kind != _RPAREN:
+            while True:
+                positions.append(self.tok.pos)
+                args.append(self.or_expr())
+                if self.tok.kind == _COMMA:
+                    self.advance()
+                    continue
+                break
+        self.expect_close(open_tok)
+        low, high = spec[0], spec[1]
+        if len(args) < low or (high is not None and len(args) > high):
+            if high is None:
+                expected = f"at least {low}"
+            elif low == high:
+                expected = str(low)
+            else:
+                expected = f"{low} to {high}"
+            raise self.error(
+                f"{name}() takes {expected} argument{'s' if expected != '1' else ''}, got {len(args)}",
+                name_tok.pos,
+            )
+        return spec[2](self, args, positions)
+
+    def column(self, name: str) -> _Val:
+        raw = _quote_ident(name)
+        words = (self.fields[name] or "").split()
+        xls_type = words[0].lower() if words else ""
+        if xls_type in _NUMERIC_TYPES:
+            return _Val(f"TRY_CAST({raw} AS DOUBLE)", _NUMBER, text_sql=raw)
+        if xls_type in _DATE_TYPES:
+            return _Val(f"TRY_CAST({raw} AS DATE)", _DATE, text_sql=raw)
+        if xls_type in _DATETIME_TYPES:
+            return _Val(f"TRY_CAST({raw} AS TIMESTAMP)", _DATETIME, text_sql=raw)
+        return _Val(raw, _STRING)
+
+
+def _compare(op: str, left: _Val, right: _Val) -> _Val:
+    sql_op = _SQL_COMPARE[op]
+    kinds = {left.kind, right.kind}
+    relational = op not in ("=", "!=")
+
+    def cmp(conv: Callable[[_Val], str]) -> _Val:
+        return _Val(f"({conv(left)} {sql_op} {conv(right)})", _BOOLEAN)
+
+    if _BOOLEAN in kinds and not relational:
+        return cmp(_as_bool)
+    if _NUMBER in kinds or _BOOLEAN in kinds:
+        return cmp(_as_num)
+    if _DATETIME in kinds:
+        return cmp(_as_timestamp)
+    if _DATE in kinds:
+        return cmp(_as_date)
+    if relational:
+        # Both strings: numeric when both parse as numbers (XPath converts to
+        # numbers), otherwise lexical (right for ISO dates and plain text).
+        numeric = f"({_as_num(left)} {sql_op} {_as_num(right)})"
+        return _Val(f"coalesce({numeric}, ({left.sql} {sql_op} {right.sql}))", _BOOLEAN)
+    return cmp(_as_str)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def to_sql(expression: str, fields: Mapping[str, str], self_field: str | None = None) -> str:
+    """Compile an XLSForm expression into a DuckDB SQL expression.
+
+    `fields` maps every form field name to its XLSForm type ('integer', 'decimal',
+    'text', 'date', 'dateTime', 'select_one', 'select_multiple', 'calculate', ...);
+    only the first word of the type is used, so 'select_one yes_no' is accepted.
+    `.` refers to `self_field`. Raises ExpressionError for syntax errors, unknown
+    ${field} references, unknown functions and unsupported XPath constructs.
+    """
+    return _Parser(expression, fields, self_field).parse().sql
+
+
+def referenced_fields(expression: str) -> set[str]:
+    """Names used as ${name} in the expression (not inside string literals).
+
+    Only tokenizes, so it also works on expressions `to_sql` rejects (paths,
+    unsupported functions); it raises ExpressionError only for lexical errors.
+    """
+    return {t.value for t in _tokenize(expression) if t.kind == _FIELD}

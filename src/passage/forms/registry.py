@@ -1,0 +1,94 @@
+"""Installed forms and the record tables made from them.
+
+Each form gets one append-only table `rec_<form_id>`: its fields as typed columns,
+plus the system columns that make records versioned and traceable. A view named
+after the form shows the current version of every record that is not deleted.
+Repeat groups get `rec_<form_id>__<repeat>` with a `_parent_record` link.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from passage.errors import NotFound
+from passage.forms.xlsform import Field, Form
+from passage.store import Store
+
+SYSTEM_COLUMNS = [
+    ("_record_id", "VARCHAR NOT NULL"),  # stable across versions
+    ("_version", "INTEGER NOT NULL"),
+    ("_current", "BOOLEAN NOT NULL"),  # the newest version of its record
+    ("_deleted", "BOOLEAN NOT NULL"),  # this version is a tombstone
+    ("_import_id", "BIGINT"),
+    ("_source_sha256", "VARCHAR"),
+    ("_source_row", "INTEGER"),
+    ("_source_sheet", "VARCHAR"),
+    ("_user", "VARCHAR"),
+    ("_created_at", "TIMESTAMP NOT NULL"),
+    ("_place_code", "VARCHAR"),  # the most specific normalised place
+    ("_warnings", "VARCHAR"),  # '|'-joined warnings found at import
+]
+REPEAT_COLUMNS = [("_parent_record", "VARCHAR NOT NULL"), ("_parent_index", "INTEGER")]
+
+
+def record_table(form_id: str, repeat: str | None = None) -> str:
+    return f"rec_{form_id}" + (f"__{repeat}" if repeat else "")
+
+
+def _ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a safe identifier: {name!r}")
+    return name
+
+
+def _fields_for(form: Form, repeat: str | None) -> list[Field]:
+    return form.top_fields() if repeat is None else form.repeat_fields(repeat)
+
+
+def install_form(store: Store, form: Form, pack: str | None = None, extra_columns: list[tuple[str, str]] = ()) -> bool:
+    """Register a form version and create or widen its record tables. Returns False if already installed."""
+    have = store.scalar("SELECT sha256 FROM forms WHERE form_id = ? AND version = ?", [form.form_id, form.version])
+    if have == form.sha256:
+        return False
+    with store.transaction():
+        if have is not None:
+            store.execute("DELETE FROM forms WHERE form_id = ? AND version = ?", [form.form_id, form.version])
+        store.execute(
+            "INSERT INTO forms VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [form.form_id, form.version, form.title, pack, form.sha256, form.to_json(),
+             datetime.now(timezone.utc).replace(tzinfo=None)],
+        )
+        for repeat in [None, *form.repeats]:
+            table = record_table(_ident(form.form_id), repeat and _ident(repeat))
+            cols = [(_ident(f.name), f.sql_type) for f in _fields_for(form, repeat)]
+            cols += list(extra_columns) if repeat is None else []
+            system = SYSTEM_COLUMNS + (REPEAT_COLUMNS if repeat else [])
+            if not store.table_exists(table):
+                ddl = ", ".join(f"{n} {t}" for n, t in system + cols)
+                store.execute(f"CREATE TABLE {table} ({ddl})")
+            else:
+                existing = {r[0] for r in store.query(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])}
+                for n, t in cols:
+                    if n not in existing:  # a new form version may add fields; old records keep NULL
+                        store.execute(f"ALTER TABLE {table} ADD COLUMN {n} {t}")
+            view = form.form_id if repeat is None else f"{form.form_id}__{repeat}"
+            store.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE _current AND NOT _deleted")
+    return True
+
+
+def get_form(store: Store, form_id: str, version: str | None = None) -> Form:
+    """The newest installed version unless one is named."""
+    sql = "SELECT definition FROM forms WHERE form_id = ?"
+    params = [form_id]
+    if version:
+        sql += " AND version = ?"
+        params.append(version)
+    rows = store.query(sql + " ORDER BY installed_at DESC LIMIT 1", params)
+    if not rows:
+        raise NotFound(f"form {form_id!r} is not installed (see `passage forms list`)")
+    return Form.from_json(rows[0][0])
+
+
+def list_forms(store: Store) -> list[tuple]:
+    return store.query("SELECT form_id, version, title, pack, installed_at FROM forms ORDER BY form_id, version")

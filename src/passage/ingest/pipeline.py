@@ -1,0 +1,173 @@
+"""The one import pipeline every importer goes through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from passage import records
+from passage.checks import Context, q, run_checks
+from passage.errors import NotFound, UsageError
+from passage.findings import Finding, Report
+from passage.forms import Form, get_form
+from passage.ingest.files import MAX_UPLOAD_BYTES, SourceFile, archive, combined_sha256, describe
+from passage.packs import install_pack, pack_for_form
+from passage.places.pcodes import PcodeResolver
+from passage.store import Store
+
+
+class Importer(Protocol):
+    kind: str
+    form_id: str | None
+    pack: str | None
+    description: str
+
+    def stage(self, eng: Any, files: list[SourceFile], table: str, report: Report) -> int: ...
+
+
+def _importers() -> dict[str, Callable[[], Importer]]:
+    from passage.ingest.dtm import DtmImporter
+
+    found: dict[str, Callable[[], Importer]] = {"dtm": DtmImporter}
+    try:
+        from passage.ingest.xlsform_data import XlsformDataImporter
+
+        found["xlsform-data"] = XlsformDataImporter
+    except ImportError:  # pragma: no cover - optional while it is being built
+        pass
+    return found
+
+
+IMPORTERS = _importers()
+
+
+def get_importer(kind: str) -> Importer:
+    if kind not in IMPORTERS:
+        raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(IMPORTERS))})")
+    return IMPORTERS[kind]()
+
+
+@dataclass
+class ImportResult:
+    import_id: int | None
+    status: str  # committed | rejected | unchanged
+    report: Report
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    previous_import: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("committed", "unchanged")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | None = None, user: str | None = None,
+                 update: bool = False, max_bytes: int = MAX_UPLOAD_BYTES,
+                 progress: Callable[[str], None] | None = None) -> ImportResult:
+    """Validate files and, only if they are clean, load them as one transaction."""
+    say = progress or (lambda step: None)
+    importer = get_importer(kind)
+    form_id = form_id or importer.form_id
+    if form_id is None:
+        raise UsageError(f"`{kind}` imports need --form ID")
+    if importer.pack:
+        install_pack(store, importer.pack)
+    form = get_form(store, form_id)
+    pack = pack_for_form(form_id)
+    config = pack.record_config(form_id) if pack else {}
+    if kind == "xlsform-data" and not config:
+        config = {"key": ["_uuid"]} if any(f.name == "_uuid" for f in form.fields) else {}
+
+    report = Report()
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if not p.is_file():
+            raise NotFound(f"no such file: {p}")
+        if p.stat().st_size > max_bytes:
+            report.add(Finding("file-too-large", f"{p.stat().st_size} bytes is over the limit of {max_bytes}", file=p.name))
+    if not report.ok:
+        return ImportResult(None, "rejected", report)
+    say("hashing")
+    files = [describe(p) for p in paths]
+    sha = combined_sha256(files)
+    earlier = store.scalar(
+        "SELECT import_id FROM imports WHERE kind = ? AND form_id = ? AND sha256 = ? AND status = 'committed'",
+        [kind, form_id, sha],
+    )
+    if earlier is not None:
+        return ImportResult(None, "unchanged", report, previous_import=earlier)
+
+    import_id = store.scalar("SELECT nextval('import_ids')")
+    store.execute(
+        "INSERT INTO imports (import_id, kind, form_id, files, sha256, user_name, started_at, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+        [import_id, kind, form_id, ", ".join(f.name for f in files), sha, user, _now()],
+    )
+    eng = store.engine()
+    stage = f"_stage_{import_id}"
+    result = ImportResult(import_id, "rejected", report)
+    try:
+        say("parsing")
+        result.rows_read = importer.stage(eng, files, stage, report)
+        if report.ok:
+            say("validating")
+            _ensure_form_columns(eng, stage, form)
+            ctx = Context(eng, stage, form, config, report,
+                          store_keys=records.current_keys(store, eng, form_id),
+                          extra={"resolver": PcodeResolver(store), "update": update})
+            run_checks(ctx)
+        say("archiving")
+        for f in files:
+            archive(store, f)
+        if report.ok:
+            say("loading")
+            with store.transaction():
+                for pos, f in enumerate(files):
+                    store.execute("INSERT INTO import_files VALUES (?, ?, ?)", [import_id, f.sha256, pos])
+                counts = records.load(store, eng, stage, form, import_id=import_id, user=user,
+                                      file_hashes={f.name: f.sha256 for f in files}, update=update)
+                result.inserted, result.updated, result.unchanged = counts
+                result.status = "committed"
+                _finish(store, result)
+        else:
+            _finish(store, result)
+    except BaseException as exc:
+        store.execute("UPDATE imports SET status = 'failed', finished_at = ?, message = ? WHERE import_id = ?",
+                      [_now(), f"{type(exc).__name__}: {exc}"[:500], import_id])
+        raise
+    finally:
+        for suffix in ("", "_raw"):
+            eng.execute(f"DROP TABLE IF EXISTS {stage}{suffix}")
+        records.drop_current_keys(store, eng, form_id)
+    return result
+
+
+def _ensure_form_columns(eng: Any, stage: str, form: Form) -> None:
+    have = {r[0] for r in eng.execute(f"DESCRIBE {stage}").fetchall()}
+    for f in form.top_fields():
+        if f.name not in have:
+            eng.execute(f"ALTER TABLE {stage} ADD COLUMN {q(f.name)} VARCHAR")
+
+
+def _finish(store: Store, r: ImportResult) -> None:
+    rep = r.report
+    store.execute(
+        "UPDATE imports SET status = ?, finished_at = ?, rows_read = ?, rows_inserted = ?, rows_updated = ?, "
+        "rows_unchanged = ?, errors = ?, warnings = ?, message = ? WHERE import_id = ?",
+        [r.status, _now(), r.rows_read, r.inserted, r.updated, r.unchanged, rep.error_count(),
+         rep.warning_count(), rep.summary(), r.import_id],
+    )
+
+
+def import_log(store: Store, limit: int = 50) -> tuple[list[str], list[tuple]]:
+    return store.columns(
+        "SELECT import_id, started_at, kind, form_id, files, status, rows_read, rows_inserted, rows_updated, "
+        "errors, warnings, user_name FROM imports ORDER BY import_id DESC LIMIT ?", [limit])

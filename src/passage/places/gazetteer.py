@@ -1,0 +1,134 @@
+"""Loading and listing places.
+
+The OCHA global P-code table is read with libhxl's conventions in mind (a BOM, a
+header, then a hashtag row) but parsed by hand: it is one small, fixed layout.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pycountry
+
+from passage.errors import ImportRejected
+from passage.findings import Finding, Report
+from passage.store import Store
+
+PCODE_COLUMNS = ["Location", "Admin Level", "P-Code", "Name", "Parent P-Code", "Valid from date"]
+LENGTH_COLUMNS = ["Location", "Country Length", "Admin 1 Length", "Admin 2 Length", "Admin 3 Length"]
+
+
+def _read_hxl_csv(path: Path, required: list[str]) -> tuple[list[dict], Report]:
+    report = Report()
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        report.add(Finding("encoding", f"not UTF-8 at byte {exc.start}", file=name))
+        return [], report
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        report.add(Finding("file-empty", "no header", file=name))
+        return [], report
+    header = [h.strip() for h in rows[0]]
+    for col in required:
+        if col not in header:
+            report.add(Finding("column-missing", f"column {col!r} is missing", file=name, row=1, column=col))
+    if not report.ok:
+        return [], report
+    body = rows[1:]
+    if body and body[0] and body[0][0].startswith("#"):
+        body = body[1:]
+    else:
+        report.add(Finding("hxl-row-missing", "row 2 should hold HXL hashtags", file=name, row=2))
+        return [], report
+    return [dict(zip(header, r)) | {"_row": i + 3} for i, r in enumerate(body) if any(r)], report
+
+
+def import_countries(store: Store) -> int:
+    """Every ISO 3166 country as an admin0 place (code = alpha-3)."""
+    rows = [(c.alpha_3, 0, "admin0", getattr(c, "common_name", None) or c.name, None, c.alpha_3, None, "ISO 3166")
+            for c in pycountry.countries]
+    with store.transaction():
+        existing = {r[0] for r in store.query("SELECT code FROM places WHERE level = 0")}
+        new = [r for r in rows if r[0] not in existing]
+        for r in new:
+            store.execute("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?)", r)
+    return len(new)
+
+
+def import_pcodes(store: Store, path: Path) -> int:
+    """Load OCHA's global P-code table (admin 1-2); replaces what it had for the same codes."""
+    records, report = _read_hxl_csv(path, PCODE_COLUMNS)
+    if not report.ok:
+        raise ImportRejected(report)
+    out = []
+    for r in records:
+        try:
+            level = int(r["Admin Level"])
+        except ValueError:
+            report.add(Finding("type-integer", "admin level must be a whole number", file=str(path),
+                               row=r["_row"], column="Admin Level", value=r["Admin Level"]))
+            continue
+        out.append((r["P-Code"].strip().upper(), level, f"admin{level}", r["Name"].strip(),
+                    r["Parent P-Code"].strip().upper() or None, r["Location"].strip().upper(),
+                    r["Valid from date"] or None, "OCHA global P-codes"))
+    if not report.ok:
+        raise ImportRejected(report)
+    import_countries(store)
+    with store.transaction():
+        codes = [(o[0],) for o in out]
+        store.execute("CREATE TEMP TABLE IF NOT EXISTS _incoming_codes (code VARCHAR)")
+        store.execute("DELETE FROM _incoming_codes")
+        _bulk(store, "_incoming_codes", codes)
+        store.execute("DELETE FROM places WHERE code IN (SELECT code FROM _incoming_codes)")
+        _bulk(store, "places", out)
+        store.execute("DROP TABLE _incoming_codes")
+    return len(out)
+
+
+def import_lengths(store: Store, path: Path) -> int:
+    """Load OCHA's P-code length table (country prefix and digits per admin level)."""
+    records, report = _read_hxl_csv(path, LENGTH_COLUMNS)
+    if not report.ok:
+        raise ImportRejected(report)
+    out = [(r["Location"].strip().upper(), int(r["Country Length"] or 0), r["Admin 1 Length"] or None,
+            r["Admin 2 Length"] or None, r["Admin 3 Length"] or None) for r in records]
+    with store.transaction():
+        store.execute("DELETE FROM pcode_lengths")
+        _bulk(store, "pcode_lengths", out)
+    return len(out)
+
+
+def _bulk(store: Store, table: str, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    if store.dialect == "duckdb":
+        import pyarrow as pa
+
+        cols = list(zip(*rows))
+        tbl = pa.table({f"c{i}": pa.array(c) for i, c in enumerate(cols)})
+        store.con.register("_bulk_rows", tbl)
+        try:
+            store.execute(f"INSERT INTO {table} SELECT * FROM _bulk_rows")
+        finally:
+            store.con.unregister("_bulk_rows")
+    else:
+        marks = ", ".join(["%s"] * len(rows[0]))
+        with store.conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+
+def list_places(store: Store, level: int | None = None, country: str | None = None) -> list[tuple]:
+    """(code, level, name, parent_code, country_code), ordered by code."""
+    sql = "SELECT code, level, name, parent_code, country_code FROM places WHERE 1=1"
+    params: list = []
+    if level is not None:
+        sql += " AND level = ?"
+        params.append(level)
+    if country:
+        sql += " AND country_code = ?"
+        params.append(country.upper())
+    return store.query(sql + " ORDER BY code", params)

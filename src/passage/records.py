@@ -1,0 +1,168 @@
+"""Records are never overwritten: an edit is a new version, a delete a tombstone.
+
+Every version keeps where it came from (import, file hash, row, sheet, user, time).
+`_current` marks the newest version of each record, so "what is true now" is a plain
+filter (the view named after the form) rather than a window over history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from passage.checks import q
+from passage.errors import NotFound
+from passage.forms import Form, get_form
+from passage.forms.registry import SYSTEM_COLUMNS, record_table
+from passage.store import Store
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def current_keys(store: Store, eng: Any, form_id: str) -> str | None:
+    """A relation, usable on the validation engine, of record ids that are current in the store."""
+    table = record_table(form_id)
+    if store.dialect == "duckdb":
+        return f"(SELECT _record_id FROM {table} WHERE _current AND NOT _deleted)"
+    name = f"_store_keys_{form_id}"
+    store.copy_table_to_engine(eng, f"SELECT _record_id FROM {table} WHERE _current AND NOT _deleted",
+                               name, "_record_id VARCHAR")
+    return name
+
+
+def drop_current_keys(store: Store, eng: Any, form_id: str) -> None:
+    if store.dialect != "duckdb":
+        eng.execute(f"DROP TABLE IF EXISTS _store_keys_{form_id}")
+
+
+def _typed(form: Form) -> list[tuple[str, str]]:
+    """(column, SQL turning the staged text into the column's type)."""
+    out = []
+    for f in form.top_fields():
+        c = q(f.name)
+        if f.sql_type == "VARCHAR":
+            out.append((f.name, c))
+        elif f.sql_type == "TIMESTAMP":
+            out.append((f.name, f"CAST(TRY_CAST({c} AS TIMESTAMPTZ) AS TIMESTAMP)"))
+        else:
+            out.append((f.name, f"TRY_CAST({c} AS {f.sql_type})"))
+    return out
+
+
+def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user: str | None,
+         file_hashes: dict[str, str], update: bool) -> tuple[int, int, int]:
+    """Write validated staging rows as record versions; returns (inserted, updated, unchanged).
+
+    Runs inside the caller's transaction.
+    """
+    table = record_table(form.form_id)
+    typed = _typed(form)
+    sha = "CASE _file " + " ".join(f"WHEN '{n.replace(chr(39), chr(39) * 2)}' THEN '{h}'" for n, h in file_hashes.items()) + " END"
+    have = {r[0] for r in eng.execute(f"DESCRIBE {stage}").fetchall()}
+    record_id = "_key" if "_key" in have else f"'{import_id}:' || coalesce(_sheet, '') || ':' || _row"
+    place = "_place_code" if "_place_code" in have else "NULL::VARCHAR"
+    warnings = "_warnings" if "_warnings" in have else "NULL::VARCHAR"
+    now = _now().isoformat(sep=" ")
+    user_sql = "NULL::VARCHAR" if user is None else "'" + user.replace("'", "''") + "'"
+    fields = [n for n, _ in typed]
+    select = (
+        f"SELECT {record_id} AS _record_id, _row AS _source_row, _sheet AS _source_sheet, {sha} AS _source_sha256, "
+        f"{place} AS _place_code, {warnings} AS _warnings, " + ", ".join(f"{sql} AS {q(n)}" for n, sql in typed)
+        + f" FROM {stage}"
+    )
+    if store.dialect == "duckdb" and not update:
+        cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
+                "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", *fields]
+        n = store.scalar(
+            f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT _record_id, 1, true, false, {import_id}, "
+            f"_source_sha256, _source_row, _source_sheet, {user_sql}, TIMESTAMP '{now}', _place_code, _warnings, "
+            f"{', '.join(map(q, fields))} FROM ({select}) AS typed"
+        )
+        return n, 0, 0
+    inc = f"_inc_{import_id}"
+    incoming_cols = ["_record_id", "_source_row", "_source_sheet", "_source_sha256", "_place_code", "_warnings", *fields]
+    types = {f.name: f.sql_type for f in form.top_fields()}
+    ddl = ", ".join(f"{q(c)} {types.get(c, 'INTEGER' if c == '_source_row' else 'VARCHAR')}" for c in incoming_cols)
+    store.execute(f"CREATE TEMP TABLE {inc} ({ddl})")
+    try:
+        store.load_from_engine(eng, select, inc, [q(c) for c in incoming_cols])
+        return _apply_versions(store, table, inc, fields, import_id, user, now)
+    finally:
+        store.execute(f"DROP TABLE IF EXISTS {inc}")
+
+
+def _apply_versions(store: Store, table: str, inc: str, fields: list[str], import_id: int, user: str | None,
+                    now: str) -> tuple[int, int, int]:
+    differs = " OR ".join(f"r.{q(f)} IS DISTINCT FROM i.{q(f)}" for f in fields) or "false"
+    act = f"{inc}_act"
+    store.execute(
+        f"CREATE TEMP TABLE {act} AS SELECT i._record_id, r._version AS prev_version, "
+        f"CASE WHEN r._record_id IS NULL THEN 'new' WHEN r._deleted OR {differs} THEN 'changed' ELSE 'same' END AS action "
+        f"FROM {inc} i LEFT JOIN {table} r ON r._record_id = i._record_id AND r._current"
+    )
+    try:
+        counts = dict(store.query(f"SELECT action, count(*) FROM {act} GROUP BY action"))
+        store.execute(
+            f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
+            f"(SELECT _record_id FROM {act} WHERE action = 'changed')"
+        )
+        cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
+                "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", *fields]
+        store.execute(
+            f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
+            f"true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, i._place_code, i._warnings, "
+            + ", ".join(f"i.{q(f)}" for f in fields)
+            + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
+            [import_id, user, datetime.fromisoformat(now)],
+        )
+    finally:
+        store.execute(f"DROP TABLE IF EXISTS {act}")
+    return counts.get("new", 0), counts.get("changed", 0), counts.get("same", 0)
+
+
+def _current_row(store: Store, table: str, record_id: str) -> tuple[list[str], tuple]:
+    names, rows = store.columns(f"SELECT * FROM {table} WHERE _record_id = ? AND _current", [record_id])
+    if not rows:
+        raise NotFound(f"no record {record_id!r} in {table}")
+    return names, rows[0]
+
+
+def _new_version(store: Store, form_id: str, record_id: str, user: str | None, changes: dict[str, Any],
+                 deleted: bool) -> int:
+    form = get_form(store, form_id)
+    table = record_table(form_id)
+    allowed = {f.name for f in form.top_fields()}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise NotFound(f"form {form_id!r} has no field(s) {', '.join(sorted(unknown))}")
+    with store.transaction():
+        names, row = _current_row(store, table, record_id)
+        values = dict(zip(names, row))
+        if values["_deleted"] and deleted:
+            raise NotFound(f"record {record_id!r} is already deleted")
+        values.update(changes)
+        values.update(_version=values["_version"] + 1, _current=True, _deleted=deleted, _import_id=None,
+                      _user=user, _created_at=_now())
+        store.execute(f"UPDATE {table} SET _current = false WHERE _record_id = ? AND _current", [record_id])
+        cols = list(values)
+        store.execute(f"INSERT INTO {table} ({', '.join(map(q, cols))}) VALUES ({', '.join('?' for _ in cols)})",
+                      [values[c] for c in cols])
+    return values["_version"]
+
+
+def edit_record(store: Store, form_id: str, record_id: str, changes: dict[str, Any], user: str | None = None) -> int:
+    """Make a new version with some fields changed; returns its version number."""
+    return _new_version(store, form_id, record_id, user, changes, deleted=False)
+
+
+def delete_record(store: Store, form_id: str, record_id: str, user: str | None = None) -> int:
+    """Add a tombstone version; history stays."""
+    return _new_version(store, form_id, record_id, user, {}, deleted=True)
+
+
+def history(store: Store, form_id: str, record_id: str) -> tuple[list[str], list[tuple]]:
+    cols = ", ".join(c for c, _ in SYSTEM_COLUMNS)
+    return store.columns(
+        f"SELECT {cols} FROM {record_table(form_id)} WHERE _record_id = ? ORDER BY _version", [record_id])

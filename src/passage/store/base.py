@@ -1,0 +1,72 @@
+"""What every store backend offers the rest of Passage."""
+
+from __future__ import annotations
+
+import abc
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+
+class Store(abc.ABC):
+    dialect: str
+    url: str
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+
+    @abc.abstractmethod
+    def columns(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        """Run a query and return its column names with its rows."""
+
+    @abc.abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: commit on success, roll back on any exception."""
+
+    @abc.abstractmethod
+    def table_exists(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def ibis(self) -> Any:
+        """An Ibis backend over this store, for indicators."""
+
+    @abc.abstractmethod
+    def engine(self) -> Any:
+        """A DuckDB connection where validation SQL runs next to `places` and the record tables."""
+
+    @abc.abstractmethod
+    def load_from_engine(self, engine: Any, select_sql: str, table: str, columns: list[str]) -> int:
+        """Insert the rows of a query run on the engine into a store table; return the count."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where raw input files are kept, named by their sha256."""
+        return self._archive_dir
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    def recover(self) -> None:
+        """Mark imports left `running` by a process that died as `failed`.
+
+        Only safe where opening the store excludes other writers (DuckDB); the
+        PostgreSQL backend overrides it to look at the age of the row instead.
+        """
+        self.execute(
+            "UPDATE imports SET status = 'failed', message = 'interrupted: the importing process stopped' "
+            "WHERE status = 'running'"
+        )
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

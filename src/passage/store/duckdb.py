@@ -1,0 +1,85 @@
+"""The default store: one DuckDB file, embedded."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+
+from passage.errors import StoreError
+from passage.store.base import Store
+
+
+class DuckDBStore(Store):
+    dialect = "duckdb"
+
+    def __init__(self, path: str):
+        self.url = path
+        try:
+            self.con = duckdb.connect(path)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        self._in_tx = False
+        if path == ":memory:":
+            import tempfile
+
+            self._archive_dir = Path(tempfile.mkdtemp(prefix="passage-files-"))
+        else:
+            p = Path(path)
+            self._archive_dir = p.with_name(p.stem + ".files")
+        self._ibis = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(sql, list(params))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def columns(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return names, cur.fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        self.con.begin()
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self.con.rollback()
+            raise
+        else:
+            self.con.commit()
+        finally:
+            self._in_tx = False
+
+    def table_exists(self, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+                [name],
+            )
+        )
+
+    def ibis(self) -> Any:
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
+
+    def engine(self) -> duckdb.DuckDBPyConnection:
+        return self.con
+
+    def load_from_engine(self, engine: Any, select_sql: str, table: str, columns: list[str]) -> int:
+        cols = ", ".join(columns)
+        return self.con.execute(f"INSERT INTO {table} ({cols}) {select_sql}").fetchone()[0]
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,136 @@
+"""PostgreSQL, for an organisation's multi-user server.
+
+Validation runs in an in-memory DuckDB next to copies of the tables it needs
+(`places`, the keys of current records); the validated rows reach PostgreSQL with COPY.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from urllib.parse import urlparse
+
+import duckdb
+import psycopg
+
+from passage.errors import StoreError
+from passage.store.base import Store
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresStore(Store):
+    dialect = "postgres"
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.conn = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to {urlparse(url)._replace(password=None).geturl()}: {exc}") from exc
+        self._tx: Any = None
+        self._archive_dir = Path(os.environ.get("PASSAGE_ARCHIVE", "passage.files"))
+        self._ibis = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(_pg(sql) if params else sql, list(params) or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.conn.execute(_pg(sql) if params else sql, list(params) or None).fetchall()
+
+    def columns(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        cur = self.conn.execute(_pg(sql) if params else sql, list(params) or None)
+        return [d.name for d in cur.description], cur.fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._tx is not None:
+            yield
+            return
+        with self.conn.transaction() as tx:
+            self._tx = tx
+            try:
+                yield
+            finally:
+                self._tx = None
+
+    def table_exists(self, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+                [name],
+            )
+        )
+
+    def recover(self) -> None:
+        # Other processes may be importing right now: only rows older than a day are stale.
+        self.execute(
+            "UPDATE imports SET status = 'failed', message = 'interrupted: the importing process stopped' "
+            "WHERE status = 'running' AND started_at < now() - interval '1 day'"
+        )
+
+    def ibis(self) -> Any:
+        if self._ibis is None:
+            import ibis
+
+            u = urlparse(self.url)
+            self._ibis = ibis.postgres.connect(
+                host=u.hostname or "127.0.0.1",
+                port=u.port or 5432,
+                user=u.username or os.environ.get("USER", "postgres"),
+                password=u.password,
+                database=(u.path or "/").lstrip("/") or "postgres",
+            )
+        return self._ibis
+
+    def engine(self) -> duckdb.DuckDBPyConnection:
+        eng = duckdb.connect()
+        names, rows = self.columns("SELECT code, level, kind, name, parent_code, country_code FROM places")
+        eng.execute(
+            "CREATE TABLE places (code VARCHAR, level INTEGER, kind VARCHAR, name VARCHAR, "
+            "parent_code VARCHAR, country_code VARCHAR)"
+        )
+        if rows:
+            eng.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?)", rows)
+        _, lens = self.columns("SELECT * FROM pcode_lengths")
+        eng.execute(
+            "CREATE TABLE pcode_lengths (country_code VARCHAR, country_len INTEGER, adm1_len VARCHAR, "
+            "adm2_len VARCHAR, adm3_len VARCHAR)"
+        )
+        if lens:
+            eng.executemany("INSERT INTO pcode_lengths VALUES (?, ?, ?, ?, ?)", lens)
+        return eng
+
+    def copy_table_to_engine(self, engine: duckdb.DuckDBPyConnection, sql: str, table: str, ddl: str) -> None:
+        """Bring a (small) store query into the validation engine as a table."""
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({ddl})")
+        with self.conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as tmp:
+                for block in copy:
+                    tmp.write(block)
+        try:
+            engine.execute(f"INSERT INTO {table} SELECT * FROM read_csv(?, header=false, all_varchar=false)", [tmp.name]) \
+                if os.path.getsize(tmp.name) else None
+        finally:
+            os.unlink(tmp.name)
+
+    def load_from_engine(self, engine: Any, select_sql: str, table: str, columns: list[str]) -> int:
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "rows.csv"
+            engine.execute(f"COPY ({select_sql}) TO '{path}' (FORMAT csv, HEADER false)")
+            cols = ", ".join(columns)
+            n = 0
+            with self.conn.cursor() as cur:
+                with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy, open(path, "rb") as fh:
+                    while block := fh.read(1 << 20):
+                        copy.write(block)
+                n = cur.rowcount
+        return n
+
+    def close(self) -> None:
+        self.conn.close()
