@@ -1,0 +1,97 @@
+"""Shared fixtures: fresh stores (DuckDB always, PostgreSQL when it runs) with the P-code table loaded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from passage.places import import_lengths, import_pcodes
+from passage.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+PCODES = SHARED / "pcodes" / "global-pcodes-adm-1-2.csv"
+LENGTHS = SHARED / "pcodes" / "global-pcode-lengths.csv"
+PG_URL = os.environ.get("PASSAGE_TEST_PG", "postgresql://127.0.0.1:5432/test")
+
+
+def pytest_configure(config):
+    if not PCODES.exists():
+        raise pytest.UsageError(f"test data not found at {SHARED} (the shared data folder sits beside the project)")
+
+
+@pytest.fixture(scope="session")
+def places_template(tmp_path_factory) -> Path:
+    """A DuckDB store with OCHA's P-codes and lengths, built once and copied per test."""
+    path = tmp_path_factory.mktemp("template") / "places.duckdb"
+    with open_store(str(path)) as store:
+        import_pcodes(store, PCODES)
+        import_lengths(store, LENGTHS)
+    return path
+
+
+@pytest.fixture
+def store_path(places_template, tmp_path) -> Path:
+    path = tmp_path / "passage.duckdb"
+    shutil.copyfile(places_template, path)
+    return path
+
+
+@pytest.fixture
+def store(store_path):
+    with open_store(str(store_path)) as s:
+        yield s
+
+
+def _pg_available() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        return f"PostgreSQL not reachable at {PG_URL}: {exc}".splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    reason = _pg_available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+    return PG_URL
+
+
+@pytest.fixture
+def pg_store(pg_admin_url, tmp_path, monkeypatch):
+    """A fresh PostgreSQL schema per test, with the P-codes loaded; dropped afterwards."""
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    monkeypatch.setenv("PASSAGE_ARCHIVE", str(tmp_path / "files"))
+    sep = "&" if "?" in pg_admin_url else "?"
+    url = f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"
+    s = open_store(url)
+    import_pcodes(s, PCODES)
+    import_lengths(s, LENGTHS)
+    try:
+        yield s
+    finally:
+        s.close()
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_store(request):
+    """The same test on both backends."""
+    if request.param == "duckdb":
+        return request.getfixturevalue("store")
+    return request.getfixturevalue("pg_store")

@@ -1,0 +1,24 @@
+from pathlib import Path
+
+from passage.ingest import import_files
+
+CSV = """id,operation,admin0Name,admin0Pcode,admin1Name,admin1Pcode,admin2Name,admin2Pcode,adminLevel,numPresentIdpInd,reportingDate,yearReportingDate,monthReportingDate,roundNumber,displacementReason,numberMales,numberFemales,idpOriginAdmin1Name,idpOriginAdmin1Pcode,assessmentType,operationStatus
+,#operation+name,#country+name,#country+code,#adm1+name,#adm1+code,#adm2+name,#adm2+code,#adm+level,#affected+idps,#date+reported,#date+year+reported,#date+month+reported,#round+code,#cause+type,#affected+idps+m,#affected+idps+f,#adm1+name+origin,#adm1+code+origin,#assessment+type,#operation+status
+,Chad,Chad,TCD,,,,,0,1000,2023-05-31T00:00:00,2023,5,10,Conflict,,,Not available,Not available,BA,Active
+1,Chad,Chad,TCD,Lac,TD07,,,1,800,2023-05-31T00:00:00,2023,5,10,Conflict; Natural disaster,,,Not available,Not available,BA,Active
+2,Chad,Chad,TCD,Lac,TD07,Mamdi,TD0704,2,300,2023-05-31T00:00:00,2023,5,10,conflict,100,150,Not available,Not available,BA,Active
+"""
+
+
+def test_dtm_csv_round_trip(any_store, tmp_path: Path):
+    f = tmp_path / "dtm.csv"
+    f.write_text(CSV, encoding="utf-8")
+    r = import_files(any_store, "dtm", [f], user="test")
+    assert r.status == "committed", r.report.findings
+    assert r.inserted == 3
+    rows = any_store.query(
+        "SELECT _place_code, provider_admin1_pcode, admin1_pcode, _warnings FROM dtm_idps ORDER BY admin_level")
+    assert rows[1][:3] == ("TCD07", "TD07", "TCD07")
+    assert rows[2][3] == "PCode length TD07->TCD07|PCode length TD0704->TCD0704|PCode mismatch TCD0704 != Mamdi"
+    again = import_files(any_store, "dtm", [f], user="test")
+    assert again.status == "unchanged"
