@@ -90,20 +90,12 @@ class PostgresStore(Store):
 
     def engine(self) -> duckdb.DuckDBPyConnection:
         eng = duckdb.connect()
-        names, rows = self.columns("SELECT code, level, kind, name, parent_code, country_code FROM places")
-        eng.execute(
-            "CREATE TABLE places (code VARCHAR, level INTEGER, kind VARCHAR, name VARCHAR, "
-            "parent_code VARCHAR, country_code VARCHAR)"
-        )
-        if rows:
-            eng.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?)", rows)
-        _, lens = self.columns("SELECT * FROM pcode_lengths")
-        eng.execute(
-            "CREATE TABLE pcode_lengths (country_code VARCHAR, country_len INTEGER, adm1_len VARCHAR, "
-            "adm2_len VARCHAR, adm3_len VARCHAR)"
-        )
-        if lens:
-            eng.executemany("INSERT INTO pcode_lengths VALUES (?, ?, ?, ?, ?)", lens)
+        self.copy_table_to_engine(
+            eng, "SELECT code, level, kind, name, parent_code, country_code FROM places", "places",
+            "code VARCHAR, level INTEGER, kind VARCHAR, name VARCHAR, parent_code VARCHAR, country_code VARCHAR")
+        self.copy_table_to_engine(
+            eng, "SELECT * FROM pcode_lengths", "pcode_lengths",
+            "country_code VARCHAR, country_len INTEGER, adm1_len VARCHAR, adm2_len VARCHAR, adm3_len VARCHAR")
         return eng
 
     def copy_table_to_engine(self, engine: duckdb.DuckDBPyConnection, sql: str, table: str, ddl: str) -> None:
@@ -114,8 +106,12 @@ class PostgresStore(Store):
                 for block in copy:
                     tmp.write(block)
         try:
-            engine.execute(f"INSERT INTO {table} SELECT * FROM read_csv(?, header=false, all_varchar=false)", [tmp.name]) \
-                if os.path.getsize(tmp.name) else None
+            if os.path.getsize(tmp.name):
+                cols = [r[0] for r in engine.execute(f"DESCRIBE {table}").fetchall()]
+                types = {r[0]: r[1] for r in engine.execute(f"DESCRIBE {table}").fetchall()}
+                spec = "{" + ", ".join(f"'{c}': '{types[c]}'" for c in cols) + "}"
+                engine.execute(f"INSERT INTO {table} SELECT * FROM read_csv(?, header=false, auto_detect=false, "
+                               f"columns={spec}, quote='\"', escape='\"')", [tmp.name])
         finally:
             os.unlink(tmp.name)
 
