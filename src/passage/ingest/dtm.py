@@ -14,35 +14,20 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import yaml
 
 from passage.findings import Finding, Report
 from passage.ingest import csvfile
 from passage.ingest.files import SourceFile
 
-# Provider column -> (form field, HXL hashtag as OCHA publishes it). `id` carries no hashtag.
-COLUMNS: dict[str, tuple[str, str]] = {
-    "id": ("dtm_id", ""),
-    "operation": ("operation", "#operation+name"),
-    "admin0Name": ("admin0_name", "#country+name"),
-    "admin0Pcode": ("admin0_pcode", "#country+code"),
-    "admin1Name": ("admin1_name", "#adm1+name"),
-    "admin1Pcode": ("admin1_pcode", "#adm1+code"),
-    "admin2Name": ("admin2_name", "#adm2+name"),
-    "admin2Pcode": ("admin2_pcode", "#adm2+code"),
-    "adminLevel": ("admin_level", "#adm+level"),
-    "numPresentIdpInd": ("num_present_idp_ind", "#affected+idps"),
-    "reportingDate": ("reporting_date", "#date+reported"),
-    "yearReportingDate": ("year_reporting_date", "#date+year+reported"),
-    "monthReportingDate": ("month_reporting_date", "#date+month+reported"),
-    "roundNumber": ("round_number", "#round+code"),
-    "displacementReason": ("displacement_reason", "#cause+type"),
-    "numberMales": ("number_males", "#affected+idps+m"),
-    "numberFemales": ("number_females", "#affected+idps+f"),
-    "idpOriginAdmin1Name": ("idp_origin_admin1_name", "#adm1+name+origin"),
-    "idpOriginAdmin1Pcode": ("idp_origin_admin1_pcode", "#adm1+code+origin"),
-    "assessmentType": ("assessment_type", "#assessment+type"),
-    "operationStatus": ("operation_status", "#operation+status"),
-}
+
+def _layout() -> dict[str, tuple[str, str]]:
+    """Provider column -> (form field, HXL hashtag), from the DTM pack's `layouts.hdx_csv`."""
+    spec = yaml.safe_load((Path(__file__).parents[1] / "packs" / "dtm" / "pack.yaml").read_text(encoding="utf-8"))
+    return {col: (field, tag) for col, field, tag in spec["layouts"]["hdx_csv"]}
+
+
+COLUMNS: dict[str, tuple[str, str]] = _layout()
 OPTIONAL = {"id", "adminLevel", "operationStatus"}
 REQUIRED = [c for c in COLUMNS if c not in OPTIONAL]
 HXL_TAGS = {c: tag for c, (_, tag) in COLUMNS.items() if tag}

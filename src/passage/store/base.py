@@ -23,6 +23,10 @@ class Store(abc.ABC):
         """Run a query and return its column names with its rows."""
 
     @abc.abstractmethod
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run a query and return a pyarrow Table."""
+
+    @abc.abstractmethod
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: commit on success, roll back on any exception."""

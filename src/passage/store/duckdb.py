@@ -42,6 +42,10 @@ class DuckDBStore(Store):
         names = [d[0] for d in cur.description]
         return names, cur.fetchall()
 
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rel = self.con.sql(sql, params=list(params) or None)
+        return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self._in_tx:

@@ -47,6 +47,12 @@ class PostgresStore(Store):
         cur = self.conn.execute(_pg(sql) if params else sql, list(params) or None)
         return [d.name for d in cur.description], cur.fetchall()
 
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        import pyarrow as pa
+
+        names, rows = self.columns(sql, params)
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self._tx is not None:

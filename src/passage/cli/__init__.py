@@ -1,0 +1,74 @@
+"""The `passage` command: thin wrappers over library calls.
+
+Exit codes (a contract other tools rely on): 0 success, 1 rejected input or a
+store problem (the report goes to stderr), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from passage.errors import ImportRejected, NotFound, PassageError, StoreError, UsageError
+from passage.store import DEFAULT_DB, open_store
+
+
+class Ctx:
+    def __init__(self, db: str, user: str | None, quiet: bool):
+        self.db, self.user, self.quiet = db, user, quiet
+        self._store = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            self._store = open_store(self.db)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+class PassageGroup(click.Group):
+    """Turns Passage's errors into messages and exit codes, at the edge and nowhere else."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ImportRejected as exc:
+            from passage.cli.render import print_report
+
+            print_report(exc.report)
+            sys.exit(1)
+        except (UsageError, NotFound) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        except (StoreError, PassageError) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=PassageGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="PASSAGE_DB",
+              help="Store: a DuckDB file path or a postgresql:// URL.")
+@click.option("--user", default=None, envvar="PASSAGE_USER", help="Who is acting (recorded with every change).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.version_option(package_name="passage")
+@click.pass_context
+def main(ctx: click.Context, db: str, user: str | None, quiet: bool) -> None:
+    """Passage: data on human mobility and displacement.
+
+    \b
+    Examples:
+      passage demo                                  # load demo DTM data and print headline figures
+      passage places import global-pcodes-adm-1-2.csv --lengths global-pcode-lengths.csv
+      passage import dtm dtm_nigeria.csv --report errors.json
+      passage export hapi-idps --format csv -o idps.csv
+    """
+    state = Ctx(db, user, quiet)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+from passage.cli import commands  # noqa: E402,F401  (registers the commands)

@@ -1,0 +1,320 @@
+"""Every `passage` command: parse arguments, make one library call, render the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from passage.cli import main
+from passage.cli.render import print_report, table
+from passage.errors import UsageError
+
+pass_ctx = click.pass_obj
+
+
+def _progress(ctx, label: str):
+    """A phase-by-phase progress line on stderr (silent with --quiet or when not a terminal)."""
+    if ctx.quiet:
+        return None
+    bar_steps = ["hashing", "parsing", "validating", "archiving", "loading"]
+    bar = click.progressbar(length=len(bar_steps), label=label, file=sys.stderr, show_eta=False,
+                            item_show_func=lambda s: s or "")
+    bar.__enter__()
+
+    def step(name: str) -> None:
+        bar.update(1, name)
+        if name == bar_steps[-1]:
+            bar.render_finish()
+
+    step.bar = bar  # type: ignore[attr-defined]
+    return step
+
+
+# ---- places -------------------------------------------------------------------------------------------
+
+@main.group()
+def places() -> None:
+    """The place hierarchy: ISO 3166 countries and OCHA P-codes."""
+
+
+@places.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lengths", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="OCHA's global-pcode-lengths.csv, used to normalise providers' P-codes.")
+@pass_ctx
+def places_import(ctx, file: Path, lengths: Path | None) -> None:
+    """Import OCHA's global P-code table (adds ISO 3166 countries as admin0).
+
+    \b
+    Example:
+      passage places import global-pcodes-adm-1-2.csv --lengths global-pcode-lengths.csv
+    """
+    from passage.places import import_lengths, import_pcodes
+
+    n = import_pcodes(ctx.store, file)
+    click.echo(f"{n} P-codes imported from {file.name}")
+    if lengths:
+        click.echo(f"{import_lengths(ctx.store, lengths)} countries' P-code lengths imported")
+
+
+@places.command("list")
+@click.option("--level", type=int, help="Admin level (0 = country).")
+@click.option("--country", help="ISO 3166 alpha-3 code, e.g. NGA.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+@pass_ctx
+def places_list(ctx, level: int | None, country: str | None, fmt: str) -> None:
+    """List places.  Example: passage places list --level 1 --country NGA"""
+    from passage.places import list_places
+
+    rows = list_places(ctx.store, level=level, country=country)
+    names = ["code", "level", "name", "parent_code", "country_code"]
+    if fmt == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(names)
+        w.writerows(rows)
+    else:
+        table(names, rows)
+
+
+# ---- forms --------------------------------------------------------------------------------------------
+
+@main.group()
+def forms() -> None:
+    """XLSForm forms: the one schema language."""
+
+
+@forms.command("list")
+@pass_ctx
+def forms_list(ctx) -> None:
+    """Installed forms and their versions."""
+    from passage.forms import list_forms
+    from passage.packs import available_packs, install_pack
+
+    for name in available_packs():
+        install_pack(ctx.store, name)
+    table(["form_id", "version", "title", "pack", "installed_at"], list_forms(ctx.store))
+
+
+@forms.command("install")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def forms_install(ctx, file: Path) -> None:
+    """Compile an XLSForm (.xlsx) with pyxform and install it (a new version adds fields)."""
+    from passage.forms import compile_xlsform, install_form
+
+    form = compile_xlsform(file)
+    done = install_form(ctx.store, form)
+    click.echo(f"{form.form_id} version {form.version}: {'installed' if done else 'already installed'} "
+               f"({len(form.fields)} fields)")
+
+
+@forms.command("show")
+@click.argument("form_id")
+@pass_ctx
+def forms_show(ctx, form_id: str) -> None:
+    """The fields of a form: name, type, required, constraint, relevance."""
+    from passage.forms import get_form
+    from passage.packs import available_packs, install_pack
+
+    for name in available_packs():
+        install_pack(ctx.store, name)
+    form = get_form(ctx.store, form_id)
+    click.echo(f"{form.form_id} version {form.version}: {form.title}")
+    table(["path", "type", "required", "constraint", "relevant", "choices"],
+          [(f.path, f.type, "yes" if f.required else "", f.constraint or "", f.relevant or "",
+            " ".join(f.choices or [])[:40]) for f in form.fields])
+
+
+# ---- import and log -----------------------------------------------------------------------------------
+
+@main.command("import")
+@click.argument("kind")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--form", "form_id", help="Form ID (required for xlsform-data).")
+@click.option("--update", is_flag=True, help="Records already in the store become new versions instead of errors.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every finding as JSON to this file.")
+@pass_ctx
+def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, update: bool,
+               report_path: Path | None) -> None:
+    """Validate files and import them as one transaction (all or nothing).
+
+    \b
+    KIND: dtm (DTM API v3 JSON or HDX CSV), xlsform-data (KoboToolbox/ODK export; needs --form).
+    Exit code 1 when the input is rejected; the report goes to stderr.
+    \b
+    Examples:
+      passage import dtm nigeria_admin2.json nigeria_admin1.json
+      passage import xlsform-data --form site_assessment export.xlsx --report errors.json
+    """
+    from passage.ingest import import_files
+
+    step = _progress(ctx, f"import {kind}")
+    try:
+        result = import_files(ctx.store, kind, list(files), form_id=form_id, user=ctx.user, update=update,
+                              progress=step)
+    finally:
+        if step is not None:
+            step.bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+    if report_path:
+        report_path.write_text(result.report.to_json(), encoding="utf-8")
+    if result.status == "unchanged":
+        click.echo(f"unchanged: the same file(s) were imported already (import {result.previous_import})")
+        return
+    if not result.ok:
+        print_report(result.report)
+        sys.exit(1)
+    click.echo(f"import {result.import_id} committed: {result.inserted} new, {result.updated} updated, "
+               f"{result.unchanged} unchanged of {result.rows_read} rows")
+    if result.report.warnings:
+        print_report(result.report)
+
+
+@main.command("log")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+def log_cmd(ctx, limit: int) -> None:
+    """Imports, newest first, with their counts and outcome."""
+    from passage.ingest.pipeline import import_log
+
+    names, rows = import_log(ctx.store, limit)
+    table(names, rows)
+
+
+# ---- records ------------------------------------------------------------------------------------------
+
+@main.group()
+def records() -> None:
+    """Record versions: history, edit (a new version), delete (a tombstone)."""
+
+
+@records.command("history")
+@click.argument("form_id")
+@click.argument("record_id")
+@pass_ctx
+def records_history(ctx, form_id: str, record_id: str) -> None:
+    """Every version of a record with its provenance."""
+    from passage.records import history
+
+    names, rows = history(ctx.store, form_id, record_id)
+    table(names, rows)
+
+
+@records.command("edit")
+@click.argument("form_id")
+@click.argument("record_id")
+@click.argument("changes", nargs=-1, required=True)
+@pass_ctx
+def records_edit(ctx, form_id: str, record_id: str, changes: tuple[str, ...]) -> None:
+    """Change fields as a new version.  Example: passage records edit dtm_idps 'KEY' num_present_idp_ind=1200"""
+    from passage.records import edit_record
+
+    values = {}
+    for c in changes:
+        if "=" not in c:
+            raise UsageError(f"expected field=value, got {c!r}")
+        k, v = c.split("=", 1)
+        values[k] = v or None
+    click.echo(f"version {edit_record(ctx.store, form_id, record_id, values, user=ctx.user)}")
+
+
+@records.command("delete")
+@click.argument("form_id")
+@click.argument("record_id")
+@pass_ctx
+def records_delete(ctx, form_id: str, record_id: str) -> None:
+    """Delete a record (a tombstone version; its history stays)."""
+    from passage.records import delete_record
+
+    click.echo(f"version {delete_record(ctx.store, form_id, record_id, user=ctx.user)} (deleted)")
+
+
+# ---- indicators and export ----------------------------------------------------------------------------
+
+@main.group()
+def indicators() -> None:
+    """Declarative indicators defined by packs."""
+
+
+@indicators.command("list")
+def indicators_list() -> None:
+    """Every indicator with its unit and breakdown."""
+    from passage.indicators import all_indicators
+
+    table(["name", "title", "unit", "form", "by"],
+          [(i.name, i.title, i.unit, i.form, ", ".join(i.rollup or i.by)) for i in all_indicators().values()])
+
+
+@indicators.command("show")
+@click.argument("name")
+@click.option("--country", help="Only this country (admin0 code).")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
+    """An indicator's definition and its first rows."""
+    from passage.indicators import compute, get_indicator
+
+    ind = get_indicator(name)
+    click.echo(f"{ind.name}: {ind.title} ({ind.unit})\n{ind.description}\nform {ind.form}; "
+               f"sum of {', '.join(ind.measures)} by {', '.join(ind.by)}")
+    data = compute(ctx.store, name, {"admin0_pcode": country.upper()} if country else None)
+    rows = data.slice(0, limit).to_pylist()
+    table(data.column_names, [list(r.values()) for r in rows])
+    click.echo(f"{data.num_rows} rows")
+
+
+@main.command("export")
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "parquet", "json", "hxl"]), default="csv",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option("--list", "list_", is_flag=True, help="List the tables that can be exported.")
+@click.option("--validate", is_flag=True, help="With --format hxl: check the output with libhxl's schema validation.")
+@pass_ctx
+def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool) -> None:
+    """Export a published table: a pack export, an indicator, or hapi-idps.
+
+    \b
+    Examples:
+      passage export --list
+      passage export dtm_idps --format hxl -o dtm_idps.csv --validate
+      passage export hapi-idps --format csv -o hapi_idps.csv
+      passage export idps_latest --format parquet -o idps_latest.parquet
+    """
+    from passage.publish import get_table, list_tables, write
+
+    if list_ or not name:
+        table(["name", "title"], list_tables())
+        return
+    if fmt in ("xlsx", "parquet") and output is None:
+        raise UsageError(f"--format {fmt} needs -o FILE")
+    published = get_table(ctx.store, name)
+    if validate:
+        from passage.publish.hxl import validate as hxl_validate
+
+        problems = hxl_validate(published)
+        if problems:
+            for p in problems[:20]:
+                click.echo(f"HXL: {p['tag']} row {p['row']}: {p['message']} ({p['value']})", err=True)
+            sys.exit(1)
+    write(published, fmt, output, sys.stdout if output is None else None)
+    if output is not None and not ctx.quiet:
+        click.echo(f"{published.data.num_rows} rows written to {output}", err=True)
+
+
+# ---- demo ---------------------------------------------------------------------------------------------
+
+@main.command("demo")
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("passage-demo"),
+              show_default=True, help="Where the generated DTM-shaped files are written.")
+@pass_ctx
+def demo_cmd(ctx, work_dir: Path) -> None:
+    """Generate realistic DTM-shaped data over real P-codes, import it, print headline figures."""
+    from passage.demo import format_headline, run_demo
+
+    click.echo(format_headline(run_demo(ctx.store, work_dir)))

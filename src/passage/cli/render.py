@@ -1,0 +1,41 @@
+"""Text rendering of reports and tables for the terminal."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import click
+
+from passage.findings import Report
+
+SHOW = 20
+
+
+def table(names: Sequence[str], rows: Sequence[Sequence], err: bool = False) -> None:
+    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
+    widths = [min(w, 60) for w in widths]
+    line = lambda vals: "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    click.echo(line(list(names)), err=err)
+    click.echo(line(["-" * w for w in widths]), err=err)
+    for r in cells:
+        click.echo(line(r), err=err)
+
+
+def print_report(report: Report, show: int = SHOW) -> None:
+    """The first findings as a table, then the count per code: what an officer needs to fix the file."""
+    errors, warnings = report.errors, report.warnings
+    if errors:
+        click.echo(f"Rejected: {report.error_count()} error(s); nothing was imported.", err=True)
+        table(["file", "sheet", "row", "column", "code", "value", "message"],
+              [(f.file, f.sheet, f.row, f.column, f.code, f.value, f.message) for f in errors[:show]], err=True)
+        if len(errors) > show:
+            click.echo(f"… and {report.error_count() - show} more (write them all with --report FILE)", err=True)
+    if warnings and not errors:
+        click.echo(f"{report.warning_count()} warning(s), e.g.:", err=True)
+        for f in warnings[:5]:
+            click.echo(f"  {f.file} row {f.row} {f.column or ''}: {f.code} {f.value or ''}", err=True)
+    if report.counts:
+        click.echo("Counts per code:", err=True)
+        for code, n in sorted(report.counts.items()):
+            click.echo(f"  {code:<24} {n}", err=True)

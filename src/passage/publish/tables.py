@@ -1,0 +1,64 @@
+"""What can be published: pack exports, indicators, and derived tables such as HDX HAPI's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from passage.errors import NotFound
+from passage.packs import available_packs, load_pack
+from passage.store import Store
+
+
+@dataclass
+class PublishedTable:
+    name: str
+    title: str
+    data: pa.Table
+    hxl: dict[str, str] = field(default_factory=dict)  # column -> hashtag, for the HXL format
+    hxl_schema: list[dict[str, str]] = field(default_factory=list)
+
+
+def list_tables() -> list[tuple[str, str]]:
+    """(name, title) of every table `passage export` knows."""
+    from passage.indicators import all_indicators
+
+    out = [("hapi-idps", "HDX HAPI: IDPs by admin area, operation and round")]
+    for pack_name in available_packs():
+        out += [(n, spec["title"]) for n, spec in load_pack(pack_name).exports.items()]
+    out += [(n, ind.title) for n, ind in all_indicators().items()]
+    return sorted(out)
+
+
+def _pack_export(store: Store, pack_name: str, name: str, spec: dict) -> PublishedTable:
+    pack = load_pack(pack_name)
+    layout = pack_layouts(pack_name)[spec["layout"]]
+    cols = ", ".join(f'"{fld}" AS "{col}"' for col, fld, _ in layout)
+    order = ", ".join(f'"{c}"' for c in spec.get("order", []))
+    data = store.arrow(f"SELECT {cols} FROM {spec['form']}" + (f" ORDER BY {order}" if order else ""))
+    return PublishedTable(name, spec["title"], data, hxl={col: tag for col, _, tag in layout if tag},
+                          hxl_schema=spec.get("hxl_schema", []))
+
+
+def pack_layouts(pack_name: str) -> dict[str, list[list[str]]]:
+    import yaml
+
+    return yaml.safe_load((load_pack(pack_name).path / "pack.yaml").read_text(encoding="utf-8")).get("layouts", {})
+
+
+def get_table(store: Store, name: str) -> PublishedTable:
+    if name == "hapi-idps":
+        from passage.publish.hapi import hapi_idps
+
+        return hapi_idps(store)
+    for pack_name in available_packs():
+        spec = load_pack(pack_name).exports.get(name)
+        if spec:
+            return _pack_export(store, pack_name, name, spec)
+    from passage.indicators import all_indicators, compute
+
+    ind = all_indicators().get(name)
+    if ind:
+        return PublishedTable(name, ind.title, compute(store, name))
+    raise NotFound(f"nothing published as {name!r} (see `passage export --list`)")
