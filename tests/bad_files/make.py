@@ -84,12 +84,12 @@ def earlier_rows() -> list[dict[str, str]]:
 
 
 def render(rows: list[dict[str, str]] | list[list[str]], columns: list[str] | None = None, *, hxl: bool = True,
-           tags: dict[str, str] | None = None, newline: str = "\n") -> str:
+           tags: dict[str, str] | None = None, newline: str = "\n", quoting: int = csv.QUOTE_MINIMAL) -> str:
     """A DTM HDX CSV (header, HXL row, data) as text."""
     columns = columns or COLUMNS
     tags = HXL if tags is None else tags
     out = io.StringIO()
-    w = csv.writer(out, lineterminator=newline)
+    w = csv.writer(out, lineterminator=newline, quoting=quoting)
     w.writerow(columns)
     if hxl:
         w.writerow([tags.get(c, "") for c in columns])
@@ -177,7 +177,7 @@ def _utf16() -> bytes:
 
 
 def _truncated() -> bytes:
-    data = base_csv()
+    data = render(base_rows(), quoting=csv.QUOTE_ALL).encode("utf-8")  # as some exporters quote every cell
     cut = data.index(b'"Conflict; Natural disaster"') + len(b'"Conflict; Nat')
     return data[:cut]  # the download stopped inside a quoted value on line 4
 
