@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml import CSafeLoader
 
 from passage.errors import NotFound
 from passage.forms import Form, compile_xlsform, install_form
@@ -39,14 +40,14 @@ def load_pack(name: str) -> Pack:
     path = PACKS_DIR / name / "pack.yaml"
     if not path.exists():
         raise NotFound(f"no pack named {name!r} (have: {', '.join(available_packs())})")
-    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec = yaml.load(path.read_text(encoding="utf-8"), Loader=CSafeLoader)
     forms = {}
     for rel in spec.get("forms", []):
         form = compile_xlsform(path.parent / rel)
         forms[form.form_id] = form
     indicators = []
     for rel in spec.get("indicators", []):
-        indicators += yaml.safe_load((path.parent / rel).read_text(encoding="utf-8"))["indicators"]
+        indicators += yaml.load((path.parent / rel).read_text(encoding="utf-8"), Loader=CSafeLoader)["indicators"]
     return Pack(
         name=name,
         title=spec.get("title", name),

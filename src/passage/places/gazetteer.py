@@ -116,9 +116,9 @@ def _bulk(store: Store, table: str, rows: list[tuple]) -> None:
         finally:
             store.con.unregister("_bulk_rows")
     else:
-        marks = ", ".join(["%s"] * len(rows[0]))
-        with store.conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        with store.conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
 
 
 def list_places(store: Store, level: int | None = None, country: str | None = None) -> list[tuple]:

@@ -84,14 +84,8 @@ class PostgresStore(Store):
         if self._ibis is None:
             import ibis
 
-            u = urlparse(self.url)
-            self._ibis = ibis.postgres.connect(
-                host=u.hostname or "127.0.0.1",
-                port=u.port or 5432,
-                user=u.username or os.environ.get("USER", "postgres"),
-                password=u.password,
-                database=(u.path or "/").lstrip("/") or "postgres",
-            )
+            # Its own connection (same URL, so the same search_path): Ibis manages its transactions.
+            self._ibis = ibis.postgres.from_connection(psycopg.connect(self.url, autocommit=True))
         return self._ibis
 
     def engine(self) -> duckdb.DuckDBPyConnection:
@@ -135,4 +129,6 @@ class PostgresStore(Store):
         return n
 
     def close(self) -> None:
+        if self._ibis is not None:
+            self._ibis.disconnect()
         self.conn.close()
