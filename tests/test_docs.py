@@ -1,0 +1,45 @@
+"""The docs say what the code does: README commands, CI, CLI help, finding codes."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from passage.findings import CODES
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _readme_commands() -> list[str]:
+    section = README.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_one():
+    commands = _readme_commands()
+    assert len(commands) == 2
+    assert "passage demo" in commands[0]
+    assert commands[1].endswith("pytest")
+    assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_finding_code_is_documented():
+    doc = (ROOT / "docs" / "validation.md").read_text(encoding="utf-8")
+    missing = [c for c in CODES if f"`{c}`" not in doc]
+    assert missing == []
+
+
+def test_cli_reference_matches_help():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import cli_docs
+
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == cli_docs.render(), \
+        "docs/cli.md is stale: run `python tools/cli_docs.py`"
+
+
+def test_docs_links_resolve():
+    for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#]+\.md)\)", doc.read_text(encoding="utf-8")):
+            assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
