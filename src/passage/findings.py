@@ -75,8 +75,10 @@ class Finding:
     def __post_init__(self) -> None:
         if self.code not in CODES:
             raise ValueError(f"unknown finding code {self.code!r}")
-        if self.value is not None and len(self.value) > MAX_VALUE_CHARS:
-            object.__setattr__(self, "value", self.value[: MAX_VALUE_CHARS - 1] + "…")
+        for name in ("value", "column"):  # a finding never carries more than one short cell
+            text = getattr(self, name)
+            if text is not None and len(text) > MAX_VALUE_CHARS:
+                object.__setattr__(self, name, text[: MAX_VALUE_CHARS - 1] + "…")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -282,6 +282,25 @@ def _xlsx_renamed() -> bytes:
     return buf.getvalue()
 
 
+def _nul_byte() -> bytes:
+    """A NUL byte inside a cell: the mark of a binary or corrupted file (PostgreSQL cannot even store it)."""
+    return _with(5, "admin2Name", "Fou\x00li")
+
+
+def _headerless() -> bytes:
+    """The header and HXL rows were deleted: the first line is data."""
+    return "\n".join(base_csv().decode().split("\n")[2:]).encode("utf-8")
+
+
+def _blank_line_then_error() -> bytes:
+    """A blank line (file line 6) before a bad count on file line 8: the row must still be the file's line."""
+    rows = base_rows()
+    rows[_line(7)]["numPresentIdpInd"] = "1.200"
+    lines = render(rows).split("\n")
+    lines.insert(5, "")
+    return "\n".join(lines).encode("utf-8")
+
+
 def _json_truncated() -> bytes:
     data = _json(api_doc())
     return data[: len(data) // 2]
@@ -321,6 +340,19 @@ def _json_empty_result() -> bytes:
     return _json(doc)
 
 
+def _json_nested_value() -> bytes:
+    """A field holding an object instead of a value: must not be stored as the object's text."""
+    doc = api_doc()
+    doc["result"][1]["admin1Name"] = {"en": "Lac", "fr": "Lac"}
+    return _json(doc)
+
+
+def _json_latin1() -> bytes:
+    doc = api_doc()
+    doc["result"][1]["admin1Name"] = "Lâc"
+    return json.dumps(doc, ensure_ascii=False).encode("latin-1")
+
+
 def _json_bad_count() -> bytes:
     doc = api_doc()
     doc["result"][2]["numPresentIdpInd"] = "300 approx."
@@ -354,8 +386,8 @@ class Case:
     filename: str
     build: Callable[[], bytes]
     codes: tuple[str, ...]  # each must be among the report's counts
-    row: int | None = None  # of the first finding with codes[0]; None: not meaningful
-    column: str | None = None  # of the same finding
+    row: int | None = None  # of the first finding with codes[0]; None: not checked
+    column: str | None = None  # of the same finding; None: not checked
     max_bytes: int | None = None  # the import's size limit, when the case is about it
     note: str = ""
     extra: dict = field(default_factory=dict)
@@ -374,6 +406,7 @@ CASES: list[Case] = [
     Case("latin1-after-64k", "latin1_late.csv", _latin1_late, ("encoding",), row=1508),
     Case("utf16-bom", "utf16.csv", _utf16, ("encoding",), row=1),
     Case("xlsx-saved-as-csv", "workbook.csv", _xlsx_renamed, ("encoding",), row=1),
+    Case("nul-byte", "nul.csv", _nul_byte, ("encoding",), row=5),
     Case("file-too-large", "big.csv", base_csv, ("file-too-large",), max_bytes=100),
     # --- CSV structure
     Case("truncated-mid-quote", "truncated.csv", _truncated, ("csv-malformed",), row=4),
@@ -381,8 +414,10 @@ CASES: list[Case] = [
     Case("missing-fields-on-line", "short_line.csv", _missing_fields, ("csv-malformed",), row=6),
     Case("huge-cell-over-1mb", "huge_cell.csv", _huge_cell, ("cell-too-long",), row=5),
     Case("long-cell", "long_cell.csv", _long_cell, ("cell-too-long",), row=7, column="operation"),
+    Case("blank-line-before-error", "blank_line.csv", _blank_line_then_error, ("type-integer",), row=8,
+         column="num_present_idp_ind", note="row is the file's line (the line a spreadsheet shows), blank lines included"),
     Case("header-only", "header_only.csv", _header_only, ("file-empty",), row=3),
-    Case("semicolon-delimited", "semicolons.csv", _semicolons, ("column-missing",), row=1),
+    Case("semicolon-delimited", "semicolons.csv", _semicolons, ("csv-malformed",), row=1),
     # --- header and HXL row
     Case("missing-column", "missing_column.csv", lambda: _drop_column("numPresentIdpInd"), ("column-missing",),
          row=1, column="numPresentIdpInd"),
@@ -391,6 +426,8 @@ CASES: list[Case] = [
     Case("duplicate-column", "duplicate_column.csv", _duplicate_column, ("column-duplicate",), row=1,
          column="numberMales"),
     Case("unexpected-column", "extra_column.csv", _extra_column, ("column-unexpected",), row=1, column="comment"),
+    Case("header-row-missing", "headerless.csv", _headerless, ("column-missing", "column-unexpected"), row=1,
+         column="operation"),
     Case("hxl-row-missing", "no_hxl.csv", _no_hxl, ("hxl-row-missing",), row=2),
     Case("hxl-tag-mismatch", "hxl_mismatch.csv", _hxl_mismatch, ("hxl-row-mismatch",), row=2,
          column="numPresentIdpInd"),
@@ -412,6 +449,10 @@ CASES: list[Case] = [
          column="num_present_idp_ind"),
     Case("words-in-count", "count_about.csv", lambda: _with(6, "numPresentIdpInd", "about 300"), ("type-integer",),
          row=6, column="num_present_idp_ind"),
+    Case("thousands-separator", "count_thousands.csv", lambda: _with(6, "numPresentIdpInd", "5,000"),
+         ("type-integer",), row=6, column="num_present_idp_ind"),
+    Case("count-overflow", "count_overflow.csv", lambda: _with(6, "numPresentIdpInd", "99999999999999999999"),
+         ("type-integer",), row=6, column="num_present_idp_ind"),
     Case("decimal-in-count", "count_decimal.csv", lambda: _with(5, "numberMales", "100.5"), ("type-integer",), row=5,
          column="number_males"),
     Case("negative-count", "negative.csv", lambda: _with(7, "numPresentIdpInd", "-40"), ("negative-count",), row=7,
@@ -448,6 +489,8 @@ CASES: list[Case] = [
     Case("json-unknown-field", "unknown_field.json", _json_unknown_field, ("column-unexpected",),
          column="numPresentIdpHh"),
     Case("json-missing-field", "missing_field.json", _json_missing_field, ("column-missing",), column="roundNumber"),
+    Case("json-nested-value", "nested.json", _json_nested_value, ("json-malformed",), row=2, column="admin1Name"),
+    Case("json-latin1", "latin1.json", _json_latin1, ("encoding",)),
     Case("json-text-in-count", "json_count.json", _json_bad_count, ("type-integer",), row=3,
          column="num_present_idp_ind"),
     Case("json-future-date", "json_future.json", _json_future, ("future-date",), row=5, column="reporting_date"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from passage.checks import Context, flag, q
+from passage.checks import Batch, Context, q
 from passage.findings import Finding
 from passage.forms.expr import ExpressionError, to_sql
 
@@ -35,28 +35,32 @@ def run(ctx: Context) -> None:
     present = ctx.columns()
     fields = [f for f in ctx.form.fields if f.name in present and f.type != "calculate"]
     types = {f.name: f.type for f in ctx.form.fields}
+    batch = Batch(ctx)
+    flag = batch.add
     for f in fields:
         c = q(f.name)
-        flag(ctx, "cell-too-long", f"length({c}) > {MAX_CELL_CHARS}", f"{f.name} is longer than {MAX_CELL_CHARS} characters",
+        flag("cell-too-long", f"length({c}) > {MAX_CELL_CHARS}", f"{f.name} is longer than {MAX_CELL_CHARS} characters",
              column=f.name, value=f"left({c}, 40)")
+        flag("encoding", f"contains({c}, chr(0))", f"{f.name} holds a NUL byte (a binary or mis-encoded file)",
+             column=f.name)
         relevant = _compile(ctx, f.relevant, f.name, "relevance", types) if f.relevant else None
         if f.required:
             cond = f"{c} IS NULL" + (f" AND coalesce(({relevant}), false)" if relevant else "")
-            flag(ctx, "required", cond, f"{f.name} is required", column=f.name)
+            flag("required", cond, f"{f.name} is required", column=f.name)
         if relevant:
-            flag(ctx, "not-relevant", f"{c} IS NOT NULL AND NOT coalesce(({relevant}), false)",
+            flag("not-relevant", f"{c} IS NOT NULL AND NOT coalesce(({relevant}), false)",
                  f"{f.name} is given but does not apply here ({f.relevant})", column=f.name, value=c)
         test = TYPE_TESTS.get(f.type)
         bad_type = None
         if test:
             code, cond, text = test
             bad_type = cond.format(c=c)
-            flag(ctx, code, f"{c} IS NOT NULL AND ({bad_type})", f"{f.name} {text}", column=f.name, value=c)
+            flag(code, f"{c} IS NOT NULL AND ({bad_type})", f"{f.name} {text}", column=f.name, value=c)
         if f.choices and f.type == "select_one":
-            flag(ctx, "choice-unknown", f"{c} IS NOT NULL AND NOT list_contains({_literal_list(f.choices)}, {c})",
+            flag("choice-unknown", f"{c} IS NOT NULL AND NOT list_contains({_literal_list(f.choices)}, {c})",
                  f"{f.name} must be one of {', '.join(f.choices[:12])}", column=f.name, value=c)
         if f.choices and f.type == "select_multiple":
-            flag(ctx, "choice-unknown",
+            flag("choice-unknown",
                  f"{c} IS NOT NULL AND len(list_filter(string_split(trim({c}), ' '), "
                  f"lambda v: v <> '' AND NOT list_contains({_literal_list(f.choices)}, v))) > 0",
                  f"{f.name} holds a value that is not one of its choices", column=f.name, value=c)
@@ -64,5 +68,6 @@ def run(ctx: Context) -> None:
             sql = _compile(ctx, f.constraint, f.name, "constraint", types)
             if sql:
                 guard = f" AND NOT ({bad_type})" if bad_type else ""
-                flag(ctx, "constraint", f"{c} IS NOT NULL{guard} AND NOT coalesce(({sql}), false)",
+                flag("constraint", f"{c} IS NOT NULL{guard} AND NOT coalesce(({sql}), false)",
                      f.constraint_message or f"{f.name} breaks its constraint {f.constraint}", column=f.name, value=c)
+    batch.run()

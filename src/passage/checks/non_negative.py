@@ -1,9 +1,9 @@
 """Counts are never below zero."""
 
-from passage.checks import Context, flag, q
+from passage.checks import Batch, q
 
 
-def run(ctx: Context, fields: list[str]) -> None:
+def run(batch: Batch, fields: list[str]) -> None:
     for name in fields:
         c = q(name)
-        flag(ctx, "negative-count", f"TRY_CAST({c} AS DOUBLE) < 0", f"{name} is negative", column=name, value=c)
+        batch.add("negative-count", f"TRY_CAST({c} AS DOUBLE) < 0", f"{name} is negative", column=name, value=c)

@@ -1,10 +1,10 @@
 """Reported dates lie in the past: a future date is a typing error."""
 
-from passage.checks import Context, flag, q
+from passage.checks import Batch, q
 
 
-def run(ctx: Context, fields: list[str]) -> None:
+def run(batch: Batch, fields: list[str]) -> None:
     for name in fields:
         c = q(name)
-        flag(ctx, "future-date", f"TRY_CAST({c} AS DATE) > current_date", f"{name} is in the future",
-             column=name, value=c)
+        batch.add("future-date", f"TRY_CAST({c} AS DATE) > current_date", f"{name} is in the future",
+                  column=name, value=c)

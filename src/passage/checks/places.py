@@ -1,17 +1,60 @@
 """Place codes: normalised to the COD, at the right level, under the right parent.
 
-Resolution runs in Python over the distinct codes (a few thousand even in a file of
-ten million rows), then one join writes the normalised codes back into the staging
-table, keeping the provider's code beside each changed one and the warnings per row.
+Resolution runs in Python over the distinct (country, code, name, parent) tuples — a
+few thousand even in a file of ten million rows — into small mapping tables. The
+staging table is never rewritten: a view joins the mappings to give each row its
+normalised codes, the provider's code beside each changed one, its place and its
+warnings; later checks and the load read that view.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from passage.checks import Context, flag, q
+from passage.checks import Batch, Context, flag, q
 from passage.findings import WARNING
 from passage.places.pcodes import PcodeResolver, normalise_name
+
+MAP_COLUMNS = {"iso3": pa.string(), "given": pa.string(), "given_name": pa.string(), "given_parent": pa.string(),
+               "code": pa.string(), "status": pa.string(), "warning": pa.string(), "renamed": pa.bool_()}
+
+
+def _specs(cfg: dict) -> list[dict]:
+    """One entry per code column: its level, its name column, its parent column, where to keep the provider's code."""
+    specs, parent = [], cfg["country"]
+    for level, s in sorted(cfg.get("levels", {}).items()):
+        specs.append({"level": int(level), "code": s["code"], "name": s.get("name"), "provider": s.get("provider"),
+                      "parent": parent, "hierarchy": True})
+        parent = s["code"]
+    for s in cfg.get("optional", []):
+        specs.append({"level": int(s["level"]), "code": s["code"], "name": None, "provider": s.get("provider"),
+                      "parent": None, "hierarchy": False})
+    return specs
+
+
+def _resolve_rows(resolver: PcodeResolver, spec: dict, distinct: list[tuple]) -> list[tuple]:
+    rows = []
+    for iso3, given, given_name, given_parent in distinct:
+        r = resolver.resolve(iso3 or "", given, spec["level"])
+        if r.code is None:
+            status = "unknown"
+        elif r.level != spec["level"]:
+            status = "wrong-level"
+        else:
+            status = "ok"
+        warnings = [r.warning] if r.warning and status == "ok" else []
+        if status == "ok" and given_parent is not None:
+            parent_level = spec["level"] - 1
+            given_parent = given_parent.strip().upper()
+            parent = resolver.resolve(iso3 or "", given_parent, parent_level).code if parent_level else given_parent
+            if parent is not None and resolver.parent_of(r.code) != parent:
+                status = "parent-mismatch"
+        cod_name = resolver.name_of(r.code) if r.code else None
+        if status == "ok" and given_name and cod_name and normalise_name(given_name) != normalise_name(cod_name):
+            warnings.append(f"PCode mismatch {r.code} != {given_name}")
+        rows.append((iso3, given, given_name, given_parent, r.code if status == "ok" else None, status,
+                     "|".join(warnings) or None, bool(r.warning) and status == "ok"))
+    return rows
 
 
 def run(ctx: Context) -> None:
@@ -19,86 +62,76 @@ def run(ctx: Context) -> None:
     if not cfg:
         return
     resolver: PcodeResolver = ctx.extra["resolver"]
-    t = ctx.table
+    t, eng = ctx.table, ctx.eng
     country = cfg["country"]
     cc = q(country)
-    flag(ctx, "pcode-unknown", f"{cc} IS NOT NULL AND upper(trim({cc})) NOT IN (SELECT code FROM places WHERE level = 0)",
-         f"{country} is not an ISO 3166 alpha-3 country code", column=country, value=cc)
-    specs = [(int(level), s["code"], s.get("name"), s.get("provider")) for level, s in sorted(cfg.get("levels", {}).items())]
-    specs += [(int(s["level"]), s["code"], None, s.get("provider")) for s in cfg.get("optional", [])]
-    present = ctx.columns()
-    for _, code, _, provider in specs:
-        if provider and provider not in present:
-            ctx.eng.execute(f"ALTER TABLE {t} ADD COLUMN {q(provider)} VARCHAR")
-    # 1. resolve each distinct (country, code, name) once
-    maps = []
-    for i, (level, code, name, _) in enumerate(specs):
-        name_sql = q(name) if name else "NULL"
-        distinct = ctx.eng.execute(
-            f"SELECT DISTINCT upper(trim({cc})), {q(code)}, {name_sql} FROM {t} WHERE {q(code)} IS NOT NULL"
+    iso3 = f"upper(trim(s.{cc}))"
+    specs = _specs(cfg)
+    countries = {r[0] for r in eng.execute(f"SELECT DISTINCT upper(trim({cc})) FROM {t}").fetchall()}
+    known = {c for c in countries if c and resolver.level_of(c) == 0}
+    if countries - known:
+        flag(ctx, "pcode-unknown", f"{cc} IS NOT NULL AND upper(trim({cc})) NOT IN "
+             f"(SELECT code FROM places WHERE level = 0)",
+             f"{country} is not an ISO 3166 alpha-3 country code", column=country, value=cc)
+    joins, replace, extra, warnings = [], [], [], []
+    for i, spec in enumerate(specs):
+        code = q(spec["code"])
+        name = f"s.{q(spec['name'])}" if spec["name"] else "NULL::VARCHAR"
+        parent = f"s.{q(spec['parent'])}" if spec["parent"] else "NULL::VARCHAR"
+        distinct = eng.execute(
+            f"SELECT DISTINCT {iso3}, s.{code}, {name}, {parent} FROM {t} s WHERE s.{code} IS NOT NULL"
         ).fetchall()
-        rows = []
-        for iso3, given, given_name in distinct:
-            r = resolver.resolve(iso3 or "", given, level)
-            status = "ok" if r.code and r.level == level else ("wrong-level" if r.code else "unknown")
-            warnings = [r.warning] if r.warning and status == "ok" else []
-            cod_name = resolver.name_of(r.code) if r.code else None
-            if status == "ok" and given_name and cod_name and normalise_name(given_name) != normalise_name(cod_name):
-                warnings.append(f"PCode mismatch {r.code} != {given_name}")
-            rows.append((iso3, given, given_name, r.code if status == "ok" else None, status,
-                         "|".join(warnings) or None, resolver.parent_of(r.code) if r.code else None,
-                         bool(r.warning) and status == "ok", r.level))
-        cols = ["iso3", "given", "given_name", "code", "status", "warning", "parent", "renamed", "found_level"]
-        arrow = pa.table({c: pa.array([row[j] for row in rows], type=pa.int64() if c == "found_level" else (
-            pa.bool_() if c == "renamed" else pa.string())) for j, c in enumerate(cols)})
-        mname = f"{t}_pc{i}"
-        ctx.eng.register(mname + "_a", arrow)
-        ctx.eng.execute(f"CREATE OR REPLACE TEMP TABLE {mname} AS SELECT * FROM {mname}_a")
-        ctx.eng.unregister(mname + "_a")
-        maps.append(mname)
-    # 2. errors, located on the rows that carry them
-    for (level, code, name, _), m in zip(specs, maps):
-        c = q(code)
-        name_join = f"m.given_name IS NOT DISTINCT FROM {t}.{q(name)}" if name else "true"
-        on = f"m.iso3 IS NOT DISTINCT FROM upper(trim({t}.{cc})) AND m.given = {t}.{c} AND {name_join}"
-        flag(ctx, "pcode-unknown", f"{c} IS NOT NULL AND EXISTS (SELECT 1 FROM {m} m WHERE {on} AND m.status = 'unknown')",
-             f"{code} is not a P-code of this country", column=code, value=c)
-        flag(ctx, "pcode-wrong-level",
-             f"{c} IS NOT NULL AND EXISTS (SELECT 1 FROM {m} m WHERE {on} AND m.status = 'wrong-level')",
-             f"{code} is a P-code of another admin level (expected admin{level})", column=code, value=c)
+        rows = _resolve_rows(resolver, spec, distinct)
+        m = f"{t}_pc{i}"
+        arrow = pa.table({c: pa.array([r[j] for r in rows], type=ty) for j, (c, ty) in enumerate(MAP_COLUMNS.items())})
+        eng.register(m + "_a", arrow)
+        eng.execute(f"CREATE OR REPLACE TEMP TABLE {m} AS SELECT * FROM {m}_a")
+        eng.unregister(m + "_a")
+        ctx.extra.setdefault("temp_tables", []).append(m)
+        def on(row: str) -> str:
+            col = lambda c: f"{row}.{q(c)}" if c else "NULL::VARCHAR"  # noqa: E731
+            return (f"{m}.iso3 IS NOT DISTINCT FROM upper(trim({col(country)})) AND {m}.given = {col(spec['code'])} "
+                    f"AND {m}.given_name IS NOT DISTINCT FROM {col(spec['name'])} "
+                    f"AND {m}.given_parent IS NOT DISTINCT FROM {col(spec['parent'])}")
+        joins.append(f"LEFT JOIN {m} ON {on('s')}")
+        statuses = {r[5] for r in rows}
+        for status, code_name, text in [
+            ("unknown", "pcode-unknown", f"{spec['code']} is not a P-code of this country"),
+            ("wrong-level", "pcode-wrong-level", f"{spec['code']} is a P-code of another admin level "
+                                                 f"(expected admin{spec['level']})"),
+            ("parent-mismatch", "pcode-parent-mismatch", f"{spec['code']} does not lie in the {spec['parent']} "
+                                                         "given on the same row"),
+        ]:
+            if status in statuses:
+                flag(ctx, code_name, f"EXISTS (SELECT 1 FROM {m} WHERE {on(t)} AND {m}.status = '{status}')",
+                     text, column=spec["code"], value=code)
+        replace.append(f"coalesce({m}.code, s.{code}) AS {code}")
+        if spec["provider"]:
+            extra.append(f"CASE WHEN {m}.renamed THEN s.{code} END AS {q(spec['provider'])}")
+        warnings.append(f"{m}.warning")
     if not ctx.report.ok:
         return
-    # 3. write the normalised codes back, keep the provider's, gather warnings, set the place
-    joins, replace, provider_sets, warnings = [], [], [], []
-    for i, ((level, code, name, provider), m) in enumerate(zip(specs, maps)):
-        a = f"m{i}"
-        name_join = f"{a}.given_name IS NOT DISTINCT FROM s.{q(name)}" if name else "true"
-        joins.append(f"LEFT JOIN {m} {a} ON {a}.iso3 IS NOT DISTINCT FROM upper(trim(s.{cc})) "
-                     f"AND {a}.given = s.{q(code)} AND {name_join}")
-        replace.append(f"coalesce({a}.code, s.{q(code)}) AS {q(code)}")
-        if provider:
-            replace.append(f"CASE WHEN {a}.renamed THEN s.{q(code)} ELSE s.{q(provider)} END AS {q(provider)}")
-        warnings.append(f"{a}.warning")
+    present = ctx.columns()
+    drop = [q(s["provider"]) for s in specs if s["provider"] and s["provider"] in present]
+    hier = [(i, s) for i, s in enumerate(specs) if s["hierarchy"]]
     place = "coalesce(" + ", ".join(
-        [f"CASE WHEN s.{q(cfg['level_field'])} = '{lv}' THEN coalesce(m{i}.code, s.{q(code)}) END"
-         for i, (lv, code, name, _) in enumerate(specs) if name is not None]
-        + [f"upper(trim(s.{cc}))"]) + ")"
-    ctx.eng.execute(
-        f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT s.* REPLACE ({', '.join(replace)}, upper(trim(s.{cc})) AS {cc}), "
+        [f"CASE WHEN s.{q(cfg['level_field'])} = '{s['level']}' THEN {t}_pc{i}.code END" for i, s in hier]
+        + [iso3]) + ")"
+    view = f"{t}_places"
+    eng.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT s.* {'EXCLUDE (' + ', '.join(drop) + ') ' if drop else ''}"
+        f"REPLACE ({', '.join(replace)}, {iso3} AS {cc}), {', '.join(extra) + ', ' if extra else ''}"
         f"{place} AS _place_code, nullif(concat_ws('|', {', '.join(warnings)}), '') AS _warnings "
         f"FROM {t} s {' '.join(joins)}"
     )
-    # 4. parents agree: admin1 under the country, admin2 under admin1
-    chain = [(0, country)] + [(lv, code) for lv, code, name, _ in specs if name is not None]
-    for (plevel, pcode), (level, code) in zip(chain, chain[1:]):
-        flag(ctx, "pcode-parent-mismatch",
-             f"{q(code)} IS NOT NULL AND {q(pcode)} IS NOT NULL AND "
-             f"(SELECT p.parent_code FROM places p WHERE p.code = {t}.{q(code)}) IS DISTINCT FROM {t}.{q(pcode)}",
-             f"{code} does not lie in the {pcode} given on the same row", column=code, value=q(code))
-    # 5. warnings travel with the rows; the report shows the first ones
-    for i, ((level, code, _, _), m) in enumerate(zip(specs, maps)):
-        flag(ctx, "pcode-length", f"EXISTS (SELECT 1 FROM {m} m WHERE m.renamed AND m.code = {t}.{q(code)} "
-             f"AND m.iso3 = {t}.{cc})", f"{code} normalised to the COD length", column=code,
-             value=q(code), severity=WARNING)
-    flag(ctx, "pcode-name-mismatch", "_warnings LIKE '%PCode mismatch%'", "a name differs from its P-code's name",
-         value="_warnings", severity=WARNING)
+    ctx.extra.setdefault("temp_views", []).append(view)
+    ctx.table = view
+    batch = Batch(ctx)
+    for spec in specs:
+        if spec["provider"]:
+            batch.add("pcode-length", f"{q(spec['provider'])} IS NOT NULL",
+                      f"{spec['code']} normalised to the COD length", column=spec["code"],
+                      value=q(spec["provider"]) + " || ' -> ' || " + q(spec["code"]), severity=WARNING)
+    batch.add("pcode-name-mismatch", "contains(_warnings, 'PCode mismatch')", "a name differs from its P-code's name",
+              value="_warnings", severity=WARNING)
+    batch.run()

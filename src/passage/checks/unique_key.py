@@ -10,32 +10,41 @@ TYPED_KEY = {
 }
 
 
-def key_sql(ctx: Context) -> str | None:
-    key = ctx.config.get("key")
-    if not key:
-        return None
+def key_parts(ctx: Context) -> list[str]:
+    """The key fields, typed as text (so `07` and `7` are one round)."""
     types = {f.name: f.type for f in ctx.form.fields}
-    parts = [f"coalesce({TYPED_KEY.get(types.get(k, ''), '{c}').format(c=q(k))}, '')" for k in key]
-    return "concat_ws('|', " + ", ".join(parts) + ")"
+    return [f"coalesce({TYPED_KEY.get(types.get(k, ''), '{c}').format(c=q(k))}, '')" for k in ctx.config.get("key", [])]
+
+
+def key_sql(ctx: Context) -> str | None:
+    """The record id: the key fields joined with `|`."""
+    parts = key_parts(ctx)
+    return "concat_ws('|', " + ", ".join(parts) + ")" if parts else None
 
 
 def run(ctx: Context) -> None:
-    t = ctx.table
     key = key_sql(ctx)
     if key is None:
-        ctx.eng.execute(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS _key VARCHAR")
         return
-    ctx.eng.execute(f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, {key} AS _key FROM {t}")
-    dups = ctx.eng.execute(
-        f"CREATE OR REPLACE TEMP TABLE {t}_dups AS SELECT _key, min(_row) AS first_row FROM {t} "
-        f"GROUP BY _key HAVING count(*) > 1"
-    )
-    if ctx.eng.execute(f"SELECT count(*) FROM {t}_dups").fetchone()[0]:
+    eng, src = ctx.eng, ctx.table
+    view = f"{src}_keyed"
+    eng.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *, {key} AS _key FROM {src}")
+    ctx.extra.setdefault("temp_views", []).append(view)
+    ctx.table = view
+    dups = f"{view}_dups"
+    # Grouping by the parts is cheaper than building the key string for every row.
+    parts = key_parts(ctx)
+    groups = ", ".join(f"{p} AS k{i}" for i, p in enumerate(parts))
+    joined = "concat_ws('|', " + ", ".join(f"k{i}" for i in range(len(parts))) + ")"
+    eng.execute(f"CREATE OR REPLACE TEMP TABLE {dups} AS SELECT {joined} AS _key, first_row FROM "
+                f"(SELECT {groups}, min(_row) AS first_row FROM {src} GROUP BY ALL HAVING count(*) > 1) AS g")
+    ctx.extra.setdefault("temp_tables", []).append(dups)
+    if eng.execute(f"SELECT count(*) FROM {dups}").fetchone()[0]:
         flag(ctx, "duplicate-key",
-             f"EXISTS (SELECT 1 FROM {t}_dups d WHERE d._key = {t}._key AND d.first_row <> {t}._row)",
+             f"EXISTS (SELECT 1 FROM {dups} d WHERE d._key = {view}._key AND d.first_row <> {view}._row)",
              "another row of the input has the same key (" + ", ".join(ctx.config["key"]) + ")",
-             value=f"(SELECT 'same key as row ' || d.first_row FROM {t}_dups d WHERE d._key = {t}._key)")
-    ctx.eng.execute(f"DROP TABLE {t}_dups")
-    if ctx.store_keys and not ctx.extra.get("update"):
-        flag(ctx, "duplicate-key-store", f"_key IN (SELECT _record_id FROM {ctx.store_keys})",
+             value=f"(SELECT 'same key as row ' || d.first_row FROM {dups} d WHERE d._key = {view}._key)")
+    if ctx.store_keys and not ctx.extra.get("update") and eng.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {ctx.store_keys} AS k)").fetchone()[0]:
+        flag(ctx, "duplicate-key-store", f"_key IN (SELECT _record_id FROM {ctx.store_keys} AS k)",
              "a record with this key is already in the store (use --update to make a new version)", value="_key")

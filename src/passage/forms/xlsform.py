@@ -89,24 +89,26 @@ def _label(node: dict) -> str:
     return label or ""
 
 
-def _flatten(children: list[dict], path: list[str], repeat: str | None, out: list[Field], repeats: list[str]) -> None:
+def _flatten(children: list[dict], path: list[str], repeat: str | None, out: list[Field], repeats: list[str],
+             choice_lists: dict[str, list[dict]]) -> None:
     for node in children:
         kind = node.get("type", "")
         name = node.get("name", "")
         if kind == "group":
-            _flatten(node.get("children", []), path + [name], repeat, out, repeats)
+            _flatten(node.get("children", []), path + [name], repeat, out, repeats, choice_lists)
             continue
         if kind == "repeat":
             repeats.append(name)
-            _flatten(node.get("children", []), path + [name], name, out, repeats)
+            _flatten(node.get("children", []), path + [name], name, out, repeats, choice_lists)
             continue
         if kind in NO_VALUE or name in ("meta", "instanceID") or kind in META:
             continue
         bind = node.get("bind", {})
         ftype = {"select one": "select_one", "select all that apply": "select_multiple"}.get(kind, kind)
-        choices = [c["name"] for c in node.get("children", [])] if ftype.startswith("select") else None
-        if ftype.startswith("select") and not choices and node.get("itemset"):
-            choices = None
+        choices = None
+        if ftype.startswith("select"):  # pyxform 4 puts them in "choices"; older versions in "children"
+            listed = node.get("choices") or node.get("children") or choice_lists.get(node.get("itemset") or "", [])
+            choices = [str(c["name"]) for c in listed] or None
         out.append(
             Field(
                 name=name,
@@ -136,7 +138,7 @@ def compile_xlsform(path: Path) -> Form:
         raise ImportRejected(report) from exc
     fields: list[Field] = []
     repeats: list[str] = []
-    _flatten(tree.get("children", []), [], None, fields, repeats)
+    _flatten(tree.get("children", []), [], None, fields, repeats, tree.get("choices") or {})
     return Form(
         form_id=tree.get("id_string") or path.stem,
         version=str(tree.get("version") or "1"),

@@ -36,7 +36,7 @@ def read_head(path: Path, report: Report, lines: int = 2) -> list[list[str]] | N
         return None
     text = raw.decode("utf-8", errors="ignore").lstrip("\ufeff")
     rows = []
-    for row in csv.reader(io.StringIO(text)):
+    for row in csv.reader(io.StringIO(text, newline="")):
         rows.append(row)
         if len(rows) == lines:
             break
@@ -57,6 +57,12 @@ def _utf8_ok(raw: bytes, report: Report, name: str) -> bool:
 
 
 def check_header(header: list[str], expected: list[str], required: list[str], report: Report, name: str) -> None:
+    if len(header) == 1 and len(expected) > 1:
+        for sep in (";", "\t", "|"):
+            if sep in header[0]:
+                report.add(Finding("csv-malformed", f"the delimiter seems to be {sep!r}: save the file as "
+                                   "comma-separated CSV", file=name, row=1))
+                return
     seen = set()
     for i, col in enumerate(header):
         if col in seen:
@@ -89,12 +95,20 @@ def _hxl_norm(tag: str) -> tuple:
     return (parts[0], frozenset(parts[1:]))
 
 
-def raw_view(eng: duckdb.DuckDBPyConnection, path: Path, view: str, header: list[str], skip: int) -> None:
-    """A view over a CSV's data lines: `_row` (file line), `_file`, then the columns by their header names."""
+def raw_view(eng: duckdb.DuckDBPyConnection, path: Path, view: str, header: list[str], skip: int,
+             blank_lines: tuple[int, ...] = ()) -> None:
+    """A view over a CSV's data lines: `_row` (file line), `_file`, then the columns by their header names.
+
+    The reader skips blank lines; each one after the header shifts the line numbers of the rows below it.
+    """
     named = ", ".join(f'c{i} AS "{_ident(c)}"' for i, c in enumerate(header))
+    row = f"row_number() OVER () + {skip}"
+    shifts = [b - j for j, b in enumerate(sorted(b for b in blank_lines if b > skip), start=1)]
+    if shifts and len(header) > 1:  # (one-column files keep blank lines as empty rows) record k sits on line k + #{blank j: b_j - j < k}
+        row = f"({row}) + len(list_filter({shifts}, lambda d: d < ({row})))"
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
     eng.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER () + {skip} AS _row, "
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {row} AS _row, "
         f"{sql_str(path.name)} AS _file, {named} FROM read_csv({sql_str(str(path))}, auto_detect=false, "
         f"header=false, skip={skip}, columns={cols}, delim=',', quote='\"', escape='\"', strict_mode=true, "
         f"max_line_size={MAX_LINE_BYTES})"

@@ -54,11 +54,12 @@ def mapping_sql(present: set[str]) -> str:
         out.append(f"{v(col)} AS {field}")
     out += [
         # "2017-09-30T00:00:00" -> "2017-09-30"; anything else is left for the date check to flag
-        f"CASE WHEN regexp_matches({v('reportingDate')}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}([T ].*)?$') "
-        f"THEN left({v('reportingDate')}, 10) ELSE {v('reportingDate')} END AS reporting_date",
+        f"CASE WHEN {v('reportingDate')} LIKE '____-__-__T%' THEN left({v('reportingDate')}, 10) "
+        f"ELSE {v('reportingDate')} END AS reporting_date",
         # "Conflict; Natural disaster", "conflict" -> lower case, trimmed, sorted, "; "-joined
+        f"CASE WHEN NOT contains({v('displacementReason')}, ';') THEN lower({v('displacementReason')}) ELSE "
         f"nullif(array_to_string(list_sort(list_filter(list_transform(string_split(lower({v('displacementReason')}), ';'), "
-        f"lambda s: trim(s)), lambda s: s <> '')), '; '), '') AS displacement_reason",
+        f"lambda s: trim(s)), lambda s: s <> '')), '; '), '') END AS displacement_reason",
         f"CASE WHEN lower({v('idpOriginAdmin1Name')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Name')} END "
         "AS idp_origin_admin1_name",
         f"CASE WHEN lower({v('idpOriginAdmin1Pcode')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Pcode')} END "
@@ -101,7 +102,7 @@ class DtmImporter:
         if not csvfile.check_hxl_row(header, tags, HXL_TAGS, report, f.name) or not report.ok:
             return 0
         view = f"{table}_raw"
-        csvfile.raw_view(eng, f.path, view, header, skip=2)
+        csvfile.raw_view(eng, f.path, view, header, skip=2, blank_lines=f.blank_lines)
         try:
             n = csvfile.materialise(eng, view, table, mapping_sql(set(header)), report, f.name, append)
         finally:
@@ -129,6 +130,12 @@ class DtmImporter:
                 return 0
             rows = doc.get("result") or []
             expected = doc.get("totalRecordsCount")
+            try:
+                expected = None if expected is None else int(expected)
+            except (TypeError, ValueError):
+                report.add(Finding("json-malformed", "totalRecordsCount is not a number", file=f.name,
+                                   value=str(expected)))
+                return 0
             if expected is not None and expected != len(rows):
                 report.add(Finding("api-count-mismatch", f"totalRecordsCount is {expected} but result holds {len(rows)} rows",
                                    file=f.name, value=str(expected)))
@@ -142,6 +149,13 @@ class DtmImporter:
             return 0
         if not all(isinstance(r, dict) for r in rows):
             report.add(Finding("json-malformed", "every item of result must be an object", file=f.name))
+            return 0
+        for i, r in enumerate(rows, start=1):
+            for col, val in r.items():
+                if isinstance(val, (dict, list)):
+                    report.add(Finding("json-malformed", f"{col} holds a nested {type(val).__name__}, not a value",
+                                       file=f.name, row=i, column=col))
+        if not report.ok:
             return 0
         present = set().union(*(r.keys() for r in rows))
         unknown = sorted(present - set(COLUMNS))

@@ -69,6 +69,12 @@ class Store(abc.ABC):
             "WHERE status = 'running'"
         )
 
+    def hold_import(self, import_id: int) -> None:
+        """Mark this session as the one running an import (PostgreSQL: an advisory lock)."""
+
+    def release_import(self, import_id: int) -> None:
+        """The import is over, whatever its outcome."""
+
     def __enter__(self) -> "Store":
         return self
 

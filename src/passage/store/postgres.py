@@ -73,12 +73,24 @@ class PostgresStore(Store):
             )
         )
 
+    # Each running import holds an advisory lock in this namespace; a lock nobody holds means its process died.
+    LOCK_SPACE = 0x50415353
+
     def recover(self) -> None:
-        # Other processes may be importing right now: only rows older than a day are stale.
-        self.execute(
-            "UPDATE imports SET status = 'failed', message = 'interrupted: the importing process stopped' "
-            "WHERE status = 'running' AND started_at < now() - interval '1 day'"
-        )
+        for (import_id,) in self.query("SELECT import_id FROM imports WHERE status = 'running'"):
+            if self.scalar("SELECT pg_try_advisory_lock(?, ?)", [self.LOCK_SPACE, import_id]):
+                try:
+                    self.execute(
+                        "UPDATE imports SET status = 'failed', message = 'interrupted: the importing process stopped' "
+                        "WHERE import_id = ? AND status = 'running'", [import_id])
+                finally:
+                    self.execute("SELECT pg_advisory_unlock(?, ?)", [self.LOCK_SPACE, import_id])
+
+    def hold_import(self, import_id: int) -> None:
+        self.execute("SELECT pg_advisory_lock(?, ?)", [self.LOCK_SPACE, import_id])
+
+    def release_import(self, import_id: int) -> None:
+        self.execute("SELECT pg_advisory_unlock(?, ?)", [self.LOCK_SPACE, import_id])
 
     def ibis(self) -> Any:
         if self._ibis is None:
