@@ -85,12 +85,12 @@ def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user
     incoming_cols = ["_record_id", "_source_row", "_source_sheet", "_source_sha256", "_place_code", "_warnings", *fields]
     types = {f.name: f.sql_type for f in form.top_fields()}
     ddl = ", ".join(f"{q(c)} {types.get(c, 'INTEGER' if c == '_source_row' else 'VARCHAR')}" for c in incoming_cols)
+    # Created inside the caller's transaction: a failure rolls it back with everything else.
     store.execute(f"CREATE TEMP TABLE {inc} ({ddl})")
-    try:
-        store.load_from_engine(eng, select, inc, [q(c) for c in incoming_cols])
-        return _apply_versions(store, table, inc, fields, import_id, user, now)
-    finally:
-        store.execute(f"DROP TABLE IF EXISTS {inc}")
+    store.load_from_engine(eng, select, inc, [q(c) for c in incoming_cols])
+    counts = _apply_versions(store, table, inc, fields, import_id, user, now)
+    store.execute(f"DROP TABLE {inc}")
+    return counts
 
 
 def _apply_versions(store: Store, table: str, inc: str, fields: list[str], import_id: int, user: str | None,
@@ -102,23 +102,21 @@ def _apply_versions(store: Store, table: str, inc: str, fields: list[str], impor
         f"CASE WHEN r._record_id IS NULL THEN 'new' WHEN r._deleted OR {differs} THEN 'changed' ELSE 'same' END AS action "
         f"FROM {inc} i LEFT JOIN {table} r ON r._record_id = i._record_id AND r._current"
     )
-    try:
-        counts = dict(store.query(f"SELECT action, count(*) FROM {act} GROUP BY action"))
-        store.execute(
-            f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
-            f"(SELECT _record_id FROM {act} WHERE action = 'changed')"
-        )
-        cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
-                "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", *fields]
-        store.execute(
-            f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
-            f"true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, i._place_code, i._warnings, "
-            + ", ".join(f"i.{q(f)}" for f in fields)
-            + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
-            [import_id, user, datetime.fromisoformat(now)],
-        )
-    finally:
-        store.execute(f"DROP TABLE IF EXISTS {act}")
+    counts = dict(store.query(f"SELECT action, count(*) FROM {act} GROUP BY action"))
+    store.execute(
+        f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
+        f"(SELECT _record_id FROM {act} WHERE action = 'changed')"
+    )
+    cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
+            "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", *fields]
+    store.execute(
+        f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
+        f"true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, i._place_code, i._warnings, "
+        + ", ".join(f"i.{q(f)}" for f in fields)
+        + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
+        [import_id, user, datetime.fromisoformat(now)],
+    )
+    store.execute(f"DROP TABLE {act}")
     return counts.get("new", 0), counts.get("changed", 0), counts.get("same", 0)
 
 
@@ -166,3 +164,114 @@ def history(store: Store, form_id: str, record_id: str) -> tuple[list[str], list
     cols = ", ".join(c for c, _ in SYSTEM_COLUMNS)
     return store.columns(
         f"SELECT {cols} FROM {record_table(form_id)} WHERE _record_id = ? ORDER BY _version", [record_id])
+
+
+# --------------------------------------------------------------------------- importer columns, repeat groups
+# Used by the xlsform-data importer (passage.ingest.xlsform_data); nothing above depends on them.
+
+
+def ensure_columns(store: Store, form_id: str, columns: list[tuple[str, str]], repeat: str | None = None) -> list[str]:
+    """Add the columns a record table lacks (an importer's provenance columns, e.g. Kobo's `_uuid`)
+    and refresh the form's view; returns the names added.
+
+    DDL: call it inside the import's transaction, so that a rejected or failed import leaves no trace.
+    """
+    table = record_table(form_id, repeat)
+    existing = {r[0] for r in store.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()",
+        [table])}
+    added = []
+    for name, sql_type in columns:
+        if name not in existing:
+            store.execute(f"ALTER TABLE {table} ADD COLUMN {q(name)} {sql_type}")
+            added.append(name)
+    if added:
+        view = form_id if repeat is None else f"{form_id}__{repeat}"
+        store.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE _current AND NOT _deleted")
+    return added
+
+
+def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: Form, repeat: str, *, import_id: int,
+                user: str | None, file_hashes: dict[str, str], update: bool) -> tuple[int, int, int, int]:
+    """Write a repeat group's validated staging rows as versions of `rec_<form>__<repeat>`.
+
+    `stage` holds `_key` (the child's record id), `_parent_record`, `_parent_index`, `_file`, `_sheet`,
+    `_row` and the repeat's fields as text; `parent_stage` holds the `_key` of every parent record of
+    this import. Children are versioned like records: a new id is version 1, a changed child (fields or
+    parent) a new version, an identical one is left alone; when `update`, a current child of one of these
+    parents that the import no longer holds gets a tombstone. Returns (inserted, updated, unchanged,
+    deleted). Runs inside the caller's transaction.
+    """
+    table = record_table(form.form_id, repeat)
+    fields = form.repeat_fields(repeat)
+    typed = []
+    for f in fields:
+        c = q(f.name)
+        if f.sql_type == "VARCHAR":
+            typed.append((f.name, c))
+        elif f.sql_type == "TIMESTAMP":
+            typed.append((f.name, f"CAST(TRY_CAST({c} AS TIMESTAMPTZ) AS TIMESTAMP)"))
+        else:
+            typed.append((f.name, f"TRY_CAST({c} AS {f.sql_type})"))
+    names = [n for n, _ in typed]
+    sha = "CASE _file " + " ".join(f"WHEN '{n.replace(chr(39), chr(39) * 2)}' THEN '{h}'"
+                                   for n, h in file_hashes.items()) + " END"
+    select = (
+        "SELECT _key AS _record_id, _parent_record, TRY_CAST(_parent_index AS INTEGER) AS _parent_index, "
+        f"_row AS _source_row, _sheet AS _source_sheet, {sha} AS _source_sha256"
+        + "".join(f", {sql} AS {q(n)}" for n, sql in typed) + f" FROM {stage}"
+    )
+    base = f"_inc_{import_id}_{repeat}"  # repeat names are plain identifiers (install_form checks)
+    inc, act, par, gone = base, base + "_act", base + "_par", base + "_gone"
+    types = {f.name: f.sql_type for f in fields}
+    inc_cols = [("_record_id", "VARCHAR"), ("_parent_record", "VARCHAR"), ("_parent_index", "INTEGER"),
+                ("_source_row", "INTEGER"), ("_source_sheet", "VARCHAR"), ("_source_sha256", "VARCHAR")]
+    inc_cols += [(n, types[n]) for n in names]
+    now = _now()
+    store.execute(f"CREATE TEMP TABLE {inc} ({', '.join(f'{q(c)} {t}' for c, t in inc_cols)})")
+    try:
+        store.load_from_engine(eng, select, inc, [q(c) for c, _ in inc_cols])
+        differs = " OR ".join(f"r.{q(c)} IS DISTINCT FROM i.{q(c)}" for c in ["_parent_record", *names])
+        store.execute(
+            f"CREATE TEMP TABLE {act} AS SELECT i._record_id, r._version AS prev_version, "
+            f"CASE WHEN r._record_id IS NULL THEN 'new' WHEN r._deleted OR {differs} THEN 'changed' ELSE 'same' END "
+            f"AS action FROM {inc} i LEFT JOIN {table} r ON r._record_id = i._record_id AND r._current"
+        )
+        counts = dict(store.query(f"SELECT action, count(*) FROM {act} GROUP BY action"))
+        store.execute(f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
+                      f"(SELECT _record_id FROM {act} WHERE action = 'changed')")
+        cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
+                "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", "_parent_record",
+                "_parent_index", *names]
+        store.execute(
+            f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
+            "true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, CAST(NULL AS VARCHAR), "
+            "CAST(NULL AS VARCHAR), i._parent_record, i._parent_index"
+            + "".join(f", i.{q(n)}" for n in names)
+            + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
+            [import_id, user, now],
+        )
+        deleted = 0
+        if update:
+            store.execute(f"CREATE TEMP TABLE {par} (_record_id VARCHAR)")
+            store.load_from_engine(eng, f"SELECT DISTINCT _key FROM {parent_stage}", par, ["_record_id"])
+            store.execute(
+                f"CREATE TEMP TABLE {gone} AS SELECT r._record_id, r._version FROM {table} r "
+                f"WHERE r._current AND NOT r._deleted AND r._parent_record IN (SELECT _record_id FROM {par}) "
+                f"AND r._record_id NOT IN (SELECT _record_id FROM {inc})"
+            )
+            deleted = store.scalar(f"SELECT count(*) FROM {gone}")
+            if deleted:
+                store.execute(f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
+                              f"(SELECT _record_id FROM {gone})")
+                store.execute(
+                    f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT r._record_id, r._version + 1, true, true, "
+                    "?, r._source_sha256, r._source_row, r._source_sheet, ?, ?, r._place_code, r._warnings, "
+                    "r._parent_record, r._parent_index" + "".join(f", r.{q(n)}" for n in names)
+                    + f" FROM {table} r JOIN {gone} g ON g._record_id = r._record_id AND g._version = r._version",
+                    [import_id, user, now],
+                )
+    finally:
+        for t in (gone, par, act, inc):
+            store.execute(f"DROP TABLE IF EXISTS {t}")
+    return counts.get("new", 0), counts.get("changed", 0), counts.get("same", 0), deleted

@@ -81,6 +81,8 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
     if importer.pack:
         install_pack(store, importer.pack)
     form = get_form(store, form_id)
+    if hasattr(importer, "bind_form"):  # xlsform-data: reads exports by the form, adds Kobo metadata fields
+        form = importer.bind_form(form, [Path(p) for p in paths])
     pack = pack_for_form(form_id)
     config = pack.record_config(form_id) if pack else {}
     if kind == "xlsform-data" and not config:
@@ -93,8 +95,15 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
             raise NotFound(f"no such file: {p}")
         if p.stat().st_size > max_bytes:
             report.add(Finding("file-too-large", f"{p.stat().st_size} bytes is over the limit of {max_bytes}", file=p.name))
-    if not report.ok:
-        return ImportResult(None, "rejected", report)
+    if not report.ok:  # too large to hash: logged without one
+        import_id = store.scalar("SELECT nextval('import_ids')")
+        result = ImportResult(import_id, "rejected", report)
+        store.execute(
+            "INSERT INTO imports (import_id, kind, form_id, files, sha256, user_name, started_at, status) "
+            "VALUES (?, ?, ?, ?, '', ?, ?, 'running')",
+            [import_id, kind, form_id, ", ".join(p.name for p in paths), user, _now()])
+        _finish(store, result)
+        return result
     say("hashing")
     files = [describe(p) for p in paths]
     sha = combined_sha256(files)
@@ -111,9 +120,12 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
         "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
         [import_id, kind, form_id, ", ".join(f.name for f in files), sha, user, _now()],
     )
+    store.hold_import(import_id)
     eng = store.engine()
     stage = f"_stage_{import_id}"
     result = ImportResult(import_id, "rejected", report)
+    ctx = None
+    final = stage  # after the checks: a view over the staging table with normalised codes and keys
     try:
         say("parsing")
         result.rows_read = importer.stage(eng, files, stage, report)
@@ -124,6 +136,9 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
                           store_keys=records.current_keys(store, eng, form_id),
                           extra={"resolver": PcodeResolver(store), "update": update})
             run_checks(ctx)
+            final = ctx.table
+            if hasattr(importer, "after_checks"):  # xlsform-data: repeat rows, record ids
+                importer.after_checks(ctx, import_id)
         say("archiving")
         for f in files:
             archive(store, f)
@@ -132,8 +147,13 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
             with store.transaction():
                 for pos, f in enumerate(files):
                     store.execute("INSERT INTO import_files VALUES (?, ?, ?)", [import_id, f.sha256, pos])
-                counts = records.load(store, eng, stage, form, import_id=import_id, user=user,
+                if getattr(importer, "extra_columns", None):  # xlsform-data: _uuid, _submission_time
+                    records.ensure_columns(store, form_id, importer.extra_columns)
+                counts = records.load(store, eng, final, form, import_id=import_id, user=user,
                                       file_hashes={f.name: f.sha256 for f in files}, update=update)
+                for repeat, rstage, pstage in getattr(importer, "repeat_stages", []):  # xlsform-data repeats
+                    records.load_repeat(store, eng, rstage, pstage, form, repeat, import_id=import_id, user=user,
+                                        file_hashes={f.name: f.sha256 for f in files}, update=update)
                 result.inserted, result.updated, result.unchanged = counts
                 result.status = "committed"
                 _finish(store, result)
@@ -144,9 +164,16 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
                       [_now(), f"{type(exc).__name__}: {exc}"[:500], import_id])
         raise
     finally:
+        for name in reversed((ctx.extra.get("temp_views", []) if ctx else [])):
+            eng.execute(f"DROP VIEW IF EXISTS {name}")
+        for name in (ctx.extra.get("temp_tables", []) if ctx else []):
+            eng.execute(f"DROP TABLE IF EXISTS {name}")
         for suffix in ("", "_raw"):
             eng.execute(f"DROP TABLE IF EXISTS {stage}{suffix}")
+        for _, rstage, _ in getattr(importer, "repeat_stages", []):  # xlsform-data repeat staging tables
+            eng.execute(f"DROP TABLE IF EXISTS {rstage}")
         records.drop_current_keys(store, eng, form_id)
+        store.release_import(import_id)
     return result
 
 
