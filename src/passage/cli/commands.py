@@ -302,9 +302,12 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
             for p in problems[:20]:
                 click.echo(f"HXL: {p['tag']} row {p['row']}: {p['message']} ({p['value']})", err=True)
             sys.exit(1)
-    write(published, fmt, output, sys.stdout if output is None else None)
-    if output is not None and not ctx.quiet:
-        click.echo(f"{published.data.num_rows} rows written to {output}", err=True)
+    if output is None or ctx.quiet:
+        write(published, fmt, output, sys.stdout if output is None else None)
+        return
+    with click.progressbar(length=published.data.num_rows, label=f"export {name}", file=sys.stderr) as bar:
+        write(published, fmt, output, progress=bar.update)
+    click.echo(f"{published.data.num_rows} rows written to {output}", err=True)
 
 
 # ---- demo ---------------------------------------------------------------------------------------------
