@@ -228,50 +228,51 @@ def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: For
                 ("_source_row", "INTEGER"), ("_source_sheet", "VARCHAR"), ("_source_sha256", "VARCHAR")]
     inc_cols += [(n, types[n]) for n in names]
     now = _now()
+    # Temp tables created inside the caller's transaction: a failure rolls them back with everything else.
     store.execute(f"CREATE TEMP TABLE {inc} ({', '.join(f'{q(c)} {t}' for c, t in inc_cols)})")
-    try:
-        store.load_from_engine(eng, select, inc, [q(c) for c, _ in inc_cols])
-        differs = " OR ".join(f"r.{q(c)} IS DISTINCT FROM i.{q(c)}" for c in ["_parent_record", *names])
+    store.load_from_engine(eng, select, inc, [q(c) for c, _ in inc_cols])
+    differs = " OR ".join(f"r.{q(c)} IS DISTINCT FROM i.{q(c)}" for c in ["_parent_record", *names])
+    store.execute(
+        f"CREATE TEMP TABLE {act} AS SELECT i._record_id, r._version AS prev_version, "
+        f"CASE WHEN r._record_id IS NULL THEN 'new' WHEN r._deleted OR {differs} THEN 'changed' ELSE 'same' END "
+        f"AS action FROM {inc} i LEFT JOIN {table} r ON r._record_id = i._record_id AND r._current"
+    )
+    counts = dict(store.query(f"SELECT action, count(*) FROM {act} GROUP BY action"))
+    store.execute(f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
+                  f"(SELECT _record_id FROM {act} WHERE action = 'changed')")
+    cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
+            "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", "_parent_record",
+            "_parent_index", *names]
+    store.execute(
+        f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
+        "true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, CAST(NULL AS VARCHAR), "
+        "CAST(NULL AS VARCHAR), i._parent_record, i._parent_index"
+        + "".join(f", i.{q(n)}" for n in names)
+        + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
+        [import_id, user, now],
+    )
+    deleted = 0
+    if update:
+        store.execute(f"CREATE TEMP TABLE {par} (_record_id VARCHAR)")
+        store.load_from_engine(eng, f"SELECT DISTINCT _key FROM {parent_stage}", par, ["_record_id"])
         store.execute(
-            f"CREATE TEMP TABLE {act} AS SELECT i._record_id, r._version AS prev_version, "
-            f"CASE WHEN r._record_id IS NULL THEN 'new' WHEN r._deleted OR {differs} THEN 'changed' ELSE 'same' END "
-            f"AS action FROM {inc} i LEFT JOIN {table} r ON r._record_id = i._record_id AND r._current"
+            f"CREATE TEMP TABLE {gone} AS SELECT r._record_id, r._version FROM {table} r "
+            f"WHERE r._current AND NOT r._deleted AND r._parent_record IN (SELECT _record_id FROM {par}) "
+            f"AND r._record_id NOT IN (SELECT _record_id FROM {inc})"
         )
-        counts = dict(store.query(f"SELECT action, count(*) FROM {act} GROUP BY action"))
-        store.execute(f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
-                      f"(SELECT _record_id FROM {act} WHERE action = 'changed')")
-        cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
-                "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", "_parent_record",
-                "_parent_index", *names]
-        store.execute(
-            f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
-            "true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, CAST(NULL AS VARCHAR), "
-            "CAST(NULL AS VARCHAR), i._parent_record, i._parent_index"
-            + "".join(f", i.{q(n)}" for n in names)
-            + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
-            [import_id, user, now],
-        )
-        deleted = 0
-        if update:
-            store.execute(f"CREATE TEMP TABLE {par} (_record_id VARCHAR)")
-            store.load_from_engine(eng, f"SELECT DISTINCT _key FROM {parent_stage}", par, ["_record_id"])
+        deleted = store.scalar(f"SELECT count(*) FROM {gone}")
+        if deleted:
+            store.execute(f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
+                          f"(SELECT _record_id FROM {gone})")
             store.execute(
-                f"CREATE TEMP TABLE {gone} AS SELECT r._record_id, r._version FROM {table} r "
-                f"WHERE r._current AND NOT r._deleted AND r._parent_record IN (SELECT _record_id FROM {par}) "
-                f"AND r._record_id NOT IN (SELECT _record_id FROM {inc})"
+                f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT r._record_id, r._version + 1, true, true, "
+                "?, r._source_sha256, r._source_row, r._source_sheet, ?, ?, r._place_code, r._warnings, "
+                "r._parent_record, r._parent_index" + "".join(f", r.{q(n)}" for n in names)
+                + f" FROM {table} r JOIN {gone} g ON g._record_id = r._record_id AND g._version = r._version",
+                [import_id, user, now],
             )
-            deleted = store.scalar(f"SELECT count(*) FROM {gone}")
-            if deleted:
-                store.execute(f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
-                              f"(SELECT _record_id FROM {gone})")
-                store.execute(
-                    f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT r._record_id, r._version + 1, true, true, "
-                    "?, r._source_sha256, r._source_row, r._source_sheet, ?, ?, r._place_code, r._warnings, "
-                    "r._parent_record, r._parent_index" + "".join(f", r.{q(n)}" for n in names)
-                    + f" FROM {table} r JOIN {gone} g ON g._record_id = r._record_id AND g._version = r._version",
-                    [import_id, user, now],
-                )
-    finally:
-        for t in (gone, par, act, inc):
-            store.execute(f"DROP TABLE IF EXISTS {t}")
+        store.execute(f"DROP TABLE {gone}")
+        store.execute(f"DROP TABLE {par}")
+    store.execute(f"DROP TABLE {act}")
+    store.execute(f"DROP TABLE {inc}")
     return counts.get("new", 0), counts.get("changed", 0), counts.get("same", 0), deleted

@@ -89,17 +89,27 @@ def _label(node: dict) -> str:
     return label or ""
 
 
+def _and(*conditions: str | None) -> str | None:
+    """A question inside a group applies only where the group does too."""
+    present = [c for c in conditions if c]
+    if len(present) <= 1:
+        return present[0] if present else None
+    return " and ".join(f"({c})" for c in present)
+
+
 def _flatten(children: list[dict], path: list[str], repeat: str | None, out: list[Field], repeats: list[str],
-             choice_lists: dict[str, list[dict]]) -> None:
+             choice_lists: dict[str, list[dict]], relevant: str | None = None) -> None:
     for node in children:
         kind = node.get("type", "")
         name = node.get("name", "")
         if kind == "group":
-            _flatten(node.get("children", []), path + [name], repeat, out, repeats, choice_lists)
+            _flatten(node.get("children", []), path + [name], repeat, out, repeats, choice_lists,
+                     _and(relevant, node.get("bind", {}).get("relevant")))
             continue
         if kind == "repeat":
             repeats.append(name)
-            _flatten(node.get("children", []), path + [name], name, out, repeats, choice_lists)
+            _flatten(node.get("children", []), path + [name], name, out, repeats, choice_lists,
+                     _and(relevant, node.get("bind", {}).get("relevant")))
             continue
         if kind in NO_VALUE or name in ("meta", "instanceID") or kind in META:
             continue
@@ -117,7 +127,7 @@ def _flatten(children: list[dict], path: list[str], repeat: str | None, out: lis
                 required=str(bind.get("required", "")).lower() in ("yes", "true", "true()"),
                 constraint=bind.get("constraint"),
                 constraint_message=bind.get("jr:constraintMsg") if isinstance(bind.get("jr:constraintMsg"), str) else None,
-                relevant=bind.get("relevant"),
+                relevant=_and(relevant, bind.get("relevant")),
                 calculation=bind.get("calculate"),
                 choices=choices,
                 path="/".join(path + [name]),

@@ -152,8 +152,8 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
                 counts = records.load(store, eng, final, form, import_id=import_id, user=user,
                                       file_hashes={f.name: f.sha256 for f in files}, update=update)
                 for repeat, rstage, pstage in getattr(importer, "repeat_stages", []):  # xlsform-data repeats
-                    records.load_repeat(store, eng, rstage, pstage, form, repeat, import_id=import_id, user=user,
-                                        file_hashes={f.name: f.sha256 for f in files}, update=update)
+                    records.load_repeat(store, eng, rstage, pstage, importer.form, repeat, import_id=import_id,
+                                        user=user, file_hashes={f.name: f.sha256 for f in files}, update=update)
                 result.inserted, result.updated, result.unchanged = counts
                 result.status = "committed"
                 _finish(store, result)
