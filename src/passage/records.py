@@ -21,6 +21,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def _sha_case(file_hashes: dict[str, str]) -> str:
+    """SQL giving each staged row the hash of the file it came from."""
+    return "CASE _file " + " ".join(f"WHEN '{n.replace(chr(39), chr(39) * 2)}' THEN '{h}'"
+                                    for n, h in file_hashes.items()) + " END"
+
+
 def current_keys(store: Store, eng: Any, form_id: str) -> str | None:
     """A relation, usable on the validation engine, of record ids that are current in the store."""
     table = record_table(form_id)
@@ -37,10 +43,10 @@ def drop_current_keys(store: Store, eng: Any, form_id: str) -> None:
         eng.execute(f"DROP TABLE IF EXISTS _store_keys_{form_id}")
 
 
-def _typed(form: Form) -> list[tuple[str, str]]:
+def _typed(fields: list) -> list[tuple[str, str]]:
     """(column, SQL turning the staged text into the column's type)."""
     out = []
-    for f in form.top_fields():
+    for f in fields:
         c = q(f.name)
         if f.sql_type == "VARCHAR":
             out.append((f.name, c))
@@ -58,8 +64,8 @@ def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user
     Runs inside the caller's transaction.
     """
     table = record_table(form.form_id)
-    typed = _typed(form)
-    sha = "CASE _file " + " ".join(f"WHEN '{n.replace(chr(39), chr(39) * 2)}' THEN '{h}'" for n, h in file_hashes.items()) + " END"
+    typed = _typed(form.top_fields())
+    sha = _sha_case(file_hashes)
     have = {r[0] for r in eng.execute(f"DESCRIBE {stage}").fetchall()}
     record_id = "_key" if "_key" in have else f"'{import_id}:' || coalesce(_sheet, '') || ':' || _row"
     place = "_place_code" if "_place_code" in have else "NULL::VARCHAR"
@@ -94,8 +100,11 @@ def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user
 
 
 def _apply_versions(store: Store, table: str, inc: str, fields: list[str], import_id: int, user: str | None,
-                    now: str) -> tuple[int, int, int]:
-    differs = " OR ".join(f"r.{q(f)} IS DISTINCT FROM i.{q(f)}" for f in fields) or "false"
+                    now: str, carry: tuple[str, ...] = ("_place_code", "_warnings"),
+                    compare: tuple[str, ...] = ()) -> tuple[int, int, int]:
+    """Turn an incoming table into versions: new ids start at 1, changed ones (in `fields` or `compare`)
+    get the next version, identical ones are left alone. Returns (new, changed, same)."""
+    differs = " OR ".join(f"r.{q(f)} IS DISTINCT FROM i.{q(f)}" for f in [*compare, *fields]) or "false"
     act = f"{inc}_act"
     store.execute(
         f"CREATE TEMP TABLE {act} AS SELECT i._record_id, r._version AS prev_version, "
@@ -108,13 +117,13 @@ def _apply_versions(store: Store, table: str, inc: str, fields: list[str], impor
         f"(SELECT _record_id FROM {act} WHERE action = 'changed')"
     )
     cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
-            "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", *fields]
+            "_source_sheet", "_user", "_created_at", *carry, *fields]
     store.execute(
         f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
-        f"true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, i._place_code, i._warnings, "
-        + ", ".join(f"i.{q(f)}" for f in fields)
+        f"true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?"
+        + "".join(f", i.{q(c)}" for c in [*carry, *fields])
         + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
-        [import_id, user, datetime.fromisoformat(now)],
+        [import_id, user, datetime.fromisoformat(now) if isinstance(now, str) else now],
     )
     store.execute(f"DROP TABLE {act}")
     return counts.get("new", 0), counts.get("changed", 0), counts.get("same", 0)
@@ -203,27 +212,16 @@ def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: For
     deleted). Runs inside the caller's transaction.
     """
     table = record_table(form.form_id, repeat)
-    fields = form.repeat_fields(repeat)
-    typed = []
-    for f in fields:
-        c = q(f.name)
-        if f.sql_type == "VARCHAR":
-            typed.append((f.name, c))
-        elif f.sql_type == "TIMESTAMP":
-            typed.append((f.name, f"CAST(TRY_CAST({c} AS TIMESTAMPTZ) AS TIMESTAMP)"))
-        else:
-            typed.append((f.name, f"TRY_CAST({c} AS {f.sql_type})"))
+    typed = _typed(form.repeat_fields(repeat))
     names = [n for n, _ in typed]
-    sha = "CASE _file " + " ".join(f"WHEN '{n.replace(chr(39), chr(39) * 2)}' THEN '{h}'"
-                                   for n, h in file_hashes.items()) + " END"
     select = (
         "SELECT _key AS _record_id, _parent_record, TRY_CAST(_parent_index AS INTEGER) AS _parent_index, "
-        f"_row AS _source_row, _sheet AS _source_sheet, {sha} AS _source_sha256"
+        f"_row AS _source_row, _sheet AS _source_sheet, {_sha_case(file_hashes)} AS _source_sha256"
         + "".join(f", {sql} AS {q(n)}" for n, sql in typed) + f" FROM {stage}"
     )
     base = f"_inc_{import_id}_{repeat}"  # repeat names are plain identifiers (install_form checks)
-    inc, act, par, gone = base, base + "_act", base + "_par", base + "_gone"
-    types = {f.name: f.sql_type for f in fields}
+    inc, par, gone = base, base + "_par", base + "_gone"
+    types = {f.name: f.sql_type for f in form.repeat_fields(repeat)}
     inc_cols = [("_record_id", "VARCHAR"), ("_parent_record", "VARCHAR"), ("_parent_index", "INTEGER"),
                 ("_source_row", "INTEGER"), ("_source_sheet", "VARCHAR"), ("_source_sha256", "VARCHAR")]
     inc_cols += [(n, types[n]) for n in names]
@@ -231,26 +229,11 @@ def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: For
     # Temp tables created inside the caller's transaction: a failure rolls them back with everything else.
     store.execute(f"CREATE TEMP TABLE {inc} ({', '.join(f'{q(c)} {t}' for c, t in inc_cols)})")
     store.load_from_engine(eng, select, inc, [q(c) for c, _ in inc_cols])
-    differs = " OR ".join(f"r.{q(c)} IS DISTINCT FROM i.{q(c)}" for c in ["_parent_record", *names])
-    store.execute(
-        f"CREATE TEMP TABLE {act} AS SELECT i._record_id, r._version AS prev_version, "
-        f"CASE WHEN r._record_id IS NULL THEN 'new' WHEN r._deleted OR {differs} THEN 'changed' ELSE 'same' END "
-        f"AS action FROM {inc} i LEFT JOIN {table} r ON r._record_id = i._record_id AND r._current"
-    )
-    counts = dict(store.query(f"SELECT action, count(*) FROM {act} GROUP BY action"))
-    store.execute(f"UPDATE {table} SET _current = false WHERE _current AND _record_id IN "
-                  f"(SELECT _record_id FROM {act} WHERE action = 'changed')")
+    counts = _apply_versions(store, table, inc, names, import_id, user, now,
+                             carry=("_parent_record", "_parent_index"), compare=("_parent_record",))
     cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
             "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", "_parent_record",
             "_parent_index", *names]
-    store.execute(
-        f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
-        "true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?, CAST(NULL AS VARCHAR), "
-        "CAST(NULL AS VARCHAR), i._parent_record, i._parent_index"
-        + "".join(f", i.{q(n)}" for n in names)
-        + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
-        [import_id, user, now],
-    )
     deleted = 0
     if update:
         store.execute(f"CREATE TEMP TABLE {par} (_record_id VARCHAR)")
@@ -273,6 +256,5 @@ def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: For
             )
         store.execute(f"DROP TABLE {gone}")
         store.execute(f"DROP TABLE {par}")
-    store.execute(f"DROP TABLE {act}")
     store.execute(f"DROP TABLE {inc}")
-    return counts.get("new", 0), counts.get("changed", 0), counts.get("same", 0), deleted
+    return (*counts, deleted)
