@@ -72,7 +72,7 @@ def test_places_list_and_forms(store_path):
 def test_records_edit_delete_history(store_path, tmp_path):
     tcd = write_json(tmp_path / "tcd.json", api_rows("TCD", TCD))
     passage(store_path, "import", "dtm", str(tcd), check=0)
-    key = "1|TCD07|Chad - Lac|BA|10|2023-05-31|conflict"
+    key = "1|TCD07|Chad - Lac|BA|10|2023-05-31|conflict||"  # no origin given
     assert passage(store_path, "records", "edit", "dtm_idps", key, "num_present_idp_ind=850", check=0).stdout.strip() == "version 2"
     assert "deleted" in passage(store_path, "records", "delete", "dtm_idps", key, check=0).stdout
     hist = passage(store_path, "records", "history", "dtm_idps", key, check=0).stdout

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from passage.checks import Batch, Context, flag, q
 from passage.findings import WARNING
-from passage.places.pcodes import PcodeResolver, normalise_name
+from passage.places.pcodes import PcodeResolver
 
 MAP_COLUMNS = {"iso3": pa.string(), "given": pa.string(), "given_name": pa.string(), "given_parent": pa.string(),
                "code": pa.string(), "status": pa.string(), "warning": pa.string(), "renamed": pa.bool_()}
@@ -49,9 +49,12 @@ def _resolve_rows(resolver: PcodeResolver, spec: dict, distinct: list[tuple]) ->
             parent = resolver.resolve(iso3 or "", given_parent, parent_level).code if parent_level else given_parent
             if parent is not None and resolver.parent_of(r.code) != parent:
                 status = "parent-mismatch"
-        cod_name = resolver.name_of(r.code) if r.code else None
-        if status == "ok" and given_name and cod_name and normalise_name(given_name) != normalise_name(cod_name):
-            warnings.append(f"PCode mismatch {r.code} != {given_name}")
+        if status == "ok" and given_name and not r.warning:
+            # As OCHA's HAPI: the name is checked where the code was given as the COD has it, and it is a
+            # mismatch when the name stands for another place (exact, then fuzzy match).
+            named = resolver.match_name(iso3 or "", given_name, spec["level"], resolver.parent_of(r.code))
+            if named and named != r.code:
+                warnings.append(f"PCode mismatch {r.code} != {given_name}")
         rows.append((iso3, given, given_name, given_parent, r.code if status == "ok" else None, status,
                      "|".join(warnings) or None, bool(r.warning) and status == "ok"))
     return rows
@@ -74,9 +77,17 @@ def run(ctx: Context) -> None:
              f"(SELECT code FROM places WHERE level = 0)",
              f"{country} is not an ISO 3166 alpha-3 country code", column=country, value=cc)
     joins, replace, extra, warnings = [], [], [], []
+    level_field = q(cfg["level_field"])
+
+    def name_at_own_level(row: str, spec: dict) -> str:
+        """A provider's name is checked only on rows of its own level (as OCHA's HAPI does)."""
+        if not spec["name"]:
+            return "NULL::VARCHAR"
+        return f"CASE WHEN {row}.{level_field} = '{spec['level']}' THEN {row}.{q(spec['name'])} END"
+
     for i, spec in enumerate(specs):
         code = q(spec["code"])
-        name = f"s.{q(spec['name'])}" if spec["name"] else "NULL::VARCHAR"
+        name = name_at_own_level("s", spec)
         parent = f"s.{q(spec['parent'])}" if spec["parent"] else "NULL::VARCHAR"
         distinct = eng.execute(
             f"SELECT DISTINCT {iso3}, s.{code}, {name}, {parent} FROM {t} s WHERE s.{code} IS NOT NULL"
@@ -91,7 +102,7 @@ def run(ctx: Context) -> None:
         def on(row: str) -> str:
             col = lambda c: f"{row}.{q(c)}" if c else "NULL::VARCHAR"  # noqa: E731
             return (f"{m}.iso3 IS NOT DISTINCT FROM upper(trim({col(country)})) AND {m}.given = {col(spec['code'])} "
-                    f"AND {m}.given_name IS NOT DISTINCT FROM {col(spec['name'])} "
+                    f"AND {m}.given_name IS NOT DISTINCT FROM {name_at_own_level(row, spec)} "
                     f"AND {m}.given_parent IS NOT DISTINCT FROM {col(spec['parent'])}")
         joins.append(f"LEFT JOIN {m} ON {on('s')}")
         statuses = {r[5] for r in rows}
