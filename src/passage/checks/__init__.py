@@ -93,10 +93,10 @@ def run_checks(ctx: Context) -> None:
     only where they would report noise (keys are meaningless if places did not resolve)."""
     from passage.checks import form_rules, not_in_future, non_negative, parts_within_total, places, unique_key
 
-    form_rules.run(ctx)
-    places.run(ctx)
-    checks = ctx.config.get("checks", {})
+    # The form's rules and the pack's row checks read only the staged text: one scan for all of them.
     batch = Batch(ctx)
+    form_rules.run(ctx, batch)
+    checks = ctx.config.get("checks", {})
     if "non_negative" in checks:
         non_negative.run(batch, checks["non_negative"])
     if "parts_within_total" in checks:
@@ -104,5 +104,6 @@ def run_checks(ctx: Context) -> None:
     if "not_in_future" in checks:
         not_in_future.run(batch, checks["not_in_future"])
     batch.run()
+    places.run(ctx)
     if ctx.report.ok:
         unique_key.run(ctx)

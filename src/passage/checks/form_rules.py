@@ -31,11 +31,13 @@ def _compile(ctx: Context, expression: str, field_name: str, kind: str, types: d
         return None
 
 
-def run(ctx: Context) -> None:
+def run(ctx: Context, batch: Batch | None = None) -> None:
+    """Add the form's rules to `batch` (run by the caller), or run them at once when no batch is given."""
     present = ctx.columns()
     fields = [f for f in ctx.form.fields if f.name in present and f.type != "calculate"]
     types = {f.name: f.type for f in ctx.form.fields}
-    batch = Batch(ctx)
+    own = batch is None
+    batch = batch or Batch(ctx)
     flag = batch.add
     for f in fields:
         c = q(f.name)
@@ -70,4 +72,5 @@ def run(ctx: Context) -> None:
                 guard = f" AND NOT ({bad_type})" if bad_type else ""
                 flag("constraint", f"{c} IS NOT NULL{guard} AND NOT coalesce(({sql}), false)",
                      f.constraint_message or f"{f.name} breaks its constraint {f.constraint}", column=f.name, value=c)
-    batch.run()
+    if own:
+        batch.run()

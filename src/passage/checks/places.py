@@ -70,13 +70,6 @@ def run(ctx: Context) -> None:
     cc = q(country)
     iso3 = f"upper(trim(s.{cc}))"
     specs = _specs(cfg)
-    countries = {r[0] for r in eng.execute(f"SELECT DISTINCT upper(trim({cc})) FROM {t}").fetchall()}
-    known = {c for c in countries if c and resolver.level_of(c) == 0}
-    if countries - known:
-        flag(ctx, "pcode-unknown", f"{cc} IS NOT NULL AND upper(trim({cc})) NOT IN "
-             f"(SELECT code FROM places WHERE level = 0)",
-             f"{country} is not an ISO 3166 alpha-3 country code", column=country, value=cc)
-    joins, replace, extra, warnings = [], [], [], []
     level_field = q(cfg["level_field"])
 
     def name_at_own_level(row: str, spec: dict) -> str:
@@ -85,13 +78,24 @@ def run(ctx: Context) -> None:
             return "NULL::VARCHAR"
         return f"CASE WHEN {row}.{level_field} = '{spec['level']}' THEN {row}.{q(spec['name'])} END"
 
+    def parent_of(row: str, spec: dict) -> str:
+        return f"{row}.{q(spec['parent'])}" if spec["parent"] else "NULL::VARCHAR"
+
+    # One scan for every code column's distinct (code, name, parent) tuples.
+    exprs = [iso3] + [e for spec in specs for e in (f"s.{q(spec['code'])}", name_at_own_level("s", spec),
+                                                    parent_of("s", spec))]
+    combos = eng.execute(f"SELECT DISTINCT {', '.join(exprs)} FROM {t} s").fetchall()
+    countries = {c[0] for c in combos}
+    known = {c for c in countries if c and resolver.level_of(c) == 0}
+    if countries - known:
+        flag(ctx, "pcode-unknown", f"{cc} IS NOT NULL AND upper(trim({cc})) NOT IN "
+             f"(SELECT code FROM places WHERE level = 0)",
+             f"{country} is not an ISO 3166 alpha-3 country code", column=country, value=cc)
+    joins, replace, extra, warnings = [], [], [], []
     for i, spec in enumerate(specs):
         code = q(spec["code"])
-        name = name_at_own_level("s", spec)
-        parent = f"s.{q(spec['parent'])}" if spec["parent"] else "NULL::VARCHAR"
-        distinct = eng.execute(
-            f"SELECT DISTINCT {iso3}, s.{code}, {name}, {parent} FROM {t} s WHERE s.{code} IS NOT NULL"
-        ).fetchall()
+        distinct = sorted({(c[0], *c[1 + 3 * i: 4 + 3 * i]) for c in combos if c[1 + 3 * i] is not None},
+                          key=lambda r: tuple("" if v is None else v for v in r))
         rows = _resolve_rows(resolver, spec, distinct)
         m = f"{t}_pc{i}"
         arrow = pa.table({c: pa.array([r[j] for r in rows], type=ty) for j, (c, ty) in enumerate(MAP_COLUMNS.items())})

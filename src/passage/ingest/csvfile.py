@@ -95,24 +95,32 @@ def _hxl_norm(tag: str) -> tuple:
     return (parts[0], frozenset(parts[1:]))
 
 
-def raw_view(eng: duckdb.DuckDBPyConnection, path: Path, view: str, header: list[str], skip: int,
-             blank_lines: tuple[int, ...] = ()) -> None:
-    """A view over a CSV's data lines: `_row` (file line), `_file`, then the columns by their header names.
-
-    The reader skips blank lines; each one after the header shifts the line numbers of the rows below it.
-    """
+def raw_view(eng: duckdb.DuckDBPyConnection, path: Path, view: str, header: list[str], skip: int) -> None:
+    """A view over a CSV's data lines: `_row` (filled by `number_rows` once staged), `_file`, then the
+    columns by their header names."""
     named = ", ".join(f'c{i} AS "{_ident(c)}"' for i, c in enumerate(header))
-    row = f"row_number() OVER () + {skip}"
-    shifts = [b - j for j, b in enumerate(sorted(b for b in blank_lines if b > skip), start=1)]
-    if shifts and len(header) > 1:  # (one-column files keep blank lines as empty rows) record k sits on line k + #{blank j: b_j - j < k}
-        row = f"({row}) + len(list_filter({shifts}, lambda d: d < ({row})))"
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+    eng.execute("SET preserve_insertion_order = true")  # number_rows relies on it
     eng.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {row} AS _row, "
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT NULL::BIGINT AS _row, "
         f"{sql_str(path.name)} AS _file, {named} FROM read_csv({sql_str(str(path))}, auto_detect=false, "
         f"header=false, skip={skip}, columns={cols}, delim=',', quote='\"', escape='\"', strict_mode=true, "
         f"max_line_size={MAX_LINE_BYTES})"
     )
+
+
+def number_rows(eng: duckdb.DuckDBPyConnection, table: str, first: int, skip: int, blank_lines: tuple[int, ...],
+                columns: int) -> None:
+    """Give each row staged from one file (rowids from `first` on) its line in that file.
+
+    The staging table keeps the file's order (insertion order is preserved), so a row's line follows from
+    its rowid: much cheaper than a window function, which would serialise DuckDB's parallel CSV read.
+    The reader skips blank lines (in files of more than one column); each shifts the lines below it.
+    """
+    k = f"(rowid - {first} + {skip} + 1)"
+    shifts = [b - j for j, b in enumerate(sorted(b for b in blank_lines if b > skip), start=1)]
+    line = f"{k} + len(list_filter({shifts}, lambda d: d < {k}))" if shifts and columns > 1 else k
+    eng.execute(f"UPDATE {table} SET _row = {line} WHERE rowid >= {first}")
 
 
 def materialise(eng: duckdb.DuckDBPyConnection, view: str, table: str, select: str, report: Report,

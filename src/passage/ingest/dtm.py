@@ -105,11 +105,14 @@ class DtmImporter:
         if not csvfile.check_hxl_row(header, tags, HXL_TAGS, report, f.name) or not report.ok:
             return 0
         view = f"{table}_raw"
-        csvfile.raw_view(eng, f.path, view, header, skip=2, blank_lines=f.blank_lines)
+        csvfile.raw_view(eng, f.path, view, header, skip=2)
+        first = eng.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if append else 0
         try:
             n = csvfile.materialise(eng, view, table, mapping_sql(set(header)), report, f.name, append)
         finally:
             eng.execute(f"DROP VIEW IF EXISTS {view}")
+        if n:
+            csvfile.number_rows(eng, table, first, skip=2, blank_lines=f.blank_lines, columns=len(header))
         if n == 0 and report.ok:
             report.add(Finding("file-empty", "the file has a header but no data rows", file=f.name, row=3))
         return n
