@@ -26,6 +26,7 @@ class Pack:
     records: dict[str, dict[str, Any]]  # form_id -> {key: [...], checks: {...}, places: {...}}
     indicators: list[dict[str, Any]] = field(default_factory=list)
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    layouts: dict[str, list[list[str]]] = field(default_factory=dict)  # provider layouts: column, field, hashtag
 
     def record_config(self, form_id: str) -> dict[str, Any]:
         return self.records.get(form_id, {})
@@ -56,6 +57,7 @@ def load_pack(name: str) -> Pack:
         records=spec.get("records", {}),
         indicators=indicators,
         exports=spec.get("exports", {}),
+        layouts=spec.get("layouts", {}),
     )
 
 

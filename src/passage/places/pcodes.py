@@ -16,7 +16,6 @@ calls a name a mismatch when it matches another place than the code says.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import pycountry
@@ -24,12 +23,6 @@ import pycountry
 from passage.store import Store
 
 PCODE_RE = re.compile(r"^([A-Za-z]{2,3})(\d+)$")
-
-
-def normalise_name(name: str) -> str:
-    """Compare names without case, accents, punctuation or spacing."""
-    decomposed = unicodedata.normalize("NFKD", name or "")
-    return "".join(ch for ch in decomposed.lower() if ch.isalnum())
 
 
 @dataclass(frozen=True)
@@ -83,10 +76,6 @@ class PcodeResolver:
         self._admins: dict[int, object] = {}  # level -> hdx AdminLevel, filled country by country
         self._loaded: dict[int, set[str]] = {}
         self._by_country: dict[str, list[tuple[str, _Place]]] | None = None
-
-    def name_of(self, code: str) -> str | None:
-        p = self.places.get(code)
-        return p.name if p else None
 
     def parent_of(self, code: str) -> str | None:
         p = self.places.get(code)

@@ -32,19 +32,12 @@ def list_tables() -> list[tuple[str, str]]:
 
 
 def _pack_export(store: Store, pack_name: str, name: str, spec: dict) -> PublishedTable:
-    pack = load_pack(pack_name)
-    layout = pack_layouts(pack_name)[spec["layout"]]
+    layout = load_pack(pack_name).layouts[spec["layout"]]
     cols = ", ".join(f'"{fld}" AS "{col}"' for col, fld, _ in layout)
     order = ", ".join(f'"{c}"' for c in spec.get("order", []))
     data = store.arrow(f"SELECT {cols} FROM {spec['form']}" + (f" ORDER BY {order}" if order else ""))
     return PublishedTable(name, spec["title"], data, hxl={col: tag for col, _, tag in layout if tag},
                           hxl_schema=spec.get("hxl_schema", []))
-
-
-def pack_layouts(pack_name: str) -> dict[str, list[list[str]]]:
-    import yaml
-
-    return yaml.safe_load((load_pack(pack_name).path / "pack.yaml").read_text(encoding="utf-8")).get("layouts", {})
 
 
 def get_table(store: Store, name: str) -> PublishedTable:
