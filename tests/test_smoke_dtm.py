@@ -22,3 +22,15 @@ def test_dtm_csv_round_trip(any_store, tmp_path: Path):
     assert rows[2][3] == "PCode length TD07->TCD07|PCode length TD0704->TCD0704"  # converted codes: no name check
     again = import_files(any_store, "dtm", [f], user="test")
     assert again.status == "unchanged"
+
+
+def test_many_bad_rows_are_counted_exactly(store, tmp_path: Path):
+    """More bad rows than a report keeps: the count stays exact and later checks still run."""
+    head, hxl, *_ = CSV.splitlines()
+    rows = [f"{i},Chad,Chad,XXX,Lac,TD07,,,1,{i},2023-05-31,2023,5,10,Conflict,,,,,BA,Active" for i in range(250)]
+    f = tmp_path / "bad.csv"
+    f.write_text("\n".join([head, hxl, *rows]) + "\n", encoding="utf-8")
+    r = import_files(store, "dtm", [f])
+    assert r.status == "rejected"
+    assert r.report.counts["pcode-unknown"] >= 250
+    assert len([x for x in r.report.errors if x.code == "pcode-unknown"]) <= 400

@@ -50,7 +50,7 @@ def flag(ctx: Context, code: str, where: str, message: str, column: str | None =
                                column=column, value=val))
     if total is None:
         total = len(rows) if len(rows) < KEPT_PER_CHECK else ctx.eng.execute(
-            f"SELECT count(*) FROM {ctx.table} WHERE {where}").fetchone()[0]
+            f"SELECT count(*) FROM {ctx.table} WHERE {where}").fetchall()[0][0]
     ctx.report.count(code, ctx.report.counts.get(code, 0) - len(rows) + total)
     return total
 
@@ -75,7 +75,7 @@ class Batch:
             return 0
         counts = self.ctx.eng.execute(
             "SELECT " + ", ".join(f"count_if({item[1]})" for item in self.items) + f" FROM {self.ctx.table}"
-        ).fetchone()
+        ).fetchall()[0]
         found = 0
         for n, (code, where, message, column, value, severity) in zip(counts, self.items):
             if n:

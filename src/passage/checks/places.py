@@ -9,6 +9,8 @@ warnings; later checks and the load read that view.
 
 from __future__ import annotations
 
+import unicodedata
+
 import pyarrow as pa
 
 from passage.checks import Batch, Context, flag, q
@@ -32,6 +34,10 @@ def _specs(cfg: dict) -> list[dict]:
     return specs
 
 
+def _plain(name: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", name).lower() if ch.isalnum())
+
+
 def _resolve_rows(resolver: PcodeResolver, spec: dict, distinct: list[tuple]) -> list[tuple]:
     rows = []
     for iso3, given, given_name, given_parent in distinct:
@@ -49,9 +55,10 @@ def _resolve_rows(resolver: PcodeResolver, spec: dict, distinct: list[tuple]) ->
             parent = resolver.resolve(iso3 or "", given_parent, parent_level).code if parent_level else given_parent
             if parent is not None and resolver.parent_of(r.code) != parent:
                 status = "parent-mismatch"
-        if status == "ok" and given_name and not r.warning:
+        if status == "ok" and given_name and not r.warning and _plain(given_name) != _plain(resolver.places[r.code].name):
             # As OCHA's HAPI: the name is checked where the code was given as the COD has it, and it is a
-            # mismatch when the name stands for another place (exact, then fuzzy match).
+            # mismatch when the name stands for another place (exact, then fuzzy match). A name equal to
+            # the COD's (but for case and accents) cannot, and skips the costly fuzzy matching.
             named = resolver.match_name(iso3 or "", given_name, spec["level"], resolver.parent_of(r.code))
             if named and named != r.code:
                 warnings.append(f"PCode mismatch {r.code} != {given_name}")
@@ -108,7 +115,6 @@ def run(ctx: Context) -> None:
             return (f"{m}.iso3 IS NOT DISTINCT FROM upper(trim({col(country)})) AND {m}.given = {col(spec['code'])} "
                     f"AND {m}.given_name IS NOT DISTINCT FROM {name_at_own_level(row, spec)} "
                     f"AND {m}.given_parent IS NOT DISTINCT FROM {col(spec['parent'])}")
-        joins.append(f"LEFT JOIN {m} ON {on('s')}")
         statuses = {r[5] for r in rows}
         for status, code_name, text in [
             ("unknown", "pcode-unknown", f"{spec['code']} is not a P-code of this country"),
@@ -120,23 +126,32 @@ def run(ctx: Context) -> None:
             if status in statuses:
                 flag(ctx, code_name, f"EXISTS (SELECT 1 FROM {m} WHERE {on(t)} AND {m}.status = '{status}')",
                      text, column=spec["code"], value=code)
-        replace.append(f"coalesce({m}.code, s.{code}) AS {code}")
+        # Most files give COD codes as they are: only join a mapping that changes something.
+        if any(r[4] != r[1] or r[6] for r in rows):
+            joins.append(f"LEFT JOIN {m} ON {on('s')}")
+            replace.append(f"coalesce({m}.code, s.{code}) AS {code}")
+            renamed = f"CASE WHEN {m}.renamed THEN s.{code} END"
+            warnings.append(f"{m}.warning")
+            resolved = f"{m}.code"
+        else:
+            renamed, resolved = "NULL::VARCHAR", f"s.{code}"
         if spec["provider"]:
-            extra.append(f"CASE WHEN {m}.renamed THEN s.{code} END AS {q(spec['provider'])}")
-        warnings.append(f"{m}.warning")
+            extra.append(f"{renamed} AS {q(spec['provider'])}")
+        spec["resolved"] = resolved
     if not ctx.report.ok:
         return
     present = ctx.columns()
     drop = [q(s["provider"]) for s in specs if s["provider"] and s["provider"] in present]
     hier = [(i, s) for i, s in enumerate(specs) if s["hierarchy"]]
     place = "coalesce(" + ", ".join(
-        [f"CASE WHEN s.{q(cfg['level_field'])} = '{s['level']}' THEN {t}_pc{i}.code END" for i, s in hier]
+        [f"CASE WHEN s.{q(cfg['level_field'])} = '{s['level']}' THEN {s['resolved']} END" for _, s in hier]
         + [iso3]) + ")"
     view = f"{t}_places"
     eng.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT s.* {'EXCLUDE (' + ', '.join(drop) + ') ' if drop else ''}"
-        f"REPLACE ({', '.join(replace)}, {iso3} AS {cc}), {', '.join(extra) + ', ' if extra else ''}"
-        f"{place} AS _place_code, nullif(concat_ws('|', {', '.join(warnings)}), '') AS _warnings "
+        f"REPLACE ({', '.join([*replace, f'{iso3} AS {cc}'])}), {', '.join(extra) + ', ' if extra else ''}"
+        f"{place} AS _place_code, "
+        + (f"nullif(concat_ws('|', {', '.join(warnings)}), '')" if warnings else "NULL::VARCHAR") + " AS _warnings "
         f"FROM {t} s {' '.join(joins)}"
     )
     ctx.extra.setdefault("temp_views", []).append(view)

@@ -39,12 +39,12 @@ def run(ctx: Context) -> None:
     eng.execute(f"CREATE OR REPLACE TEMP TABLE {dups} AS SELECT {joined} AS _key, first_row FROM "
                 f"(SELECT {groups}, min(_row) AS first_row FROM {src} GROUP BY ALL HAVING count(*) > 1) AS g")
     ctx.extra.setdefault("temp_tables", []).append(dups)
-    if eng.execute(f"SELECT count(*) FROM {dups}").fetchone()[0]:
+    if eng.execute(f"SELECT count(*) FROM {dups}").fetchall()[0][0]:
         flag(ctx, "duplicate-key",
              f"EXISTS (SELECT 1 FROM {dups} d WHERE d._key = {view}._key AND d.first_row <> {view}._row)",
              "another row of the input has the same key (" + ", ".join(ctx.config["key"]) + ")",
              value=f"(SELECT 'same key as row ' || d.first_row FROM {dups} d WHERE d._key = {view}._key)")
     if ctx.store_keys and not ctx.extra.get("update") and eng.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {ctx.store_keys} AS k)").fetchone()[0]:
+            f"SELECT EXISTS (SELECT 1 FROM {ctx.store_keys} AS k)").fetchall()[0][0]:
         flag(ctx, "duplicate-key-store", f"_key IN (SELECT _record_id FROM {ctx.store_keys} AS k)",
              "a record with this key is already in the store (use --update to make a new version)", value="_key")

@@ -129,11 +129,11 @@ def materialise(eng: duckdb.DuckDBPyConnection, view: str, table: str, select: s
     sql = f"SELECT {select} FROM {view} AS src"
     try:
         if append:
-            before = eng.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            before = eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             eng.execute(f"INSERT INTO {table} {sql}")
-            return eng.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+            return eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
         eng.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
-        return eng.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
         report.add(csv_error_finding(str(exc), name))
         return 0

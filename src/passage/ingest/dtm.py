@@ -106,7 +106,7 @@ class DtmImporter:
             return 0
         view = f"{table}_raw"
         csvfile.raw_view(eng, f.path, view, header, skip=2)
-        first = eng.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if append else 0
+        first = eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if append else 0
         try:
             n = csvfile.materialise(eng, view, table, mapping_sql(set(header)), report, f.name, append)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +13,7 @@ from passage.checks import Context, q, run_checks
 from passage.errors import NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
-from passage.ingest.files import MAX_UPLOAD_BYTES, SourceFile, archive, combined_sha256, describe
+from passage.ingest.files import MAX_UPLOAD_BYTES, SourceFile, combined_sha256, copy_to_archive, describe, register
 from passage.packs import install_pack, pack_for_form
 from passage.places.pcodes import PcodeResolver
 from passage.store import Store
@@ -126,6 +127,8 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
     result = ImportResult(import_id, "rejected", report)
     ctx = None
     final = stage  # after the checks: a view over the staging table with normalised codes and keys
+    copier = ThreadPoolExecutor(1)  # the raw files are archived while they are parsed and checked
+    copies = copier.submit(lambda: [copy_to_archive(store.archive_dir, f) for f in files])
     try:
         say("parsing")
         result.rows_read = importer.stage(eng, files, stage, report)
@@ -140,8 +143,8 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
             if hasattr(importer, "after_checks"):  # xlsform-data: repeat rows, record ids
                 importer.after_checks(ctx, import_id)
         say("archiving")
-        for f in files:
-            archive(store, f)
+        for f, target in zip(files, copies.result()):
+            register(store, f, target)
         if report.ok:
             say("loading")
             with store.transaction():
@@ -164,6 +167,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
                       [_now(), f"{type(exc).__name__}: {exc}"[:500], import_id])
         raise
     finally:
+        copier.shutdown(wait=True)
         for name in reversed((ctx.extra.get("temp_views", []) if ctx else [])):
             eng.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (ctx.extra.get("temp_tables", []) if ctx else []):

@@ -345,7 +345,7 @@ class XlsformDataImporter:
             if not report.ok:
                 return total
             main = self._stages[None]
-            if main not in self._created or eng.execute(f"SELECT count(*) FROM {main}").fetchone()[0] == 0:
+            if main not in self._created or eng.execute(f"SELECT count(*) FROM {main}").fetchall()[0][0] == 0:
                 report.add(
                     Finding(
                         "file-empty",
@@ -660,7 +660,7 @@ class XlsformDataImporter:
                 try:
                     row = eng.execute(
                         f"SELECT min(_row) FROM {view} WHERE nullif(trim(\"c{i}\"), '') IS NOT NULL"
-                    ).fetchone()[0]
+                    ).fetchall()[0][0]
                 except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
                     report.add(csvfile.csv_error_finding(str(exc), f.name))
                     return 0
@@ -911,7 +911,7 @@ class XlsformDataImporter:
                 if self._levels[r].parent == lv and self._stages[r] in self._created
             ]
             if any(
-                eng.execute(f"SELECT count(*) FROM {t} WHERE _file = ?", [fname]).fetchone()[0]
+                eng.execute(f"SELECT count(*) FROM {t} WHERE _file = ?", [fname]).fetchall()[0][0]
                 for t in children
             ):
                 report.add(
@@ -941,7 +941,7 @@ class XlsformDataImporter:
                     "HAVING count(*) > 1"
                 )
                 try:
-                    if eng.execute(f"SELECT count(*) FROM {dups}").fetchone()[0]:
+                    if eng.execute(f"SELECT count(*) FROM {dups}").fetchall()[0][0]:
                         flag(
                             Context(eng, parent, self.form, {}, report),
                             "duplicate-key",

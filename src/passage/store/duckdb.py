@@ -83,7 +83,7 @@ class DuckDBStore(Store):
 
     def load_from_engine(self, engine: Any, select_sql: str, table: str, columns: list[str]) -> int:
         cols = ", ".join(columns)
-        return self.con.execute(f"INSERT INTO {table} ({cols}) {select_sql}").fetchone()[0]
+        return self.con.execute(f"INSERT INTO {table} ({cols}) {select_sql}").fetchall()[0][0]
 
     def close(self) -> None:
         self.con.close()
