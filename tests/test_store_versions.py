@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dtm_rows import NGA, TCD, api_rows, write_csv, write_json
 from passage.errors import NotFound
 from passage.ingest import import_files
 from passage.records import delete_record, edit_record, history
@@ -220,3 +221,15 @@ def test_update_brings_back_deleted_and_overrides_edited_records(base, tmp_path)
     assert [(v["_version"], v["_deleted"], v["_current"]) for v in _versions(store, deleted)] == [
         (1, False, False), (2, True, False), (3, False, True)]
     assert store.scalar(f"SELECT count(*) FROM {FORM}") == N
+
+
+def test_known_files_are_skipped_beside_new_ones(store, tmp_path):
+    """A file imported before is left out when it comes again with new files."""
+    nga = write_csv(tmp_path / "nga.csv", api_rows("NGA", NGA))
+    tcd = write_json(tmp_path / "tcd.json", api_rows("TCD", TCD))
+    first = import_files(store, "dtm", [nga])
+    assert first.status == "committed"
+    both = import_files(store, "dtm", [nga, tcd])
+    assert both.status == "committed" and both.skipped == ["nga.csv"] and both.inserted == len(TCD)
+    again = import_files(store, "dtm", [tcd, nga])
+    assert again.status == "unchanged" and again.previous_import == both.import_id

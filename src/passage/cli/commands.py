@@ -162,6 +162,8 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
             step.bar.__exit__(None, None, None)  # type: ignore[attr-defined]
     if report_path:
         report_path.write_text(result.report.to_json(), encoding="utf-8")
+    if result.skipped and result.status != "unchanged":
+        click.echo(f"skipped (imported before): {', '.join(result.skipped)}")
     if result.status == "unchanged":
         click.echo(f"unchanged: the same file(s) were imported already (import {result.previous_import})")
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -60,6 +60,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     previous_import: int | None = None
+    skipped: list[str] = field(default_factory=list)  # files committed by an earlier import, left out
 
     @property
     def ok(self) -> bool:
@@ -107,13 +108,16 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
         return result
     say("hashing")
     files = [describe(p) for p in paths]
+    # Re-importing a file is a no-op, whether it comes alone or beside new ones.
+    known = dict(store.query(
+        "SELECT f.sha256, max(i.import_id) FROM import_files f JOIN imports i ON i.import_id = f.import_id "
+        f"WHERE i.kind = ? AND i.form_id = ? AND i.status = 'committed' AND f.sha256 IN "
+        f"({', '.join('?' for _ in files)}) GROUP BY f.sha256", [kind, form_id, *(f.sha256 for f in files)]))
+    skipped = [f.name for f in files if f.sha256 in known]
+    files = [f for f in files if f.sha256 not in known]
+    if not files:
+        return ImportResult(None, "unchanged", report, previous_import=max(known.values()), skipped=skipped)
     sha = combined_sha256(files)
-    earlier = store.scalar(
-        "SELECT import_id FROM imports WHERE kind = ? AND form_id = ? AND sha256 = ? AND status = 'committed'",
-        [kind, form_id, sha],
-    )
-    if earlier is not None:
-        return ImportResult(None, "unchanged", report, previous_import=earlier)
 
     import_id = store.scalar("SELECT nextval('import_ids')")
     store.execute(
@@ -124,7 +128,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
     store.hold_import(import_id)
     eng = store.engine()
     stage = f"_stage_{import_id}"
-    result = ImportResult(import_id, "rejected", report)
+    result = ImportResult(import_id, "rejected", report, skipped=skipped)
     ctx = None
     final = stage  # after the checks: a view over the staging table with normalised codes and keys
     copier = ThreadPoolExecutor(1)  # the raw files are archived while they are parsed and checked
