@@ -38,11 +38,11 @@ def flag(ctx: Context, code: str, where: str, message: str, column: str | None =
          value: str | None = None, severity: str = ERROR, total: int | None = None) -> int:
     """Report every staging row matching `where` as `code`; returns how many there are."""
     value_sql = f"CAST(({value}) AS VARCHAR)" if value else "NULL"
-    # (A window count in this query made DuckDB 2.0 ignore the LIMIT over joined views: count apart.)
-    rows = ctx.eng.execute(
-        f"SELECT _file, _sheet, _row, {value_sql} FROM {ctx.table} "
-        f"WHERE {where} ORDER BY _file, _sheet, _row LIMIT {KEPT_PER_CHECK}"
-    ).fetchall()[:KEPT_PER_CHECK]
+    # No ORDER BY: the staging table keeps the file's order, so a plain LIMIT stops at the first matches
+    # instead of sorting millions of them (a warning may hold for every row); sorted here.
+    rows = sorted(ctx.eng.execute(
+        f"SELECT _file, _sheet, _row, {value_sql} FROM {ctx.table} WHERE {where} LIMIT {KEPT_PER_CHECK}"
+    ).fetchall()[:KEPT_PER_CHECK], key=lambda r: (r[0] or "", r[1] or "", r[2] or 0))
     if not rows:
         return 0
     for file, sheet, row, val in rows:
