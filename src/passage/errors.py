@@ -1,10 +1,15 @@
 """Passage's exception tree.
 
     PassageError
-     ├── UsageError        a command was called wrongly (CLI exit code 2)
-     ├── NotFound          a named form, indicator, export or place does not exist
-     ├── StoreError        the store cannot be opened or is in an unexpected state
-     └── ImportRejected    input failed validation; carries the Report (CLI exit code 1)
+     ├── UsageError        a command was called wrongly (CLI exit code 2; HTTP 400)
+     ├── NotFound          a named form, indicator, export or place does not exist (HTTP 404)
+     ├── StoreError        the store cannot be opened or is in an unexpected state (HTTP 500)
+     ├── AuthError         not signed in, wrong credentials, too many attempts (HTTP 401 / 429)
+     ├── Forbidden         signed in, but the role or place scope does not allow it (HTTP 403)
+     └── ImportRejected    input failed validation; carries the Report (CLI exit code 1; HTTP 422)
+
+Every error has a `code` (e.g. `not_found`, `auth.rate_limited`): the CLI prints it,
+the API returns it as `{"error": {"code", "message", ...}}`.
 
 Validation problems are values (`passage.findings.Finding`), not exceptions: an
 exception only wraps a whole report at the edge, so callers can always inspect it.
@@ -21,20 +26,52 @@ if TYPE_CHECKING:
 class PassageError(Exception):
     """Base of every error Passage raises on purpose."""
 
+    code = "error"
+    http_status = 500
+
+    def __init__(self, message: str = "", code: str | None = None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
 
 class UsageError(PassageError):
-    pass
+    code = "usage"
+    http_status = 400
 
 
 class NotFound(PassageError):
-    pass
+    code = "not_found"
+    http_status = 404
 
 
 class StoreError(PassageError):
-    pass
+    code = "store"
+    http_status = 500
+
+
+class AuthError(PassageError):
+    """Who you are is unknown or unproven. `retry_after` (seconds) is set when rate-limited."""
+
+    code = "auth.required"
+    http_status = 401
+
+    def __init__(self, message: str = "", code: str | None = None, retry_after: int | None = None):
+        super().__init__(message, code)
+        self.retry_after = retry_after
+        if self.code == "auth.rate_limited":
+            self.http_status = 429
+
+
+class Forbidden(PassageError):
+    code = "forbidden"
+    http_status = 403
 
 
 class ImportRejected(PassageError):
+    code = "import.rejected"
+    http_status = 422
+
     def __init__(self, report: "Report"):
         self.report = report
         super().__init__(report.summary())

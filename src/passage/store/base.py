@@ -47,6 +47,10 @@ class Store(abc.ABC):
         """Insert the rows of a query run on the engine into a store table; return the count."""
 
     @abc.abstractmethod
+    def sibling(self) -> "Store":
+        """Another handle on the same store, for use from another thread."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     @property

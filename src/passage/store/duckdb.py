@@ -15,10 +15,10 @@ from passage.store.base import Store
 class DuckDBStore(Store):
     dialect = "duckdb"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, con: duckdb.DuckDBPyConnection | None = None):
         self.url = path
         try:
-            self.con = duckdb.connect(path)
+            self.con = con if con is not None else duckdb.connect(path)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         self._in_tx = False
@@ -84,6 +84,12 @@ class DuckDBStore(Store):
     def load_from_engine(self, engine: Any, select_sql: str, table: str, columns: list[str]) -> int:
         cols = ", ".join(columns)
         return self.con.execute(f"INSERT INTO {table} ({cols}) {select_sql}").fetchall()[0][0]
+
+    def sibling(self) -> "DuckDBStore":
+        """The same database on a cursor of its own, for another thread (DuckDB connections are not shared)."""
+        other = DuckDBStore(self.url, con=self.con.cursor())
+        other._archive_dir = self._archive_dir
+        return other
 
     def close(self) -> None:
         self.con.close()

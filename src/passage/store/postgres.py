@@ -140,6 +140,10 @@ class PostgresStore(Store):
                 n = cur.rowcount
         return n
 
+    def sibling(self) -> "PostgresStore":
+        """A connection of its own, for another thread."""
+        return PostgresStore(self.url)
+
     def close(self) -> None:
         if self._ibis is not None:
             self._ibis.disconnect()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from passage.store.base import Store
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS passage_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -70,6 +70,106 @@ DDL = [
         sha256 VARCHAR NOT NULL,
         position INTEGER NOT NULL
     )""",
+    # ---- users and access (passage.auth)
+    """CREATE TABLE IF NOT EXISTS users (
+        user_name VARCHAR PRIMARY KEY,
+        display_name VARCHAR,
+        email VARCHAR,
+        password_hash VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        disabled BOOLEAN NOT NULL DEFAULT false,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS user_scopes (
+        user_name VARCHAR NOT NULL,
+        place_code VARCHAR NOT NULL,
+        PRIMARY KEY (user_name, place_code)
+    )""",
+    """CREATE TABLE IF NOT EXISTS api_tokens (
+        token_id VARCHAR PRIMARY KEY,
+        user_name VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        token_hash VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        last_used_at TIMESTAMP,
+        revoked_at TIMESTAMP
+    )""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+        session_hash VARCHAR PRIMARY KEY,
+        user_name VARCHAR NOT NULL,
+        csrf_token VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        expires_at TIMESTAMP NOT NULL,
+        ip VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS login_attempts (
+        key VARCHAR NOT NULL,
+        occurred_at TIMESTAMP NOT NULL,
+        ok BOOLEAN NOT NULL
+    )""",
+    """CREATE SEQUENCE IF NOT EXISTS audit_ids START 1""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        audit_id BIGINT PRIMARY KEY,
+        occurred_at TIMESTAMP NOT NULL,
+        user_name VARCHAR,
+        action VARCHAR NOT NULL,
+        target VARCHAR,
+        import_id BIGINT,
+        ip VARCHAR,
+        detail VARCHAR
+    )""",
+    # ---- datasets and releases (passage.releases)
+    """CREATE TABLE IF NOT EXISTS datasets (
+        name VARCHAR PRIMARY KEY,
+        visibility VARCHAR NOT NULL,
+        metadata VARCHAR NOT NULL
+    )""",
+    """CREATE SEQUENCE IF NOT EXISTS release_ids START 1""",
+    """CREATE TABLE IF NOT EXISTS releases (
+        release_id BIGINT PRIMARY KEY,
+        dataset VARCHAR NOT NULL,
+        country_code VARCHAR NOT NULL,
+        published_at TIMESTAMP NOT NULL,
+        published_by VARCHAR,
+        note VARCHAR
+    )""",
+    # ---- documents (passage.documents)
+    """CREATE SEQUENCE IF NOT EXISTS document_ids START 1""",
+    """CREATE TABLE IF NOT EXISTS documents (
+        doc_id BIGINT PRIMARY KEY,
+        title VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        file_name VARCHAR NOT NULL,
+        media_type VARCHAR NOT NULL,
+        doc_kind VARCHAR NOT NULL,
+        places VARCHAR NOT NULL,
+        doc_date DATE,
+        language VARCHAR,
+        tags VARCHAR NOT NULL,
+        body VARCHAR,
+        pages INTEGER,
+        visibility VARCHAR NOT NULL,
+        added_by VARCHAR,
+        added_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS document_terms (
+        term VARCHAR NOT NULL,
+        doc_id BIGINT NOT NULL,
+        hits INTEGER NOT NULL
+    )""",
+    # ---- admin boundaries (passage.places.boundaries)
+    """CREATE TABLE IF NOT EXISTS boundaries (
+        code VARCHAR PRIMARY KEY,
+        level INTEGER NOT NULL,
+        country_code VARCHAR NOT NULL,
+        name VARCHAR,
+        geometry VARCHAR NOT NULL,
+        source VARCHAR,
+        imported_at TIMESTAMP NOT NULL
+    )""",
+    # Bumped by every change readers may have cached (commits, edits, releases).
+    """INSERT INTO passage_meta SELECT 'generation', '0' WHERE NOT EXISTS
+        (SELECT 1 FROM passage_meta WHERE key = 'generation')""",
 ]
 
 
@@ -78,3 +178,12 @@ def ensure_schema(store: Store) -> None:
         store.execute(stmt)
     if store.scalar("SELECT value FROM passage_meta WHERE key = 'schema_version'") is None:
         store.execute("INSERT INTO passage_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def generation(store: Store) -> int:
+    """A number that changes whenever data readers may have cached changes."""
+    return int(store.scalar("SELECT value FROM passage_meta WHERE key = 'generation'") or 0)
+
+
+def bump_generation(store: Store) -> None:
+    store.execute("UPDATE passage_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'generation'")
