@@ -95,3 +95,22 @@ def any_store(request):
     if request.param == "duckdb":
         return request.getfixturevalue("store")
     return request.getfixturevalue("pg_store")
+
+
+@pytest.fixture(scope="session")
+def seeded_portal_store(tmp_path_factory):
+    """The portal demo seeded once per session: (store path, accounts)."""
+    from portal import seed
+
+    return seed(tmp_path_factory.mktemp("seeded"))
+
+
+@pytest.fixture(scope="module")
+def portal(seeded_portal_store, tmp_path_factory):
+    """A running portal over a private copy of the seeded store (one per test module)."""
+    from portal import copy_store, serve
+
+    path, accounts = seeded_portal_store
+    running = serve(str(copy_store(path, tmp_path_factory.mktemp("portal"))), accounts)
+    yield running
+    running.stop()

@@ -421,7 +421,7 @@ HEADLINE_SQL = """
 WITH t AS (
   SELECT admin0_pcode, max(admin0_name) AS admin0_name, operation, assessment_type, round_number,
          reporting_date, sum(num_present_idp_ind) AS idps
-  FROM dtm_idps WHERE admin_level = 0
+  FROM {src} WHERE admin_level = 0
   GROUP BY admin0_pcode, operation, assessment_type, round_number, reporting_date
 ), r AS (
   SELECT t.*, row_number() OVER (PARTITION BY admin0_pcode, operation, assessment_type
@@ -439,21 +439,23 @@ ORDER BY admin0_pcode, operation, assessment_type
 COUNTS_SQL = """
 SELECT count(*), count(DISTINCT admin0_pcode), count(DISTINCT operation),
        count(DISTINCT _place_code), count(_warnings),
-       (SELECT count(*) FROM (SELECT DISTINCT operation, round_number FROM dtm_idps) AS r),
+       (SELECT count(*) FROM (SELECT DISTINCT operation, round_number FROM {src}) AS r),
        min(reporting_date), max(reporting_date)
-FROM dtm_idps
+FROM {src}
 """
 
 
-def headline(store) -> dict[str, Any]:
-    """Headline figures over the current `dtm_idps` records.
+def headline(store, source: str | None = None) -> dict[str, Any]:
+    """Headline figures over the current `dtm_idps` records (or the SQL relation `source`: what a reader may see).
 
     IDPs per country are the admin0 figures of each operation's latest round (summed over
     displacement reasons, and over the country's operations and assessment types).
     """
-    records, countries, operations, places, warnings, rounds, first, last = store.query(COUNTS_SQL)[0]
+    src = "dtm_idps" if source is None else f"({source}) AS src"
+    records, countries, operations, places, warnings, rounds, first, last = store.query(
+        COUNTS_SQL.replace("{src}", src))[0]
     per_country: dict[str, dict[str, Any]] = {}
-    for iso3, name, op, atype, rnd, rdate, idps, prev in store.query(HEADLINE_SQL):
+    for iso3, name, op, atype, rnd, rdate, idps, prev in store.query(HEADLINE_SQL.replace("{src}", src)):
         c = per_country.setdefault(iso3, {"country": iso3, "name": name, "operations": [], "idps": 0,
                                           "previous": 0})
         c["operations"].append({"operation": op, "assessment_type": atype, "round": int(rnd),

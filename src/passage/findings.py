@@ -58,6 +58,18 @@ CODES: dict[str, str] = {
     "parent-unknown": "A repeat row points to a parent row that does not exist",
     "form-invalid": "The XLSForm cannot be compiled",
     "expression-invalid": "An XLSForm expression cannot be compiled",
+    "out-of-scope": "A row is about a place outside the importing user's places",
+    "boundary.not_geojson": "The boundary file is not a GeoJSON FeatureCollection",
+    "boundary.unknown_pcode": "A boundary's P-code is not in the place table (or is a place of another level)",
+    "boundary.bad_geometry": "A boundary's geometry is not a valid polygon in degrees",
+    "boundary.no_pcode": "A boundary feature carries no P-code property (ADM1_PCODE, ADM2_PCODE, ...)",
+    "boundary.too_large": "The boundary file exceeds the size limit",
+    "doc.media_type": "The document is not a PDF, PNG, JPEG, SVG or WebP file (judged by its content, not its name)",
+    "doc.too_large": "The document exceeds the size limit",
+    "doc.empty": "The document file is empty",
+    "doc.bad_pdf": "The PDF cannot be read: it is broken or encrypted",
+    "doc.unknown_place": "A document's place code is not in the place table",
+    "doc.bad_language": "The document's language is not an ISO 639-1 code",
 }
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from passage.auth.audit import audit
 from passage.checks import q
 from passage.errors import NotFound
 from passage.forms import Form, get_form
 from passage.forms.registry import SYSTEM_COLUMNS, record_table
 from passage.store import Store
+from passage.store.schema import bump_generation
 
 
 def _now() -> datetime:
@@ -156,6 +158,9 @@ def _new_version(store: Store, form_id: str, record_id: str, user: str | None, c
         cols = list(values)
         store.execute(f"INSERT INTO {table} ({', '.join(map(q, cols))}) VALUES ({', '.join('?' for _ in cols)})",
                       [values[c] for c in cols])
+        audit(store, user, "record.delete" if deleted else "record.edit", target=f"{form_id}/{record_id}",
+              detail={"version": values["_version"], "fields": sorted(changes)})
+        bump_generation(store)
     return values["_version"]
 
 

@@ -72,3 +72,5 @@ def main(ctx: click.Context, db: str, user: str | None, quiet: bool) -> None:
 
 
 from passage.cli import commands  # noqa: E402,F401  (registers the commands)
+from passage.cli import users  # noqa: E402,F401  (registers `users` and `audit`)
+from passage.cli import documents  # noqa: E402,F401

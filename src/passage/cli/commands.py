@@ -144,13 +144,22 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
     """Validate files and import them as one transaction (all or nothing).
 
     \b
-    KIND: dtm (DTM API v3 JSON or HDX CSV), xlsform-data (KoboToolbox/ODK export; needs --form).
+    KIND: dtm (DTM API v3 JSON or HDX CSV), xlsform-data (KoboToolbox/ODK export; needs --form),
+          boundaries (OCHA COD-AB GeoJSON whose features carry P-codes, for the portal's maps).
     Exit code 1 when the input is rejected; the report goes to stderr.
     \b
     Examples:
       passage import dtm nigeria_admin2.json nigeria_admin1.json
       passage import xlsform-data --form site_assessment export.xlsx --report errors.json
+      passage import boundaries nga_admbnda_adm2.geojson
     """
+    if kind == "boundaries":
+        from passage.places.boundaries import import_boundaries
+
+        for f in files:
+            counts = import_boundaries(ctx.store, f, user=ctx.user)
+            click.echo(f"{f.name}: {counts}")
+        return
     from passage.ingest import import_files
 
     step = _progress(ctx, f"import {kind}")
@@ -322,3 +331,43 @@ def demo_cmd(ctx, work_dir: Path) -> None:
     from passage.demo import format_headline, run_demo
 
     click.echo(format_headline(run_demo(ctx.store, work_dir)))
+
+
+# ---- the portal ----------------------------------------------------------------------------------------
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Load the demo data (records, boundaries, documents, users) when the store has no records.")
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("passage-demo"),
+              show_default=True, help="Where the demo's files and generated accounts are written.")
+@click.option("--secure-cookies/--no-secure-cookies", default=None,
+              help="Mark cookies Secure (default: when the request came over HTTPS).")
+@pass_ctx
+def serve_cmd(ctx, host: str, port: int, demo: bool, work_dir: Path, secure_cookies: bool | None) -> None:
+    """Run the portal and the API (server-rendered pages, /api/v1, OpenAPI at /api/docs).
+
+    \b
+    Examples:
+      passage serve                                  # demo data on first run, http://127.0.0.1:8000/
+      passage --db postgresql://127.0.0.1:5432/test serve --port 8080
+      passage users add amina --role editor --scope NGA   # then sign in as amina
+    """
+    import uvicorn
+
+    from passage.demo_portal import accounts_file, needs_demo, seed_portal
+    from passage.web.app import create_app
+
+    if demo and needs_demo(ctx.store):
+        click.echo("first run: loading the demo data…", err=True)
+        seed_portal(ctx.store, work_dir, progress=lambda m: ctx.quiet or click.echo(f"  {m}", err=True))
+    if demo and accounts_file(work_dir).exists():
+        click.echo(f"demo accounts (user, role, places, password): {accounts_file(work_dir)}")
+        click.echo(accounts_file(work_dir).read_text(encoding="utf-8").rstrip())
+    db = ctx.db
+    ctx.close()
+    ctx._store = None
+    app = create_app(db, secure_cookies=secure_cookies)
+    click.echo(f"Passage is running at http://{host}:{port}/  (API: http://{host}:{port}/api/docs; Ctrl+C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

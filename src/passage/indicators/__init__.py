@@ -73,10 +73,12 @@ def _filter(t: ibis.Table, where: dict[str, Any]) -> ibis.Table:
     return t
 
 
-def expression(store: Store, ind: Indicator, filters: dict[str, Any] | None = None) -> ibis.Table:
-    """The indicator as an Ibis expression over the store (not yet executed)."""
-    con = store.ibis()
-    t = con.table(ind.form)
+def expression(store: Store, ind: Indicator, filters: dict[str, Any] | None = None,
+               table: ibis.Table | None = None) -> ibis.Table:
+    """The indicator as an Ibis expression over the store (not yet executed).
+
+    `table` replaces the form's current records, e.g. with what a reader may see (`passage.access`)."""
+    t = store.ibis().table(ind.form) if table is None else table
     t = _filter(t, ind.where)
     for col, val in (filters or {}).items():
         if val is not None:
@@ -98,6 +100,6 @@ def expression(store: Store, ind: Indicator, filters: dict[str, Any] | None = No
     return agg.order_by(ind.by)
 
 
-def compute(store: Store, name: str, filters: dict[str, Any] | None = None) -> Any:
+def compute(store: Store, name: str, filters: dict[str, Any] | None = None, table: ibis.Table | None = None) -> Any:
     """The indicator's rows as a pyarrow Table."""
-    return expression(store, get_indicator(name), filters).to_pyarrow()
+    return expression(store, get_indicator(name), filters, table).to_pyarrow()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from passage import records
+from passage.auth.audit import audit
 from passage.checks import Context, q, run_checks
 from passage.errors import NotFound, UsageError
 from passage.findings import Finding, Report
@@ -17,6 +18,7 @@ from passage.ingest.files import MAX_UPLOAD_BYTES, SourceFile, combined_sha256, 
 from passage.packs import install_pack, pack_for_form
 from passage.places.pcodes import PcodeResolver
 from passage.store import Store
+from passage.store.schema import bump_generation
 
 
 class Importer(Protocol):
@@ -73,8 +75,11 @@ def _now() -> datetime:
 
 def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | None = None, user: str | None = None,
                  update: bool = False, max_bytes: int = MAX_UPLOAD_BYTES,
-                 progress: Callable[[str], None] | None = None) -> ImportResult:
-    """Validate files and, only if they are clean, load them as one transaction."""
+                 progress: Callable[[str], None] | None = None, scopes: list[str] | None = None) -> ImportResult:
+    """Validate files and, only if they are clean, load them as one transaction.
+
+    `scopes` (place codes: ISO3 countries or P-code prefixes) limits the rows an editor may import.
+    """
     say = progress or (lambda step: None)
     importer = get_importer(kind)
     form_id = form_id or importer.form_id
@@ -104,7 +109,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
             "INSERT INTO imports (import_id, kind, form_id, files, sha256, user_name, started_at, status) "
             "VALUES (?, ?, ?, ?, '', ?, ?, 'running')",
             [import_id, kind, form_id, ", ".join(p.name for p in paths), user, _now()])
-        _finish(store, result)
+        _finish(store, result, user)
         return result
     say("hashing")
     files = [describe(p) for p in paths]
@@ -144,6 +149,8 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
                           extra={"resolver": PcodeResolver(store), "update": update})
             run_checks(ctx)
             final = ctx.table
+            if scopes is not None and report.ok:
+                _check_scope(eng, final, config, scopes, report)
             if hasattr(importer, "after_checks"):  # xlsform-data: repeat rows, record ids
                 importer.after_checks(ctx, import_id)
         say("archiving")
@@ -163,9 +170,10 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
                                         user=user, file_hashes={f.name: f.sha256 for f in files}, update=update)
                 result.inserted, result.updated, result.unchanged = counts
                 result.status = "committed"
-                _finish(store, result)
+                _finish(store, result, user)
+                bump_generation(store)
         else:
-            _finish(store, result)
+            _finish(store, result, user)
     except BaseException as exc:
         store.execute("UPDATE imports SET status = 'failed', finished_at = ?, message = ? WHERE import_id = ?",
                       [_now(), f"{type(exc).__name__}: {exc}"[:500], import_id])
@@ -185,6 +193,25 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
     return result
 
 
+def _check_scope(eng: Any, table: str, config: dict[str, Any], scopes: list[str], report: Report) -> None:
+    country = config.get("places", {}).get("country")
+    conds, params = [], []
+    for scope in scopes:
+        if country and len(scope) == 3 and scope.isalpha():
+            conds.append(f"{q(country)} = ?")
+        else:
+            conds.append("starts_with(coalesce(_place_code, ''), ?)")
+        params.append(scope)
+    outside = f"NOT ({' OR '.join(conds) or 'false'})"
+    shown = f"coalesce(_place_code, {q(country)})" if country else "_place_code"
+    rows = eng.execute(f"SELECT _file, _sheet, _row, {shown} FROM {table} WHERE {outside} ORDER BY _file, _row "
+                       "LIMIT 100", params).fetchall()
+    mine = ", ".join(scopes) or "none"
+    for file, sheet, row, code in rows:
+        report.add(Finding("out-of-scope", f"{code} is outside your places ({mine})", file=file, sheet=sheet,
+                           row=row, column=country, value=code))
+
+
 def _ensure_form_columns(eng: Any, stage: str, form: Form) -> None:
     have = {r[0] for r in eng.execute(f"DESCRIBE {stage}").fetchall()}
     for f in form.top_fields():
@@ -192,8 +219,10 @@ def _ensure_form_columns(eng: Any, stage: str, form: Form) -> None:
             eng.execute(f"ALTER TABLE {stage} ADD COLUMN {q(f.name)} VARCHAR")
 
 
-def _finish(store: Store, r: ImportResult) -> None:
+def _finish(store: Store, r: ImportResult, user: str | None = None) -> None:
     rep = r.report
+    audit(store, user, f"import.{r.status}", import_id=r.import_id,
+          detail={"rows": r.rows_read, "inserted": r.inserted, "updated": r.updated, "errors": rep.error_count()})
     store.execute(
         "UPDATE imports SET status = ?, finished_at = ?, rows_read = ?, rows_inserted = ?, rows_updated = ?, "
         "rows_unchanged = ?, errors = ?, warnings = ?, message = ? WHERE import_id = ?",

@@ -27,6 +27,7 @@ class Pack:
     indicators: list[dict[str, Any]] = field(default_factory=list)
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
     layouts: dict[str, list[list[str]]] = field(default_factory=dict)  # provider layouts: column, field, hashtag
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # portal datasets: HDX metadata
 
     def record_config(self, form_id: str) -> dict[str, Any]:
         return self.records.get(form_id, {})
@@ -58,6 +59,7 @@ def load_pack(name: str) -> Pack:
         indicators=indicators,
         exports=spec.get("exports", {}),
         layouts=spec.get("layouts", {}),
+        datasets=spec.get("datasets", {}),
     )
 
 

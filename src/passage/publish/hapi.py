@@ -63,7 +63,7 @@ WITH g AS (
          sum(r.num_present_idp_ind) AS population,
          r.round_number,
          r.reporting_date
-  FROM dtm_idps r
+  FROM {{source}} r
   GROUP BY r.admin0_pcode, r.admin0_name, r.admin1_name, r.admin2_name, r.admin_level,
            CASE WHEN r.admin_level >= 1 THEN r.admin1_pcode END,
            CASE WHEN r.admin_level >= 1 THEN coalesce(r.provider_admin1_pcode, r.admin1_pcode) END,
@@ -163,11 +163,13 @@ def _warnings(store: Store, data: pa.Table) -> pa.Array:
     return pc.take(pa.array(text, pa.string()), key.indices)
 
 
-def hapi_idps(store: Store) -> PublishedTable:
+def hapi_idps(store: Store, source: str = "dtm_idps") -> PublishedTable:
+    """`source`: the relation of current DTM records to start from (the form's view, or what a reader may see)."""
+    sql = SQL.replace("{source}", source if source == "dtm_idps" else f"({source})")
     if store.dialect == "duckdb":  # DuckDB compares strings by code point, as Python does
-        data = store.arrow(SQL + "ORDER BY " + ", ".join(ORDER))
+        data = store.arrow(sql + "ORDER BY " + ", ".join(ORDER))
     else:  # a server's collation may not: sort here
-        data = store.arrow(SQL)
+        data = store.arrow(sql)
         data = data.take(pc.sort_indices(data, sort_keys=[(k, "ascending") for k in ORDER]))
     country = data.column("location_code").combine_chunks().dictionary_encode()
     flags = [hrp_gho(c) for c in country.dictionary.to_pylist()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -31,27 +32,36 @@ def list_tables() -> list[tuple[str, str]]:
     return sorted(out)
 
 
-def _pack_export(store: Store, pack_name: str, name: str, spec: dict) -> PublishedTable:
+def _pack_export(store: Store, pack_name: str, name: str, spec: dict, source: str | None) -> PublishedTable:
     layout = load_pack(pack_name).layouts[spec["layout"]]
     cols = ", ".join(f'"{fld}" AS "{col}"' for col, fld, _ in layout)
     order = ", ".join(f'"{c}"' for c in spec.get("order", []))
-    data = store.arrow(f"SELECT {cols} FROM {spec['form']}" + (f" ORDER BY {order}" if order else ""))
+    rel = spec["form"] if source is None else f"({source}) AS src"
+    data = store.arrow(f"SELECT {cols} FROM {rel}" + (f" ORDER BY {order}" if order else ""))
     return PublishedTable(name, spec["title"], data, hxl={col: tag for col, _, tag in layout if tag},
                           hxl_schema=spec.get("hxl_schema", []))
 
 
-def get_table(store: Store, name: str) -> PublishedTable:
+def get_table(store: Store, name: str, source: Any = None) -> PublishedTable:
+    """`source`, when given, replaces the form's current records with what a reader may see: a callable
+    taking the form id and returning an Ibis table (see `passage.access.readable`)."""
     if name == "hapi-idps":
         from passage.publish.hapi import hapi_idps
 
-        return hapi_idps(store)
+        return hapi_idps(store, _sql(store, source("dtm_idps")) if source else "dtm_idps")
     for pack_name in available_packs():
         spec = load_pack(pack_name).exports.get(name)
         if spec:
-            return _pack_export(store, pack_name, name, spec)
+            return _pack_export(store, pack_name, name, spec, _sql(store, source(spec["form"])) if source else None)
     from passage.indicators import all_indicators, compute
 
     ind = all_indicators().get(name)
     if ind:
-        return PublishedTable(name, ind.title, compute(store, name))
+        return PublishedTable(name, ind.title, compute(store, name, table=source(ind.form) if source else None))
     raise NotFound(f"nothing published as {name!r} (see `passage export --list`)")
+
+
+def _sql(store: Store, table: Any) -> str:
+    import ibis
+
+    return str(ibis.to_sql(table, dialect="duckdb" if store.dialect == "duckdb" else "postgres"))

@@ -1,0 +1,24 @@
+"""Who is who: users, roles and place scopes, sessions, API tokens, rate limiting, the audit log.
+
+    from passage.auth import authenticate, create_session, session_principal
+    principal = authenticate(store, "amina", password, ip="10.0.0.7")
+    cookie, csrf = create_session(store, principal.user_name, ip="10.0.0.7")
+    principal, csrf = session_principal(store, cookie)
+    principal.can_edit("NGA", "NG002001")
+"""
+
+from passage.auth.audit import audit, audit_entries
+from passage.auth.principal import PUBLIC, ROLES, Principal
+from passage.auth.sessions import (SESSION_HOURS, create_session, csrf_matches, end_session, end_user_sessions,
+                                   session_principal)
+from passage.auth.tokens import create_token, list_tokens, revoke_token, token_principal
+from passage.auth.users import (add_user, authenticate, get_principal, list_users, set_password, update_user,
+                                user_scopes)
+
+__all__ = [
+    "ROLES", "PUBLIC", "Principal", "SESSION_HOURS",
+    "add_user", "update_user", "set_password", "list_users", "get_principal", "user_scopes", "authenticate",
+    "create_session", "session_principal", "csrf_matches", "end_session", "end_user_sessions",
+    "create_token", "list_tokens", "revoke_token", "token_principal",
+    "audit", "audit_entries",
+]

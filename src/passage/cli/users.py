@@ -1,0 +1,218 @@
+"""`passage users …` and `passage audit`: accounts, roles, scopes, API tokens, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from passage.auth import ROLES
+from passage.cli import main
+from passage.cli.render import table
+
+pass_ctx = click.pass_obj
+
+
+def _read_password(from_stdin: bool) -> str:
+    """From the first line of stdin, else $PASSAGE_PASSWORD, else a hidden prompt asked twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    from_env = os.environ.get("PASSAGE_PASSWORD")
+    if from_env:
+        return from_env
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _json(value) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def _when(value) -> str:
+    return "" if value is None else str(value)[:19]
+
+
+password_stdin = click.option("--password-stdin", is_flag=True,
+                              help="Read the password from the first line of stdin (else $PASSAGE_PASSWORD, "
+                                   "else a prompt).")
+
+
+@main.group("users")
+def users_group() -> None:
+    """User accounts: roles (admin, editor, viewer), place scopes, passwords and API tokens."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True,
+              help="admin: everything; editor: changes data in its scopes; viewer: sees data in its scopes.")
+@click.option("--scope", "scopes", multiple=True,
+              help="An ISO3 country (NGA) or a P-code (NG002); repeat for more. Not for admins.")
+@click.option("--display-name", help="The name shown in the portal.")
+@click.option("--email")
+@password_stdin
+@pass_ctx
+def users_add(ctx, name: str, role: str, scopes: tuple[str, ...], display_name: str | None, email: str | None,
+              password_stdin: bool) -> None:
+    """Create a user (passwords: at least 10 characters).
+
+    \b
+    Example:
+      passage users add amina --role editor --scope NGA --scope TCD --display-name "Amina Bello"
+      echo "$PASSWORD" | passage users add ops --role admin --password-stdin
+    """
+    from passage.auth import add_user
+
+    add_user(ctx.store, name, _read_password(password_stdin), role, scopes, display_name=display_name,
+             email=email, actor=ctx.user)
+    click.echo(f"user {name} added ({role}{': ' + ', '.join(sorted(s.upper() for s in scopes)) if scopes else ''})")
+
+
+@users_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_ctx
+def users_list(ctx, fmt: str) -> None:
+    """Every user with role, scopes and status.
+
+    \b
+    Example:
+      passage users list --format json
+    """
+    from passage.auth import list_users
+
+    users = list_users(ctx.store)
+    if fmt == "json":
+        _json(users)
+        return
+    table(["user_name", "role", "scopes", "status", "display_name", "email", "created_at"],
+          [(u["user_name"], u["role"], " ".join(u["scopes"]), "disabled" if u["disabled"] else "active",
+            u["display_name"], u["email"], _when(u["created_at"])) for u in users])
+
+
+@users_group.command("set")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), help="A new role (becoming admin drops the scopes).")
+@click.option("--scope", "scopes", multiple=True, help="Replaces the scopes; repeat for more.")
+@click.option("--disable/--enable", "disabled", default=None,
+              help="Disabling ends the user's sessions; their API tokens stop working until enabled again.")
+@click.option("--display-name")
+@click.option("--email")
+@pass_ctx
+def users_set(ctx, name: str, role: str | None, scopes: tuple[str, ...], disabled: bool | None,
+              display_name: str | None, email: str | None) -> None:
+    """Change a user's role, scopes, status or details.
+
+    \b
+    Example:
+      passage users set amina --role viewer --scope NG002 --scope NG008
+      passage users set amina --disable
+    """
+    from passage.auth import update_user
+
+    update_user(ctx.store, name, role=role, scopes=scopes or None, display_name=display_name, email=email,
+                disabled=disabled, actor=ctx.user)
+    click.echo(f"user {name} updated")
+
+
+@users_group.command("password")
+@click.argument("name")
+@password_stdin
+@pass_ctx
+def users_password(ctx, name: str, password_stdin: bool) -> None:
+    """Set a new password (ends the user's sessions and lifts a sign-in lock-out).
+
+    \b
+    Example:
+      passage users password amina
+      printf '%s\\n' "$NEW_PASSWORD" | passage users password amina --password-stdin
+    """
+    from passage.auth import set_password
+
+    set_password(ctx.store, name, _read_password(password_stdin), actor=ctx.user)
+    click.echo(f"password of {name} changed")
+
+
+@users_group.group("tokens")
+def tokens_group() -> None:
+    """API tokens: `Authorization: Bearer psg_…` for scripts, acting as their user."""
+
+
+@tokens_group.command("create")
+@click.argument("name")
+@click.option("--name", "token_name", required=True, help="What the token is for, e.g. laptop or nightly-sync.")
+@pass_ctx
+def tokens_create(ctx, name: str, token_name: str) -> None:
+    """Create a token and print its secret (shown this once only).
+
+    \b
+    Example:
+      passage users tokens create amina --name laptop
+    """
+    from passage.auth import create_token
+
+    token_id, secret = create_token(ctx.store, name, token_name, actor=ctx.user)
+    click.echo(secret)
+    click.echo(f"token {token_id} created for {name}; store the secret above now, it is not shown again",
+               err=True)
+
+
+@tokens_group.command("list")
+@click.argument("name")
+@pass_ctx
+def tokens_list(ctx, name: str) -> None:
+    """A user's tokens: ID, name, created, last used, revoked.
+
+    \b
+    Example:
+      passage users tokens list amina
+    """
+    from passage.auth import list_tokens
+
+    table(["token_id", "name", "created_at", "last_used_at", "revoked_at"],
+          [(t["token_id"], t["name"], _when(t["created_at"]), _when(t["last_used_at"]), _when(t["revoked_at"]))
+           for t in list_tokens(ctx.store, name)])
+
+
+@tokens_group.command("revoke")
+@click.argument("name")
+@click.argument("token_id")
+@pass_ctx
+def tokens_revoke(ctx, name: str, token_id: str) -> None:
+    """Revoke a token for good.
+
+    \b
+    Example:
+      passage users tokens revoke amina 3f9c2a7b1d0e4c55
+    """
+    from passage.auth import revoke_token
+
+    revoke_token(ctx.store, name, token_id, actor=ctx.user)
+    click.echo(f"token {token_id} of {name} revoked")
+
+
+@main.command("audit")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--user", "user_name", help="Only what this user did.")
+@click.option("--action", help="Only this action (e.g. user.update); a trailing '.' matches a family (user.).")
+@click.option("--before", "before_id", type=int, help="Only entries older than this audit ID (to page back).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_ctx
+def audit_cmd(ctx, limit: int, user_name: str | None, action: str | None, before_id: int | None, fmt: str) -> None:
+    """The audit log, newest first: sign-ins, account and token changes, data changes.
+
+    \b
+    Example:
+      passage audit --limit 20 --action auth.sign_in_failed
+      passage audit --user amina --format json
+    """
+    from passage.auth import audit_entries
+
+    entries = audit_entries(ctx.store, limit=limit, user_name=user_name, action=action, before_id=before_id)
+    if fmt == "json":
+        _json(entries)
+        return
+    table(["audit_id", "occurred_at", "user_name", "action", "target", "import_id", "ip", "detail"],
+          [(e["audit_id"], _when(e["occurred_at"]), e["user_name"], e["action"], e["target"], e["import_id"],
+            e["ip"], "" if e["detail"] is None else json.dumps(e["detail"], sort_keys=True))
+           for e in entries])

@@ -1,0 +1,87 @@
+"""Reading TopoJSON (the format of Natural Earth's `world-atlas`) in Python.
+
+TopoJSON stores each shared border once, as an arc of integer positions: the first
+absolute, the rest as deltas, all mapped to degrees by the topology's transform. A
+polygon ring lists arc indices; `~i` (i.e. -i - 1) means arc i reversed. Decoding
+follows the specification (github.com/topojson/topojson-specification) so the server
+sees exactly the shapes topojson-client draws in the browser.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+WORLD_ATLAS = (Path(__file__).resolve().parents[1] / "web" / "static" / "vendor" / "world-atlas"
+               / "countries-110m.json")
+
+
+def _decoded_arcs(topology: dict) -> list[list[tuple[float, float]]]:
+    transform = topology.get("transform")
+    out = []
+    for arc in topology["arcs"]:
+        if transform is None:
+            out.append([(float(p[0]), float(p[1])) for p in arc])
+            continue
+        (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
+        x = y = 0
+        points = []
+        for p in arc:  # delta-encoded, quantized
+            x += p[0]
+            y += p[1]
+            points.append((x * sx + tx, y * sy + ty))
+        out.append(points)
+    return out
+
+
+def _ring(arcs: list[list[tuple[float, float]]], indices: list[int]) -> list[list[float]]:
+    ring: list[tuple[float, float]] = []
+    for i in indices:
+        points = arcs[i] if i >= 0 else arcs[~i][::-1]
+        ring.extend(points[1:] if ring else points)  # consecutive arcs share their end point
+    return [[x, y] for x, y in ring]
+
+
+def geometry(topology: dict, obj: dict, arcs: list | None = None) -> dict | None:
+    """One TopoJSON geometry object as a GeoJSON geometry (None for a null geometry)."""
+    arcs = arcs if arcs is not None else _decoded_arcs(topology)
+    kind = obj.get("type")
+    if kind == "Polygon":
+        return {"type": "Polygon", "coordinates": [_ring(arcs, r) for r in obj["arcs"]]}
+    if kind == "MultiPolygon":
+        polygons = [[_ring(arcs, r) for r in poly] for poly in obj["arcs"]]
+        return {"type": "MultiPolygon", "coordinates": polygons}
+    if kind == "LineString":
+        return {"type": "LineString", "coordinates": _ring(arcs, obj["arcs"])}
+    if kind == "MultiLineString":
+        return {"type": "MultiLineString", "coordinates": [_ring(arcs, line) for line in obj["arcs"]]}
+    if kind in ("Point", "MultiPoint"):
+        return {"type": kind, "coordinates": obj["coordinates"]}
+    return None
+
+
+def features(topology: dict, name: str) -> list[dict]:
+    """The GeoJSON features of one named object of a topology, with their `id` and properties."""
+    arcs = _decoded_arcs(topology)
+    obj = topology["objects"][name]
+    members = obj["geometries"] if obj.get("type") == "GeometryCollection" else [obj]
+    return [{"type": "Feature", "id": m.get("id"), "properties": m.get("properties") or {},
+             "geometry": geometry(topology, m, arcs)} for m in members]
+
+
+@lru_cache(maxsize=1)
+def world_countries() -> dict[str, dict]:
+    """Natural Earth 1:110m country outlines from the vendored world-atlas, by ISO 3166 alpha-3 code.
+
+    world-atlas keys countries by ISO 3166-1 numeric id; a few disputed areas have none and are left out.
+    """
+    import pycountry
+
+    topology = json.loads(WORLD_ATLAS.read_text(encoding="utf-8"))
+    out = {}
+    for f in features(topology, "countries"):
+        country = pycountry.countries.get(numeric=f["id"]) if f["id"] else None
+        if country is not None and f["geometry"] is not None:
+            out[country.alpha_3] = f
+    return out

@@ -1,0 +1,143 @@
+"""Reader queries behind the portal and the API: records, indicators, a country's map and series.
+
+Every function starts from `passage.access.readable`, so what a caller sees follows their role.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from passage.access import readable
+from passage.errors import UsageError
+from passage.indicators import expression, get_indicator
+from passage.releases import Dataset
+from passage.store import Store
+
+MAX_PAGE = 1000
+
+
+@dataclass
+class RecordFilter:
+    country: str | None = None
+    place: str | None = None  # a P-code: the place and everything inside it
+    level: int | None = None
+    round: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _field(ds: Dataset, name: str) -> str | None:
+    return ds.metadata.get("fields", {}).get(name)
+
+
+def filtered(store: Store, principal: Any, ds: Dataset, f: RecordFilter) -> ibis.Table:
+    t = readable(store, principal, ds)
+    pairs = [("country", f.country, lambda c, v: c == v), ("level", f.level, lambda c, v: c == v),
+             ("round", f.round, lambda c, v: c == v), ("date", f.date_from, lambda c, v: c >= v),
+             ("date", f.date_to, lambda c, v: c <= v)]
+    for name, value, op in pairs:
+        if value is None:
+            continue
+        col = _field(ds, name)
+        if col is None:
+            raise UsageError(f"dataset {ds.name!r} cannot be filtered by {name}", code="usage.filter")
+        t = t.filter(op(t[col], value))
+    if f.place:
+        t = t.filter(t._place_code.startswith(f.place))
+    return t
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError("bad cursor: pass back the next_cursor of a previous page", code="usage.cursor") from exc
+
+
+def list_records(store: Store, principal: Any, ds: Dataset, f: RecordFilter, *, cursor: str | None = None,
+                 limit: int = 100, columns: list[str] | None = None) -> tuple[pa.Table, str | None]:
+    """One page of records ordered by record id, and the cursor of the next page (None at the end)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise UsageError(f"limit must be between 1 and {MAX_PAGE}", code="usage.limit")
+    t = filtered(store, principal, ds, f)
+    if cursor:
+        t = t.filter(t._record_id > decode_cursor(cursor))
+    if columns:
+        t = t.select(columns)
+    page = t.order_by("_record_id").limit(limit + 1).to_pyarrow()
+    more = page.num_rows > limit
+    page = page.slice(0, limit)
+    return page, (encode_cursor(page.column("_record_id")[-1].as_py()) if more else None)
+
+
+def indicator_rows(store: Store, principal: Any, ds: Dataset, name: str, f: RecordFilter,
+                   group: list[str] | None = None) -> pa.Table:
+    """An indicator over what the caller may read; `group` rolls it up to some of its keys."""
+    ind = get_indicator(name)
+    if ind.form != ds.form:
+        raise UsageError(f"indicator {name!r} is not about dataset {ds.name!r}")
+    expr = expression(store, ind, table=filtered(store, principal, ds, f))
+    if group:
+        bad = [g for g in group if g not in expr.columns]
+        if bad:
+            raise UsageError(f"cannot group {name!r} by {', '.join(bad)} (its columns: {', '.join(expr.columns)})",
+                             code="usage.group")
+        expr = expr.group_by(group).aggregate(**{v: expr[v].sum() for v in ind.value_columns}).order_by(group)
+    return expr.to_pyarrow()
+
+
+def country_map(store: Store, principal: Any, ds: Dataset, iso3: str, level: int,
+                indicator: str | None = None) -> dict[str, Any]:
+    """Values per place at one admin level, for the country page's map and table."""
+    spec = ds.metadata.get("map", {})
+    name = indicator or spec["indicator"]
+    ind = get_indicator(name)
+    rows = indicator_rows(store, principal, ds, name, RecordFilter(country=iso3, level=level),
+                          group=["_place_code"])
+    dates = indicator_rows(store, principal, ds, name, RecordFilter(country=iso3, level=level),
+                           group=[_field(ds, "round"), _field(ds, "date")]) if _field(ds, "date") else None
+    names = dict(store.query("SELECT code, name FROM places WHERE country_code = ? AND level = ?", [iso3, level]))
+    value_col = ind.value_columns[0]
+    values = [{"code": c, "name": names.get(c, c), "value": v}
+              for c, v in zip(rows.column("_place_code").to_pylist(), rows.column(value_col).to_pylist())]
+    period = {}
+    if dates is not None and dates.num_rows:
+        ds_dates = [d for d in dates.column(_field(ds, "date")).to_pylist() if d is not None]
+        period = {"from": str(min(ds_dates))[:10], "to": str(max(ds_dates))[:10]}
+    return {"indicator": name, "title": ind.title, "unit": ind.unit, "country": iso3, "level": level,
+            "period": period, "values": sorted(values, key=lambda v: -(v["value"] or 0))}
+
+
+def country_series(store: Store, principal: Any, ds: Dataset, iso3: str) -> list[dict[str, Any]]:
+    """The indicator over rounds, one line per `split` value (for the chart)."""
+    spec = ds.metadata.get("series", {})
+    ind = get_indicator(spec["indicator"])
+    date_col, round_col, split = _field(ds, "date"), _field(ds, "round"), spec.get("split")
+    group = [c for c in (date_col, round_col, split) if c]
+    rows = indicator_rows(store, principal, ds, spec["indicator"],
+                          RecordFilter(country=iso3, level=spec.get("level")), group=group)
+    out = []
+    for r in rows.to_pylist():
+        out.append({"date": str(r[date_col])[:10], "round": r.get(round_col), "series": r.get(split) or "",
+                    "value": r[ind.value_columns[0]]})
+    return out
+
+
+def countries(store: Store, principal: Any, ds: Dataset) -> list[dict[str, Any]]:
+    """Countries with records this reader may see, with counts."""
+    col, name_col = _field(ds, "country"), _field(ds, "country_name")
+    t = readable(store, principal, ds)
+    agg = t.group_by(col).aggregate(records=t.count(), name=t[name_col].max() if name_col else ibis.literal(""),
+                                    last=t[_field(ds, "date")].max()).order_by(col)
+    return [{"code": r[col], "name": r["name"], "records": r["records"], "last": r["last"]}
+            for r in agg.to_pyarrow().to_pylist()]

@@ -1,0 +1,132 @@
+"""Datasets and their releases: what partners and the public may read.
+
+A dataset is a pack's form presented with the metadata HDX asks for. It is public or
+restricted. Officers import and fix data at any time; a *release* publishes a dataset
+for one country as it stands at that moment. Readers without edit rights see, for each
+record, the version that was current when the latest release was made — later imports
+and edits stay unpublished until the next release.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from passage.auth import audit
+from passage.errors import NotFound, UsageError
+from passage.packs import available_packs, load_pack
+from passage.store import Store
+from passage.store.schema import bump_generation
+
+VISIBILITIES = ("public", "restricted")
+HDX_FIELDS = ("title", "notes", "source", "organisation", "maintainer", "dataset_date", "update_frequency",
+              "license", "methodology", "tags", "locations")
+
+
+@dataclass
+class Dataset:
+    name: str
+    title: str
+    form: str
+    pack: str
+    visibility: str
+    metadata: dict[str, Any]
+    indicators: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+
+    @property
+    def country_field(self) -> str:
+        return load_pack(self.pack).record_config(self.form).get("places", {}).get("country", "admin0_pcode")
+
+    @property
+    def date_field(self) -> str | None:
+        return self.metadata.get("date_field", "reporting_date")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _pack_datasets() -> dict[str, tuple[str, dict[str, Any]]]:
+    out = {}
+    for pack_name in available_packs():
+        for name, spec in load_pack(pack_name).datasets.items():
+            out[name] = (pack_name, spec)
+    return out
+
+
+def list_datasets(store: Store) -> list[Dataset]:
+    """Every dataset the installed packs define, with the visibility set in this store."""
+    stored = dict(store.query("SELECT name, visibility FROM datasets"))
+    out = []
+    for name, (pack_name, spec) in sorted(_pack_datasets().items()):
+        meta = {k: v for k, v in spec.items() if k not in ("form", "indicators", "tables", "visibility")}
+        out.append(Dataset(name=name, title=spec["title"], form=spec["form"], pack=pack_name,
+                           visibility=stored.get(name, spec.get("visibility", "public")), metadata=meta,
+                           indicators=list(spec.get("indicators", [])), tables=list(spec.get("tables", []))))
+    return out
+
+
+def get_dataset(store: Store, name: str) -> Dataset:
+    for d in list_datasets(store):
+        if d.name == name:
+            return d
+    raise NotFound(f"no dataset {name!r} (have: {', '.join(d.name for d in list_datasets(store))})")
+
+
+def dataset_for_form(store: Store, form_id: str) -> Dataset | None:
+    return next((d for d in list_datasets(store) if d.form == form_id), None)
+
+
+def set_visibility(store: Store, name: str, visibility: str, *, user: str | None = None) -> None:
+    if visibility not in VISIBILITIES:
+        raise UsageError(f"visibility must be one of {', '.join(VISIBILITIES)}", code="dataset.visibility")
+    ds = get_dataset(store, name)
+    with store.transaction():
+        store.execute("DELETE FROM datasets WHERE name = ?", [name])
+        store.execute("INSERT INTO datasets VALUES (?, ?, ?)", [name, visibility, json.dumps(ds.metadata)])
+        audit(store, user, "dataset.visibility", target=name, detail={"visibility": visibility})
+        bump_generation(store)
+
+
+def publish(store: Store, name: str, country_code: str, *, user: str | None = None, note: str | None = None) -> int:
+    """Release a dataset for one country as it stands now; returns the release id."""
+    ds = get_dataset(store, name)
+    if not store.table_exists(ds.form):
+        raise NotFound(f"dataset {name!r} has no records yet")
+    n = store.scalar(f'SELECT count(*) FROM {ds.form} WHERE "{ds.country_field}" = ?', [country_code])
+    if not n:
+        raise NotFound(f"dataset {name!r} has no records for {country_code!r}", code="release.empty")
+    with store.transaction():
+        release_id = store.scalar("SELECT nextval('release_ids')")
+        store.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?)",
+                      [release_id, name, country_code, _now(), user, note])
+        audit(store, user, "release.publish", target=f"{name}/{country_code}",
+              detail={"release_id": release_id, "records": n})
+        bump_generation(store)
+    return release_id
+
+
+def releases(store: Store, *, dataset: str | None = None, country_code: str | None = None,
+             limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first."""
+    where, params = [], []
+    if dataset:
+        where.append("dataset = ?")
+        params.append(dataset)
+    if country_code:
+        where.append("country_code = ?")
+        params.append(country_code)
+    names, rows = store.columns(
+        "SELECT release_id, dataset, country_code, published_at, published_by, note FROM releases"
+        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY published_at DESC, release_id DESC LIMIT ?",
+        [*params, limit])
+    return [dict(zip(names, r)) for r in rows]
+
+
+def release_cutoffs(store: Store, dataset: str) -> dict[str, datetime]:
+    """Country -> time of its latest release."""
+    return dict(store.query(
+        "SELECT country_code, max(published_at) FROM releases WHERE dataset = ? GROUP BY country_code", [dataset]))

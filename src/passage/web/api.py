@@ -1,0 +1,318 @@
+"""`/api/v1`: the same data as the portal, as JSON or CSV, with cursor pagination and ETags.
+
+Errors are `{"error": {"code", "message"}}` with the codes the CLI uses (see `passage.errors`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from passage import auth, documents, query, releases
+from passage.errors import UsageError
+from passage.places.boundaries import boundaries_geojson
+from passage.web import service
+from passage.web.context import Ctx, resolve
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+Context = Annotated[Ctx, Depends(resolve)]
+Fmt = Annotated[Literal["json", "csv"], Query(description="Response format")]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid parameters (`usage…` codes)"},
+    401: {"description": "Not signed in or unknown token (`auth…` codes)"},
+    403: {"description": "Not allowed for this role or place (`forbidden`)"},
+    404: {"description": "No such item (`not_found`)"},
+}
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (date,)):
+        return v.isoformat()
+    return str(v)
+
+
+def respond(request: Request, payload: Any, *, rows: pa.Table | list[dict] | None = None, fmt: str = "json",
+            filename: str = "data") -> Response:
+    """JSON or CSV with a strong ETag over the body; answers 304 when the client has it."""
+    if fmt == "csv":
+        data = rows if rows is not None else payload
+        if isinstance(data, pa.Table):
+            data = data.to_pylist()
+        out = io.StringIO()
+        if data:
+            w = csv.DictWriter(out, fieldnames=list(data[0]), lineterminator="\n")
+            w.writeheader()
+            w.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in data)
+        body, media = out.getvalue().encode(), "text/csv; charset=utf-8"
+        headers = {"Content-Disposition": f'inline; filename="{filename}.csv"'}
+    else:
+        body = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
+        media, headers = "application/json", {}
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers.update({"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"})
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media, headers=headers)
+
+
+def _page(request: Request, data: list[dict], cursor: str | None) -> dict[str, Any]:
+    nxt = str(request.url.include_query_params(cursor=cursor)) if cursor else None
+    return {"data": data, "next_cursor": cursor, "links": {"next": nxt}}
+
+
+# ---- who am I, tokens ---------------------------------------------------------------------------------
+
+
+@router.get("/me", responses=ERRORS)
+def me(ctx: Context, request: Request):
+    """The caller: user name, role and places (the public has role `public`)."""
+    p = ctx.principal
+    return respond(request, {"user": p.user_name, "role": p.role, "scopes": sorted(p.scopes)})
+
+
+@router.get("/tokens", responses=ERRORS)
+def list_tokens(ctx: Context, request: Request):
+    """The caller's API tokens (never their secrets)."""
+    ctx.require_user()
+    return respond(request, {"data": auth.list_tokens(ctx.store, ctx.user)})
+
+
+@router.post("/tokens", status_code=201, responses=ERRORS)
+def create_token(ctx: Context, request: Request, name: Annotated[str, Form(min_length=1, max_length=80)],
+                 csrf_token: Annotated[str | None, Form()] = None):
+    """Create a token; its secret is in this response only."""
+    ctx.require_user()
+    ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
+    token_id, secret = auth.create_token(ctx.store, ctx.user, name, actor=ctx.user)
+    return JSONResponse({"token_id": token_id, "name": name, "token": secret}, status_code=201)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, responses=ERRORS)
+def revoke_token(ctx: Context, request: Request, token_id: str):
+    ctx.require_user()
+    ctx.check_csrf(request.headers.get("x-csrf-token"))
+    auth.revoke_token(ctx.store, ctx.user, token_id, actor=ctx.user)
+    return Response(status_code=204)
+
+
+# ---- places, forms ------------------------------------------------------------------------------------
+
+
+@router.get("/places", responses=ERRORS)
+def places(ctx: Context, request: Request, country: str | None = None,
+           level: Annotated[int | None, Query(ge=0, le=5)] = None, q: str | None = None,
+           cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json"):
+    """Countries and admin areas (OCHA P-codes), filtered by country, level or name."""
+    rows, nxt = service.places_page(ctx.store, country=country, level=level, q=q, cursor=cursor, limit=limit)
+    return respond(request, _page(request, rows, nxt), rows=rows, fmt=format, filename="places")
+
+
+@router.get("/forms", responses=ERRORS)
+def forms(ctx: Context, request: Request):
+    """Installed forms and their versions."""
+    return respond(request, {"data": service.forms(ctx.store)})
+
+
+@router.get("/forms/{form_id}", responses=ERRORS)
+def form(ctx: Context, request: Request, form_id: str):
+    """A form's fields (name, type, label, required, choices)."""
+    return respond(request, service.form_detail(ctx.store, form_id))
+
+
+# ---- datasets, records, indicators ----------------------------------------------------------------------
+
+
+@router.get("/datasets", responses=ERRORS)
+def datasets(ctx: Context, request: Request):
+    """Datasets with their HDX metadata and visibility (restricted ones only for readers allowed to see them)."""
+    return respond(request, {"data": [service.dataset_json(ctx, d) for d in service.visible_datasets(ctx)]})
+
+
+@router.get("/datasets/{name}", responses=ERRORS)
+def dataset(ctx: Context, request: Request, name: str):
+    return respond(request, service.dataset_json(ctx, service.dataset(ctx, name), full=True))
+
+
+def _filter(country: str | None, place: str | None, level: int | None, round: int | None,
+            date_from: date | None, date_to: date | None) -> query.RecordFilter:
+    if date_from and date_to and date_from > date_to:
+        raise UsageError("date_from is after date_to", code="usage.dates")
+    return query.RecordFilter(country=country, place=place, level=level, round=round, date_from=date_from,
+                              date_to=date_to)
+
+
+Country = Annotated[str | None, Query(pattern="^[A-Z]{3}$", description="ISO 3166 alpha-3")]
+Place = Annotated[str | None, Query(pattern="^[A-Z]{2,3}[0-9A-Z]*$", max_length=20, description="P-code prefix")]
+Level = Annotated[int | None, Query(ge=0, le=5)]
+Round = Annotated[int | None, Query(ge=0, le=100000)]
+ISO3 = Annotated[str, PathParam(pattern="^[A-Z]{3}$", description="ISO 3166 alpha-3")]
+
+
+@router.get("/datasets/{name}/records", responses=ERRORS)
+def records(ctx: Context, request: Request, name: str, country: Country = None, place: Place = None,
+            level: Level = None, round: Round = None, date_from: date | None = None, date_to: date | None = None,
+            cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json"):
+    """Current records (as this caller may see them), ordered by record id; follow `next_cursor`."""
+    ds = service.dataset(ctx, name)
+    f = _filter(country, place, level, round, date_from, date_to)
+    key = ("records", name, ctx.cache_key(), str(f), cursor, limit)
+    (page, nxt), _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, key, lambda: query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=limit))
+    rows = page.to_pylist()
+    return respond(request, _page(request, rows, nxt), rows=rows, fmt=format, filename=name)
+
+
+@router.get("/records/{form_id}/{record_id}", responses=ERRORS)
+def record_history(ctx: Context, request: Request, form_id: str, record_id: str):
+    """Every version of a record with its provenance (import, file, row, user, time) — editors and admins."""
+    return respond(request, service.record_history(ctx, form_id, record_id))
+
+
+@router.get("/indicators", responses=ERRORS)
+def indicators(ctx: Context, request: Request):
+    """Indicator definitions."""
+    return respond(request, {"data": service.indicator_list()})
+
+
+@router.get("/indicators/{name}", responses=ERRORS)
+def indicator(ctx: Context, request: Request, name: str, country: Country = None, place: Place = None,
+              level: Level = None, round: Round = None, date_from: date | None = None, date_to: date | None = None,
+              group: Annotated[str | None, Query(max_length=200, description="Comma-separated keys to roll up to")] = None,
+              format: Fmt = "json"):
+    """An indicator by place level × period × its disaggregation, over what the caller may read."""
+    ds, _ = service.dataset_of_indicator(ctx, name)
+    f = _filter(country, place, level, round, date_from, date_to)
+    groups = [g.strip() for g in group.split(",") if g.strip()] if group else None
+    key = ("indicator", name, ctx.cache_key(), str(f), group)
+    rows, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, key, lambda: query.indicator_rows(ctx.store, ctx.principal, ds, name, f, groups).to_pylist())
+    return respond(request, {"indicator": name, "data": rows}, rows=rows, fmt=format, filename=name)
+
+
+@router.get("/countries", responses=ERRORS)
+def country_list(ctx: Context, request: Request, dataset: str = "dtm_idps"):
+    """Countries with records the caller may read."""
+    ds = service.dataset(ctx, dataset)
+    rows, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, ("countries", dataset, ctx.cache_key()), lambda: query.countries(ctx.store, ctx.principal, ds))
+    return respond(request, {"data": rows})
+
+
+@router.get("/countries/{iso3}/map", responses=ERRORS)
+def country_map(ctx: Context, request: Request, iso3: ISO3,
+                level: Annotated[int, Query(ge=1, le=3)] = 1, indicator: str | None = None,
+                dataset: str = "dtm_idps", format: Fmt = "json"):
+    """The country page's data: the indicator per place at one admin level (latest round per place)."""
+    ds = service.dataset(ctx, dataset)
+    data, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, ("map", dataset, iso3, level, indicator, ctx.cache_key()),
+        lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
+    return respond(request, data, rows=data["values"], fmt=format, filename=f"{iso3}_admin{level}")
+
+
+@router.get("/countries/{iso3}/series", responses=ERRORS)
+def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: str = "dtm_idps", format: Fmt = "json"):
+    """The indicator over rounds for the country page's chart."""
+    ds = service.dataset(ctx, dataset)
+    rows, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, ("series", dataset, iso3, ctx.cache_key()),
+        lambda: query.country_series(ctx.store, ctx.principal, ds, iso3))
+    return respond(request, {"data": rows}, rows=rows, fmt=format, filename=f"{iso3}_series")
+
+
+@router.get("/boundaries/{iso3}", responses=ERRORS)
+def boundaries(ctx: Context, request: Request, iso3: ISO3, level: Annotated[int, Query(ge=0, le=3)] = 1):
+    """Admin boundaries as GeoJSON (features carry `code`, `name`, `level`)."""
+    data, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, ("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level))
+    return respond(request, data)
+
+
+# ---- exports, releases ----------------------------------------------------------------------------------
+
+
+@router.get("/exports", responses=ERRORS)
+def exports(ctx: Context, request: Request):
+    """Tables that can be downloaded, and their formats."""
+    return respond(request, {"data": service.export_list(ctx), "formats": list(service.EXPORT_FORMATS)})
+
+
+@router.get("/exports/{table}", responses=ERRORS)
+def export(ctx: Context, table: str,
+           format: Annotated[Literal["csv", "xlsx", "hxl", "parquet", "json"], Query()] = "csv",
+           country: Country = None):
+    """A published table as a file (CSV, XLSX, HXL CSV, Parquet, JSON), as this caller may see it."""
+    path, media, filename = service.export_file(ctx, table, format, country)
+    return FileResponse(path, media_type=media, filename=filename)
+
+
+@router.get("/releases", responses=ERRORS)
+def release_list(ctx: Context, request: Request, dataset: str | None = None, country: Country = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    """Releases, newest first."""
+    return respond(request, {"data": releases.releases(ctx.store, dataset=dataset, country_code=country, limit=limit)})
+
+
+@router.post("/datasets/{name}/releases", status_code=201, responses=ERRORS)
+def publish(ctx: Context, request: Request, name: str, country: Annotated[str, Form(pattern="^[A-Z]{3}$")],
+            note: Annotated[str | None, Form(max_length=500)] = None, csrf_token: Annotated[str | None, Form()] = None):
+    """Publish the dataset for one country as it stands now (editors for that country, admins)."""
+    ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
+    release_id = service.publish(ctx, name, country, note)
+    return JSONResponse({"release_id": release_id, "dataset": name, "country": country}, status_code=201)
+
+
+# ---- imports --------------------------------------------------------------------------------------------
+
+
+@router.get("/imports", responses=ERRORS)
+def import_log(ctx: Context, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    """The import log (editors and admins)."""
+    return respond(request, {"data": service.import_log(ctx, limit)})
+
+
+@router.post("/imports", responses={**ERRORS, 422: {"description": "The file was rejected; the report says where"}})
+def import_file(ctx: Context, request: Request, kind: Annotated[str, Form(max_length=40)],
+                file: Annotated[UploadFile, File()], form: Annotated[str | None, Form(max_length=80)] = None,
+                update: Annotated[bool, Form()] = False, csrf_token: Annotated[str | None, Form()] = None):
+    """Validate a file and commit it when clean (editors within their places, admins)."""
+    ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
+    result = service.import_upload(ctx, kind, form, file, update)
+    return JSONResponse(service.import_result_json(result), status_code=200 if result.ok else 422)
+
+
+# ---- documents ------------------------------------------------------------------------------------------
+
+
+@router.get("/documents", responses=ERRORS)
+def document_search(ctx: Context, request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
+                    place: Annotated[str | None, Query(max_length=20)] = None,
+                    language: Annotated[str | None, Query(max_length=3)] = None,
+                    kind: Annotated[str | None, Query(max_length=20)] = None,
+                    tag: Annotated[str | None, Query(max_length=60)] = None,
+                    date_from: date | None = None, date_to: date | None = None,
+                    limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0):
+    """Reports, maps and snapshots: full-text search over titles and text, with filters."""
+    total, hits = service.search_documents(ctx, q, place, language, kind, tag, date_from, date_to, limit, offset)
+    return respond(request, {"total": total, "data": [service.hit_json(h) for h in hits]})
+
+
+@router.get("/documents/{doc_id}", responses=ERRORS)
+def document(ctx: Context, request: Request, doc_id: int):
+    return respond(request, service.document_json(service.document(ctx, doc_id)))
+
+
+@router.get("/documents/{doc_id}/file", responses=ERRORS)
+def document_file(ctx: Context, doc_id: int):
+    doc = service.document(ctx, doc_id)
+    return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name)

@@ -1,0 +1,94 @@
+"""The portal and the API as one ASGI application.
+
+`create_app(db)` opens the store; `passage serve` runs it with uvicorn. Pages live in
+`pages.py`, the JSON/CSV API under `/api/v1` in `api.py`; both are thin over the library.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from passage.errors import AuthError, ImportRejected, PassageError
+from passage.web import i18n
+from passage.web.context import LANG_COOKIE, Portal
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_body(exc: PassageError) -> dict:
+    body = {"code": exc.code, "message": str(exc)}
+    if isinstance(exc, ImportRejected):
+        body["report"] = {"ok": False, "counts": exc.report.counts,
+                          "findings": [f.as_dict() for f in exc.report.findings]}
+    return {"error": body}
+
+
+def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
+    portal = Portal(db, secure_cookies=secure_cookies)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        portal.close()
+
+    app = FastAPI(
+        title="Passage API",
+        version="1",
+        description="Places, forms, records, indicators, exports and documents of a Passage store. "
+                    "Read access follows the caller's role; send `Authorization: Bearer <token>` "
+                    "(create tokens on your account page or with `passage users tokens create`).",
+        docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json", lifespan=lifespan,
+    )
+    app.state.portal = portal
+
+    @app.middleware("http")
+    async def language_and_headers(request: Request, call_next):
+        lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+        token = i18n.current.set(lang)
+        try:
+            response = await call_next(request)
+        finally:
+            i18n.current.reset(token)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-eval'; worker-src 'self' blob:; frame-ancestors 'none'")
+        return response
+
+    @app.exception_handler(PassageError)
+    async def passage_error(request: Request, exc: PassageError):
+        if _wants_html(request):
+            if isinstance(exc, AuthError) and exc.code == "auth.required":
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            from passage.web.pages import error_page
+
+            return error_page(request, exc)
+        headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else None
+        return JSONResponse(error_body(exc), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        details = [{"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
+                   for e in exc.errors()]
+        return JSONResponse({"error": {"code": "usage", "message": "invalid request parameters",
+                                       "details": details}}, status_code=400)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    from passage.web import api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,36 @@
+"""Results of reader queries, kept until the data changes.
+
+Keys include the store's generation (bumped by every commit, edit and release) and the reader's
+access class, so a cached answer is never stale and never shown to someone who may not see it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
+
+from passage.store import Store
+from passage.store.schema import generation
+
+
+class ResultCache:
+    def __init__(self, size: int = 512):
+        self.size = size
+        self._data: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, key: tuple, compute: Callable[[], Any]) -> tuple[Any, int]:
+        """(value, generation): the cached value for this generation, or a fresh one."""
+        gen = generation(store)
+        full = (gen, *key)
+        with self._lock:
+            if full in self._data:
+                self._data.move_to_end(full)
+                return self._data[full], gen
+        value = compute()
+        with self._lock:
+            self._data[full] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value, gen

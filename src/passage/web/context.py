@@ -1,0 +1,109 @@
+"""Who is asking, in which language, on which store handle: resolved once per request.
+
+Browsers sign in with a session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) and send a CSRF
+token with every form; API clients send `Authorization: Bearer psg_…` and need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from passage import auth
+from passage.errors import AuthError, Forbidden
+from passage.store import Store, open_store
+from passage.web import i18n
+from passage.web.cache import ResultCache
+
+SESSION_COOKIE = "passage_session"
+CSRF_COOKIE = "passage_csrf"  # double-submit token for forms shown before signing in (sign-in itself)
+LANG_COOKIE = "passage_lang"
+
+
+class Portal:
+    """The running portal: one store, a handle per worker thread, a result cache."""
+
+    def __init__(self, db: str, *, secure_cookies: bool | None = None, max_upload_bytes: int = 200 * 2**20):
+        self.db = db
+        self.root = open_store(db)
+        self._local = threading.local()
+        self.cache = ResultCache()
+        self.secure_cookies = secure_cookies
+        self.max_upload_bytes = max_upload_bytes
+
+    def store(self) -> Store:
+        st = getattr(self._local, "store", None)
+        if st is None:
+            st = self._local.store = self.root.sibling()
+        return st
+
+    def close(self) -> None:
+        self.root.close()
+
+
+@dataclass
+class Ctx:
+    request: Request
+    store: Store
+    principal: Any
+    csrf: str
+    lang: str
+    via_token: bool = False
+    session: str | None = None
+
+    @property
+    def user(self) -> str | None:
+        return self.principal.user_name
+
+    @property
+    def ip(self) -> str | None:
+        return self.request.client.host if self.request.client else None
+
+    def cache_key(self) -> str:
+        """Readers who see the same data share cached results."""
+        p = self.principal
+        return "admin" if p.is_admin else f"{p.role}:{','.join(sorted(p.scopes))}"
+
+    def require_user(self) -> None:
+        if self.principal.is_public:
+            raise AuthError("sign in first", code="auth.required")
+
+    def require_role(self, *roles: str) -> None:
+        self.require_user()
+        if self.principal.role not in roles and not self.principal.is_admin:
+            raise Forbidden(f"needs the role {' or '.join(roles)}")
+
+    def check_csrf(self, token: str | None) -> None:
+        """Forms and cookie-authenticated API calls that change something must carry the token."""
+        if self.via_token:
+            return
+        if not token or not hmac.compare_digest(token, self.csrf):
+            raise Forbidden("missing or wrong CSRF token: reload the page and try again", code="csrf")
+
+
+def resolve(request: Request) -> Ctx:
+    portal: Portal = request.app.state.portal
+    store = portal.store()
+    lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        principal = auth.token_principal(store, header[7:].strip())
+        if principal is None:
+            raise AuthError("unknown or revoked API token", code="auth.bad_token")
+        return Ctx(request, store, principal, csrf="", lang=lang, via_token=True)
+    token = request.cookies.get(SESSION_COOKIE)
+    found = auth.session_principal(store, token) if token else None
+    if found:
+        principal, csrf = found
+        return Ctx(request, store, principal, csrf=csrf, lang=lang, session=token)
+    csrf = request.cookies.get(CSRF_COOKIE) or ""
+    return Ctx(request, store, auth.PUBLIC, csrf=csrf, lang=lang)
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(32)

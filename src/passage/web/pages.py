@@ -1,0 +1,357 @@
+"""Server-rendered pages: read, search, download, sign in, import, publish, fix.
+
+Every route is a few lines over `service` and the library; templates are in `templates/`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from passage import auth, documents, query, releases
+from passage.access import can_edit
+from passage.errors import AuthError, PassageError
+from passage.indicators import get_indicator
+from passage.ingest.pipeline import IMPORTERS, import_log
+from passage.web import i18n, service
+from passage.web.context import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, new_csrf, resolve
+
+router = APIRouter(include_in_schema=False)
+Context = Annotated[Ctx, Depends(resolve)]
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=True, extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(number=i18n.number, percent=i18n.percent, day=i18n.day, language_name=i18n.language_name,
+                       urlquote=lambda s: quote(str(s), safe=""))
+    env.globals.update(LANGUAGES=i18n.LANGUAGES)
+    return env
+
+
+templates = Jinja2Templates(env=_env())
+
+
+def render(ctx: Ctx, name: str, status: int = 200, **data: Any) -> HTMLResponse:
+    request = ctx.request
+    data.update(ctx=ctx, principal=ctx.principal, csrf=ctx.csrf, lang=i18n.current.get(),
+                path=request.url.path, full_path=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+    response = templates.TemplateResponse(request, name, data, status_code=status)
+    if ctx.principal.is_public and not request.cookies.get(CSRF_COOKIE):
+        response.set_cookie(CSRF_COOKIE, ctx.csrf, httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+def _secure(request: Request) -> bool:
+    setting = request.app.state.portal.secure_cookies
+    return request.url.scheme == "https" if setting is None else setting
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+def error_page(request: Request, exc: PassageError) -> HTMLResponse:
+    try:
+        ctx = resolve(request)
+    except PassageError:
+        ctx = Ctx(request, request.app.state.portal.store(), auth.PUBLIC, csrf="", lang=i18n.current.get())
+    return render(ctx, "error.html", status=exc.http_status, error=exc)
+
+
+def _ensure_csrf(ctx: Ctx) -> None:
+    if not ctx.csrf:
+        ctx.csrf = new_csrf()
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def home(ctx: Context):
+    return render(ctx, "home.html", headline=service.headline(ctx), releases=releases.releases(ctx.store, limit=8),
+                  datasets=service.visible_datasets(ctx),
+                  documents=service.search_documents(ctx, None, None, None, None, None, None, None, 5, 0)[1])
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(ctx: Context, q: Annotated[str, Query(max_length=200)] = ""):
+    return render(ctx, "search.html", results=service.search_all(ctx, q))
+
+
+@router.get("/countries", response_class=HTMLResponse)
+def countries(ctx: Context):
+    ds = releases.get_dataset(ctx.store, "dtm_idps")
+    rows, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, ("countries", ds.name, ctx.cache_key()),
+        lambda: query.countries(ctx.store, ctx.principal, ds) if ctx.store.table_exists(ds.form) else [])
+    return render(ctx, "countries.html", countries=rows, dataset=ds)
+
+
+@router.get("/countries/{iso3}", response_class=HTMLResponse)
+def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 1,
+            indicator: Annotated[str | None, Query(max_length=60)] = None):
+    ds = service.dataset(ctx, "dtm_idps")
+    country_name = ctx.store.scalar("SELECT name FROM places WHERE code = ? AND level = 0", [iso3])
+    if country_name is None:
+        from passage.errors import NotFound
+
+        raise NotFound(f"no country {iso3!r}")
+    data, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, ("map", ds.name, iso3, level, indicator, ctx.cache_key()),
+        lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
+    from passage.places.boundaries import boundary_levels
+
+    numeric = _iso_numeric(iso3)
+    return render(ctx, "country.html", iso3=iso3, country_name=country_name, level=level, data=data, dataset=ds,
+                  levels=boundary_levels(ctx.store, iso3) or [1, 2], numeric=numeric,
+                  indicator=get_indicator(data["indicator"]), map_indicators=["idps_latest", "idps_change"],
+                  releases=releases.releases(ctx.store, dataset=ds.name, country_code=iso3, limit=5),
+                  can_publish=can_edit(ctx.principal, iso3), formats=service.EXPORT_FORMATS)
+
+
+def _iso_numeric(iso3: str) -> str:
+    import pycountry
+
+    c = pycountry.countries.get(alpha_3=iso3)
+    return c.numeric if c else ""
+
+
+@router.get("/datasets", response_class=HTMLResponse)
+def datasets(ctx: Context):
+    return render(ctx, "datasets.html", datasets=service.visible_datasets(ctx))
+
+
+@router.get("/datasets/{name}", response_class=HTMLResponse)
+def dataset(ctx: Context, name: str):
+    ds = service.dataset(ctx, name)
+    return render(ctx, "dataset.html", ds=ds, info=service.dataset_json(ctx, ds, full=True),
+                  formats=service.EXPORT_FORMATS, base=str(ctx.request.base_url).rstrip("/"))
+
+
+@router.get("/datasets/{name}/records", response_class=HTMLResponse)
+def dataset_records(ctx: Context, name: str, country: str | None = None, place: str | None = None,
+                    level: Annotated[int | None, Query(ge=0, le=5)] = None,
+                    round: Annotated[int | None, Query(ge=0)] = None, date_from: date | None = None,
+                    date_to: date | None = None, cursor: str | None = None):
+    ds = service.dataset(ctx, name)
+    f = query.RecordFilter(country=country or None, place=place or None, level=level, round=round,
+                           date_from=date_from, date_to=date_to)
+    page, nxt = query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=100)
+    next_url = ctx.request.url.include_query_params(cursor=nxt) if nxt else None
+    return render(ctx, "records.html", ds=ds, rows=page.to_pylist(), next_url=next_url, f=f,
+                  columns=[c for c in page.column_names if not c.startswith("_") or c in ("_place_code",)])
+
+
+@router.get("/records/{form_id}/{record_id:path}", response_class=HTMLResponse)
+def record(ctx: Context, form_id: str, record_id: str):
+    info = service.record_history(ctx, form_id, record_id)
+    ds = releases.dataset_for_form(ctx.store, form_id)
+    editable = info["versions"] is not None
+    from passage.forms import get_form
+
+    fields = [f for f in get_form(ctx.store, form_id).top_fields()] if editable else []
+    return render(ctx, "record.html", info=info, ds=ds, fields=fields, editable=editable)
+
+
+@router.post("/records/{form_id}/{record_id:path}", response_class=HTMLResponse)
+async def record_edit(ctx: Context, form_id: str, record_id: str):
+    form = await ctx.request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    changes = {k[2:]: v for k, v in form.items() if k.startswith("f_")}
+    service.edit_record(ctx, form_id, record_id, changes)
+    return RedirectResponse(f"/records/{form_id}/{quote(record_id, safe='')}?saved=1", status_code=303)
+
+
+@router.get("/download/{table}", response_class=Response)
+def download(ctx: Context, table: str, format: str = "csv", country: str | None = None):
+    from fastapi.responses import FileResponse
+
+    path, media, filename = service.export_file(ctx, table, format, country or None)
+    return FileResponse(path, media_type=media, filename=filename)
+
+
+@router.post("/datasets/{name}/publish")
+def publish(ctx: Context, name: str, country: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "",
+            note: Annotated[str, Form()] = ""):
+    ctx.check_csrf(csrf_token)
+    service.publish(ctx, name, country, note or None)
+    return RedirectResponse(f"/countries/{country}?published=1", status_code=303)
+
+
+# ---- documents ----------------------------------------------------------------------------------------------
+
+@router.get("/documents", response_class=HTMLResponse)
+def document_list(ctx: Context, q: Annotated[str, Query(max_length=200)] = "", place: str = "", language: str = "",
+                  kind: str = "", tag: str = "", page: Annotated[int, Query(ge=1, le=1000)] = 1):
+    total, hits = service.search_documents(ctx, q or None, place or None, language or None, kind or None,
+                                           tag or None, None, None, 20, (page - 1) * 20)
+    facets = documents.facets(ctx.store, visible=service._doc_visible(ctx))
+    return render(ctx, "documents.html", total=total, hits=hits, facets=facets, page=page,
+                  filters={"q": q, "place": place, "language": language, "kind": kind, "tag": tag})
+
+
+@router.get("/documents/new", response_class=HTMLResponse)
+def document_new(ctx: Context):
+    ctx.require_role("editor")
+    return render(ctx, "document_new.html", kinds=documents.KINDS)
+
+
+@router.post("/documents/new", response_class=HTMLResponse)
+def document_add(ctx: Context, file: Annotated[UploadFile, File()], title: Annotated[str, Form()],
+                 csrf_token: Annotated[str, Form()] = "", places: Annotated[str, Form()] = "",
+                 doc_date: Annotated[str, Form()] = "", language: Annotated[str, Form()] = "",
+                 tags: Annotated[str, Form()] = "", kind: Annotated[str, Form()] = "report",
+                 visibility: Annotated[str, Form()] = "public"):
+    ctx.check_csrf(csrf_token)
+    doc_id = service.add_document_upload(
+        ctx, file, title=title, places=[p.strip() for p in places.split(",") if p.strip()],
+        doc_date=date.fromisoformat(doc_date) if doc_date else None, language=language or None,
+        tags=[t.strip() for t in tags.split(",") if t.strip()], kind=kind, visibility=visibility)
+    return RedirectResponse(f"/documents/{doc_id}", status_code=303)
+
+
+@router.get("/documents/{doc_id}", response_class=HTMLResponse)
+def document(ctx: Context, doc_id: int):
+    return render(ctx, "document.html", doc=service.document(ctx, doc_id))
+
+
+@router.get("/documents/{doc_id}/file")
+def document_file(ctx: Context, doc_id: int):
+    from fastapi.responses import FileResponse
+
+    doc = service.document(ctx, doc_id)
+    return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name)
+
+
+# ---- officers: import, forms ------------------------------------------------------------------------------
+
+@router.get("/import", response_class=HTMLResponse)
+def import_page(ctx: Context):
+    ctx.require_role("editor")
+    return render(ctx, "import.html", kinds=sorted(IMPORTERS), forms=service.forms(ctx.store), result=None,
+                  log=import_log(ctx.store, 20))
+
+
+@router.post("/import", response_class=HTMLResponse)
+def import_upload(ctx: Context, file: Annotated[UploadFile, File()], kind: Annotated[str, Form()],
+                  csrf_token: Annotated[str, Form()] = "", form: Annotated[str, Form()] = "",
+                  update: Annotated[bool, Form()] = False):
+    ctx.check_csrf(csrf_token)
+    result = service.import_upload(ctx, kind, form or None, file, update)
+    return render(ctx, "import.html", status=200 if result.ok else 422, kinds=sorted(IMPORTERS),
+                  forms=service.forms(ctx.store), result=service.import_result_json(result), file_name=file.filename,
+                  log=import_log(ctx.store, 20))
+
+
+@router.get("/forms", response_class=HTMLResponse)
+def forms(ctx: Context):
+    return render(ctx, "forms.html", forms=service.forms(ctx.store))
+
+
+@router.post("/forms", response_class=HTMLResponse)
+def form_upload(ctx: Context, file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form()] = ""):
+    ctx.check_csrf(csrf_token)
+    info = service.install_form_upload(ctx, file)
+    return RedirectResponse(f"/forms/{info['form_id']}?installed={int(info['installed'])}", status_code=303)
+
+
+@router.get("/forms/{form_id}", response_class=HTMLResponse)
+def form(ctx: Context, form_id: str):
+    return render(ctx, "form.html", form=service.form_detail(ctx.store, form_id))
+
+
+# ---- accounts -----------------------------------------------------------------------------------------------
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(ctx: Context, next: str = "/"):
+    _ensure_csrf(ctx)
+    return render(ctx, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(ctx: Context, user_name: Annotated[str, Form()], password: Annotated[str, Form()],
+          csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"):
+    ctx.check_csrf(csrf_token)
+    try:
+        principal = auth.authenticate(ctx.store, user_name.strip(), password, ip=ctx.ip)
+    except AuthError as exc:
+        status = 429 if exc.code == "auth.rate_limited" else 401
+        return render(ctx, "login.html", status=status, next=_safe_next(next), error=exc)
+    token, _csrf = auth.create_session(ctx.store, principal.user_name, ip=ctx.ip)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(ctx.request),
+                        max_age=auth.SESSION_HOURS * 3600)
+    return response
+
+
+@router.post("/logout")
+def logout(ctx: Context, csrf_token: Annotated[str, Form()] = ""):
+    ctx.check_csrf(csrf_token)
+    if ctx.session:
+        auth.end_session(ctx.store, ctx.session)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/language/{code}")
+def language(code: str, next: str = "/"):
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if code in i18n.LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(ctx: Context, new_token: str | None = None):
+    ctx.require_user()
+    return render(ctx, "account.html", tokens=auth.list_tokens(ctx.store, ctx.user), new_token=None)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def token_create(ctx: Context, name: Annotated[str, Form(min_length=1, max_length=80)],
+                 csrf_token: Annotated[str, Form()] = ""):
+    ctx.require_user()
+    ctx.check_csrf(csrf_token)
+    _id, secret = auth.create_token(ctx.store, ctx.user, name, actor=ctx.user)
+    return render(ctx, "account.html", tokens=auth.list_tokens(ctx.store, ctx.user), new_token=secret)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def token_revoke(ctx: Context, token_id: str, csrf_token: Annotated[str, Form()] = ""):
+    ctx.require_user()
+    ctx.check_csrf(csrf_token)
+    auth.revoke_token(ctx.store, ctx.user, token_id, actor=ctx.user)
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users(ctx: Context):
+    ctx.require_role("admin")
+    return render(ctx, "users.html", users=auth.list_users(ctx.store), roles=auth.ROLES)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def user_add(ctx: Context, user_name: Annotated[str, Form()], password: Annotated[str, Form()],
+             role: Annotated[str, Form()], scopes: Annotated[str, Form()] = "",
+             csrf_token: Annotated[str, Form()] = ""):
+    ctx.require_role("admin")
+    ctx.check_csrf(csrf_token)
+    auth.add_user(ctx.store, user_name.strip(), password, role,
+                  [s.strip() for s in scopes.replace(";", ",").split(",") if s.strip()], actor=ctx.user)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit(ctx: Context, user: str | None = None, action: str | None = None):
+    ctx.require_role("admin")
+    return render(ctx, "audit.html", entries=auth.audit_entries(ctx.store, limit=200, user_name=user or None,
+                                                                 action=action or None))
