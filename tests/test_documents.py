@@ -11,9 +11,24 @@ import pytest
 from click.testing import CliRunner
 
 from passage.demo import ensure_places
-from passage.documents import (KINDS, Document, add_document, document_file, facets, get_document,
-                               search_documents)
-from passage.documents.demo import DOCUMENTS, add_demo_documents, bar_chart_png, pdf_bytes, south_sudan_map_svg
+from passage.documents import (
+    KINDS,
+    Document,
+    add_document,
+    delete_document,
+    document_file,
+    facets,
+    get_document,
+    reindex_documents,
+    search_documents,
+)
+from passage.documents.demo import (
+    DOCUMENTS,
+    add_demo_documents,
+    bar_chart_png,
+    pdf_bytes,
+    south_sudan_map_svg,
+)
 from passage.documents.extract import pdf_text
 from passage.documents.search import fold, query_terms, snippet, tokens
 from passage.errors import ImportRejected, NotFound, UsageError
@@ -189,6 +204,13 @@ def test_the_same_file_twice_is_a_usage_error_naming_the_first(any_store, docs, 
     assert state(any_store) == before
 
 
+def test_every_document_finding_code_is_registered():
+    from passage.documents import FINDING_CODES
+    from passage.findings import CODES
+
+    assert {code: CODES.get(code) for code in FINDING_CODES} == FINDING_CODES
+
+
 def test_wrong_arguments_are_usage_errors(any_store, tmp_path):
     path = pdf(tmp_path, "a.pdf", "A", "text")
     for kwargs in ({"title": "  "}, {"title": "A", "kind": "memo"}, {"title": "A", "visibility": "secret"}):
@@ -205,6 +227,27 @@ def test_places_and_tags_are_normalised(any_store, tmp_path):
                           places=["nga", "NGA", "ng008"], tags=["dtm, idps", "dtm"], language="EN")
     doc = get_document(any_store, doc_id)
     assert (doc.title, doc.places, doc.tags, doc.language) == ("Spaced title", ["NGA", "NG008"], ["dtm", "idps"], "en")
+
+
+def test_deleting_leaves_the_archived_file_and_allows_adding_it_again(any_store, docs, tmp_path):
+    doc = get_document(any_store, docs["afg"])
+    archived = document_file(any_store, doc)
+    delete_document(any_store, doc.doc_id, user="admin")
+    with pytest.raises(NotFound):
+        get_document(any_store, doc.doc_id)
+    assert any_store.scalar("SELECT count(*) FROM document_terms WHERE doc_id = ?", [doc.doc_id]) == 0
+    assert search_documents(any_store, "returnees") == (0, [])
+    assert archived.exists()
+    again = add_document(any_store, tmp_path / "afg.pdf", title="Afghanistan returns", places=["AFG"])
+    assert ids(search_documents(any_store, "returnees")) == [again]
+
+
+def test_reindexing_rebuilds_the_same_index(any_store, docs):
+    terms = lambda: any_store.query("SELECT term, doc_id, hits FROM document_terms ORDER BY 1, 2")
+    before = terms()
+    any_store.execute("DELETE FROM document_terms WHERE doc_id = ?", [docs["nga"]])
+    assert reindex_documents(any_store) == 4
+    assert terms() == before
 
 
 # ----------------------------------------------------------------------------------------------- search
@@ -245,7 +288,7 @@ def test_title_hits_rank_first_and_ties_go_newest_first(any_store, docs, tmp_pat
     same = [add_document(any_store, write(tmp_path, f"{i}.png", bar_chart_png([i + 1])), title="Camp snapshot",
                          places=["SSD"], doc_date=day) for i, day in enumerate([date(2023, 1, 1), None, date(2024, 1, 1)])]
     total, hits = search_documents(any_store, "camp snapshot")
-    assert [h.document.doc_id for h in hits] == [same[2], same[0], same[1]]  # equal scores: newest first, undated last
+    assert total == 3 and [h.document.doc_id for h in hits] == [same[2], same[0], same[1]]  # equal scores: newest first, undated last
     assert len({h.score for h in hits}) == 1
 
 
@@ -287,7 +330,7 @@ def test_filters_combine(any_store, docs):
 
 
 def test_the_visible_callback_hides_documents_before_counting_and_paging(any_store, docs):
-    public = lambda d: d.visibility == "public"  # noqa: E731
+    public = lambda d: d.visibility == "public"
     assert search_documents(any_store)[0] == 4
     total, hits = search_documents(any_store, visible=public)
     assert total == 3 and docs["ssd"] not in [h.document.doc_id for h in hits]
@@ -320,24 +363,29 @@ def test_search_stays_fast_over_thousands_of_documents(store):
     import random
     import time
 
-    from passage.documents.search import index_document, term_hits
+    from passage.documents.search import term_hits
 
     rng = random.Random(7)
     words = [f"word{i}" for i in range(3000)] + ["displacement", "camp"] * 30
+    bodies = [" ".join(rng.choice(words) for _ in range(200)) for _ in range(3000)]
+    doc_ids = list(range(1, 3001))
+    rows = [(term, doc_id, n) for doc_id, body in zip(doc_ids, bodies)
+            for term, n in term_hits(f"Report {doc_id}", body).items()]
     with store.transaction():
-        for doc_id in range(1, 3001):
-            body = " ".join(rng.choice(words) for _ in range(200))
-            store.execute("INSERT INTO documents (doc_id, title, sha256, file_name, media_type, doc_kind, places, "
-                          "doc_date, language, tags, body, pages, visibility, added_by, added_at) "
-                          "VALUES (?, ?, ?, 'f.pdf', 'application/pdf', 'report', 'NG008', ?, 'en', 'dtm', ?, 1, "
-                          "'public', NULL, '2024-01-01')",
-                          [doc_id, f"Report {doc_id}", f"{doc_id:064d}", date(2020, 1, 1 + doc_id % 28), body])
-            index_document(store, doc_id, term_hits(f"Report {doc_id}", body))
+        store.execute("INSERT INTO documents (doc_id, title, sha256, file_name, media_type, doc_kind, places, doc_date, "
+                      "language, tags, body, pages, visibility, added_by, added_at) "
+                      "SELECT i, 'Report ' || i, lpad(CAST(i AS VARCHAR), 64, '0'), 'f.pdf', 'application/pdf', "
+                      "'report', 'NG008', DATE '2020-01-01' + CAST(i % 365 AS INTEGER), 'en', 'dtm', b, 1, 'public', "
+                      "NULL, TIMESTAMP '2024-01-01 00:00:00' FROM (SELECT unnest(?) AS i, unnest(?) AS b)",
+                      [doc_ids, bodies])
+        store.execute("INSERT INTO document_terms SELECT unnest(?), unnest(?), unnest(?)",
+                      [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]])
     started = time.perf_counter()
     total, hits = search_documents(store, "displacement camp", places=["NGA"], limit=20)
     assert time.perf_counter() - started < 1.0
-    assert total > 100 and len(hits) == 20
+    assert total > 1000 and len(hits) == 20
     assert all("camp" in h.document.body and "displacement" in h.document.body for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
 # ------------------------------------------------------------------------------------------------- demo
@@ -375,7 +423,7 @@ def test_demo_documents_are_added_once(any_store, tmp_path):
 def test_cli_add_list_search_show(store_path, tmp_path):
     from passage.cli import main
 
-    run = lambda *args: CliRunner().invoke(main, ["--db", str(store_path), "-q", *args])  # noqa: E731
+    run = lambda *args: CliRunner().invoke(main, ["--db", str(store_path), "-q", *args])
     path = pdf(tmp_path, "r.pdf", "Borno flooding", "Déplacement after the floods in Borno.")
     result = run("documents", "add", str(path), "--title", "Borno flooding", "--place", "NG008",
                  "--date", "2024-09-10", "--language", "en", "--tag", "floods", "--restricted")

@@ -333,6 +333,69 @@ def demo_cmd(ctx, work_dir: Path) -> None:
     click.echo(format_headline(run_demo(ctx.store, work_dir)))
 
 
+# ---- datasets and releases -------------------------------------------------------------------------------
+
+@main.group()
+def datasets() -> None:
+    """Datasets (a pack's records with HDX metadata), their visibility and releases."""
+
+
+@datasets.command("list")
+@pass_ctx
+def datasets_list(ctx) -> None:
+    """List datasets with their visibility and latest release per country.
+
+    \b
+    Example:
+      passage datasets list
+    """
+    from passage.releases import list_datasets, releases
+
+    rows = []
+    for d in list_datasets(ctx.store):
+        latest = {r["country_code"]: r["published_at"] for r in reversed(releases(ctx.store, dataset=d.name,
+                                                                                     limit=1000))}
+        rows.append((d.name, d.visibility, d.title, ", ".join(f"{c} {str(t)[:16]}" for c, t in sorted(latest.items()))
+                     or "not released"))
+    table(["dataset", "visibility", "title", "released"], rows)
+
+
+@datasets.command("visibility")
+@click.argument("name")
+@click.argument("visibility", type=click.Choice(["public", "restricted"]))
+@pass_ctx
+def datasets_visibility(ctx, name: str, visibility: str) -> None:
+    """Make a dataset public (anyone reads its releases) or restricted (signed-in users of its places).
+
+    \b
+    Example:
+      passage datasets visibility dtm_idps restricted
+    """
+    from passage.releases import set_visibility
+
+    set_visibility(ctx.store, name, visibility, user=ctx.user)
+    click.echo(f"{name} is {visibility}")
+
+
+@main.command("publish")
+@click.argument("dataset")
+@click.option("--country", "countries", multiple=True, required=True, help="ISO 3166 alpha-3 code (repeatable).")
+@click.option("--note", help="Shown with the release.")
+@pass_ctx
+def publish_cmd(ctx, dataset: str, countries: tuple[str, ...], note: str | None) -> None:
+    """Release a dataset for countries as it stands now: readers without edit rights see this state.
+
+    \b
+    Example:
+      passage --user amina publish dtm_idps --country NGA --note "Round 46"
+    """
+    from passage.releases import publish
+
+    for iso3 in countries:
+        click.echo(f"release {publish(ctx.store, dataset, iso3.upper(), user=ctx.user, note=note)}: "
+                   f"{dataset} for {iso3.upper()}")
+
+
 # ---- the portal ----------------------------------------------------------------------------------------
 
 @main.command("serve")

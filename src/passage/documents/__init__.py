@@ -12,13 +12,20 @@ archived like every imported file, under its sha256, so nothing is lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
-from passage.documents.extract import (BAD_LANGUAGE, DUPLICATE, FINDING_CODES, MEDIA_TYPES, UNKNOWN_PLACE,
-                                       extract)
+from passage.documents.extract import (
+    BAD_LANGUAGE,
+    DUPLICATE,
+    FINDING_CODES,
+    MEDIA_TYPES,
+    UNKNOWN_PLACE,
+    extract,
+)
 from passage.documents.search import index_document, query_terms, scores, snippet, term_hits
 from passage.errors import ImportRejected, NotFound, UsageError
 from passage.findings import Finding, Report
@@ -172,16 +179,36 @@ def _refuse_duplicate(store: Store, sha256: str, name: str) -> None:
         raise UsageError(f"{name} is already document {existing} (same content)", code=DUPLICATE)
 
 
-def _audit(store: Store, user: str | None, doc_id: int, detail: dict) -> None:
+def _audit(store: Store, user: str | None, doc_id: int, detail: dict, action: str = "document.add") -> None:
     from passage.auth.audit import audit
 
-    audit(store, user, "document.add", target=f"document/{doc_id}", detail=detail)
+    audit(store, user, action, target=f"document/{doc_id}", detail=detail)
 
 
 def _now() -> datetime:
     from passage.auth.audit import now
 
     return now()
+
+
+def delete_document(store: Store, doc_id: int, *, user: str | None = None) -> None:
+    """Remove a document from the list and the index; its file stays in the archive."""
+    doc = get_document(store, doc_id)
+    with store.transaction():
+        store.execute("DELETE FROM document_terms WHERE doc_id = ?", [doc.doc_id])
+        store.execute("DELETE FROM documents WHERE doc_id = ?", [doc.doc_id])
+        _audit(store, user, doc.doc_id, {"title": doc.title, "sha256": doc.sha256}, action="document.delete")
+        bump_generation(store)
+
+
+def reindex_documents(store: Store) -> int:
+    """Rebuild the whole search index (after the tokeniser or the weights changed); returns the documents."""
+    rows = store.query("SELECT doc_id, title, body, tags, places FROM documents ORDER BY doc_id")
+    with store.transaction():
+        store.execute("DELETE FROM document_terms")
+        for doc_id, title, body, tags, places in rows:
+            index_document(store, doc_id, term_hits(title, body, _split(tags), _place_names(store, _split(places))))
+    return len(rows)
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -320,5 +347,18 @@ def facets(store: Store, visible: Callable[[Document], bool] | None = None) -> d
     return {k: sorted(v.items(), key=lambda kv: (-kv[1], kv[0])) for k, v in counts.items()}
 
 
-__all__ = ["KINDS", "VISIBILITIES", "MEDIA_TYPES", "FINDING_CODES", "Document", "DocumentHit", "add_document",
-           "get_document", "document_file", "search_documents", "facets"]
+__all__ = [
+    "FINDING_CODES",
+    "KINDS",
+    "MEDIA_TYPES",
+    "VISIBILITIES",
+    "Document",
+    "DocumentHit",
+    "add_document",
+    "delete_document",
+    "document_file",
+    "facets",
+    "get_document",
+    "reindex_documents",
+    "search_documents",
+]

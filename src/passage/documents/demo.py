@@ -43,55 +43,79 @@ class DemoDocument:
         return bar_chart_png([62, 48, 75, 91, 57, 83, 40, 66])
 
 
+def _paragraphs(text: str) -> tuple[str, ...]:
+    """Paragraphs separated by blank lines, each joined into one line."""
+    return tuple(" ".join(p.split()) for p in text.strip().split("\n\n"))
+
+
+WARDS = " ".join(f"Ward {i}: assessed, figures reviewed with the state team." for i in range(1, 61))
+
 DOCUMENTS: tuple[DemoDocument, ...] = (
     DemoDocument(
         "nga-north-east-round-46.pdf", "Nigeria — North-East: Displacement Report, Round 46", "report",
         ("NG002", "NG008", "NG036"), date(2024, 6, 30), "en", (DEMO_TAG, "dtm", "mobility-tracking", "idps"),
-        ("Summary. This round of mobility tracking covered Adamawa, Borno and Yobe states, where assessments "
-         "took place in every accessible local government area. Most internally displaced persons (IDPs) live "
-         "in host communities; about a third live in camps and camp-like settings.",
-         "Displacement. Conflict remains the main reason for displacement, followed by communal clashes and "
-         "natural disasters such as seasonal flooding along the Benue river. Borno hosts the largest share of "
-         "IDPs, concentrated around Maiduguri, Jere and Konduga.",
-         "Needs. Shelter, food and water are the needs reported most often in displacement sites. Key "
-         "informants in Yobe reported new arrivals after insecurity in neighbouring areas.",
-         "Method. Figures come from key informant interviews at ward level, cross-checked with site "
-         "assessments. Places follow OCHA's common operational datasets (P-codes).",
-         "Annex. Round 46 changes since round 45: two wards in Konduga were reached again after access "
-         "improved; one camp in Bama was closed and its residents relocated. "
-         + " ".join(f"Ward {i}: assessed, figures reviewed with the state team." for i in range(1, 61)))),
+        _paragraphs(f"""
+            Summary. This round of mobility tracking covered Adamawa, Borno and Yobe states, where assessments
+            took place in every accessible local government area. Most internally displaced persons (IDPs) live
+            in host communities; about a third live in camps and camp-like settings.
+
+            Displacement. Conflict remains the main reason for displacement, followed by communal clashes and
+            natural disasters such as seasonal flooding along the Benue river. Borno hosts the largest share of
+            IDPs, concentrated around Maiduguri, Jere and Konduga.
+
+            Needs. Shelter, food and water are the needs reported most often in displacement sites. Key
+            informants in Yobe reported new arrivals after insecurity in neighbouring areas.
+
+            Method. Figures come from key informant interviews at ward level, cross-checked with site
+            assessments. Places follow OCHA's common operational datasets (P-codes).
+
+            Annex. Round 46 changes since round 45: two wards in Konduga were reached again after access
+            improved; one camp in Bama was closed and its residents relocated. {WARDS}
+        """)),
     DemoDocument(
         "tcd-lac-evaluation-des-sites.pdf", "Tchad — Lac : Évaluation des sites de déplacement, Round 14",
         "snapshot", ("TCD07",), date(2024, 3, 31), "fr", (DEMO_TAG, "dtm", "site-assessment"),
-        ("Résumé. Déplacement dans la province du Lac : cette évaluation des sites couvre les sous-préfectures "
-         "de Bol, Baga Sola et Liwa. Les personnes déplacées internes vivent surtout dans des sites spontanés "
-         "près des îles du lac Tchad.",
-         "Raisons du déplacement. L'insécurité liée aux groupes armés reste la première raison, devant les "
-         "inondations. Les nouveaux arrivants signalent des besoins en abris, en eau potable et en vivres.",
-         "Méthode. Les équipes ont visité chaque site accessible et interrogé des informateurs clés.")),
+        _paragraphs("""
+            Résumé. Déplacement dans la province du Lac : cette évaluation des sites couvre les sous-préfectures
+            de Bol, Baga Sola et Liwa. Les personnes déplacées internes vivent surtout dans des sites spontanés
+            près des îles du lac Tchad.
+
+            Raisons du déplacement. L'insécurité liée aux groupes armés reste la première raison, devant les
+            inondations. Les nouveaux arrivants signalent des besoins en abris, en eau potable et en vivres.
+
+            Méthode. Les équipes ont visité chaque site accessible et interrogé des informateurs clés.
+        """)),
     DemoDocument(
         "ssd-idps-by-state-map.svg", "South Sudan — IDPs by state, May 2024 (map)", "map", ("SSD",),
         date(2024, 5, 31), "en", (DEMO_TAG, "dtm", "map", "idps")),
     DemoDocument(
         "ssd-resumen-movilidad.pdf", "Sudán del Sur — Resumen de movilidad y desplazamiento, ronda 9", "report",
         ("SSD", "SS03", "SS06"), date(2024, 5, 31), "es", (DEMO_TAG, "dtm", "resumen"),
-        ("Resumen. Esta ronda de seguimiento de la movilidad cubre los diez estados de Sudán del Sur y la región "
-         "de Abyei. Jonglei y Unity concentran la mayor parte de las personas desplazadas internas.",
-         "Desplazamiento. Las inundaciones y los conflictos intercomunitarios son las causas principales. Muchas "
-         "familias regresaron a sus lugares de origen tras la temporada de lluvias.",
-         "Método. Las cifras proceden de entrevistas con informantes clave en cada payam.")),
+        _paragraphs("""
+            Resumen. Esta ronda de seguimiento de la movilidad cubre los diez estados de Sudán del Sur y la
+            región de Abyei. Jonglei y Unity concentran la mayor parte de las personas desplazadas internas.
+
+            Desplazamiento. Las inundaciones y los conflictos intercomunitarios son las causas principales.
+            Muchas familias regresaron a sus lugares de origen tras la temporada de lluvias.
+
+            Método. Las cifras proceden de entrevistas con informantes clave en cada payam.
+        """)),
     DemoDocument(
         "afg-returns-snapshot-q4-2023.png", "Afghanistan — Returns and displacement: snapshot, Q4 2023",
         "snapshot", ("AFG", "AF01", "AF32"), date(2023, 12, 31), "en", (DEMO_TAG, "dtm", "returnees")),
     DemoDocument(
         "dtm-idps-dataset-note.pdf", "DTM IDP figures by admin area — dataset note", "dataset-note",
         ("AFG", "NGA", "SSD", "TCD"), date(2024, 6, 30), "en", (DEMO_TAG, "dtm", "methodology"),
-        ("What the dataset holds. One row per place, assessment round and reason for displacement, with the "
-         "number of internally displaced persons and, where reported, their split by sex.",
-         "Places. Admin areas are coded with OCHA P-codes; providers' codes that differ in length (Chad's TD "
-         "prefix) are normalised to the common operational dataset.",
-         "Caveats. Figures are estimates from key informants. Rounds are not always comparable when the "
-         "coverage changes; check the assessment notes before comparing totals.")),
+        _paragraphs("""
+            What the dataset holds. One row per place, assessment round and reason for displacement, with the
+            number of internally displaced persons and, where reported, their split by sex.
+
+            Places. Admin areas are coded with OCHA P-codes; providers' codes that differ in length (Chad's TD
+            prefix) are normalised to the common operational dataset.
+
+            Caveats. Figures are estimates from key informants. Rounds are not always comparable when the
+            coverage changes; check the assessment notes before comparing totals.
+        """)),
 )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from passage.findings import Finding
 
-# Finding codes of document uploads (listed with their titles in docs/validation.md).
+# Finding codes of document uploads (registered in passage.findings.CODES, explained in docs/validation.md).
 MEDIA_TYPE = "doc.media_type"
 TOO_LARGE = "doc.too_large"
 EMPTY = "doc.empty"
@@ -121,7 +121,7 @@ def pdf_text(data: bytes) -> tuple[str, int]:
         texts = [page.extract_text() or "" for page in reader.pages]
     except PdfUnreadable:
         raise
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds of error on broken files
+    except Exception as exc:  # pypdf raises many kinds of error on broken files
         raise PdfUnreadable(f"The PDF cannot be read: {type(exc).__name__}: {exc}"[:300]) from exc
     finally:
         log.setLevel(level)

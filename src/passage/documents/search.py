@@ -13,9 +13,9 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import accumulate
-from typing import Iterable, Sequence
 
 from passage.store import Store
 
@@ -27,13 +27,15 @@ MIN_TERM = 2
 MAX_TERM = 40  # longer runs are PDF debris (hashes, glued words), not something anyone types
 SNIPPET_CHARS = 200
 
-STOP_WORDS = frozenset("""
-    a an and are as at be been but by for from has have in into is it its of on or that the their this to was
-    were which with will not no
-    au aux avec ce ces dans de des du elle en est et il ils la le les leur lui mais ne nous ou par pas pour
-    qui que sa se ses son sont sur un une
-    al como con de del el en es esta este las lo los para por que se sin su sus un una y
-""".split())
+STOP_WORDS = frozenset(
+    # English
+    "a an and are as at be been but by for from has have in into is it its of on or that the their this to was "
+    "were which with will not no "
+    # French
+    "au aux avec ce ces dans de des du elle en est et il ils la le les leur lui mais ne nous ou par pas pour "
+    "qui que sa se ses son sont sur un une "
+    # Spanish
+    "al como con del el es esta este las lo los para por sin su sus una y".split())
 
 _TOKEN = re.compile(r"[^\W_]+")
 

@@ -110,7 +110,10 @@ def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 
     from passage.places.boundaries import boundary_levels
 
     numeric = _iso_numeric(iso3)
-    return render(ctx, "country.html", iso3=iso3, country_name=country_name, level=level, data=data, dataset=ds,
+    boundary_source = ctx.store.scalar("SELECT max(source) FROM boundaries WHERE country_code = ? AND level = ?",
+                                       [iso3, level])
+    return render(ctx, "country.html", iso3=iso3, country_name=country_name, level=level,
+                  boundary_source=boundary_source, data=data, dataset=ds,
                   levels=boundary_levels(ctx.store, iso3) or [1, 2], numeric=numeric,
                   indicator=get_indicator(data["indicator"]), map_indicators=["idps_latest", "idps_change"],
                   releases=releases.releases(ctx.store, dataset=ds.name, country_code=iso3, limit=5),
