@@ -208,7 +208,7 @@ def test_every_document_finding_code_is_registered():
     from passage.documents import FINDING_CODES
     from passage.findings import CODES
 
-    assert {code: CODES.get(code) for code in FINDING_CODES} == FINDING_CODES
+    assert len(FINDING_CODES) == 6 and set(FINDING_CODES) <= set(CODES)
 
 
 def test_wrong_arguments_are_usage_errors(any_store, tmp_path):
@@ -402,9 +402,10 @@ def test_demo_pdfs_give_their_words_back():
 
 
 def test_demo_documents_are_added_once(any_store, tmp_path):
-    first = add_demo_documents(any_store, tmp_path)
+    first = add_demo_documents(any_store, tmp_path / "demo")
     assert len(first) == len(DOCUMENTS) >= 6
-    assert add_demo_documents(any_store, tmp_path) == []
+    assert add_demo_documents(any_store, tmp_path / "demo") == []
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == sorted(d.file_name for d in DOCUMENTS)
     assert any_store.scalar("SELECT count(*) FROM documents") == len(DOCUMENTS)
     everything = facets(any_store)
     assert {"en", "fr", "es"} <= set(dict(everything["language"]))

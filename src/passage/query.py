@@ -141,3 +141,20 @@ def countries(store: Store, principal: Any, ds: Dataset) -> list[dict[str, Any]]
                                     last=t[_field(ds, "date")].max()).order_by(col)
     return [{"code": r[col], "name": r["name"], "records": r["records"], "last": r["last"]}
             for r in agg.to_pyarrow().to_pylist()]
+
+
+def source_files(store: Store, principal: Any, ds: Dataset, f: RecordFilter) -> list[dict[str, Any]]:
+    """The files (and imports) the filtered records came from: every number traces back to them."""
+    t = filtered(store, principal, ds, f)
+    per_file = t.group_by(["_source_sha256", "_import_id"]).aggregate(records=t.count()).to_pyarrow().to_pylist()
+    shas = sorted({r["_source_sha256"] for r in per_file if r["_source_sha256"]})
+    names = {}
+    if shas:
+        names = {r[0]: r[1:] for r in store.query(
+            f"SELECT sha256, name, size, first_seen FROM files WHERE sha256 IN ({', '.join('?' for _ in shas)})", shas)}
+    out = []
+    for r in per_file:
+        name, size, seen = names.get(r["_source_sha256"], (None, None, None))
+        out.append({"sha256": r["_source_sha256"], "file": name, "size": size, "first_seen": seen,
+                    "import_id": r["_import_id"], "records": r["records"]})
+    return sorted(out, key=lambda r: (r["import_id"] is None, r["import_id"] or 0, r["file"] or ""))

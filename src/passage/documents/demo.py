@@ -120,12 +120,12 @@ DOCUMENTS: tuple[DemoDocument, ...] = (
 
 
 def add_demo_documents(store: Store, work_dir: Path, user: str = "demo") -> list[int]:
-    """Write the demo files under `work_dir/documents` and add those not yet in the store; returns their ids."""
+    """Write the demo files into `work_dir` and add those not yet in the store; returns the new ids."""
     from passage.demo import ensure_places
     from passage.documents import add_document
 
     ensure_places(store)
-    folder = Path(work_dir) / "documents"
+    folder = Path(work_dir)
     folder.mkdir(parents=True, exist_ok=True)
     known = {r[0] for r in store.query("SELECT sha256 FROM documents")}
     added = []

@@ -315,4 +315,5 @@ def document(ctx: Context, request: Request, doc_id: int):
 @router.get("/documents/{doc_id}/file", responses=ERRORS)
 def document_file(ctx: Context, doc_id: int):
     doc = service.document(ctx, doc_id)
-    return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name)
+    return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name,
+                        headers={"Content-Security-Policy": "sandbox"})

@@ -149,7 +149,10 @@ def dataset_records(ctx: Context, name: str, country: str | None = None, place: 
                            date_from=date_from, date_to=date_to)
     page, nxt = query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=100)
     next_url = ctx.request.url.include_query_params(cursor=nxt) if nxt else None
-    return render(ctx, "records.html", ds=ds, rows=page.to_pylist(), next_url=next_url, f=f,
+    files, _ = ctx.request.app.state.portal.cache.get(
+        ctx.store, ("files", ds.name, str(f), ctx.cache_key()),
+        lambda: query.source_files(ctx.store, ctx.principal, ds, f))
+    return render(ctx, "records.html", ds=ds, rows=page.to_pylist(), next_url=next_url, f=f, files=files,
                   columns=[c for c in page.column_names if not c.startswith("_") or c in ("_place_code",)])
 
 
@@ -231,7 +234,8 @@ def document_file(ctx: Context, doc_id: int):
     from fastapi.responses import FileResponse
 
     doc = service.document(ctx, doc_id)
-    return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name)
+    return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name,
+                        headers={"Content-Security-Policy": "sandbox"})
 
 
 # ---- officers: import, forms ------------------------------------------------------------------------------

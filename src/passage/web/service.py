@@ -350,8 +350,10 @@ def hit_json(hit: documents.DocumentHit) -> dict:
 def add_document_upload(ctx: Ctx, upload: UploadFile, **meta: Any) -> int:
     ctx.require_role("editor")
     places = meta.get("places") or []
-    if not ctx.principal.is_admin and not all(any(p.startswith(s) for s in ctx.principal.scopes) for p in places):
-        raise Forbidden("documents can be added for your own places only")
+    country = {code: ctx.store.scalar("SELECT country_code FROM places WHERE code = ?", [code]) or code
+               for code in places}
+    if not ctx.principal.is_admin and not (places and all(ctx.principal.covers(country[c], c) for c in places)):
+        raise Forbidden("editors add documents about their own places only (give at least one)")
     with tempfile.TemporaryDirectory() as d:
         path = _save_upload(ctx, upload, Path(d))
         return documents.add_document(ctx.store, path, user=ctx.user, **meta)
