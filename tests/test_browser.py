@@ -22,6 +22,7 @@ FR_CATALOGUE = Path(__file__).resolve().parents[1] / "src" / "passage" / "web" /
 
 # A round of Abadam (Borno, Nigeria) that the demo data does not hold: one row per reason of displacement.
 ABADAM = ("NG008", "Borno", "NG008001", "Abadam")
+NO_RECORDS = [["No records."]]  # the records table when the filter matches nothing visible
 
 
 def _rows(round_number: int, day: str, counts: dict[str, int]) -> list[dict]:
@@ -130,7 +131,7 @@ def test_import_locates_the_error_then_the_fixed_file_commits(page, portal, tmp_
     assert "negative-count" in page.locator("#finding-counts").inner_text()
     log_first = page.locator("main > table.data").last.locator("tbody tr").first.inner_text()
     assert "abadam-r47-bad.csv" in log_first and "rejected" in log_first
-    assert records_cells(page, "place=NG008001&round=47") == [["", "No records."]]  # nothing was stored
+    assert records_cells(page, "place=NG008001&round=47") == NO_RECORDS  # nothing was stored
 
     good = write_csv(tmp_path / "abadam-r47.csv", _rows(47, "2024-08-31", {"Conflict": 4321, "Natural disaster": 40}))
     assert upload(page, good) == "committed"
@@ -154,7 +155,6 @@ def test_country_page_draws_map_and_chart_and_sorts_its_table(page, tmp_path):
     chart = page.locator("#chart svg")
     assert chart.count() == 1
     assert page.locator("#chart svg .mark-symbol path, #chart svg .mark-line path").count() >= 2  # rounds drawn
-    assert "IDPs present" in chart.inner_text() if chart.inner_text() else True
 
     table = page.locator("#place-table")
     values = "t => Array.from(t.tBodies[0].rows, r => Number(r.cells[2].dataset.sort))"
@@ -176,7 +176,7 @@ def test_editor_publishes_and_the_public_then_sees_the_new_row(open_context, por
     assert upload(editor, new) == "committed"
 
     public = open_context().new_page()
-    assert records_cells(public, "place=NG008001&round=48") == [["", "No records."]]  # committed, not released
+    assert records_cells(public, "place=NG008001&round=48") == NO_RECORDS  # committed, not released
     assert len(records_cells(editor, "place=NG008001&round=48")) == 1  # the editor sees its own country's work
 
     editor.goto("/countries/NGA")
@@ -187,7 +187,7 @@ def test_editor_publishes_and_the_public_then_sees_the_new_row(open_context, por
     editor.wait_for_url(re.compile(r"/countries/NGA\?published=1"))
     assert editor.locator("main p.ok").count() == 1
     assert releases.count() == before + 1
-    assert "round 48 for Abadam" in releases.all_inner_texts()[0] + "".join(releases.all_inner_texts())
+    assert any("round 48 for Abadam" in r for r in releases.all_inner_texts())
 
     rows = records_cells(public, "place=NG008001&round=48")
     assert len(rows) == 1 and "5151" in rows[0] and "NG008001" in rows[0]
@@ -252,15 +252,15 @@ def test_unpublished_country_stays_hidden_from_other_editors_and_the_public(open
     admin = open_context().new_page()
     sign_in(admin, portal, "admin")
     shown = records_cells(admin, "country=AFG")
-    assert shown and shown[0] != ["", "No records."] and any("AFG" in r for r in shown)  # the records exist
+    assert shown and shown != NO_RECORDS and any("AFG" in r for r in shown)  # the records exist
 
     editor = open_context().new_page()
     sign_in(editor, portal, "editor-nga")
-    assert records_cells(editor, "country=AFG") == [["", "No records."]]
+    assert records_cells(editor, "country=AFG") == NO_RECORDS
     assert not any("AFG" in r for r in records_cells(editor, "level=0"))
 
     public = open_context().new_page()
-    assert records_cells(public, "country=AFG") == [["", "No records."]]
+    assert records_cells(public, "country=AFG") == NO_RECORDS
     public.goto("/countries/AFG")
-    assert public.locator("#place-table tbody tr").all_inner_texts() == [
-        public.locator("#place-table tbody td[colspan]").inner_text()]
+    assert public.locator("#place-table tbody td.num").count() == 0  # no figure for any place
+    assert public.locator("#place-table tbody td[colspan]").count() == 1

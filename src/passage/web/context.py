@@ -49,12 +49,16 @@ class Portal:
 @dataclass
 class Ctx:
     request: Request
-    store: Store
     principal: Any
     csrf: str
     lang: str
     via_token: bool = False
     session: str | None = None
+
+    @property
+    def store(self) -> Store:
+        """The calling thread's handle: FastAPI may run the dependency and the endpoint on different threads."""
+        return self.request.app.state.portal.store()
 
     @property
     def user(self) -> str | None:
@@ -95,14 +99,14 @@ def resolve(request: Request) -> Ctx:
         principal = auth.token_principal(store, header[7:].strip())
         if principal is None:
             raise AuthError("unknown or revoked API token", code="auth.bad_token")
-        return Ctx(request, store, principal, csrf="", lang=lang, via_token=True)
+        return Ctx(request, principal, csrf="", lang=lang, via_token=True)
     token = request.cookies.get(SESSION_COOKIE)
     found = auth.session_principal(store, token) if token else None
     if found:
         principal, csrf = found
-        return Ctx(request, store, principal, csrf=csrf, lang=lang, session=token)
+        return Ctx(request, principal, csrf=csrf, lang=lang, session=token)
     csrf = request.cookies.get(CSRF_COOKIE) or ""
-    return Ctx(request, store, auth.PUBLIC, csrf=csrf, lang=lang)
+    return Ctx(request, auth.PUBLIC, csrf=csrf, lang=lang)
 
 
 def new_csrf() -> str:

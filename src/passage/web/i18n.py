@@ -7,6 +7,7 @@ read with Babel at start-up (no compile step). Numbers and dates are formatted p
 from __future__ import annotations
 
 import io
+import re
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
@@ -20,7 +21,11 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
+from passage.web.i18n_names import ENGLISH
+
 LANGUAGES = {"en": "English", "fr": "Français", "es": "Español"}
+# CLDR's minimumGroupingDigits, which Babel does not apply: Spanish writes 1234 but 12.345 (as browsers do).
+MIN_GROUPING_DIGITS = {"es": 2}
 DEFAULT = "en"
 LOCALES_DIR = Path(__file__).parent / "locales"
 
@@ -40,27 +45,52 @@ def translations(lang: str) -> NullTranslations:
     return Translations(buf)
 
 
+def lookup(message: str) -> str:
+    """The message in the current language, unformatted (templates format it themselves)."""
+    text = translations(current.get()).gettext(message)
+    return ENGLISH.get(message, text) if text == message else text
+
+
+def nlookup(singular: str, plural: str, n: int) -> str:
+    """The plural form for `n` in the current language, unformatted."""
+    return translations(current.get()).ngettext(singular, plural, n)
+
+
 def gettext(message: str, **kw: Any) -> str:
-    text = translations(current.get()).ugettext(message)
+    text = lookup(message)
     return text % kw if kw else text
 
 
 def ngettext(singular: str, plural: str, n: int, **kw: Any) -> str:
-    text = translations(current.get()).ungettext(singular, plural, n)
     kw.setdefault("num", n)
-    return text % kw
+    return nlookup(singular, plural, n) % kw
 
 
 _ = gettext
 
 
+def install(env: Any) -> None:
+    """Give a Jinja environment new-style gettext: templates call `_("… %(x)s", x=v)` and Jinja formats
+    (escaping the values); the callables here must therefore return the catalogue text untouched."""
+    env.install_gettext_callables(lookup, nlookup, newstyle=True)
+
+
 def pick_language(cookie: str | None, accept: str | None) -> str:
-    """The language cookie wins, then the browser's Accept-Language, then English."""
+    """The language cookie wins, then the browser's Accept-Language (by its q-values), then English."""
     if cookie in LANGUAGES:
         return cookie
-    for part in (accept or "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
+    wanted = []
+    for i, part in enumerate((accept or "").split(",")):
+        code, _, params = part.partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        wanted.append((-q, i, code.strip().lower()[:2]))
+    for minus_q, _, code in sorted(wanted):
+        if code in LANGUAGES and minus_q < 0:
             return code
     return DEFAULT
 
@@ -68,14 +98,21 @@ def pick_language(cookie: str | None, accept: str | None) -> str:
 def number(value: Any, digits: int = 0) -> str:
     if value is None:
         return "–"
+    lang = current.get()
     fmt = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=fmt, locale=current.get())
+    if abs(round(float(value), digits)) < 10 ** (2 + MIN_GROUPING_DIGITS.get(lang, 1)):
+        fmt = fmt.replace("#,##", "")
+    return format_decimal(value, format=fmt, locale=lang)
 
 
 def percent(value: Any, digits: int = 1) -> str:
+    """A value already in percent (12.5 → "12.5%", "12,5 %" with the locale's own spacing)."""
     if value is None:
         return "–"
-    return format_percent(value / 100.0, format="#,##0." + "0" * digits + " %", locale=current.get())
+    pattern = Locale.parse(current.get()).percent_formats[None].pattern
+    if digits:
+        pattern = re.sub(r"0(?=[^0]*$)", "0." + "0" * digits, pattern, count=1)
+    return format_percent(value / 100.0, format=pattern, locale=current.get())
 
 
 def day(value: Any) -> str:

@@ -30,7 +30,7 @@ Context = Annotated[Ctx, Depends(resolve)]
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    i18n.install(env)
     env.filters.update(number=i18n.number, percent=i18n.percent, day=i18n.day, language_name=i18n.language_name,
                        urlquote=lambda s: quote(str(s), safe=""))
     env.globals.update(LANGUAGES=i18n.LANGUAGES)
@@ -63,7 +63,7 @@ def error_page(request: Request, exc: PassageError) -> HTMLResponse:
     try:
         ctx = resolve(request)
     except PassageError:
-        ctx = Ctx(request, request.app.state.portal.store(), auth.PUBLIC, csrf="", lang=i18n.current.get())
+        ctx = Ctx(request, auth.PUBLIC, csrf="", lang=i18n.current.get())
     return render(ctx, "error.html", status=exc.http_status, error=exc)
 
 

@@ -38,7 +38,8 @@
     if (chart && window.passageChart) {
       window.passageChart(chart, {
         dataUrl: chart.dataset.url, title: chart.dataset.title, locale: chart.dataset.locale,
-        xField: chart.dataset.x, yField: chart.dataset.y, colorField: chart.dataset.color
+        xField: chart.dataset.x, yField: chart.dataset.y, colorField: chart.dataset.color,
+        noDataLabel: chart.dataset.nodata, xTitle: chart.dataset.xtitle, yTitle: chart.dataset.ytitle
       });
     }
   });
