@@ -72,6 +72,9 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
                 for n, t in cols:
                     if n not in existing:  # a new form version may add fields; old records keep NULL
                         store.execute(f"ALTER TABLE {table} ADD COLUMN {n} {t}")
+            if store.dialect == "postgres":  # DuckDB's zone maps serve these scans; a server needs indexes
+                store.execute(f"CREATE INDEX IF NOT EXISTS {table}_record ON {table} (_record_id, _version)")
+                store.execute(f"CREATE INDEX IF NOT EXISTS {table}_place ON {table} (_place_code) WHERE _current")
             view = form.form_id if repeat is None else f"{form.form_id}__{repeat}"
             store.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE _current AND NOT _deleted")
     return True

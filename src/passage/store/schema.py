@@ -157,6 +157,7 @@ DDL = [
         doc_id BIGINT NOT NULL,
         hits INTEGER NOT NULL
     )""",
+    """CREATE INDEX IF NOT EXISTS document_terms_term ON document_terms (term)""",
     # ---- admin boundaries (passage.places.boundaries)
     """CREATE TABLE IF NOT EXISTS boundaries (
         code VARCHAR PRIMARY KEY,

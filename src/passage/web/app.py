@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passage.errors import AuthError, ImportRejected, PassageError
 from passage.web import i18n
@@ -78,6 +79,17 @@ def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
             return error_page(request, exc)
         headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else None
         return JSONResponse(error_body(exc), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "usage.method"}.get(exc.status_code, "http")
+        err = PassageError(str(exc.detail), code=code)
+        err.http_status = exc.status_code
+        if _wants_html(request):
+            from passage.web.pages import error_page
+
+            return error_page(request, err)
+        return JSONResponse(error_body(err), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
