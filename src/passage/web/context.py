@@ -86,7 +86,7 @@ class Ctx:
         """Forms and cookie-authenticated API calls that change something must carry the token."""
         if self.via_token:
             return
-        if not token or not hmac.compare_digest(token, self.csrf):
+        if not token or not self.csrf or not hmac.compare_digest(token.encode(), self.csrf.encode()):
             raise Forbidden("missing or wrong CSRF token: reload the page and try again", code="csrf")
 
 

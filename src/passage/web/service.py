@@ -145,7 +145,7 @@ def indicator_list() -> list[dict]:
 
 def record_history(ctx: Ctx, form_id: str, record_id: str) -> dict:
     ds = releases.dataset_for_form(ctx.store, form_id)
-    if ds is None:
+    if ds is None or not may_read_dataset(ctx.principal, ds):  # a restricted dataset's existence is not disclosed
         raise NotFound(f"no dataset holds form {form_id!r}")
     t = readable(ctx.store, ctx.principal, ds)
     rows = t.filter(t._record_id == record_id).to_pyarrow().to_pylist()
