@@ -24,7 +24,8 @@ def render() -> str:
              "Generated from `passage --help` by `tools/cli_docs.py`; every command also answers `--help`.", "",
              "Exit codes: 0 success, 1 rejected input (the report goes to stderr) or a store problem, 2 usage errors.", ""]
     for path, cmd in _walk(main, ["passage"]):
-        with click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100) as ctx:
+        with click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100,
+                           help_option_names=["-h", "--help"]) as ctx:
             parts += [f"## `{' '.join(path)}`", "", "```", cmd.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(parts)
 
