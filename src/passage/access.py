@@ -67,7 +67,7 @@ def readable(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
         rank = ibis.row_number().over(ibis.window(group_by="_record_id", order_by=ibis.desc("_version")))
         old = old.mutate(_rank=rank).filter(lambda x: x._rank == 0).drop("_rank")
         # Shown as current: readers must not learn that an unpublished change exists.
-        parts.append(old.filter(~old._deleted).mutate(_current=ibis.literal(True, type="!boolean")))
+        parts.append(old.filter(~old._deleted).mutate(_current=ibis.literal(True, type=t._current.type())))
     if not parts:
         return cur.filter(ibis.literal(False))
     return parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
