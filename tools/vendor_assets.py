@@ -33,6 +33,8 @@ FILES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "htmx.org": ("htmx", [("dist/htmx.min.js", "htmx.min.js")]),
     "topojson-client": ("topojson", [("dist/topojson-client.min.js", "topojson-client.min.js")]),
     "world-atlas": ("world-atlas", [("countries-110m.json", "countries-110m.json")]),
+    "swagger-ui-dist": ("swagger-ui", [("swagger-ui-bundle.js", "swagger-ui-bundle.js"),
+                                       ("swagger-ui.css", "swagger-ui.css")]),
 }
 
 NOTES = {

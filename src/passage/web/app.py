@@ -48,7 +48,7 @@ def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
         description="Places, forms, records, indicators, exports and documents of a Passage store. "
                     "Read access follows the caller's role; send `Authorization: Bearer <token>` "
                     "(create tokens on your account page or with `passage users tokens create`).",
-        docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json", lifespan=lifespan,
+        docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json", lifespan=lifespan,
     )
     app.state.portal = portal
 
@@ -99,6 +99,21 @@ def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
                                        "details": details}}, status_code=400)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs():
+        """Swagger UI from the vendored swagger-ui-dist (FastAPI's default page loads it from a CDN)."""
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title="Passage API",
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
+        # The page starts Swagger UI with an inline script: allowed here only.
+        page.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+        return page
     from passage.web import api, pages
 
     app.include_router(api.router)
