@@ -225,8 +225,9 @@ def check_all_or_nothing(state: dict, before: dict, big: int, killed: Killed) ->
 KILLS = [
     Kill("0.3s after spawn", "spawn", 0.3),
     Kill("0.3s after open", "start", 0.3),
-    Kill("1s after open", "start", 1.0),
-    Kill("2s after open", "start", 2.0),
+    # Phase lines, not seconds: a fast machine finishes 300 000 rows in about 2 s.
+    Kill("while parsing", "parsing"),
+    Kill("while validating", "validating"),
     Kill("while archiving", "archiving"),
     Kill("inserted, before commit", "loaded", barrier="loaded"),
 ]
