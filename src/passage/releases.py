@@ -21,8 +21,6 @@ from passage.store import Store
 from passage.store.schema import bump_generation
 
 VISIBILITIES = ("public", "restricted")
-HDX_FIELDS = ("title", "notes", "source", "organisation", "maintainer", "dataset_date", "update_frequency",
-              "license", "methodology", "tags", "locations")
 
 
 @dataclass
@@ -39,10 +37,6 @@ class Dataset:
     @property
     def country_field(self) -> str:
         return load_pack(self.pack).record_config(self.form).get("places", {}).get("country", "admin0_pcode")
-
-    @property
-    def date_field(self) -> str | None:
-        return self.metadata.get("date_field", "reporting_date")
 
 
 def _now() -> datetime:

@@ -198,9 +198,8 @@ def records(ctx: Context, request: Request, name: str, country: Country = None, 
     """Current records (as this caller may see them), ordered by record id; follow `next_cursor`."""
     ds = service.dataset(ctx, name)
     f = _filter(country, place, level, round, date_from, date_to)
-    key = ("records", name, ctx.cache_key(), str(f), cursor, limit)
-    (page, nxt), _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, key, lambda: query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=limit))
+    page, nxt = ctx.cached(("records", name, str(f), cursor, limit),
+                           lambda: query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=limit))
     rows = page.to_pylist()
     return respond(request, _page(request, rows, nxt), rows=rows, fmt=format, filename=name)
 
@@ -226,9 +225,8 @@ def indicator(ctx: Context, request: Request, name: str, country: Country = None
     ds, _ = service.dataset_of_indicator(ctx, name)
     f = _filter(country, place, level, round, date_from, date_to)
     groups = [g.strip() for g in group.split(",") if g.strip()] if group else None
-    key = ("indicator", name, ctx.cache_key(), str(f), group)
-    rows, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, key, lambda: query.indicator_rows(ctx.store, ctx.principal, ds, name, f, groups).to_pylist())
+    rows = ctx.cached(("indicator", name, str(f), group),
+                      lambda: query.indicator_rows(ctx.store, ctx.principal, ds, name, f, groups).to_pylist())
     return respond(request, {"indicator": name, "data": rows}, rows=rows, fmt=format, filename=name)
 
 
@@ -236,9 +234,7 @@ def indicator(ctx: Context, request: Request, name: str, country: Country = None
 def country_list(ctx: Context, request: Request, dataset: str = "dtm_idps"):
     """Countries with records the caller may read."""
     ds = service.dataset(ctx, dataset)
-    rows, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("countries", dataset, ctx.cache_key()), lambda: query.countries(ctx.store, ctx.principal, ds))
-    return respond(request, {"data": rows})
+    return respond(request, {"data": service.countries(ctx, ds)})
 
 
 @router.get("/countries/{iso3}/map", responses=JSON_OR_CSV)
@@ -247,9 +243,7 @@ def country_map(ctx: Context, request: Request, iso3: ISO3,
                 dataset: str = "dtm_idps", format: Fmt = "json"):
     """The country page's data: the indicator per place at one admin level (latest round per place)."""
     ds = service.dataset(ctx, dataset)
-    data, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("map", dataset, iso3, level, indicator, ctx.cache_key()),
-        lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
+    data = service.country_map(ctx, ds, iso3, level, indicator)
     return respond(request, data, rows=data["values"], fmt=format, filename=f"{iso3}_admin{level}")
 
 
@@ -257,17 +251,15 @@ def country_map(ctx: Context, request: Request, iso3: ISO3,
 def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: str = "dtm_idps", format: Fmt = "json"):
     """The indicator over rounds for the country page's chart."""
     ds = service.dataset(ctx, dataset)
-    rows, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("series", dataset, iso3, ctx.cache_key()),
-        lambda: query.country_series(ctx.store, ctx.principal, ds, iso3))
+    rows = ctx.cached(("series", dataset, iso3), lambda: query.country_series(ctx.store, ctx.principal, ds, iso3))
     return respond(request, {"data": rows}, rows=rows, fmt=format, filename=f"{iso3}_series")
 
 
 @router.get("/boundaries/{iso3}", responses=ERRORS)
 def boundaries(ctx: Context, request: Request, iso3: ISO3, level: Annotated[int, Query(ge=0, le=3)] = 1):
     """Admin boundaries as GeoJSON (features carry `code`, `name`, `level`)."""
-    data, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level))
+    data = ctx.cached(("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level),
+                      per_reader=False)
     return respond(request, data)
 
 

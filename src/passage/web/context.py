@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import shutil
+import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -35,6 +39,7 @@ class Portal:
         self.cache = ResultCache()
         self.secure_cookies = secure_cookies
         self.max_upload_bytes = max_upload_bytes
+        self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close
 
     def store(self) -> Store:
         st = getattr(self._local, "store", None)
@@ -43,6 +48,7 @@ class Portal:
         return st
 
     def close(self) -> None:
+        shutil.rmtree(self.export_dir, ignore_errors=True)
         self.root.close()
 
 
@@ -72,6 +78,12 @@ class Ctx:
         """Readers who see the same data share cached results."""
         p = self.principal
         return "admin" if p.is_admin else f"{p.role}:{','.join(sorted(p.scopes))}"
+
+    def cached(self, key: tuple, compute: Callable[[], Any], *, per_reader: bool = True) -> Any:
+        """`compute()`, kept until the data changes; per reader class unless the answer is the same for all."""
+        portal: Portal = self.request.app.state.portal
+        value, _ = portal.cache.get(self.store, (*key, self.cache_key()) if per_reader else key, compute)
+        return value
 
     def require_user(self) -> None:
         if self.principal.is_public:

@@ -89,10 +89,7 @@ def search(ctx: Context, q: Annotated[str, Query(max_length=200)] = ""):
 @router.get("/countries", response_class=HTMLResponse)
 def countries(ctx: Context):
     ds = releases.get_dataset(ctx.store, "dtm_idps")
-    rows, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("countries", ds.name, ctx.cache_key()),
-        lambda: query.countries(ctx.store, ctx.principal, ds) if ctx.store.table_exists(ds.form) else [])
-    return render(ctx, "countries.html", countries=rows, dataset=ds)
+    return render(ctx, "countries.html", countries=service.countries(ctx, ds), dataset=ds)
 
 
 @router.get("/countries/{iso3}", response_class=HTMLResponse)
@@ -104,9 +101,7 @@ def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 
         from passage.errors import NotFound
 
         raise NotFound(f"no country {iso3!r}")
-    data, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("map", ds.name, iso3, level, indicator, ctx.cache_key()),
-        lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
+    data = service.country_map(ctx, ds, iso3, level, indicator)
     from passage.places.boundaries import boundary_levels
 
     numeric = _iso_numeric(iso3)
@@ -149,9 +144,7 @@ def dataset_records(ctx: Context, name: str, country: str | None = None, place: 
                            date_from=date_from, date_to=date_to)
     page, nxt = query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=100)
     next_url = ctx.request.url.include_query_params(cursor=nxt) if nxt else None
-    files, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("files", ds.name, str(f), ctx.cache_key()),
-        lambda: query.source_files(ctx.store, ctx.principal, ds, f))
+    files = ctx.cached(("files", ds.name, str(f)), lambda: query.source_files(ctx.store, ctx.principal, ds, f))
     return render(ctx, "records.html", ds=ds, rows=page.to_pylist(), next_url=next_url, f=f, files=files,
                   columns=[c for c in page.column_names if not c.startswith("_") or c in ("_place_code",)])
 

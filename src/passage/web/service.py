@@ -7,7 +7,6 @@ only parse parameters and render.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import asdict
 from datetime import date
@@ -17,7 +16,7 @@ from typing import Any
 from fastapi import UploadFile
 
 from passage import documents, query, records, releases
-from passage.access import may_read_dataset, readable, readable_sql, require_edit
+from passage.access import can_edit, may_read_dataset, readable, readable_sql, require_edit
 from passage.errors import Forbidden, NotFound, UsageError
 from passage.forms import get_form
 from passage.forms.registry import list_forms
@@ -124,8 +123,7 @@ def dataset_facts(ctx: Ctx, ds: releases.Dataset) -> dict:
         locs = sorted(v for v in t.select(country).distinct().to_pyarrow().column(0).to_pylist() if v)
         return {"dataset_date": {"from": agg["first"], "to": agg["last"]} if agg["n"] else None,
                 "locations": locs, "records": agg["n"]}
-    value, _ = ctx.request.app.state.portal.cache.get(ctx.store, ("facts", ds.name, ctx.cache_key()), compute)
-    return value
+    return ctx.cached(("facts", ds.name), compute)
 
 
 def dataset_of_indicator(ctx: Ctx, name: str) -> tuple[releases.Dataset, Any]:
@@ -153,8 +151,7 @@ def record_history(ctx: Ctx, form_id: str, record_id: str) -> dict:
         raise NotFound(f"no record {record_id!r}")
     current = rows[0]
     out = {"record_id": record_id, "form": form_id, "record": current, "versions": None}
-    if ctx.principal.is_admin or ctx.principal.role == "editor" and ctx.principal.covers(
-            current.get(ds.metadata["fields"]["country"]) or "", current.get("_place_code")):
+    if can_edit(ctx.principal, current.get(ds.metadata["fields"]["country"]) or "", current.get("_place_code")):
         names, vrows = records.history(ctx.store, form_id, record_id)
         out["versions"] = [dict(zip(names, r)) for r in vrows]
         sha = {v["_source_sha256"] for v in out["versions"] if v["_source_sha256"]}
@@ -218,8 +215,6 @@ def export_file(ctx: Ctx, table: str, fmt: str, country: str | None) -> tuple[Pa
         raise UsageError(f"format must be one of {', '.join(EXPORT_FORMATS)}", code="usage.format")
     if table not in {e["name"] for e in export_list(ctx)}:
         raise NotFound(f"nothing published as {table!r}")
-    portal = ctx.request.app.state.portal
-
     def write() -> Path:
         by_form = {d.form: d for d in releases.list_datasets(ctx.store)}
         f = query.RecordFilter(country=country)
@@ -228,12 +223,12 @@ def export_file(ctx: Ctx, table: str, fmt: str, country: str | None) -> tuple[Pa
             return query.filtered(ctx.store, ctx.principal, by_form[form_id], f)
 
         published = get_table(ctx.store, table, source=source)
-        out_dir = Path(tempfile.mkdtemp(prefix="passage-export-"))
+        out_dir = Path(tempfile.mkdtemp(dir=ctx.request.app.state.portal.export_dir))
         path = out_dir / f"{table}{'_' + country if country else ''}.{EXPORT_FORMATS[fmt][1]}"
         formats.write(published, fmt, path)
         return path
 
-    path, _ = portal.cache.get(ctx.store, ("export", table, fmt, country, ctx.cache_key()), write)
+    path = ctx.cached(("export", table, fmt, country), write)
     if not path.exists():  # cleaned away under us: write again
         path = write()
     return path, EXPORT_FORMATS[fmt][0], path.name
@@ -251,10 +246,18 @@ def headline(ctx: Ctx) -> dict:
     ds = releases.dataset_for_form(ctx.store, "dtm_idps")
     if ds is None or not ctx.store.table_exists("dtm_idps") or not may_read_dataset(ctx.principal, ds):
         return {"records": 0, "by_country": [], "total_idps": 0}
-    value, _ = ctx.request.app.state.portal.cache.get(
-        ctx.store, ("headline", ctx.cache_key()),
-        lambda: compute(ctx.store, None if ctx.principal.is_admin else readable_sql(ctx.store, ctx.principal, ds)))
-    return value
+    return ctx.cached(("headline",), lambda: compute(
+        ctx.store, None if ctx.principal.is_admin else readable_sql(ctx.store, ctx.principal, ds)))
+
+
+def countries(ctx: Ctx, ds: releases.Dataset) -> list[dict]:
+    return ctx.cached(("countries", ds.name), lambda: query.countries(ctx.store, ctx.principal, ds)
+                      if ctx.store.table_exists(ds.form) else [])
+
+
+def country_map(ctx: Ctx, ds: releases.Dataset, iso3: str, level: int, indicator: str | None) -> dict:
+    return ctx.cached(("map", ds.name, iso3, level, indicator),
+                      lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
 
 
 # ---- imports --------------------------------------------------------------------------------------------
@@ -368,7 +371,3 @@ def search_all(ctx: Ctx, q: str) -> dict:
           if low in json.dumps([d.title, d.metadata.get("notes"), d.metadata.get("tags")]).lower()] if q else []
     total, hits = search_documents(ctx, q, None, None, None, None, None, None, 20, 0) if q else (0, [])
     return {"q": q, "places": places, "datasets": ds, "documents": hits, "documents_total": total}
-
-
-def cleanup(directory: Path) -> None:
-    shutil.rmtree(directory, ignore_errors=True)
