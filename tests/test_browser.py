@@ -274,3 +274,18 @@ def test_api_documentation_renders_offline(page):
     page.wait_for_selector(".swagger-ui .opblock", timeout=30000)
     assert page.locator(".swagger-ui .opblock").count() > 10
     assert not [u for u in failed if not u.startswith(page.url.split("/api/")[0])]
+
+
+def test_travel_map_colours_countries_and_moves_through_time(page):
+    """The world map colours the released OxCGRT countries by status; a new date redraws the map and the table."""
+    page.goto("/travel?date=2020-04-15&source=oxcgrt")
+    page.wait_for_selector("#travel-map[data-state=ready][data-day='2020-04-15']")
+    fills = page.locator("#travel-map path.leaflet-interactive").evaluate_all(
+        "ps => ps.map(p => p.getAttribute('fill'))")
+    assert fills.count("#a50026") >= 18  # complete closure: 23 in the file that day, 20 big enough for the outline
+    assert int(page.get_attribute("#travel-map", "data-features")) >= 25  # 27 of the 32 are in the outline
+    page.fill("#travel-date", "2020-01-10")
+    page.dispatch_event("#travel-date", "change")
+    page.wait_for_selector("#travel-map[data-state=ready][data-day='2020-01-10']")
+    assert page.locator("#travel-status tbody tr[data-status=complete_closure]").count() == 0
+    assert page.locator("#travel-status tbody tr[data-status=no_restriction]").count() >= 30  # 31 zeros, one 1

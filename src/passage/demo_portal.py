@@ -39,6 +39,9 @@ def seed_portal(store: Store, work_dir: Path, progress: Callable[[str], None] | 
     say("boundaries imported (generated shapes, not real ones)")
     docs = add_demo_documents(store, work_dir / "documents", user="demo")
     say(f"{len(docs)} demo documents added")
+    from passage.travel.demo import load_demo, publish_demo  # travel measures and points of entry (/travel)
+
+    summary["travel"] = {**load_demo(store, work_dir / "travel", progress=say), "releases": publish_demo(store)}
     accounts = {}
     existing = {u["user_name"] for u in auth.list_users(store)}
     for name, role, scopes in ACCOUNTS:
@@ -47,6 +50,12 @@ def seed_portal(store: Store, work_dir: Path, progress: Callable[[str], None] | 
         password = secrets.token_urlsafe(12)
         auth.add_user(store, name, password, role, list(scopes), actor="demo")
         accounts[name] = (role, ", ".join(scopes), password)
+    from passage.questionnaire import load_demo_questionnaire  # offices and their questionnaire (/questionnaire)
+
+    accounts.update(load_demo_questionnaire(store)["accounts"])
+    from passage.reports.finance import DEMO_CSV, import_finance  # revenue and expenditure (/reports/annual/2020)
+
+    import_finance(store, DEMO_CSV, user="demo")
     if accounts:
         lines = [f"{n}\t{r}\t{s or '-'}\t{p}" for n, (r, s, p) in accounts.items()]
         out = work_dir / "accounts.txt"

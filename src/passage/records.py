@@ -14,7 +14,7 @@ from passage.auth.audit import audit
 from passage.checks import q
 from passage.errors import NotFound
 from passage.forms import Form, get_form
-from passage.forms.registry import SYSTEM_COLUMNS, record_table
+from passage.forms.registry import SYSTEM_COLUMNS, column_type, record_table
 from passage.store import Store
 from passage.store.schema import bump_generation
 
@@ -91,7 +91,7 @@ def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user
         return n, 0, 0
     inc = f"_inc_{import_id}"
     incoming_cols = ["_record_id", "_source_row", "_source_sheet", "_source_sha256", "_place_code", "_warnings", *fields]
-    types = {f.name: f.sql_type for f in form.top_fields()}
+    types = {f.name: column_type(store, f.sql_type) for f in form.top_fields()}
     ddl = ", ".join(f"{q(c)} {types.get(c, 'INTEGER' if c == '_source_row' else 'VARCHAR')}" for c in incoming_cols)
     # Created inside the caller's transaction: a failure rolls it back with everything else.
     store.execute(f"CREATE TEMP TABLE {inc} ({ddl})")
@@ -226,7 +226,7 @@ def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: For
     )
     base = f"_inc_{import_id}_{repeat}"  # repeat names are plain identifiers (install_form checks)
     inc, par, gone = base, base + "_par", base + "_gone"
-    types = {f.name: f.sql_type for f in form.repeat_fields(repeat)}
+    types = {f.name: column_type(store, f.sql_type) for f in form.repeat_fields(repeat)}
     inc_cols = [("_record_id", "VARCHAR"), ("_parent_record", "VARCHAR"), ("_parent_index", "INTEGER"),
                 ("_source_row", "INTEGER"), ("_source_sheet", "VARCHAR"), ("_source_sha256", "VARCHAR")]
     inc_cols += [(n, types[n]) for n in names]

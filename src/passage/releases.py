@@ -36,14 +36,17 @@ class Dataset:
 
     @property
     def country_field(self) -> str:
-        return load_pack(self.pack).record_config(self.form).get("places", {}).get("country", "admin0_pcode")
+        places = load_pack(self.pack).record_config(self.form).get("places", {})
+        # A pack without place checks (travel: codes beyond ISO 3166) names its country field in `fields`.
+        return places.get("country") or self.metadata.get("fields", {}).get("country", "admin0_pcode")
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _pack_datasets() -> dict[str, tuple[str, dict[str, Any]]]:
+def pack_datasets() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Dataset name -> (pack, its pack.yaml entry)."""
     out = {}
     for pack_name in available_packs():
         for name, spec in load_pack(pack_name).datasets.items():
@@ -55,7 +58,7 @@ def list_datasets(store: Store) -> list[Dataset]:
     """Every dataset the installed packs define, with the visibility set in this store."""
     stored = dict(store.query("SELECT name, visibility FROM datasets"))
     out = []
-    for name, (pack_name, spec) in sorted(_pack_datasets().items()):
+    for name, (pack_name, spec) in sorted(pack_datasets().items()):
         meta = {k: v for k, v in spec.items() if k not in ("form", "indicators", "tables", "visibility")}
         out.append(Dataset(name=name, title=spec["title"], form=spec["form"], pack=pack_name,
                            visibility=stored.get(name, spec.get("visibility", "public")), metadata=meta,

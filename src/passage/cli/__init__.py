@@ -74,3 +74,7 @@ def main(ctx: click.Context, db: str, user: str | None, quiet: bool) -> None:
 from passage.cli import commands  # noqa: E402,F401  (registers the commands)
 from passage.cli import users  # noqa: E402,F401  (registers `users` and `audit`)
 from passage.cli import documents  # noqa: E402,F401
+from passage.cli import report  # noqa: E402,F401  (the `report` group)
+from passage.cli import staff  # noqa: E402,F401  (`report staff-tables`, `report check`)
+from passage.cli import travel  # noqa: E402,F401  (the `travel` group)
+from passage.cli import questionnaire  # noqa: E402,F401  (`offices`, `questionnaire`)

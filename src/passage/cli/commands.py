@@ -145,13 +145,20 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
 
     \b
     KIND: dtm (DTM API v3 JSON or HDX CSV), xlsform-data (KoboToolbox/ODK export; needs --form),
-          boundaries (OCHA COD-AB GeoJSON whose features carry P-codes, for the portal's maps).
+          boundaries (OCHA COD-AB GeoJSON whose features carry P-codes, for the portal's maps),
+          oxcgrt (OxCGRT C8: legacy wide timeseries or the long national file),
+          cobap, cobap-dmy, cobap-mdy (COBAP policy list; the suffix gives the date order when no
+          value tells it), acaps (ACAPS government measures workbook, sheet Dataset),
+          staff-register (staff at year end), nationality-list (Member States and observers),
+          questionnaire (office questionnaire answers, Kobo export of the institutional form).
     Exit code 1 when the input is rejected; the report goes to stderr.
     \b
     Examples:
       passage import dtm nigeria_admin2.json nigeria_admin1.json
       passage import xlsform-data --form site_assessment export.xlsx --report errors.json
       passage import boundaries nga_admbnda_adm2.geojson
+      passage import oxcgrt c8_internationaltravel.csv
+      passage import staff-register staff_register_2020.csv
     """
     if kind == "boundaries":
         from passage.places.boundaries import import_boundaries

@@ -45,6 +45,11 @@ def _fields_for(form: Form, repeat: str | None) -> list[Field]:
     return form.top_fields() if repeat is None else form.repeat_fields(repeat)
 
 
+def column_type(store: Store, sql_type: str) -> str:
+    """DuckDB's DOUBLE is PostgreSQL's DOUBLE PRECISION (decimal fields)."""
+    return "DOUBLE PRECISION" if sql_type == "DOUBLE" and store.dialect == "postgres" else sql_type
+
+
 def install_form(store: Store, form: Form, pack: str | None = None, extra_columns: list[tuple[str, str]] = ()) -> bool:
     """Register a form version and create or widen its record tables. Returns False if already installed."""
     have = store.scalar("SELECT sha256 FROM forms WHERE form_id = ? AND version = ?", [form.form_id, form.version])
@@ -60,7 +65,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
         )
         for repeat in [None, *form.repeats]:
             table = record_table(_ident(form.form_id), repeat and _ident(repeat))
-            cols = [(_ident(f.name), f.sql_type) for f in _fields_for(form, repeat)]
+            cols = [(_ident(f.name), column_type(store, f.sql_type)) for f in _fields_for(form, repeat)]
             cols += list(extra_columns) if repeat is None else []
             system = SYSTEM_COLUMNS + (REPEAT_COLUMNS if repeat else [])
             if not store.table_exists(table):

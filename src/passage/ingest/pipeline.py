@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -40,6 +41,21 @@ def _importers() -> dict[str, Callable[[], Importer]]:
         found["xlsform-data"] = XlsformDataImporter
     except ImportError:  # pragma: no cover - optional while it is being built
         pass
+    from passage.ingest.acaps import AcapsImporter
+    from passage.ingest.cobap import CobapImporter
+    from passage.ingest.oxcgrt import OxcgrtImporter
+
+    found.update({"oxcgrt": OxcgrtImporter, "cobap": CobapImporter, "acaps": AcapsImporter,
+                  # COBAP files whose dates no value tells the order of (every part <= 12): the order given
+                  "cobap-dmy": partial(CobapImporter, date_order="dmy"),
+                  "cobap-mdy": partial(CobapImporter, date_order="mdy")})
+    from passage.ingest.nationality_list import NationalityListImporter
+    from passage.ingest.staff_register import StaffRegisterImporter
+
+    found.update({"staff-register": StaffRegisterImporter, "nationality-list": NationalityListImporter})
+    from passage.questionnaire.importer import QuestionnaireImporter
+
+    found["questionnaire"] = QuestionnaireImporter
     return found
 
 
@@ -146,7 +162,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
             _ensure_form_columns(eng, stage, form)
             ctx = Context(eng, stage, form, config, report,
                           store_keys=records.current_keys(store, eng, form_id),
-                          extra={"resolver": PcodeResolver(store), "update": update})
+                          extra={"resolver": PcodeResolver(store), "update": update, "store": store})
             run_checks(ctx)
             final = ctx.table
             if scopes is not None and report.ok:

@@ -171,6 +171,29 @@ DDL = [
     # Bumped by every change readers may have cached (commits, edits, releases).
     """INSERT INTO passage_meta SELECT 'generation', '0' WHERE NOT EXISTS
         (SELECT 1 FROM passage_meta WHERE key = 'generation')""",
+    # ---- office questionnaire workflow (passage.questionnaire.workflow): the state now, and every change
+    """CREATE TABLE IF NOT EXISTS questionnaire_states (
+        office_code VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        state VARCHAR NOT NULL,
+        record_version INTEGER,
+        changed_at TIMESTAMP NOT NULL,
+        changed_by VARCHAR,
+        PRIMARY KEY (office_code, year)
+    )""",
+    """CREATE SEQUENCE IF NOT EXISTS questionnaire_event_ids START 1""",
+    """CREATE TABLE IF NOT EXISTS questionnaire_history (
+        event_id BIGINT PRIMARY KEY,
+        office_code VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        action VARCHAR NOT NULL,
+        from_state VARCHAR,
+        to_state VARCHAR NOT NULL,
+        user_name VARCHAR,
+        reason VARCHAR,
+        record_version INTEGER,
+        occurred_at TIMESTAMP NOT NULL
+    )""",
 ]
 
 

@@ -114,8 +114,11 @@ def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
         return page
-    from passage.web import api, pages
+    from passage.web import api, pages, questionnaire, reports, travel
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(travel.router)
+    app.include_router(questionnaire.router)
+    app.include_router(reports.router)
     return app

@@ -33,8 +33,15 @@ def _env() -> jinja2.Environment:
     i18n.install(env)
     env.filters.update(number=i18n.number, percent=i18n.percent, day=i18n.day, language_name=i18n.language_name,
                        urlquote=lambda s: quote(str(s), safe=""))
-    env.globals.update(LANGUAGES=i18n.LANGUAGES)
+    env.globals.update(LANGUAGES=i18n.LANGUAGES, country_url=country_url)
     return env
+
+
+def country_url(dataset: str, code: str) -> str:
+    """A dataset's page about one country: `country_page` in its pack.yaml entry, else the DTM country page."""
+    spec = releases.pack_datasets().get(dataset)
+    page = (spec[1].get("country_page") if spec else None) or "/countries/{code}"
+    return page.replace("{code}", quote(str(code), safe=""))
 
 
 templates = Jinja2Templates(env=_env())

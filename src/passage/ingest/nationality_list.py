@@ -1,0 +1,53 @@
+"""The nationality list (`passage import nationality-list FILE`): the Member States and observers/others each
+staff annex lists, in the report's order, mapped onto the `staff_nationality` form.
+
+Columns `annex, section, country` (the file's order is the table's order) and a `year` column or a 4-digit
+year in the file name: the list applies from that year on, until a list of a later year is imported. Like a
+register it is a snapshot (`list` = the file's sha256); the latest import of a year wins. A list must name
+countries for every annex, and a country once per annex.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from passage.checks import Context, flag
+from passage.findings import Finding, Report
+from passage.ingest.files import SourceFile, combined_sha256
+from passage.ingest.staff_register import stage_csv
+
+COLUMNS = ["annex", "section", "country"]
+
+
+class NationalityListImporter:
+    kind = "nationality-list"
+    pack = "staff"
+    form_id = "staff_nationality"
+    description = "Member States and observers/others per staff annex, in order: annex, section, country [, year]"
+
+    def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
+        snapshot = combined_sha256(files)
+        total = 0
+        for f in files:
+            total += stage_csv(eng, f, table, report, COLUMNS, ("list", snapshot), total > 0, "nationality list")
+            if not report.ok:
+                return total
+        if total:  # the order of the lines is the order of the table
+            eng.execute(f"ALTER TABLE {table} ADD COLUMN position VARCHAR")
+            eng.execute(f"UPDATE {table} SET position = CAST(rowid + 1 AS VARCHAR)")
+        return total
+
+    def after_checks(self, ctx: Context, import_id: int) -> None:
+        from passage.staff.reference import annexes
+
+        eng, src = ctx.eng, ctx.table
+        flag(ctx, "duplicate-key",
+             f"EXISTS (SELECT 1 FROM {src} o WHERE o.year = {src}.year AND o.annex = {src}.annex "
+             f"AND o.country = {src}.country AND o.section <> {src}.section AND o._row < {src}._row)",
+             "the country is listed under both sections of this annex", column="country", value="country")
+        for name in annexes():
+            for (year,) in eng.execute(f"SELECT DISTINCT year FROM {src} WHERE year IS NOT NULL AND NOT EXISTS "
+                                       f"(SELECT 1 FROM {src} o WHERE o.year = {src}.year AND o.annex = ?)",
+                                       [name]).fetchall():
+                ctx.report.add(Finding("staff.list_annex_missing", f"the list for {year} names no country for {name}",
+                                       column="annex", value=name))
