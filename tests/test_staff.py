@@ -339,6 +339,23 @@ def test_year_column_blank_without_a_year_in_the_name(store, tmp_path):
     assert [(f.row, f.column, f.code) for f in result.report.errors] == [(3, "year", "required")]
 
 
+def test_year_given_on_the_command_line(store_path, tmp_path):
+    """`--year` names the year of a register whose file says none; a column would still win, row by row."""
+    path = write_register(tmp_path / "register.csv", [_row(1), _row(2, sex="M")])
+    runner = CliRunner()
+    rejected = runner.invoke(main, ["--db", str(store_path), "import", "staff-register", str(path)])
+    assert rejected.exit_code == 1 and "staff.year_missing" in rejected.output
+    ok = runner.invoke(main, ["--db", str(store_path), "import", "staff-register", "--year", "2019", str(path)])
+    assert ok.exit_code == 0, ok.output
+    out = runner.invoke(main, ["--db", str(store_path), "report", "staff-tables", "--year", "2019",
+                               "-o", str(tmp_path / "t")])
+    assert out.exit_code == 0, out.output
+    with (tmp_path / "t" / "annex2_general_service.csv").open(encoding="utf-8") as fh:
+        assert sum(int(r["total"]) for r in csv.DictReader(fh)) == 2
+    usage = runner.invoke(main, ["--db", str(store_path), "import", "dtm", "--year", "2019", str(path)])
+    assert usage.exit_code == 2 and "--year" in usage.output
+
+
 def test_extra_column_is_left_out_with_a_warning(store, tmp_path):
     rows = [{**_row(1), "duty_station": "Nairobi"}]
     result = import_files(store, "staff-register", [write_register(tmp_path / "staff_2021.csv", rows,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from openpyxl import Workbook
+from xlsform_writer import write_xlsform
 
 SURVEY = [
     # type, name, label, required, constraint, constraint_message, relevant, hint
@@ -39,21 +39,10 @@ CHOICES = [
 
 
 def main() -> None:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "required", "constraint", "constraint_message", "relevant", "hint"])
-    for row in SURVEY:
-        ws.append(list(row))
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    for row in CHOICES:
-        ch.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_title", "form_id", "version"])
-    st.append(["DTM mobility tracking: IDPs by admin area and round", "dtm_idps", "2024.1"])
     out = Path(__file__).resolve().parents[1] / "src/passage/packs/dtm/forms/dtm_idps.xlsx"
-    wb.save(out)
+    write_xlsform(out, ["type", "name", "label", "required", "constraint", "constraint_message", "relevant", "hint"],
+                  SURVEY, ["DTM mobility tracking: IDPs by admin area and round", "dtm_idps", "2024.1"],
+                  choices=CHOICES)
     print(out)
 
 

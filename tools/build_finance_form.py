@@ -6,7 +6,7 @@ Run after editing the lists below; the .xlsx is committed
 
 from pathlib import Path
 
-from openpyxl import Workbook
+from xlsform_writer import write_xlsform
 
 SURVEY = [
     # type, name, label, required, constraint, constraint_message, hint
@@ -22,17 +22,9 @@ SURVEY = [
 
 
 def main() -> None:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "required", "constraint", "constraint_message", "hint"])
-    for row in SURVEY:
-        ws.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_title", "form_id", "version"])
-    st.append(["Revenue and expenditure by year", "finance", "2020.1"])
     out = Path(__file__).resolve().parents[1] / "src/passage/packs/institutional/forms/finance.xlsx"
-    wb.save(out)
+    write_xlsform(out, ["type", "name", "label", "required", "constraint", "constraint_message", "hint"], SURVEY,
+                  ["Revenue and expenditure by year", "finance", "2020.1"])
     print(out)
 
 

@@ -11,8 +11,7 @@ applies, before the questionnaire can be submitted).
 
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
+from xlsform_writer import write_xlsform
 
 COLUMNS = ["type", "name", "label", "hint", "required", "relevant", "constraint", "constraint_message", "mandatory",
            "sdg_targets", "gcm_objectives", "srf_objective"]
@@ -220,23 +219,8 @@ OUT = Path(__file__).resolve().parents[1] / "src/passage/packs/institutional/for
 
 
 def main() -> None:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(COLUMNS)
-    for row in SURVEY:
-        ws.append([row.get(c, "") for c in COLUMNS])
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    for row in CHOICES:
-        ch.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_title", "form_id", "version"])
-    st.append(list(SETTINGS))
-    for sheet in wb.worksheets:
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-    wb.save(OUT)
+    write_xlsform(OUT, COLUMNS, ([row.get(c, "") for c in COLUMNS] for row in SURVEY), SETTINGS, choices=CHOICES,
+                  bold_header=True)
     print(f"{OUT} ({sum(1 for r in SURVEY if r['type'] not in ('begin group', 'end group'))} questions)")
 
 

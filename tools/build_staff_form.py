@@ -5,7 +5,7 @@ list of Member States and observers/others the annexes are laid out by."""
 from pathlib import Path
 
 import yaml
-from openpyxl import Workbook
+from xlsform_writer import write_xlsform
 
 PACK = Path(__file__).resolve().parents[1] / "src/passage/packs/staff"
 HEAD = ["type", "name", "label", "required", "constraint", "constraint_message", "relevant", "hint"]
@@ -48,23 +48,8 @@ def _choices(spec: dict) -> list[tuple[str, str, str]]:
 
 
 def _write(name: str, title: str, survey: list[tuple], choices: list[tuple], lists: set[str]) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(HEAD)
-    for row in survey:
-        ws.append(list(row))
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    for row in choices:
-        if row[0] in lists:
-            ch.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_title", "form_id", "version"])
-    st.append([title, name, "2020.1"])
-    out = PACK / "forms" / f"{name}.xlsx"
-    wb.save(out)
-    return out
+    return write_xlsform(PACK / "forms" / f"{name}.xlsx", HEAD, survey, [title, name, "2020.1"],
+                         choices=[row for row in choices if row[0] in lists])
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ the point-of-entry registry and a PoE's assessment on a date.
 
 from pathlib import Path
 
-from openpyxl import Workbook
+from xlsform_writer import write_xlsform
 
 OUT = Path(__file__).resolve().parents[1] / "src/passage/packs/travel/forms"
 HEADER = ["type", "name", "label", "required", "constraint", "constraint_message", "relevant", "hint",
@@ -180,23 +180,9 @@ FORMS = [
 
 
 def write(form_id: str, title: str, survey: list[tuple], choices: list[tuple]) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(HEADER)
-    for row in survey:
-        ws.append(list(row))
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label", "category"])
-    for row in choices:
-        ch.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_title", "form_id", "version"])
-    st.append([title, form_id, "2020.1"])
     OUT.mkdir(parents=True, exist_ok=True)
-    out = OUT / f"{form_id}.xlsx"
-    wb.save(out)
-    return out
+    return write_xlsform(OUT / f"{form_id}.xlsx", HEADER, survey, [title, form_id, "2020.1"],
+                         choices_header=["list_name", "name", "label", "category"], choices=choices)
 
 
 def main() -> None:

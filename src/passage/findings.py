@@ -70,7 +70,7 @@ CODES: dict[str, str] = {
     "doc.bad_pdf": "The PDF cannot be read: it is broken or encrypted",
     "doc.unknown_place": "A document's place code is not in the place table",
     "doc.bad_language": "The document's language is not an ISO 639-1 code",
-    "staff.year_missing": "A staff register or nationality list gives no year (no year column, no year in the file name)",
+    "staff.year_missing": "A staff register or nationality list gives no year (no year column, no --year, no year in the file name)",
     "staff.grade_category": "The grade is not a grade of the staff member's category",
     "staff.nationality_unlisted": "The nationality is not in the nationality list under the row's category and group",
     "staff.list_annex_missing": "A nationality list names no country for one of the staff annexes",

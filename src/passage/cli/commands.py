@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from passage.cli import main
-from passage.cli.render import print_report, table
+from passage.cli.render import print_report, rows_out, table
 from passage.errors import UsageError
 
 pass_ctx = click.pass_obj
@@ -69,15 +69,7 @@ def places_list(ctx, level: int | None, country: str | None, fmt: str) -> None:
     from passage.places import list_places
 
     rows = list_places(ctx.store, level=level, country=country)
-    names = ["code", "level", "name", "parent_code", "country_code"]
-    if fmt == "csv":
-        import csv
-
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(names)
-        w.writerows(rows)
-    else:
-        table(names, rows)
+    rows_out(["code", "level", "name", "parent_code", "country_code"], rows, fmt)
 
 
 # ---- forms --------------------------------------------------------------------------------------------
@@ -138,9 +130,12 @@ def forms_show(ctx, form_id: str) -> None:
 @click.option("--update", is_flag=True, help="Records already in the store become new versions instead of errors.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every finding as JSON to this file.")
+@click.option("--year", type=click.IntRange(1900, 2100),
+              help="The year a staff register or nationality list is for, when it has no year column "
+                   "(default: the year in the file name).")
 @pass_ctx
 def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, update: bool,
-               report_path: Path | None) -> None:
+               report_path: Path | None, year: int | None) -> None:
     """Validate files and import them as one transaction (all or nothing).
 
     \b
@@ -159,6 +154,7 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
       passage import boundaries nga_admbnda_adm2.geojson
       passage import oxcgrt c8_internationaltravel.csv
       passage import staff-register staff_register_2020.csv
+      passage import staff-register --year 2021 register.csv
     """
     if kind == "boundaries":
         from passage.places.boundaries import import_boundaries
@@ -172,7 +168,7 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
     step = _progress(ctx, f"import {kind}")
     try:
         result = import_files(ctx.store, kind, list(files), form_id=form_id, user=ctx.user, update=update,
-                              progress=step)
+                              progress=step, year=year)
     finally:
         if step is not None:
             step.bar.__exit__(None, None, None)  # type: ignore[attr-defined]

@@ -3,26 +3,16 @@ participation and figures."""
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
 import click
 
 from passage.cli import main
-from passage.cli.render import table
+from passage.cli.render import rows_out, table
 
 pass_ctx = click.pass_obj
 FORMATS = click.Choice(["table", "csv"])
-
-
-def _out(names: list[str], rows: list[tuple], fmt: str) -> None:
-    if fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(names)
-        w.writerows(rows)
-    else:
-        table(names, rows)
 
 
 def _principal(ctx):
@@ -68,7 +58,7 @@ def offices_list(ctx, region: str | None, fmt: str) -> None:
     from passage.places.offices import list_offices
 
     rows = [(o.code, o.kind, o.name, o.parent or "", o.iso3, o.region or "") for o in list_offices(ctx.store, region)]
-    _out(["code", "kind", "name", "parent", "iso3", "region"], rows, fmt)
+    rows_out(["code", "kind", "name", "parent", "iso3", "region"], rows, fmt)
 
 
 # ---- questionnaire ------------------------------------------------------------------------------------------
@@ -115,7 +105,7 @@ def questionnaire_status(ctx, year: int, region: str | None, fmt: str) -> None:
     now = states(ctx.store, year)
     rows = [(o.code, o.name, o.region or "", now.get(o.code, "not_started"))
             for o in list_offices(ctx.store, region) if o.kind != "hq"]
-    _out(["office", "name", "region", "state"], rows, fmt)
+    rows_out(["office", "name", "region", "state"], rows, fmt)
 
 
 def _action(name: str, doc: str):
@@ -186,12 +176,13 @@ def questionnaire_participation(ctx, year: int, fmt: str, missing: bool) -> None
 
     p = participation(ctx.store, year)
     if missing:
-        _out(["office", "name", "region", "state"],
-             [(m["code"], m["name"], m["region"] or "", m["state"]) for m in p.missing], fmt)
+        rows_out(["office", "name", "region", "state"],
+                 [(m["code"], m["name"], m["region"] or "", m["state"]) for m in p.missing], fmt)
         return
     rows = [(r.region or "all", r.name, r.offices, r.submitted, r.approved, r.locked, r.drafts, r.not_started,
              "" if r.rate is None else round(r.rate, 4)) for r in [*p.regions, p.total]]
-    _out(["region", "name", "offices", "submitted", "approved", "locked", "draft", "not_started", "rate"], rows, fmt)
+    rows_out(["region", "name", "offices", "submitted", "approved", "locked", "draft", "not_started", "rate"],
+             rows, fmt)
 
 
 @questionnaire.command("figures")
@@ -213,7 +204,7 @@ def questionnaire_figures(ctx, year: int, fmt: str, by_region: bool) -> None:
         rows = [(v.name, s.group, s.count, s.denominator, v.denominator_kind,
                  "" if s.share is None else round(s.share, 4), s.text)
                 for v in values.values() for s in v.by_region]
-        _out(["indicator", "region", "count", "denominator", "denominator_kind", "share", "text"], rows, fmt)
+        rows_out(["indicator", "region", "count", "denominator", "denominator_kind", "share", "text"], rows, fmt)
         return
     rows = []
     for v in values.values():
@@ -221,5 +212,5 @@ def questionnaire_figures(ctx, year: int, fmt: str, by_region: bool) -> None:
         rows.append((v.name, v.value, v.denominator, v.denominator_kind or "",
                      "" if v.share is None else round(v.share, 4), v.text, "" if before is None else before,
                      "" if v.change is None else v.change, len(v.record_ids)))
-    _out(["indicator", "value", "denominator", "denominator_kind", "share", "text", "previous_year", "change",
-          "records"], rows, fmt)
+    rows_out(["indicator", "value", "denominator", "denominator_kind", "share", "text", "previous_year", "change",
+              "records"], rows, fmt)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import csv
+import sys
+from collections.abc import Sequence
 
 import click
 
@@ -15,11 +17,26 @@ def table(names: Sequence[str], rows: Sequence[Sequence], err: bool = False) -> 
     cells = [[("" if v is None else str(v)) for v in r] for r in rows]
     widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
     widths = [min(w, 60) for w in widths]
-    line = lambda vals: "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    line = lambda vals: "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths)).rstrip()
     click.echo(line(list(names)), err=err)
     click.echo(line(["-" * w for w in widths]), err=err)
     for r in cells:
         click.echo(line(r), err=err)
+
+
+def write_csv(names: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """CSV on stdout as the CLI contract says: UTF-8, a header row, empty for missing values."""
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(names)
+    w.writerows([["" if v is None else v for v in r] for r in rows])
+
+
+def rows_out(names: Sequence[str], rows: Sequence[Sequence], fmt: str) -> None:
+    """`--format csv` for programs, a table for people."""
+    if fmt == "csv":
+        write_csv(names, rows)
+    else:
+        table(names, rows)
 
 
 def print_report(report: Report, show: int = SHOW) -> None:

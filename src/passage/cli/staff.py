@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from passage.cli.render import table
+from passage.cli.render import table, write_csv
 from passage.cli.report import report
 from passage.errors import UsageError
 
@@ -82,11 +81,9 @@ def report_check(ctx, year: int | None, tables_dir: Path | None, figures: Path |
                                "results": [r.as_dict() for r in shown],
                                "skipped": [s.__dict__ for s in skipped]}, indent=2, ensure_ascii=False))
     elif fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(["rule", "severity", "ok", "where", "left", "operator", "right", "tolerance", "description"])
-        for r in shown:
-            w.writerow([r.rule, r.severity, r.ok, r.where, r.left, r.operator, r.right,
-                        "" if r.tolerance is None else r.tolerance, r.description])
+        write_csv(["rule", "severity", "ok", "where", "left", "operator", "right", "tolerance", "description"],
+                  [(r.rule, r.severity, r.ok, r.where, r.left, r.operator, r.right, r.tolerance, r.description)
+                   for r in shown])
     else:
         table(["rule", "severity", "result", "where", "left", "op", "right", "description"],
               [(r.rule, r.severity, "ok" if r.ok else "FAIL", r.where, _n(r.left), r.operator, _n(r.right),

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from datetime import date
 from typing import Any
 
 import click
 
 from passage.cli import main
-from passage.cli.render import table
+from passage.cli.render import table, write_csv
 
 pass_ctx = click.pass_obj
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
                       show_default=True, help="table for people, csv or json for programs.")
 DAY = click.option("--date", "day", required=True, metavar="YYYY-MM-DD", help="The day to look at.")
-
-
-def _csv(names: list[str], rows: list[list[Any]]) -> None:
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    w.writerow(names)
-    w.writerows([["" if v is None else v for v in r] for r in rows])
 
 
 def _json(value: Any) -> None:
@@ -64,7 +56,7 @@ def status_cmd(ctx, day: str, source: str | None, fmt: str) -> None:
     if fmt == "json":
         return _json([r.as_dict() for r in rows])
     out = [[getattr(r, c) for c in CSV_COLUMNS] for r in rows]
-    (_csv if fmt == "csv" else table)(list(CSV_COLUMNS), out)
+    (write_csv if fmt == "csv" else table)(list(CSV_COLUMNS), out)
 
 
 @travel.command("summary")
@@ -80,7 +72,7 @@ def summary_cmd(ctx, day: str, sources: str | None, fmt: str) -> None:
     if fmt == "json":
         return _json(rows)
     names = ["date", "source", "status", "countries"]
-    (_csv if fmt == "csv" else table)(names, [[r[n] for n in names] for r in rows])
+    (write_csv if fmt == "csv" else table)(names, [[r[n] for n in names] for r in rows])
 
 
 @travel.command("compare")
@@ -104,8 +96,8 @@ def compare_cmd(ctx, day: str, sources: str, fmt: str) -> None:
         return _json(res)
     if fmt == "csv":
         names = ["iso3", "date", f"{a}_status", f"{b}_status", f"{a}_native_value", f"{b}_native_value", "agree"]
-        return _csv(names, [[p["iso3"], res["date"], p["status_a"], p["status_b"], p["native_value_a"],
-                             p["native_value_b"], p["agree"]] for p in res["pairs"]])
+        return write_csv(names, [[p["iso3"], res["date"], p["status_a"], p["status_b"], p["native_value_a"],
+                                  p["native_value_b"], p["agree"]] for p in res["pairs"]])
     click.echo(f"{a} (rows) vs {b} (columns) on {res['date']}: {res['countries']} countries covered by both")
     table([f"{a} \\ {b}", *STATUSES], [[s, *(res["matrix"][s][t] for t in STATUSES)] for s in STATUSES])
     rate = "-" if res["agreement_rate"] is None else f"{res['agreement_rate']:.1%}"
@@ -177,7 +169,7 @@ def timeline_cmd(ctx, iso3: str, date_from: str | None, date_to: str | None, sou
     names = ["source", "from", "to", "days", "status", "native_value"]
     runs = [[r[n] for n in names] for r in t["runs"]]
     if fmt == "csv":
-        return _csv(names, runs)
+        return write_csv(names, runs)
     click.echo(f"{t['iso3']} from {t['from'] or '-'} to {t['to'] or '-'}")
     table(names, runs)
     if t["measures"]:

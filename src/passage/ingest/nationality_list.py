@@ -24,12 +24,14 @@ class NationalityListImporter:
     pack = "staff"
     form_id = "staff_nationality"
     description = "Member States and observers/others per staff annex, in order: annex, section, country [, year]"
+    year: int | None = None  # `passage import nationality-list --year 2021 FILE`
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
         snapshot = combined_sha256(files)
         total = 0
         for f in files:
-            total += stage_csv(eng, f, table, report, COLUMNS, ("list", snapshot), total > 0, "nationality list")
+            total += stage_csv(eng, f, table, report, COLUMNS, ("list", snapshot), total > 0, "nationality list",
+                               self.year)
             if not report.ok:
                 return total
         if total:  # the order of the lines is the order of the table

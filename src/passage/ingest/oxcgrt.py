@@ -22,7 +22,7 @@ from datetime import date
 import duckdb
 
 from passage.findings import Finding, Report
-from passage.ingest import csvfile, trackers
+from passage.ingest import trackers
 from passage.ingest.files import SourceFile
 
 MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
@@ -113,18 +113,10 @@ class OxcgrtImporter:
             return 0
         picks = {"cc": pos["country_code"], **({"cn": pos["country_name"]} if "country_name" in pos else {}),
                  **{a: p for a, (p, _, _) in dates.items()}}
-        view, wide, long = f"{table}_raw", f"{table}_wide", f"{table}_long"
-        trackers.raw_csv_view(eng, f.path, view, len(header), picks)
+        wide, long = f"{table}_wide", f"{table}_long"
         try:
-            n = csvfile.materialise(eng, view, wide, "src.*", report, f.name, append=False)
-        finally:
-            eng.execute(f"DROP VIEW IF EXISTS {view}")
-        try:
-            if not report.ok or n == 0:
-                if report.ok:
-                    report.add(Finding("file-empty", "the file has a header but no data rows", file=f.name, row=2))
+            if not trackers.read_picked(eng, f, wide, len(header), picks, report):
                 return 0
-            csvfile.number_rows(eng, wide, 0, skip=1, blank_lines=f.blank_lines, columns=len(header))
             cols = ", ".join(f'"{a}"' for a in dates)
             eng.execute(
                 f"CREATE OR REPLACE TEMP TABLE {long} AS SELECT _row, cc, {'cn' if 'cn' in picks else 'NULL'} AS cn, "
@@ -170,18 +162,10 @@ class OxcgrtImporter:
                  **{k: pos[c] for k, c in (("cn", "CountryName"), ("rc", "RegionCode"), ("ju", "Jurisdiction"))
                     if c in pos},
                  **{a: p for a, (p, _) in indicators.items()}}
-        view, raw, long = f"{table}_raw", f"{table}_lraw", f"{table}_long"
-        trackers.raw_csv_view(eng, f.path, view, len(header), picks)
+        raw, long = f"{table}_lraw", f"{table}_long"
         try:
-            n = csvfile.materialise(eng, view, raw, "src.*", report, f.name, append=False)
-        finally:
-            eng.execute(f"DROP VIEW IF EXISTS {view}")
-        try:
-            if not report.ok or n == 0:
-                if report.ok:
-                    report.add(Finding("file-empty", "the file has a header but no data rows", file=f.name, row=2))
+            if not trackers.read_picked(eng, f, raw, len(header), picks, report):
                 return 0
-            csvfile.number_rows(eng, raw, 0, skip=1, blank_lines=f.blank_lines, columns=len(header))
             # National rows only: Jurisdiction NAT_TOTAL, or (older files) no region code.
             if "ju" in picks:
                 national = "upper(trim(coalesce(ju, ''))) = 'NAT_TOTAL'"

@@ -91,13 +91,19 @@ def _now() -> datetime:
 
 def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | None = None, user: str | None = None,
                  update: bool = False, max_bytes: int = MAX_UPLOAD_BYTES,
-                 progress: Callable[[str], None] | None = None, scopes: list[str] | None = None) -> ImportResult:
+                 progress: Callable[[str], None] | None = None, scopes: list[str] | None = None,
+                 year: int | None = None) -> ImportResult:
     """Validate files and, only if they are clean, load them as one transaction.
 
     `scopes` (place codes: ISO3 countries or P-code prefixes) limits the rows an editor may import.
+    `year` is the period of importers whose files may not say it (staff-register, nationality-list).
     """
     say = progress or (lambda step: None)
     importer = get_importer(kind)
+    if year is not None:
+        if not hasattr(importer, "year"):
+            raise UsageError(f"`{kind}` imports take no --year (their files carry their dates)")
+        importer.year = year
     form_id = form_id or importer.form_id
     if form_id is None:
         raise UsageError(f"`{kind}` imports need --form ID")

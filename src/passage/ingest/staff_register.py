@@ -1,7 +1,7 @@
 """The year-end staff register (`passage import staff-register FILE`), mapped onto the `staff_member` form.
 
 One row per staff member: `staff_id, category, grade, nationality, nationality_group, sex, appointment_type`,
-and a `year` column or a 4-digit year in the file name. A register is a snapshot: every row gets the sha256
+and the year: a `year` column, else `--year`, else a 4-digit year in the file name. A register is a snapshot: every row gets the sha256
 of the imported file(s) as `register`, so a later register of the same year is a new snapshot beside the
 earlier one (tables use the latest; nothing is lost). Besides the form's own checks (choices for category,
 grade, group, sex, appointment type; required values; a staff_id once per register) the importer checks that a
@@ -37,8 +37,9 @@ def file_year(name: str) -> tuple[int | None, str]:
 
 
 def stage_csv(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, report: Report, columns: list[str],
-              snapshot: tuple[str, str], append: bool, what: str) -> int:
-    """Stage one CSV whose `columns` are all required, plus an optional `year` (else the file name's year).
+              snapshot: tuple[str, str], append: bool, what: str, year: int | None = None) -> int:
+    """Stage one CSV whose `columns` are all required, plus an optional `year` column (else `year`, the import's
+    `--year`, else the file name's year).
 
     `snapshot` is (field, value): the field naming the snapshot every row belongs to. Other columns are
     left out with a warning. Returns the rows staged.
@@ -54,14 +55,17 @@ def stage_csv(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, report:
     csvfile.check_header(header, header, columns, report, f.name)  # duplicates and missing columns
     if not report.ok:
         return 0
-    year, why = file_year(f.name)
+    why = ""
+    if year is None:
+        year, why = file_year(f.name)
     given = csvfile.sql_str(str(year)) if year else "NULL::VARCHAR"
     if "year" in header:
         year_sql = f"coalesce(nullif(trim(src.\"year\"), ''), {given})"
     elif year:
         year_sql = given
     else:
-        report.add(Finding("staff.year_missing", f"no `year` column, and {why}", file=f.name, row=1, column="year"))
+        report.add(Finding("staff.year_missing", f"no `year` column, no --year, and {why}", file=f.name, row=1,
+                           column="year"))
         return 0
     select = ", ".join([
         "src._row AS _row", "src._file AS _file", "NULL::VARCHAR AS _sheet", f"{year_sql} AS year",
@@ -88,12 +92,14 @@ class StaffRegisterImporter:
     form_id = "staff_member"
     description = ("Year-end staff register CSV: staff_id, category, grade, nationality, nationality_group, sex, "
                    "appointment_type [, year]")
+    year: int | None = None  # `passage import staff-register --year 2020 FILE`
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
         register = combined_sha256(files)
         total = 0
         for f in files:
-            total += stage_csv(eng, f, table, report, COLUMNS, ("register", register), total > 0, "register")
+            total += stage_csv(eng, f, table, report, COLUMNS, ("register", register), total > 0, "register",
+                               self.year)
             if not report.ok:
                 break
         return total

@@ -16,6 +16,7 @@ import pycountry
 from passage.checks import Context, flag
 from passage.findings import WARNING, Finding, Report
 from passage.ingest import csvfile
+from passage.ingest.files import SourceFile
 
 ISO3 = frozenset(c.alpha_3 for c in pycountry.countries)
 # Cell texts trackers write for "no value".
@@ -86,6 +87,25 @@ def raw_csv_view(eng: duckdb.DuckDBPyConnection, path: Path, view: str, ncols: i
         f"FROM read_csv({csvfile.sql_str(str(path))}, auto_detect=false, header=false, skip={skip}, "
         f"columns={cols}, delim=',', quote='\"', escape='\"', strict_mode=true, "
         f"max_line_size={csvfile.MAX_LINE_BYTES})")
+
+
+def read_picked(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, ncols: int, picks: dict[str, int],
+                report: Report) -> int:
+    """Stage a CSV's picked columns into `table`, each row numbered with its line; 0 (with a finding) when the
+    file cannot be read or has no data rows."""
+    view = f"{table}_view"
+    raw_csv_view(eng, f.path, view, ncols, picks)
+    try:
+        n = csvfile.materialise(eng, view, table, "src.*", report, f.name, append=False)
+    finally:
+        eng.execute(f"DROP VIEW IF EXISTS {view}")
+    if not report.ok:
+        return 0
+    if n == 0:
+        report.add(Finding("file-empty", "the file has a header but no data rows", file=f.name, row=2))
+        return 0
+    csvfile.number_rows(eng, table, 0, skip=1, blank_lines=f.blank_lines, columns=ncols)
+    return n
 
 
 def stage_rows(eng: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list[Any]]) -> int:
