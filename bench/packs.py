@@ -1,6 +1,6 @@
 """Travel trackers and the annual report at their real sizes, side by side with the way it is done without Passage.
 
-    /work/venv/bin/python bench/packs.py --wait-idle --out docs/performance.md     # about 5-8 minutes
+    /work/venv/bin/python bench/packs.py --wait-idle --out docs/performance.md     # about 4 minutes
     /work/venv/bin/python bench/packs.py --quick                                   # checks the script, ~2 minutes
 
 Data (generated into bench/data/, gitignored; reused when present, `--regenerate` to rewrite):
@@ -253,15 +253,20 @@ def _import(a, kind: str, store_name: str) -> dict:
     from passage.store import open_store
 
     target = _fresh_copy(a, store_name)
+    steps: list[tuple[str, float]] = []
     t = _clock()
     with open_store(str(target)) as store:
-        result = import_files(store, kind, [Path(a.file)], user="bench")
+        result = import_files(store, kind, [Path(a.file)], user="bench",
+                              progress=lambda step: steps.append((step, time.perf_counter())))
         t_import = _since(t)
         form = "travel_level" if kind == "oxcgrt" else "travel_measure"
         n = store.scalar(f"SELECT count(*) FROM {form}")
     out = _since(t)
+    marks = [("setup", t[0]), *steps, ("close", t[0] + t_import["seconds"]), ("end", t[0] + out["seconds"])]
+    phases = {name: round(marks[i + 1][1] - at, 3) for i, (name, at) in enumerate(marks[:-1])}
     r = result.report
-    return {**out, "import_seconds": t_import["seconds"], "status": result.status, "inserted": result.inserted,
+    return {**out, "import_seconds": t_import["seconds"], "phases": phases, "status": result.status,
+            "inserted": result.inserted,
             "rows_read": result.rows_read, "records": n, "errors": r.error_count(), "warnings": r.warning_count(),
             "findings": sorted({f.code for f in r.findings}), "store_bytes": bench_run._du(target)}
 
@@ -669,6 +674,15 @@ def _s(x: float | None) -> str:
     return f"{x * 1000:,.0f} ms" if x < 1 else bench_run._s(x)
 
 
+def _size(b: float) -> str:
+    return f"{b / 1e3:,.0f} kB" if b < 1e6 else bench_run._mb(b)
+
+
+def _phases(r: dict) -> str:
+    """Where an import's time went, by the pipeline's progress steps (setup: opening the import, pack check)."""
+    return ", ".join(f"{k} {_s(v)}" for k, v in r.get("phases", {}).items())
+
+
 def _cpu(r: dict) -> str:
     return bench_run._s(r["cpu_seconds"]) if "cpu_seconds" in r else ""
 
@@ -728,11 +742,11 @@ def section(res: dict, notes: str = "") -> str:
     w(f"- OxCGRT wide (generated, the layout of `c8_internationaltravel.csv`: unnamed index column, `country_code`,"
       f" `country_name`, a column per day, a trailing blank column, CRLF): {wd['countries']} countries x "
       f"{wd['days']:,} days (01Jan2020–20Feb2023), {wd['cells']:,} cells of which {wd['blank']:,} blank "
-      f"({wd['blank'] / wd['cells']:.1%}), levels 0–4 in runs; {bench_run._mb(wd['bytes'])}.")
+      f"({wd['blank'] / wd['cells']:.1%}), levels 0–4 in runs; {_size(wd['bytes'])}.")
     w(f"- OxCGRT long (generated, the columns of `OxCGRT_nat_latest.csv`): {ld['rows']:,} rows x {ld['columns']} "
       f"columns, {ld['countries']} countries x {ld['days']:,} days as NAT_TOTAL rows plus {ld['state_rows']:,} "
       f"STATE_TOTAL rows, `Date` as YYYYMMDD, values like `3.0`; C8EV for every country (~8 % blank), C8NV and C8V "
-      f"from June 2021 for 30 % of them: {ld['levels']:,} national C8 cells; {bench_run._mb(ld['bytes'])}.")
+      f"from June 2021 for 30 % of them: {ld['levels']:,} national C8 cells; {_size(ld['bytes'])}.")
     ac = res["acaps"]
     w(f"- ACAPS: the real workbook `acaps_covid19_government_measures_dataset.xlsx` ({bench_run._mb(ac['bytes'])}; "
       f"{ac['pandas']['records']:,} rows x {ac['pandas']['columns']} columns in its `Dataset` sheet).")
@@ -754,7 +768,7 @@ def section(res: dict, notes: str = "") -> str:
     w("- **DuckDB floor**: `CREATE TABLE AS SELECT ... FROM (UNPIVOT (SELECT * FROM read_csv(file)) ON COLUMNS(...))`")
     w("  with typed dates and levels, into a fresh DuckDB file: what getting the levels into a table costs at least.")
     w(f"- Imports run interleaved, {st['repeat']} run(s) of each (ACAPS {st['acaps_repeat']}, report renders "
-      f"{st['report_repeat']}); the tables give the median run (the lower one of two), all runs are listed below.")
+      f"{st['report_repeat']}); the tables give the median run (the faster of the middle two for an even count); all runs are listed below.")
     w(f"- Status calls: over a store holding the wide file and ACAPS (both imported by Passage), "
       f"{st['call_repeat']} calls per date at {len(res['status']['dates'])} dates "
       f"({', '.join(res['status']['dates'])}); the median leaves out the process's very first call, shown "
@@ -770,9 +784,9 @@ def section(res: dict, notes: str = "") -> str:
         o = ox[layout]
         p, pd_, dk = o["passage"], o["pandas"], o["duckdb"]
         label = {"wide": "wide C8", "long": "long national"}[layout]
-        for name, r, outb in (("passage import", p, f"{bench_run._mb(p['store_bytes'])} store + archive"),
-                              ("pandas (no validation)", pd_, f"{bench_run._mb(pd_['output_bytes'])} Parquet"),
-                              ("DuckDB read_csv + UNPIVOT (floor)", dk, f"{bench_run._mb(dk['store_bytes'])}")):
+        for name, r, outb in (("passage import", p, f"{_size(p['store_bytes'])} store + archive"),
+                              ("pandas (no validation)", pd_, f"{_size(pd_['output_bytes'])} Parquet"),
+                              ("DuckDB read_csv + UNPIVOT (floor)", dk, f"{_size(dk['store_bytes'])}")):
             ratio = _ratio(r["seconds"], pd_["seconds"]) if r is not pd_ else "1"
             w(f"| {label} | {name} | {_s(r['seconds'])} | {_cpu(r)} | {r['records']:,} | "
               f"{bench_run._rate(r['records'], r['seconds'])} | {r['peak_rss_mb']:,.0f} MB | {outb} | {ratio} | "
@@ -785,7 +799,8 @@ def section(res: dict, notes: str = "") -> str:
         w(f"- {layout}: passage {p['status']}, {p['records']:,} records, {p['errors']} errors, {p['warnings']} "
           f"warnings{' (' + ', '.join(p['findings']) + ')' if p['findings'] else ''}; same record count in all three: "
           f"{'yes' if same else '**no**'}. Import vs DuckDB's floor: {_ratio(p['seconds'], o['duckdb']['seconds'])}."
-          f" Runs: passage {_times(p)}; pandas {_times(o['pandas'])}; DuckDB {_times(o['duckdb'])}.")
+          f" Runs: passage {_times(p)}; pandas {_times(o['pandas'])}; DuckDB {_times(o['duckdb'])}."
+          + (f" The passage run above by step: {_phases(p)}." if p.get("phases") else ""))
     stt = res["status"]
     w("")
     w("### Daily status, comparison, headline")
@@ -813,7 +828,8 @@ def section(res: dict, notes: str = "") -> str:
       f"{'**yes**' if stt['same_answer'] else '**no**'}. pandas built its frame in "
       f"{_s(stt['pandas']['load_seconds'])} first; the store was opened in {_s(stt['daily']['open_seconds'])}.")
     cmp_ = stt["compare"]["answers"]
-    w("- compare, countries both sources cover / agreeing / kappa: "
+    w("- compare (the OxCGRT levels are generated, so agreement with ACAPS says nothing about the trackers; it "
+      "shows the call ran over every country both cover), countries / agreeing / kappa: "
       + "; ".join(f"{d} {v['countries']} / {v['agreed']} / "
                   + (f"{v['kappa']:.2f}" if v["kappa"] is not None else "–") for d, v in cmp_.items()) + ".")
     w("")
@@ -830,7 +846,7 @@ def section(res: dict, notes: str = "") -> str:
     w("")
     w(f"- passage: {ap['status']}, {ap['records']:,} measures, {ap['errors']} errors, {ap['warnings']} warnings"
       f"{' (' + ', '.join(ap['findings']) + ')' if ap['findings'] else ''}. Runs: passage {_times(ap)}; "
-      f"pandas {_times(apd)}.")
+      f"pandas {_times(apd)}." + (f" The passage run above by step: {_phases(ap)}." if ap.get("phases") else ""))
     rp = res["report"]
     w("")
     w("### Annual report")
@@ -913,9 +929,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--countries", type=int, default=None, help="countries of the wide file (default 187)")
     ap.add_argument("--national", type=int, default=None,
                     help="countries with NAT_TOTAL rows in the long file (default 170: ~200,000 rows in all)")
-    ap.add_argument("--repeat", type=int, default=None, help="runs of each OxCGRT import (default 3)")
-    ap.add_argument("--acaps-repeat", type=int, default=None, help="runs of each ACAPS read (default 2)")
-    ap.add_argument("--report-repeat", type=int, default=None, help="renders of each report kind (default 2)")
+    ap.add_argument("--repeat", type=int, default=None, help="runs of each OxCGRT import (default 5)")
+    ap.add_argument("--acaps-repeat", type=int, default=None, help="runs of each ACAPS read (default 3)")
+    ap.add_argument("--report-repeat", type=int, default=None, help="renders of each report kind (default 3)")
     ap.add_argument("--call-repeat", type=int, default=3, help="status calls per date")
     ap.add_argument("--dates", nargs="+", default=DATES, help="days of the status calls (YYYY-MM-DD)")
     ap.add_argument("--data", type=Path, default=BENCH / "data", help="where the generated files are kept")
@@ -939,7 +955,7 @@ def main(argv: list[str] | None = None) -> int:
             a.dates = ",".join(a.dates)
         a.repeat = a.repeat or 1
         return child_main(a)
-    quick = (20, 20, 1, 1, 1) if a.quick else (187, 170, 3, 2, 2)
+    quick = (20, 20, 1, 1, 1) if a.quick else (187, 170, 5, 3, 3)
     a.countries = a.countries or quick[0]
     a.national = a.national or quick[1]
     a.repeat = a.repeat or quick[2]

@@ -603,15 +603,18 @@ def report(results: dict) -> str:
 
 
 NOTES_FILE = BENCH / "notes.md"
-SERVE_SECTION = ("<!-- serve:start -->", "<!-- serve:end -->")  # bench/serve.py's part of the same file
+# The other benchmarks' parts of the same file (bench/packs.py, bench/serve.py), kept in this order when the
+# import section above them is rewritten.
+OTHER_SECTIONS = [("<!-- packs:start -->", "<!-- packs:end -->"), ("<!-- serve:start -->", "<!-- serve:end -->")]
 
 
 def write_report(path: Path, text: str) -> None:
-    """Write the report, keeping bench/serve.py's section (between its markers) if the file has one."""
+    """Write the report, keeping the other benchmarks' sections (between their markers) if the file has them."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    i, j = old.find(SERVE_SECTION[0]), old.find(SERVE_SECTION[1])
-    if i >= 0 and j > i:
-        text = text.rstrip("\n") + "\n\n" + old[i:j + len(SERVE_SECTION[1])] + "\n"
+    for start, end in OTHER_SECTIONS:
+        i, j = old.find(start), old.find(end)
+        if i >= 0 and j > i:
+            text = text.rstrip("\n") + "\n\n" + old[i:j + len(end)] + "\n"
     path.write_text(text, encoding="utf-8")
 
 
