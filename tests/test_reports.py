@@ -367,3 +367,11 @@ def test_portal_shows_the_report_and_its_pdf(small_db, tmp_path):
         pdf = client.get(f"/reports/annual/{YEAR}/report.pdf", headers=auth)
         assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
         assert pdf.headers["content-type"] == "application/pdf"
+
+
+def test_demo_portal_report_has_every_section(portal):
+    """`passage serve`'s demo fills the report's staff, questionnaire and finance sections (IDPs start in 2021)."""
+    page = portal.client("admin").get("/reports/annual/2020")
+    assert page.status_code == 200
+    missing = re.findall(r"No data for 2020: ([^<]*)", page.text)
+    assert missing and all("IDPs" in m for m in missing), missing

@@ -443,3 +443,17 @@ def test_postgres_and_duckdb_give_the_same_tables(any_store, tmp_path):
 def test_every_rule_is_documented():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "staff.md").read_text(encoding="utf-8")
     assert [r.id for r in load_rules() if f"`{r.id}`" not in doc] == []
+
+
+def test_generated_demo_register_imports_cleanly(store, tmp_path):
+    """The portal demo's made-up register: every nationality listed, the headcounts it promises, counted here."""
+    from passage.staff.demo import HEADCOUNT, write_demo_register
+
+    path = write_demo_register(tmp_path / "generated_staff_register_2020.csv")
+    result = import_files(store, "staff-register", [path])
+    assert result.status == "committed" and not result.report.warnings
+    rows = read_rows(path)
+    assert len(rows) == sum(HEADCOUNT.values()) == result.inserted
+    annex3 = staff_tables(store, 2020)["annex3_professional"]
+    assert sum(r[-3] for r in annex3.rows) == sum(1 for r in rows if r["category"] == PRO) == HEADCOUNT[
+        "annex3_professional"]

@@ -56,6 +56,9 @@ def seed_portal(store: Store, work_dir: Path, progress: Callable[[str], None] | 
     from passage.reports.finance import DEMO_CSV, import_finance  # revenue and expenditure (/reports/annual/2020)
 
     import_finance(store, DEMO_CSV, user="demo")
+    from passage.staff.demo import load_demo_register  # made-up staff for the report's staff sections
+
+    say(f"{load_demo_register(store, work_dir / 'staff')} staff in a generated 2020 register")
     if accounts:
         lines = [f"{n}\t{r}\t{s or '-'}\t{p}" for n, (r, s, p) in accounts.items()]
         out = work_dir / "accounts.txt"
