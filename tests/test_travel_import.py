@@ -261,6 +261,19 @@ def test_cobap_day_first_is_detected(store, tmp_path):
     assert stored == _cobap_expected(write_cobap(tmp_path / "mdy.csv", "mdy"), "%m_%d_%y")
 
 
+def test_cobap_dates_with_a_time_of_day(store, tmp_path):
+    """Spreadsheet exports add a time ("3/16/2020 0:00"): the date is read, the time ignored."""
+    plain = write_cobap(tmp_path / "plain.csv", "mdy")
+    rows = cobap_rows("mdy")
+    for r in rows:
+        r["START_DATE"] = r["START_DATE"].replace("_", "/") + " 0:00"
+        if r["END_DATE"] != "NONE":
+            r["END_DATE"] = r["END_DATE"].replace("_", "/") + " 00:00:00"
+    timed = write_cobap(tmp_path / "timed.csv", rows=rows)
+    assert import_files(store, "cobap", [timed]).status == "committed"
+    assert _stored_measures(store, "cobap") == _cobap_expected(plain, "%m_%d_%y")
+
+
 def test_cobap_ambiguous_dates_need_an_order(store, tmp_path):
     path = write_cobap(tmp_path / "policy_list.csv", ambiguous=True)
     errors = rejected(store, "cobap", path, "travel_measure")

@@ -43,7 +43,8 @@ URL_COLUMNS = ["INTERNAL_GOVT_SOURCE", "GOVT_SOCIAL_MED_SOURCE", "EXT_GOVT_SOURC
                "SOURCE2", "SOURCE3", "SOURCE4", "SOURCE5"]
 DATE_COLUMNS = ["START_DATE", "END_DATE"]
 OPEN_END = {"", "none", "na", "n/a", "ongoing"}
-DATE_RE = re.compile(r"(\d{1,4})[_/.\- ](\d{1,2})[_/.\- ](\d{2,4})")
+# A date in any order and separator, with a time of day some exports add ("2020-03-16 00:00:00", "3/16/2020 0:00").
+DATE_RE = re.compile(r"(\d{1,4})[_/.\- ](\d{1,2})[_/.\- ](\d{2,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 ORDERS = {"dmy": "day first (DD_MM_YY)", "mdy": "month first (MM_DD_YY)"}
 FIELDS = ["source", "source_id", "iso3", "country_name", "applies_to", "category", "subcategory", "exceptions",
           "action", "date_in_force", "date_lifted", "native_category", "native_measure", "native_value",
