@@ -6,7 +6,6 @@ computed here from the source files or with plain SQL, not with the report's cod
 from __future__ import annotations
 
 import csv
-import importlib
 import re
 import shutil
 from datetime import date
@@ -26,18 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 REGISTER = SHARED / "seed" / "staff_register_2020.csv"
 YEAR = 2020
-
-
-def _has(module: str, name: str) -> bool:
-    try:
-        return hasattr(importlib.import_module(module), name)
-    except ImportError:
-        return False
-
-
-HAVE_STAFF = _has("passage.staff", "staff_tables") and _has("passage.staff.rules", "check")
-HAVE_QUEST = _has("passage.questionnaire", "indicator_values") and _has("passage.questionnaire.demo",
-                                                                       "load_demo_questionnaire")
 
 
 def _classed(doc, cls: str, tag: str = "*") -> list:
@@ -69,12 +56,10 @@ def report_db(small_db, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("report") / "report.duckdb"
     shutil.copyfile(small_db, path)
     with open_store(str(path)) as s:
-        if HAVE_STAFF:
-            from passage.ingest import import_files
+        from passage.ingest import import_files
 
-            assert import_files(s, "staff-register", [REGISTER]).status == "committed"
-        if HAVE_QUEST:
-            _load_questionnaire_demo(s)
+        assert import_files(s, "staff-register", [REGISTER]).status == "committed"
+        _load_questionnaire_demo(s)
     return path
 
 
@@ -177,7 +162,6 @@ def test_idps_figure_equals_plain_sql_over_the_records(rendered, report_db):
     assert _value(doc, "idps_countries") == str(countries)
 
 
-@pytest.mark.skipif(not HAVE_STAFF, reason="passage.staff is not installed")
 def test_staff_figures_equal_counts_from_the_register(rendered):
     _, doc = rendered
     with REGISTER.open(encoding="utf-8") as fh:
@@ -189,7 +173,6 @@ def test_staff_figures_equal_counts_from_the_register(rendered):
     assert _value(doc, "women_professional_share") == f"{round(women / len(prof) * 100)} %"
 
 
-@pytest.mark.skipif(not HAVE_QUEST, reason="passage.questionnaire is not installed")
 def test_questionnaire_figures_equal_plain_sql_over_the_answers(rendered, report_db):
     """Offices whose 2020 questionnaire counts (submitted, approved, locked), and those answering yes."""
     _, doc = rendered
@@ -213,8 +196,7 @@ def test_questionnaire_figures_equal_plain_sql_over_the_answers(rendered, report
 def test_charts_are_valid_svg(rendered):
     result, doc = rendered
     charts = _classed(doc, "chart", "figure")
-    expected = {"chart-idps", "chart-finance"} | ({"chart-gender"} if HAVE_STAFF else set()) | (
-        {"chart-participation"} if HAVE_QUEST else set())
+    expected = {"chart-idps", "chart-finance", "chart-gender", "chart-participation"}
     assert {c.get("id") for c in charts} >= expected
     svgs = re.findall(r"<svg\b.*?</svg>", result.html, flags=re.DOTALL)
     assert len(svgs) == len(charts)
@@ -235,13 +217,12 @@ def test_the_pdf_has_pages_numbers_and_charts(rendered):
     data = result.pdf_path.read_bytes()
     assert data.startswith(b"%PDF")
     reader = PdfReader(result.pdf_path)
-    assert len(reader.pages) == result.pdf_pages > (8 if HAVE_STAFF else 4)
+    assert len(reader.pages) == result.pdf_pages > 8
     second = reader.pages[1].extract_text()
     assert f"Page 2 of {len(reader.pages)}" in second
     assert "USD 2,182.7 million" in "".join(p.extract_text() for p in reader.pages[:3])
 
 
-@pytest.mark.skipif(not HAVE_STAFF, reason="passage.staff is not installed")
 def test_annex_tables_repeat_their_header_on_every_printed_page(rendered):
     from pypdf import PdfReader
 
@@ -300,14 +281,12 @@ def test_cli_renders_and_lists_failed_rules(report_db, tmp_path):
     assert out.exit_code == 0, out.output
     doc = lhtml.fromstring((tmp_path / "r.html").read_text(encoding="utf-8"))
     assert _value(doc, "revenue") == "USD 2,182.7 million"
-    if HAVE_STAFF:
-        # Table 4's prior figures print 14 % for 2005 where 667 / 5,397 is 12.4 %: an error-severity rule fails
-        assert "rule table4.percentage failed (error)" in out.output
-        checks = doc.get_element_by_id("checks").text_content()
-        assert "table4.percentage" in checks and "12.4" in checks
+    # Table 4's prior figures print 14 % for 2005 where 667 / 5,397 is 12.4 %: an error-severity rule fails
+    assert "rule table4.percentage failed (error)" in out.output
+    checks = doc.get_element_by_id("checks").text_content()
+    assert "table4.percentage" in checks and "12.4" in checks
 
 
-@pytest.mark.skipif(not HAVE_STAFF, reason="passage.staff is not installed")
 def test_strict_stops_the_render_when_an_error_rule_fails(report_db, small_db, tmp_path):
     run = CliRunner().invoke
     out = run(main, ["--db", str(report_db), "report", "annual", "--year", str(YEAR),

@@ -274,11 +274,13 @@ def _missing_fields() -> bytes:
 
 
 def _xlsx_renamed() -> bytes:
-    """An Excel workbook saved under a .csv name: a zip archive."""
+    """An Excel workbook saved under a .csv name: a zip archive (with fixed timestamps: the same bytes every run,
+    so the first byte that is not UTF-8 is always on the same line)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", "<?xml version='1.0'?><Types/>" * 20)
-        z.writestr("xl/worksheets/sheet1.xml", render(base_rows()))
+        for name, text in (("[Content_Types].xml", "<?xml version='1.0'?><Types/>" * 20),
+                           ("xl/worksheets/sheet1.xml", render(base_rows()))):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), text, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 

@@ -157,7 +157,7 @@ def questionnaire_history(ctx, office: str, year: int) -> None:
 
     table(["when", "action", "from", "to", "user", "version", "reason"],
           [(e.occurred_at, e.action, e.from_state or "", e.to_state, e.user or "", e.record_version or "",
-            e.reason or "") for e in history(ctx.store, office, year)])
+            e.reason or "") for e in history(ctx.store, office.upper(), year)])
 
 
 @questionnaire.command("participation")

@@ -13,8 +13,8 @@ import duckdb
 
 from passage.checks import Context, flag
 from passage.findings import Finding, Report
-from passage.ingest.files import SourceFile, combined_sha256
-from passage.ingest.staff_register import stage_csv
+from passage.ingest.files import SourceFile
+from passage.ingest.staff_register import stage_snapshot
 
 COLUMNS = ["annex", "section", "country"]
 
@@ -27,14 +27,8 @@ class NationalityListImporter:
     year: int | None = None  # `passage import nationality-list --year 2021 FILE`
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
-        snapshot = combined_sha256(files)
-        total = 0
-        for f in files:
-            total += stage_csv(eng, f, table, report, COLUMNS, ("list", snapshot), total > 0, "nationality list",
-                               self.year)
-            if not report.ok:
-                return total
-        if total:  # the order of the lines is the order of the table
+        total = stage_snapshot(eng, files, table, report, COLUMNS, "list", "nationality list", self.year)
+        if total and report.ok:  # the order of the lines is the order of the table
             eng.execute(f"ALTER TABLE {table} ADD COLUMN position VARCHAR")
             eng.execute(f"UPDATE {table} SET position = CAST(rowid + 1 AS VARCHAR)")
         return total

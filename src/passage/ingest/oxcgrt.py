@@ -128,12 +128,8 @@ class OxcgrtImporter:
                                     "USING (col))", report, f.name)
             if not ok:
                 return 0
-            select = (f"SELECT l._row AS _row, '{_q(f.name)}' AS _file, NULL::VARCHAR AS _sheet, 'oxcgrt' AS source, "
-                      "nullif(upper(trim(l.cc)), '') AS iso3, nullif(trim(l.cn), '') AS country_name, d.day AS date, "
-                      "'C8' AS indicator, CAST(CAST(CAST(l.v AS DOUBLE) AS INTEGER) AS VARCHAR) AS value, "
-                      "nullif(upper(trim(l.cc)), '') AS _place_code, NULL::VARCHAR AS _warnings "
-                      f"FROM {long} l JOIN {long}_dates d USING (col) ORDER BY l._row, d.day")
-            return self._append(eng, table, select, append)
+            return self._append(eng, table, f.name, "d.day", "'C8'", f"{long} l JOIN {long}_dates d USING (col)",
+                                "d.day", append)
         finally:
             for t in (wide, long, f"{long}_dates"):
                 eng.execute(f"DROP TABLE IF EXISTS {t}")
@@ -196,12 +192,8 @@ class OxcgrtImporter:
                                        value=dt))
             if not ok or bad_dates:
                 return 0
-            select = (f"SELECT l._row AS _row, '{_q(f.name)}' AS _file, NULL::VARCHAR AS _sheet, 'oxcgrt' AS source, "
-                      f"nullif(upper(trim(l.cc)), '') AS iso3, nullif(trim(l.cn), '') AS country_name, {day} AS date, "
-                      "i.indicator AS indicator, CAST(CAST(CAST(l.v AS DOUBLE) AS INTEGER) AS VARCHAR) AS value, "
-                      "nullif(upper(trim(l.cc)), '') AS _place_code, NULL::VARCHAR AS _warnings "
-                      f"FROM {long} l JOIN {long}_ind i USING (col) ORDER BY l._row, i.indicator")
-            return self._append(eng, table, select, append)
+            return self._append(eng, table, f.name, day, "i.indicator", f"{long} l JOIN {long}_ind i USING (col)",
+                                "i.indicator", append)
         finally:
             for t in (raw, long, f"{long}_ind"):
                 eng.execute(f"DROP TABLE IF EXISTS {t}")
@@ -227,14 +219,17 @@ class OxcgrtImporter:
             report.count(code, report.counts.get(code, 0) - min(total, 200) + total)
         return ok
 
-    def _append(self, eng, table: str, select: str, append: bool) -> int:
+    def _append(self, eng, table: str, name: str, day: str, indicator: str, cells: str, order: str,
+                append: bool) -> int:
+        """Stage the checked levels of one file as form rows; `cells` is the FROM clause (levels as `l`)."""
+        select = ("SELECT l._row AS _row, ? AS _file, NULL::VARCHAR AS _sheet, 'oxcgrt' AS source, "
+                  f"nullif(upper(trim(l.cc)), '') AS iso3, nullif(trim(l.cn), '') AS country_name, {day} AS date, "
+                  f"{indicator} AS indicator, CAST(CAST(CAST(l.v AS DOUBLE) AS INTEGER) AS VARCHAR) AS value, "
+                  "nullif(upper(trim(l.cc)), '') AS _place_code, NULL::VARCHAR AS _warnings "
+                  f"FROM {cells} ORDER BY l._row, {order}")
+        before = eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if append else 0
         if append:
-            before = eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            eng.execute(f"INSERT INTO {table} {select}")
-            return eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
-        eng.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
-        return eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-
-
-def _q(text: str) -> str:
-    return text.replace("'", "''")
+            eng.execute(f"INSERT INTO {table} {select}", [name])
+        else:
+            eng.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", [name])
+        return eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before

@@ -86,6 +86,18 @@ def stage_csv(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, report:
     return n
 
 
+def stage_snapshot(eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report,
+                   columns: list[str], field: str, what: str, year: int | None) -> int:
+    """Stage every file as one snapshot: `field` holds the sha256 of the files together on every row."""
+    snapshot = combined_sha256(files)
+    total = 0
+    for f in files:
+        total += stage_csv(eng, f, table, report, columns, (field, snapshot), total > 0, what, year)
+        if not report.ok:
+            break
+    return total
+
+
 class StaffRegisterImporter:
     kind = "staff-register"
     pack = "staff"
@@ -95,14 +107,7 @@ class StaffRegisterImporter:
     year: int | None = None  # `passage import staff-register --year 2020 FILE`
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
-        register = combined_sha256(files)
-        total = 0
-        for f in files:
-            total += stage_csv(eng, f, table, report, COLUMNS, ("register", register), total > 0, "register",
-                               self.year)
-            if not report.ok:
-                break
-        return total
+        return stage_snapshot(eng, files, table, report, COLUMNS, "register", "register", self.year)
 
     def after_checks(self, ctx: Context, import_id: int) -> None:
         """The pack's register checks: grades by category, nationalities in the list."""

@@ -12,7 +12,6 @@ simply absent and the report says "no data for YEAR" where they would be.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -69,16 +68,6 @@ def known_names() -> set[str]:
     return names
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    """The first of `names` found on an object or in a mapping (the other packages' results are read by name)."""
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if not isinstance(obj, dict) and hasattr(obj, n):
-            return getattr(obj, n)
-    return default
-
-
 def fmt_number(v: Any, decimals: int = 0) -> str:
     if v is None:
         return ""
@@ -99,15 +88,6 @@ def fmt_percent(share: float | None) -> str:
     if share is None:
         return ""
     return f"{int(Decimal(str(share * 100)).quantize(Decimal(1), rounding=ROUND_HALF_UP))} %"
-
-
-def _api(module: str, name: str):
-    """A function of another package, or None when that package (or the function) is not there yet."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
 
 
 def _import_sources(store: Store, sql: str, params: list[Any]) -> list[str]:
@@ -227,11 +207,10 @@ def finance_figures(store: Store, year: int) -> dict[str, Figure]:
 # ---- staff (passage.staff) -------------------------------------------------------------------------------
 
 def staff_tables(store: Store, year: int) -> tuple[dict[str, Any] | None, Gap | None]:
-    fn = _api("passage.staff", "staff_tables")
-    if fn is None:
-        return None, Gap("staff", "staff statistics (passage.staff) are not available")
+    from passage.staff import staff_tables as tables_of
+
     try:
-        tables = fn(store, year)
+        tables = tables_of(store, year)
     except PassageError as exc:  # no register for the year is a gap, not a failure
         return None, Gap("staff", str(exc))
     if not tables:
@@ -321,9 +300,8 @@ def gender_by_grade(tables: dict[str, Any] | None, year: int) -> list[dict[str, 
 
 def rule_results(tables: dict[str, Any] | None, figures: dict[str, Figure]) -> tuple[list[Any], Gap | None]:
     """`passage.staff.rules.check` over the computed tables (and the report's figures, by name)."""
-    check = _api("passage.staff.rules", "check")
-    if check is None:
-        return [], Gap("checks", "consistency rules (passage.staff.rules) are not available")
+    from passage.staff.rules import check
+
     if not tables:
         return [], None
     values = {(n, ""): f.value for n, f in figures.items() if isinstance(f.value, (int, float))}
@@ -341,16 +319,8 @@ class Failure:
 
 
 def failures(results: list[Any]) -> list[Failure]:
-    out = []
-    for r in results:
-        if _get(r, "ok", default=True):
-            continue
-        left, op, right = _get(r, "left", "left_value"), _get(r, "operator", "op"), _get(r, "right", "right_value")
-        desc = str(_get(r, "description", default=""))
-        text = _get(r, "text") or f"{desc}: {left} {op} {right} fails"
-        out.append(Failure(str(_get(r, "rule", "rule_id", "id", default="?")), desc,
-                           str(_get(r, "severity", default="error")), str(text), str(_get(r, "where", default="") or "")))
-    return out
+    """The failed ones of `passage.staff.rules.check`'s results."""
+    return [Failure(r.rule, r.description, r.severity, r.text, r.where) for r in results if not r.ok]
 
 
 # ---- questionnaire (passage.questionnaire) ---------------------------------------------------------------
@@ -367,33 +337,24 @@ _DENOMINATORS = {"all": "offices whose questionnaire counts (submitted, approved
 
 def questionnaire_figures(store: Store, year: int) -> tuple[dict[str, Figure], Gap | None]:
     """The pack's questionnaire indicators (`passage.questionnaire.indicator_values`) as figures."""
-    fn = _api("passage.questionnaire", "indicator_values")
-    if fn is None:
-        return {}, Gap("questionnaire", "the office questionnaire (passage.questionnaire) is not available")
-    values = fn(store, year) or {}
-    form = _get(importlib.import_module("passage.questionnaire"), "FORM_ID", default="institutional_questionnaire")
-    sources = (_import_sources(store, f"SELECT _import_id FROM {form} WHERE year = ?", [year])
-               if store.table_exists(f"rec_{form}") else [])
+    from passage.questionnaire import FORM_ID, indicator_values
+
+    sources = (_import_sources(store, f"SELECT _import_id FROM {FORM_ID} WHERE year = ?", [year])
+               if store.table_exists(f"rec_{FORM_ID}") else [])
     out: dict[str, Figure] = {}
-    for name, v in values.items():
-        value = _get(v, "value")
-        if value is None:
+    for name, v in indicator_values(store, year).items():
+        if v.value is None:
             continue
-        kind = _get(v, "kind", default="count")
-        denom, dkind = _get(v, "denominator"), _get(v, "denominator_kind") or "all"
-        question, choice = _get(v, "question") or "", _get(v, "choice")
-        definition = _KIND_DEFINITIONS.get(kind, "").format(
-            question=question, choice=f'"{choice}"' if choice else "any answer",
-            parts=", ".join(_get(v, "parts", default={}) or {}))
-        ids = _get(v, "record_ids", default=[]) or []
-        prior = (_get(v, "prior", default={}) or {}).get(year - 1)
+        dkind = v.denominator_kind or "all"
+        definition = _KIND_DEFINITIONS.get(v.kind, "").format(
+            question=v.question or "", choice=f'"{v.choice}"' if v.choice else "any answer", parts=", ".join(v.parts))
         out[name] = Figure(
-            name, value, str(_get(v, "text", default=fmt_number(value))), str(_get(v, "title", default=name)),
-            definition=f"{definition} {len(ids)} office records behind it.".strip(),
-            denominator="" if denom is None else f"{denom} {_DENOMINATORS.get(dkind, dkind)}",
-            unit="offices" if kind in ("share", "count") else "", records=[str(_get(v, "trace", default=""))],
+            name, v.value, v.text, v.title,
+            definition=f"{definition} {len(v.record_ids)} office records behind it.".strip(),
+            denominator="" if v.denominator is None else f"{v.denominator} {_DENOMINATORS.get(dkind, dkind)}",
+            unit="offices" if v.kind in ("share", "count") else "", records=[v.trace],
             commands=[f"passage questionnaire figures --year {year}"], sources=sources, group="questionnaire",
-            prior=prior)
+            prior=v.prior.get(year - 1))
     if not out:
         return {}, Gap("questionnaire", "no questionnaire answers counted (submitted, approved or locked)")
     return out, None
@@ -401,19 +362,16 @@ def questionnaire_figures(store: Store, year: int) -> tuple[dict[str, Figure], G
 
 def participation(store: Store, year: int) -> tuple[list[dict[str, Any]], dict[str, Figure], Gap | None]:
     """Participation by region (for the chart) and overall (`passage.questionnaire.participation`)."""
-    fn = _api("passage.questionnaire", "participation")
-    if fn is None:
-        return [], {}, Gap("participation", "the office questionnaire (passage.questionnaire) is not available")
-    p = fn(store, year)
-    total = _get(p, "total")
-    offices, submitted = int(_get(total, "offices", default=0) or 0), int(_get(total, "submitted", default=0) or 0)
+    from passage.questionnaire import participation as participation_of
+
+    p = participation_of(store, year)
+    offices, submitted = p.total.offices, p.total.submitted
     if not offices or not submitted:
         return [], {}, Gap("participation", "no questionnaire submitted")
-    rows = [{"region": str(_get(r, "name", default="") or _get(r, "region", default="?")),
-             "offices": int(r.offices), "submitted": int(r.submitted), "rate": r.submitted / r.offices}
-            for r in _get(p, "regions", default=[]) if r.offices]
+    rows = [{"region": r.name or r.region or "?", "offices": r.offices, "submitted": r.submitted,
+             "rate": r.submitted / r.offices} for r in p.regions if r.offices]
     rate = submitted / offices
-    missing = len(_get(p, "missing", default=[]) or [])
+    missing = len(p.missing)
     trace = {"records": [f"/questionnaire?year={year}"],
              "commands": [f"passage questionnaire participation --year {year}"], "group": "participation"}
     figs = {
