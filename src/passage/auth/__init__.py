@@ -11,14 +11,16 @@ from passage.auth.audit import audit, audit_entries
 from passage.auth.principal import PUBLIC, ROLES, Principal
 from passage.auth.sessions import (SESSION_HOURS, create_session, csrf_matches, end_session, end_user_sessions,
                                    session_principal)
-from passage.auth.tokens import create_token, list_tokens, revoke_token, token_principal
-from passage.auth.users import (add_user, authenticate, get_principal, list_users, set_password, update_user,
-                                user_scopes)
+from passage.auth.tokens import (create_token, default_token_days, list_tokens, revoke_token, set_default_token_days,
+                                 token_principal)
+from passage.auth.users import (add_user, authenticate, get_principal, list_users, set_password, unlock_user,
+                                update_user, user_scopes)
 
 __all__ = [
     "ROLES", "PUBLIC", "Principal", "SESSION_HOURS",
     "add_user", "update_user", "set_password", "list_users", "get_principal", "user_scopes", "authenticate",
+    "unlock_user",
     "create_session", "session_principal", "csrf_matches", "end_session", "end_user_sessions",
-    "create_token", "list_tokens", "revoke_token", "token_principal",
+    "create_token", "list_tokens", "revoke_token", "token_principal", "default_token_days", "set_default_token_days",
     "audit", "audit_entries",
 ]

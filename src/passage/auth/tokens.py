@@ -2,7 +2,10 @@
 
 The token ID is public (it appears in listings and the audit log) and finds the row;
 the whole string's hash proves possession. A token acts as its user, with the
-user's current role and scopes; it stops working when revoked or the user is disabled.
+user's current role and scopes. It ends for good when it is revoked, when it expires
+(`DEFAULT_DAYS` after creation unless the store's default or the creator says otherwise,
+at most `MAX_DAYS`), and when its user's password changes or the user is disabled.
+Only a signed-in session may create one (the web refuses bearer tokens there).
 """
 
 from __future__ import annotations
@@ -14,20 +17,53 @@ from datetime import timedelta
 
 from passage.auth.audit import audit, now
 from passage.auth.principal import Principal
-from passage.auth.users import make_principal, require_user, user_scopes
+from passage.auth.users import get_principal, make_principal, require_user, user_scopes
 from passage.errors import NotFound, UsageError
 
 PREFIX = "psg"
 LAST_USED_EVERY = timedelta(minutes=1)  # fewer writes on busy scripts
 NAME_LENGTH = 100
+DEFAULT_DAYS = 90  # a token's lifetime when neither its creator nor the store says otherwise
+MAX_DAYS = 365
+DAYS_SETTING = "token_days"  # passage_meta key of the store's default lifetime
+
+
+def _check_days(days) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise UsageError(f"a token lives 1 to {MAX_DAYS} days, not {days!r}", code="auth.bad_token_days")
+    return days
+
+
+def default_token_days(store) -> int:
+    """How many days a new token lives when its creator does not say: the store's setting, else DEFAULT_DAYS."""
+    value = store.scalar("SELECT value FROM passage_meta WHERE key = ?", [DAYS_SETTING])
+    try:
+        return _check_days(int(value)) if value is not None else DEFAULT_DAYS
+    except (ValueError, UsageError):
+        return DEFAULT_DAYS
+
+
+def set_default_token_days(store, days: int, *, actor: str | None = None) -> None:
+    """Set the store's default token lifetime (1 to MAX_DAYS days); tokens made before keep their expiry."""
+    days = _check_days(days)
+    with store.transaction():
+        old = default_token_days(store)
+        store.execute("DELETE FROM passage_meta WHERE key = ?", [DAYS_SETTING])
+        store.execute("INSERT INTO passage_meta (key, value) VALUES (?, ?)", [DAYS_SETTING, str(days)])
+        if old != days:
+            audit(store, actor, "settings.token_days", detail={"from": old, "to": days})
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(store, user_name: str, name: str, *, actor: str | None = None) -> tuple[str, str]:
-    """A new token: (token_id, the secret to show once). NotFound for an unknown user."""
+def create_token(store, user_name: str, name: str, *, days: int | None = None,
+                 actor: str | None = None) -> tuple[str, str]:
+    """A new token: (token_id, the secret to show once), expiring after `days` (default: the store's).
+
+    NotFound for an unknown user; AuthError `auth.disabled` for a disabled one.
+    """
     name = (name or "").strip()
     if not name or len(name) > NAME_LENGTH:
         raise UsageError(f"a token needs a name of 1-{NAME_LENGTH} characters (e.g. 'laptop')",
@@ -35,21 +71,38 @@ def create_token(store, user_name: str, name: str, *, actor: str | None = None) 
     token_id = secrets.token_hex(8)
     secret = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
     with store.transaction():
-        require_user(store, user_name)
+        get_principal(store, user_name)  # NotFound / auth.disabled
+        days = _check_days(days) if days is not None else default_token_days(store)
+        created = now()
         store.execute(
-            "INSERT INTO api_tokens (token_id, user_name, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            [token_id, user_name, name, _hash(secret), now()])
-        audit(store, actor, "token.create", target=user_name, detail={"token_id": token_id, "name": name})
+            "INSERT INTO api_tokens (token_id, user_name, name, token_hash, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [token_id, user_name, name, _hash(secret), created, created + timedelta(days=days)])
+        audit(store, actor, "token.create", target=user_name,
+              detail={"token_id": token_id, "name": name, "days": days})
     return token_id, secret
 
 
+def _status(revoked_at, expires_at, current) -> str:
+    if revoked_at is not None:
+        return "revoked"
+    return "expired" if expires_at <= current else "active"
+
+
 def list_tokens(store, user_name: str) -> list[dict]:
-    """A user's tokens, oldest first, revoked ones included (never the hash)."""
+    """A user's tokens, oldest first, revoked and expired ones included (never the hash), each with
+    `expires_at` and `status` (active, expired or revoked)."""
     require_user(store, user_name)
     names, rows = store.columns(
-        "SELECT token_id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE user_name = ? "
-        "ORDER BY created_at, token_id", [user_name])
-    return [dict(zip(names, r)) for r in rows]
+        "SELECT token_id, name, created_at, expires_at, last_used_at, revoked_at FROM api_tokens "
+        "WHERE user_name = ? ORDER BY created_at, token_id", [user_name])
+    current = now()
+    out = []
+    for row in rows:
+        token = dict(zip(names, row))
+        token["status"] = _status(token["revoked_at"], token["expires_at"], current)
+        out.append(token)
+    return out
 
 
 def revoke_token(store, user_name: str, token_id: str, *, actor: str | None = None) -> None:
@@ -65,6 +118,20 @@ def revoke_token(store, user_name: str, token_id: str, *, actor: str | None = No
         audit(store, actor, "token.revoke", target=user_name, detail={"token_id": token_id})
 
 
+def revoke_user_tokens(store, user_name: str, *, reason: str, actor: str | None = None) -> int:
+    """Revoke every live token of a user (a new password, a disabled account); each is audited as
+    `token.revoke` with the reason. Returns how many."""
+    current = now()
+    with store.transaction():
+        ids = [r[0] for r in store.query(
+            "SELECT token_id FROM api_tokens WHERE user_name = ? AND revoked_at IS NULL AND expires_at > ? "
+            "ORDER BY token_id", [user_name, current])]
+        for token_id in ids:
+            store.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [current, token_id])
+            audit(store, actor, "token.revoke", target=user_name, detail={"token_id": token_id, "reason": reason})
+    return len(ids)
+
+
 def parse_token(bearer_secret: str) -> str | None:
     """The token ID of a well-formed `psg_<id>_<secret>`, else None."""
     if not isinstance(bearer_secret, str):
@@ -76,20 +143,21 @@ def parse_token(bearer_secret: str) -> str | None:
 
 
 def token_principal(store, bearer_secret: str) -> Principal | None:
-    """The principal a bearer token acts as; None if malformed, unknown, revoked, or its user is disabled."""
+    """The principal a bearer token acts as; None if malformed, unknown, revoked, expired, or its user is disabled."""
     token_id = parse_token(bearer_secret)
     if token_id is None:
         return None
+    current = now()
     rows = store.query(
         "SELECT t.token_hash, t.last_used_at, u.user_name, u.role FROM api_tokens t "
         "JOIN users u ON u.user_name = t.user_name "
-        "WHERE t.token_id = ? AND t.revoked_at IS NULL AND NOT u.disabled", [token_id])
+        "WHERE t.token_id = ? AND t.revoked_at IS NULL AND t.expires_at > ? AND NOT u.disabled",
+        [token_id, current])
     if not rows:
         return None
     token_hash, last_used_at, user_name, role = rows[0]
     if not hmac.compare_digest(token_hash.encode(), _hash(bearer_secret.strip()).encode()):
         return None
-    current = now()
     if last_used_at is None or current - last_used_at >= LAST_USED_EVERY:
         try:
             store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [current, token_id])

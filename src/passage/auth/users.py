@@ -127,7 +127,8 @@ def update_user(store, user_name: str, *, role: str | None = None, scopes: Itera
                 actor: str | None = None) -> None:
     """Change what is given; `scopes` replaces the scopes. Becoming admin drops scopes.
 
-    Disabling a user ends their sessions (their API tokens stop working while disabled).
+    Disabling a user ends their sessions and revokes their API tokens for good (enabling them again
+    brings neither back).
     The last enabled admin can be neither demoted nor disabled.
     """
     with store.transaction():
@@ -168,24 +169,38 @@ def update_user(store, user_name: str, *, role: str | None = None, scopes: Itera
             store.execute(f"UPDATE users SET {', '.join(sets)} WHERE user_name = ?", params + [user_name])
         if "scopes" in changes:
             _set_scopes(store, user_name, new_scopes)
+        audit(store, actor, "user.update", target=user_name, detail=changes)
         if changes.get("disabled", {}).get("to") is True:
             from passage.auth.sessions import end_user_sessions
+            from passage.auth.tokens import revoke_user_tokens
 
             end_user_sessions(store, user_name)
-        audit(store, actor, "user.update", target=user_name, detail=changes)
+            revoke_user_tokens(store, user_name, reason="disabled", actor=actor)
 
 
 def set_password(store, user_name: str, password: str, *, actor: str | None = None) -> None:
-    """Replace a password. Ends the user's sessions and lifts any sign-in lock-out."""
+    """Replace a password. Ends the user's sessions, revokes their API tokens and lifts any sign-in throttle."""
     password_hash = hash_password(password)
     with store.transaction():
         require_user(store, user_name)
         store.execute("UPDATE users SET password_hash = ? WHERE user_name = ?", [password_hash, user_name])
         from passage.auth.sessions import end_user_sessions
+        from passage.auth.tokens import revoke_user_tokens
 
         ended = end_user_sessions(store, user_name)
         ratelimit.clear(store, user_name)
         audit(store, actor, "user.password", target=user_name, detail={"sessions_ended": ended})
+        revoke_user_tokens(store, user_name, reason="password", actor=actor)
+
+
+def unlock_user(store, user_name: str, *, actor: str | None = None) -> int:
+    """Lift a user's sign-in throttle at every address (an administrator's reset); returns the failures
+    forgotten. Audited as `user.unlock`, even when there was nothing to lift."""
+    with store.transaction():
+        require_user(store, user_name)
+        cleared = ratelimit.clear(store, user_name)
+        audit(store, actor, "user.unlock", target=user_name, detail={"failures_cleared": cleared})
+    return cleared
 
 
 def list_users(store) -> list[dict]:
@@ -211,17 +226,18 @@ def get_principal(store, user_name: str) -> Principal:
     return make_principal(user_name, row["role"], user_scopes(store, user_name))
 
 
-def authenticate(store, user_name: str, password: str, *, ip: str | None = None) -> Principal:
-    """Check a user name and password; rate-limited per user name and per address.
+def authenticate(store, user_name: str, password: str, *, ip: str | None = None,
+                 policy: ratelimit.Policy = ratelimit.POLICY) -> Principal:
+    """Check a user name and password; throttled per user at each address, with a ceiling per address
+    (see `passage.auth.ratelimit`).
 
     Unknown users take as long to refuse as wrong passwords, and get the same answer.
     A disabled user is told so only after giving the right password.
     """
     name = (user_name or "").strip().lower() if isinstance(user_name, str) else ""
     password = password if isinstance(password, str) else ""
-    keys = ratelimit.keys_for(name, ip)
     try:
-        ratelimit.check(store, keys)
+        ratelimit.check(store, name, ip, policy=policy)
     except AuthError:
         known = name if name and _row(store, name) is not None else None
         audit(store, None, "auth.sign_in_failed", target=known, ip=ip, detail={"reason": "rate_limited"})
@@ -230,7 +246,7 @@ def authenticate(store, user_name: str, password: str, *, ip: str | None = None)
 
     def fail(reason: str, message: str, code: str) -> AuthError:
         with store.transaction():
-            ratelimit.record(store, keys, ok=False)
+            ratelimit.record(store, name, ip, ok=False, policy=policy)
             # An unknown name may be a password typed in the wrong box: it is not written to the log.
             audit(store, None, "auth.sign_in_failed", target=name if row else None, ip=ip,
                   detail={"reason": reason})
@@ -247,6 +263,6 @@ def authenticate(store, user_name: str, password: str, *, ip: str | None = None)
         if needs_rehash(row["password_hash"]):
             store.execute("UPDATE users SET password_hash = ? WHERE user_name = ?",
                           [rehash_password(password), name])
-        ratelimit.record(store, keys, ok=True)
+        ratelimit.record(store, name, ip, ok=True, policy=policy)
         audit(store, name, "auth.sign_in", target=name, ip=ip)
     return make_principal(name, row["role"], user_scopes(store, name))

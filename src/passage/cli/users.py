@@ -9,6 +9,7 @@ import sys
 import click
 
 from passage.auth import ROLES
+from passage.auth.tokens import MAX_DAYS
 from passage.cli import main
 from passage.cli.render import table
 
@@ -95,7 +96,7 @@ def users_list(ctx, fmt: str) -> None:
 @click.option("--role", type=click.Choice(ROLES), help="A new role (becoming admin drops the scopes).")
 @click.option("--scope", "scopes", multiple=True, help="Replaces the scopes; repeat for more.")
 @click.option("--disable/--enable", "disabled", default=None,
-              help="Disabling ends the user's sessions; their API tokens stop working until enabled again.")
+              help="Disabling ends the user's sessions and revokes their API tokens for good.")
 @click.option("--display-name")
 @click.option("--email")
 @pass_ctx
@@ -120,7 +121,7 @@ def users_set(ctx, name: str, role: str | None, scopes: tuple[str, ...], disable
 @password_stdin
 @pass_ctx
 def users_password(ctx, name: str, password_stdin: bool) -> None:
-    """Set a new password (ends the user's sessions and lifts a sign-in lock-out).
+    """Set a new password (ends the user's sessions, revokes their API tokens, lifts a sign-in throttle).
 
     \b
     Example:
@@ -133,6 +134,25 @@ def users_password(ctx, name: str, password_stdin: bool) -> None:
     click.echo(f"password of {name} changed")
 
 
+@users_group.command("unlock")
+@click.argument("name")
+@pass_ctx
+def users_unlock(ctx, name: str) -> None:
+    """Lift a user's sign-in throttle at every address (recorded in the audit log).
+
+    Sign-ins are throttled per user and address: after 5 failures each further attempt from that address
+    waits twice as long as the last (30 seconds, 1 minute, … at most an hour). Other addresses are not held up.
+
+    \b
+    Example:
+      passage users unlock amina
+    """
+    from passage.auth import unlock_user
+
+    cleared = unlock_user(ctx.store, name, actor=ctx.user)
+    click.echo(f"user {name} unlocked ({cleared} failed sign-in{'' if cleared == 1 else 's'} forgotten)")
+
+
 @users_group.group("tokens")
 def tokens_group() -> None:
     """API tokens: `Authorization: Bearer psg_…` for scripts, acting as their user."""
@@ -141,27 +161,34 @@ def tokens_group() -> None:
 @tokens_group.command("create")
 @click.argument("name")
 @click.option("--name", "token_name", required=True, help="What the token is for, e.g. laptop or nightly-sync.")
+@click.option("--days", type=click.IntRange(1, MAX_DAYS),
+              help="Days until the token expires (default: the store's, see `tokens default-days`; 90 unless set).")
 @pass_ctx
-def tokens_create(ctx, name: str, token_name: str) -> None:
+def tokens_create(ctx, name: str, token_name: str, days: int | None) -> None:
     """Create a token and print its secret (shown this once only).
+
+    A token expires, and ends when its user's password changes or the user is disabled.
 
     \b
     Example:
       passage users tokens create amina --name laptop
+      passage users tokens create amina --name nightly-sync --days 30
     """
-    from passage.auth import create_token
+    from passage.auth import create_token, list_tokens
 
-    token_id, secret = create_token(ctx.store, name, token_name, actor=ctx.user)
+    token_id, secret = create_token(ctx.store, name, token_name, days=days, actor=ctx.user)
+    expires = next(t["expires_at"] for t in list_tokens(ctx.store, name) if t["token_id"] == token_id)
     click.echo(secret)
-    click.echo(f"token {token_id} created for {name}; store the secret above now, it is not shown again",
-               err=True)
+    click.echo(f"token {token_id} created for {name}, expires {_when(expires)} UTC; store the secret above now, "
+               "it is not shown again", err=True)
 
 
 @tokens_group.command("list")
 @click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_ctx
-def tokens_list(ctx, name: str) -> None:
-    """A user's tokens: ID, name, created, last used, revoked.
+def tokens_list(ctx, name: str, fmt: str) -> None:
+    """A user's tokens: ID, name, status, created, expires, last used, revoked (times in UTC).
 
     \b
     Example:
@@ -169,9 +196,31 @@ def tokens_list(ctx, name: str) -> None:
     """
     from passage.auth import list_tokens
 
-    table(["token_id", "name", "created_at", "last_used_at", "revoked_at"],
-          [(t["token_id"], t["name"], _when(t["created_at"]), _when(t["last_used_at"]), _when(t["revoked_at"]))
-           for t in list_tokens(ctx.store, name)])
+    tokens = list_tokens(ctx.store, name)
+    if fmt == "json":
+        _json(tokens)
+        return
+    table(["token_id", "name", "status", "created_at", "expires_at", "last_used_at", "revoked_at"],
+          [(t["token_id"], t["name"], t["status"], _when(t["created_at"]), _when(t["expires_at"]),
+            _when(t["last_used_at"]), _when(t["revoked_at"])) for t in tokens])
+
+
+@tokens_group.command("default-days")
+@click.argument("days", type=click.IntRange(1, MAX_DAYS), required=False)
+@pass_ctx
+def tokens_default_days(ctx, days: int | None) -> None:
+    """Show, or set, how many days new tokens live unless created with --days (the portal and the API too).
+
+    \b
+    Example:
+      passage users tokens default-days        # prints the current default (90 unless set)
+      passage users tokens default-days 30
+    """
+    from passage.auth import default_token_days, set_default_token_days
+
+    if days is not None:
+        set_default_token_days(ctx.store, days, actor=ctx.user)
+    click.echo(default_token_days(ctx.store))
 
 
 @tokens_group.command("revoke")

@@ -92,7 +92,8 @@ DDL = [
         token_hash VARCHAR NOT NULL,
         created_at TIMESTAMP NOT NULL,
         last_used_at TIMESTAMP,
-        revoked_at TIMESTAMP
+        revoked_at TIMESTAMP,
+        expires_at TIMESTAMP
     )""",
     """CREATE TABLE IF NOT EXISTS sessions (
         session_hash VARCHAR PRIMARY KEY,
@@ -197,9 +198,30 @@ DDL = [
 ]
 
 
+# Columns added after a table first shipped: (table, column, type, SQL run once when the column is added to
+# an existing store). Tables created today already have them (see DDL).
+ADDED_COLUMNS = [
+    # Tokens made before they expired get the default lifetime (passage.auth.tokens.DEFAULT_DAYS) from creation.
+    ("api_tokens", "expires_at", "TIMESTAMP",
+     "UPDATE api_tokens SET expires_at = created_at + INTERVAL '90 days' WHERE expires_at IS NULL"),
+]
+
+
+def _has_column(store: Store, table: str, column: str) -> bool:
+    return bool(store.scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = ? AND column_name = ?", [table, column]))
+
+
 def ensure_schema(store: Store) -> None:
     for stmt in DDL:
         store.execute(stmt)
+    for table, column, kind, backfill in ADDED_COLUMNS:
+        if not _has_column(store, table, column):
+            with store.transaction():
+                store.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+                if backfill:
+                    store.execute(backfill)
     if store.scalar("SELECT value FROM passage_meta WHERE key = 'schema_version'") is None:
         store.execute("INSERT INTO passage_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 

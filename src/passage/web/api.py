@@ -122,12 +122,16 @@ def list_tokens(ctx: Context, request: Request):
 
 @router.post("/tokens", status_code=201, responses=ERRORS)
 def create_token(ctx: Context, request: Request, name: Annotated[str, Form(min_length=1, max_length=80)],
+                 days: Annotated[int | None, Form(ge=1, le=auth.tokens.MAX_DAYS,
+                                                  description="Lifetime (default: the store's, 90 days)")] = None,
                  csrf_token: Annotated[str | None, Form()] = None):
-    """Create a token; its secret is in this response only."""
-    ctx.require_user()
+    """Create a token; its secret is in this response only. Needs a signed-in session: a token cannot make one."""
+    ctx.require_session()
     ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
-    token_id, secret = auth.create_token(ctx.store, ctx.user, name, actor=ctx.user)
-    return JSONResponse({"token_id": token_id, "name": name, "token": secret}, status_code=201)
+    token_id, secret = auth.create_token(ctx.store, ctx.user, name, days=days, actor=ctx.user)
+    expires_at = next(t["expires_at"] for t in auth.list_tokens(ctx.store, ctx.user) if t["token_id"] == token_id)
+    return JSONResponse({"token_id": token_id, "name": name, "token": secret, "expires_at": expires_at.isoformat()},
+                        status_code=201)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, responses=ERRORS)

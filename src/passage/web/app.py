@@ -76,7 +76,10 @@ def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
             from passage.web.pages import error_page
 
-            return error_page(request, exc)
+            page = error_page(request, exc)
+            if getattr(exc, "retry_after", None):
+                page.headers["Retry-After"] = str(exc.retry_after)
+            return page
         headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else None
         return JSONResponse(error_body(exc), status_code=exc.http_status, headers=headers)
 

@@ -94,6 +94,12 @@ class Ctx:
         if self.principal.role not in roles and not self.principal.is_admin:
             raise Forbidden(f"needs the role {' or '.join(roles)}")
 
+    def require_session(self) -> None:
+        """Signed in through the sign-in form: an API token cannot do this (e.g. mint another token)."""
+        self.require_user()
+        if self.via_token:
+            raise Forbidden("an API token cannot do this: sign in with your password", code="auth.session_required")
+
     def check_csrf(self, token: str | None) -> None:
         """Forms and cookie-authenticated API calls that change something must carry the token."""
         if self.via_token:

@@ -291,7 +291,10 @@ def login(ctx: Context, user_name: Annotated[str, Form()], password: Annotated[s
         principal = auth.authenticate(ctx.store, user_name.strip(), password, ip=ctx.ip)
     except AuthError as exc:
         status = 429 if exc.code == "auth.rate_limited" else 401
-        return render(ctx, "login.html", status=status, next=_safe_next(next), error=exc)
+        response = render(ctx, "login.html", status=status, next=_safe_next(next), error=exc)
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     token, _csrf = auth.create_session(ctx.store, principal.user_name, ip=ctx.ip)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(ctx.request),
@@ -320,16 +323,19 @@ def language(code: str, next: str = "/"):
 @router.get("/account", response_class=HTMLResponse)
 def account(ctx: Context, new_token: str | None = None):
     ctx.require_user()
-    return render(ctx, "account.html", tokens=auth.list_tokens(ctx.store, ctx.user), new_token=None)
+    return render(ctx, "account.html", tokens=auth.list_tokens(ctx.store, ctx.user), new_token=None,
+                  default_days=auth.default_token_days(ctx.store), max_days=auth.tokens.MAX_DAYS)
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
 def token_create(ctx: Context, name: Annotated[str, Form(min_length=1, max_length=80)],
+                 days: Annotated[int | None, Form(ge=1, le=auth.tokens.MAX_DAYS)] = None,
                  csrf_token: Annotated[str, Form()] = ""):
-    ctx.require_user()
+    ctx.require_session()  # a token cannot mint tokens
     ctx.check_csrf(csrf_token)
-    _id, secret = auth.create_token(ctx.store, ctx.user, name, actor=ctx.user)
-    return render(ctx, "account.html", tokens=auth.list_tokens(ctx.store, ctx.user), new_token=secret)
+    _id, secret = auth.create_token(ctx.store, ctx.user, name, days=days, actor=ctx.user)
+    return render(ctx, "account.html", tokens=auth.list_tokens(ctx.store, ctx.user), new_token=secret,
+                  default_days=auth.default_token_days(ctx.store), max_days=auth.tokens.MAX_DAYS)
 
 
 @router.post("/account/tokens/{token_id}/revoke")
@@ -343,7 +349,16 @@ def token_revoke(ctx: Context, token_id: str, csrf_token: Annotated[str, Form()]
 @router.get("/admin/users", response_class=HTMLResponse)
 def users(ctx: Context):
     ctx.require_role("admin")
-    return render(ctx, "users.html", users=auth.list_users(ctx.store), roles=auth.ROLES)
+    return render(ctx, "users.html", users=auth.list_users(ctx.store), roles=auth.ROLES,
+                  failures=auth.ratelimit.failures_by_user(ctx.store))
+
+
+@router.post("/admin/users/{user_name}/unlock")
+def user_unlock(ctx: Context, user_name: str, csrf_token: Annotated[str, Form()] = ""):
+    ctx.require_role("admin")
+    ctx.check_csrf(csrf_token)
+    auth.unlock_user(ctx.store, user_name, actor=ctx.user)
+    return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
