@@ -4,6 +4,7 @@
      ├── UsageError        a command was called wrongly (CLI exit code 2; HTTP 400)
      ├── NotFound          a named form, indicator, export or place does not exist (HTTP 404)
      ├── StoreError        the store cannot be opened or is in an unexpected state (HTTP 500)
+     │    └── DiskFull     no space left for the archive, staging data or the store (HTTP 507)
      ├── AuthError         not signed in, wrong credentials, too many attempts (HTTP 401 / 429)
      ├── Forbidden         signed in, but the role or place scope does not allow it (HTTP 403)
      └── ImportRejected    input failed validation; carries the Report (CLI exit code 1; HTTP 422)
@@ -48,6 +49,14 @@ class NotFound(PassageError):
 class StoreError(PassageError):
     code = "store"
     http_status = 500
+
+
+class DiskFull(StoreError):
+    """The disk filled up (ENOSPC) while an import archived, staged or stored data: nothing was imported,
+    no partial file is left behind; free some space and import again."""
+
+    code = "store.disk_full"
+    http_status = 507
 
 
 class AuthError(PassageError):

@@ -37,6 +37,8 @@ CODES: dict[str, str] = {
     "formula": "A cell holds a formula instead of a value",
     "merged-cells": "The sheet has merged cells in its header or data",
     "cell-too-long": "A cell is longer than the limit",
+    "row-count-mismatch": "The rows read from a CSV differ from the rows the file holds (counted without the parser)",
+    "workbook-too-large": "The workbook would expand beyond the limits (size unzipped, compression ratio, parts)",
     "required": "A required value is empty",
     "type-integer": "The value is not a whole number",
     "type-decimal": "The value is not a number",

@@ -349,6 +349,12 @@ def _json_nested_value() -> bytes:
     return _json(doc)
 
 
+def _json_deep(levels: int = 100_000, envelope: bool = False) -> bytes:
+    """Arrays nested 100,000 deep: more than the JSON parser recurses (it must not become a server error)."""
+    deep = b"[" * levels + b"]" * levels
+    return b'{"result": ' + deep + b', "isSuccess": true}' if envelope else deep
+
+
 def _json_latin1() -> bytes:
     doc = api_doc()
     doc["result"][1]["admin1Name"] = "Lâc"
@@ -493,6 +499,8 @@ CASES: list[Case] = [
     Case("json-missing-field", "missing_field.json", _json_missing_field, ("column-missing",), column="roundNumber"),
     Case("json-nested-value", "nested.json", _json_nested_value, ("json-malformed",), row=2, column="admin1Name"),
     Case("json-latin1", "latin1.json", _json_latin1, ("encoding",)),
+    Case("json-deeply-nested", "deep.json", _json_deep, ("json-malformed",)),
+    Case("json-deeply-nested-result", "deep_result.json", lambda: _json_deep(envelope=True), ("json-malformed",)),
     Case("json-text-in-count", "json_count.json", _json_bad_count, ("type-integer",), row=3,
          column="num_present_idp_ind"),
     Case("json-future-date", "json_future.json", _json_future, ("future-date",), row=5, column="reporting_date"),

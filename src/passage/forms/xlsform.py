@@ -138,8 +138,16 @@ def _flatten(children: list[dict], path: list[str], repeat: str | None, out: lis
 
 def compile_xlsform(path: Path) -> Form:
     """Read an XLSForm (.xlsx) into a Form; an invalid form raises ImportRejected(form-invalid)."""
+    from passage.ingest.xlsx import check_workbook
+
     path = Path(path)
     data = path.read_bytes()
+    if data.startswith(b"PK\x03\x04"):  # an .xlsx: its zip directory is checked before pyxform opens it
+        problem = check_workbook(path)
+        if problem is not None and problem.code == "workbook-too-large":  # unreadable ones: pyxform says why
+            report = Report()
+            report.add(problem)
+            raise ImportRejected(report)
     try:
         tree = xls2json.parse_file_to_json(str(path))
     except (PyXFormError, Exception) as exc:  # pyxform raises several error types on bad sheets

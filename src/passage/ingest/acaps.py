@@ -30,6 +30,7 @@ from passage.findings import WARNING, Finding, Report
 from passage.ingest import trackers
 from passage.ingest.files import SourceFile
 from passage.ingest.travel_mappings import fold, folded, load_mappings
+from passage.ingest.xlsx import open_workbook
 
 SHEET = "Dataset"
 REQUIRED = ["ID", "ISO", "LOG_TYPE", "MEASURE", "DATE_IMPLEMENTED"]
@@ -104,13 +105,8 @@ class AcapsImporter:
             report.add(Finding("file-unreadable", f"{what}: the ACAPS dataset is read from its .xlsx workbook",
                                file=f.name))
             return []
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(f.path, read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many types on broken workbooks
-            report.add(Finding("file-unreadable", f"the workbook cannot be opened: {type(exc).__name__}",
-                               file=f.name))
+        wb = open_workbook(f.path, report, f.name)  # zip bombs refused before openpyxl
+        if wb is None:
             return []
         try:
             sheet = next((s for s in wb.sheetnames if s.strip().casefold() == SHEET.casefold()), None)

@@ -3,6 +3,10 @@
 Everything stays VARCHAR here so that a bad cell becomes a located finding rather
 than a failed cast; DuckDB's own CSV reader does the parsing (it is the fastest
 thing on this machine), and its errors are turned into findings with line numbers.
+
+DuckDB is not trusted to read every row: a file's records are counted without it while the file is
+hashed (`csvscan`), a record over `MAX_LINE_BYTES` is reported before DuckDB reads the file
+(`count_records`), and the rows staged must equal the rows counted (`check_row_count`).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from pathlib import Path
 import duckdb
 
 from passage.findings import Finding, Report
+from passage.ingest.csvscan import MAX_RECORD_BYTES, Records, records
+from passage.ingest.files import SourceFile
 
 HEAD_BYTES = 1 << 16
-MAX_LINE_BYTES = 1 << 20  # a cell this large is an accident, not data
+MAX_LINE_BYTES = MAX_RECORD_BYTES  # 1 MiB: a cell this large is an accident, not data
 _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
 
 
@@ -95,6 +101,29 @@ def _hxl_norm(tag: str) -> tuple:
     return (parts[0], frozenset(parts[1:]))
 
 
+def count_records(f: SourceFile, report: Report, delimiter: str = ",") -> Records | None:
+    """Before DuckDB reads a CSV: its records, counted without the parser (for `check_row_count`). The
+    first record longer than MAX_LINE_BYTES is reported here as `cell-too-long` at its line: DuckDB's
+    parallel reader fails on such a line, and drops it without a word when it is the last."""
+    counted = records(f.path, f.shape, delimiter)
+    if counted is not None and counted.long is not None:
+        line, size = counted.long
+        report.add(Finding("cell-too-long", f"line {line} is {size} bytes long, over the limit of {MAX_LINE_BYTES} "
+                           "bytes (a cell this large is an accident, not data)", file=f.name, row=line))
+    return counted
+
+
+def check_row_count(f: SourceFile, counted: Records | None, staged: int, skip: int, columns: int,
+                    report: Report) -> None:
+    """The rows staged from a file must be the data rows it holds: any difference rejects the file."""
+    if counted is None or not report.ok:
+        return
+    expected = counted.data_rows(skip, columns)
+    if staged != expected:
+        report.add(Finding("row-count-mismatch", f"the file holds {expected} data rows but {staged} were read: "
+                           "rejected rather than lose rows", file=f.name, value=str(expected)))
+
+
 def raw_view(eng: duckdb.DuckDBPyConnection, path: Path, view: str, header: list[str], skip: int) -> None:
     """A view over a CSV's data lines: `_row` (filled by `number_rows` once staged), `_file`, then the
     columns by their header names."""
@@ -134,8 +163,8 @@ def materialise(eng: duckdb.DuckDBPyConnection, view: str, table: str, select: s
             return eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
         eng.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
         return eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-        report.add(csv_error_finding(str(exc), name))
+    except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.NotImplementedException) as exc:
+        report.add(csv_error_finding(str(exc), name))  # NotImplemented: the parallel reader gave up on a line
         return 0
 
 

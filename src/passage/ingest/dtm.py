@@ -37,6 +37,13 @@ MISSING_WORDS = ("not available", "n/a", "na", "unknown", "-")
 JSON_ABSENT_BY_LEVEL = {"admin1Name", "admin1Pcode", "admin2Name", "admin2Pcode"}
 
 
+def _text(value: object) -> str:
+    """A JSON value as text for a message: a nested array or object is named, not printed (it may be
+    nested deeper than printing can go)."""
+    return f"(a JSON {'array' if isinstance(value, list) else 'object'})" if isinstance(value, (list, dict)) \
+        else str(value)
+
+
 def _v(col: str, present: set[str]) -> str:
     return f"nullif(trim(src.\"{col}\"), '')" if col in present else "NULL::VARCHAR"
 
@@ -104,6 +111,9 @@ class DtmImporter:
         tags = head[1] if len(head) > 1 else []
         if not csvfile.check_hxl_row(header, tags, HXL_TAGS, report, f.name) or not report.ok:
             return 0
+        counted = csvfile.count_records(f, report)
+        if not report.ok:
+            return 0
         view = f"{table}_raw"
         csvfile.raw_view(eng, f.path, view, header, skip=2)
         first = eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if append else 0
@@ -111,6 +121,7 @@ class DtmImporter:
             n = csvfile.materialise(eng, view, table, mapping_sql(set(header)), report, f.name, append)
         finally:
             eng.execute(f"DROP VIEW IF EXISTS {view}")
+        csvfile.check_row_count(f, counted, n, skip=2, columns=len(header), report=report)
         if n:
             csvfile.number_rows(eng, table, first, skip=2, blank_lines=f.blank_lines, columns=len(header))
         if n == 0 and report.ok:
@@ -123,6 +134,10 @@ class DtmImporter:
         except UnicodeDecodeError as exc:
             report.add(Finding("encoding", f"byte {exc.start} is not valid UTF-8", file=f.name))
             return 0
+        except RecursionError:  # arrays or objects nested deeper than the parser goes (~1,000 levels)
+            report.add(Finding("json-malformed", "the document is nested too deeply (a DTM response is 3 levels "
+                               "deep)", file=f.name))
+            return 0
         except json.JSONDecodeError as exc:
             report.add(Finding("json-malformed", f"{exc.msg} (line {exc.lineno}, column {exc.colno})",
                                file=f.name, row=exc.lineno))
@@ -131,7 +146,7 @@ class DtmImporter:
             rows = doc
         elif isinstance(doc, dict) and "result" in doc:
             if doc.get("isSuccess") is False:
-                msgs = "; ".join(map(str, doc.get("errorMessages") or [])) or "no message"
+                msgs = "; ".join(map(_text, doc.get("errorMessages") or [])) or "no message"
                 report.add(Finding("api-unsuccessful", f"isSuccess is false: {msgs}", file=f.name))
                 return 0
             rows = doc.get("result") or []
@@ -140,7 +155,7 @@ class DtmImporter:
                 expected = None if expected is None else int(expected)
             except (TypeError, ValueError):
                 report.add(Finding("json-malformed", "totalRecordsCount is not a number", file=f.name,
-                                   value=str(expected)))
+                                   value=_text(expected)))
                 return 0
             if expected is not None and expected != len(rows):
                 report.add(Finding("api-count-mismatch", f"totalRecordsCount is {expected} but result holds {len(rows)} rows",

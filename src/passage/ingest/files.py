@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
+
+from passage.errors import DiskFull
+from passage.ingest.csvscan import Scanner, Shape
 from passage.store import Store
 
 MAX_UPLOAD_BYTES = 4 * 1024**3  # a 10 M-row DTM CSV is 1.6 GB
@@ -27,16 +33,19 @@ class SourceFile:
     size: int
     sha256: str
     blank_lines: tuple[int, ...] = ()  # line numbers of empty lines, which CSV readers skip silently
+    shape: Shape | None = None  # its records as a CSV, counted without the parser (csvscan)
 
 
 def describe(path: Path) -> SourceFile:
-    """Hash the file and note its blank lines (so reported line numbers stay true), side by side:
-    hashlib releases the GIL, so the hash costs no extra time beside the scan."""
+    """Hash the file, note its blank lines (so reported line numbers stay true) and count its CSV records
+    (so rows a parser drops are noticed), side by side: hashlib releases the GIL, so the hash costs no
+    extra time beside the scan."""
     path = Path(path)
     with ThreadPoolExecutor(1) as pool:
         sha = pool.submit(_sha256, path)
-        blanks = _blank_lines(path)
-        return SourceFile(path, path.name, path.stat().st_size, sha.result(), blanks)
+        scanner = Scanner()
+        blanks = _blank_lines(path, scanner)
+        return SourceFile(path, path.name, path.stat().st_size, sha.result(), blanks, scanner.result())
 
 
 def _sha256(path: Path) -> str:
@@ -47,11 +56,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _blank_lines(path: Path) -> tuple[int, ...]:
+def _blank_lines(path: Path, scanner: Scanner | None = None) -> tuple[int, ...]:
     found: list[int] = []  # byte offsets of blank lines (rare: counted to line numbers only when present)
     offset, tail = 0, b""
     with path.open("rb") as fh:
         while block := fh.read(1 << 22):
+            if scanner is not None:
+                scanner.feed(block)
             window = tail + block
             if len(found) < MAX_BLANK_LINES and (b"\n\n" in window or b"\n\r\n" in window):
                 base = offset - len(tail)
@@ -82,14 +93,47 @@ def combined_sha256(files: list[SourceFile]) -> str:
 
 
 def copy_to_archive(archive_dir: Path, f: SourceFile) -> Path:
-    """Copy a file into the archive under its hash, once. Pure I/O: may run beside validation."""
-    archive_dir.mkdir(parents=True, exist_ok=True)
+    """Copy a file into the archive under its hash, once. Pure I/O: may run beside validation.
+
+    The copy is written to a `.part` file of its own (two imports of one file may copy it at once) and
+    renamed when complete; a copy that fails (a full disk: `DiskFull`) leaves no `.part` behind.
+    """
     target = archive_dir / (f.sha256 + "".join(f.path.suffixes[-1:]))
-    if not target.exists():
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
-        shutil.copyfile(f.path, tmp)
-        tmp.replace(target)
+    tmp = None
+    try:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            fd, name = tempfile.mkstemp(dir=archive_dir, prefix=f"{target.name}.", suffix=".part")
+            os.close(fd)
+            tmp = Path(name)
+            shutil.copyfile(f.path, tmp)
+            tmp.replace(target)
+            tmp = None
+    except BaseException as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        full = disk_full(exc, f"archiving {f.name}")
+        if full is not None:
+            raise full from exc
+        raise
     return target
+
+
+_FULL_WORDS = ("no space left on device", "failed to offload data block", "disk quota exceeded")
+
+
+def disk_full(exc: BaseException, doing: str = "importing") -> DiskFull | None:
+    """`DiskFull` when `exc` says the disk is full (OSError ENOSPC/EDQUOT, or DuckDB unable to write its
+    data or its temporary data); else None."""
+    if isinstance(exc, DiskFull):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        pass
+    elif getattr(exc, "sqlstate", None) == "53100":  # PostgreSQL's disk_full
+        pass
+    elif not (isinstance(exc, duckdb.Error) and any(w in str(exc).lower() for w in _FULL_WORDS)):
+        return None
+    return DiskFull(f"the disk is full ({doing}): nothing was imported; free some space and import again")
 
 
 def register(store: Store, f: SourceFile, target: Path) -> None:

@@ -15,7 +15,8 @@ from passage.checks import Context, q, run_checks
 from passage.errors import NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
-from passage.ingest.files import MAX_UPLOAD_BYTES, SourceFile, combined_sha256, copy_to_archive, describe, register
+from passage.ingest.files import (MAX_UPLOAD_BYTES, SourceFile, combined_sha256, copy_to_archive, describe,
+                                  disk_full, register)
 from passage.packs import install_pack, pack_for_form
 from passage.places.pcodes import PcodeResolver
 from passage.store import Store
@@ -197,8 +198,11 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
         else:
             _finish(store, result, user)
     except BaseException as exc:
+        full = disk_full(exc)  # ENOSPC while archiving, staging or loading: one clear error (`store.disk_full`)
         store.execute("UPDATE imports SET status = 'failed', finished_at = ?, message = ? WHERE import_id = ?",
-                      [_now(), f"{type(exc).__name__}: {exc}"[:500], import_id])
+                      [_now(), f"{type(full or exc).__name__}: {full or exc}"[:500], import_id])
+        if full is not None and full is not exc:
+            raise full from exc
         raise
     finally:
         copier.shutdown(wait=True)

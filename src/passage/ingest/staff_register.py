@@ -72,6 +72,9 @@ def stage_csv(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, report:
         f"{csvfile.sql_str(snapshot[1])} AS {q(snapshot[0])}",
         *(f"nullif(trim(src.{q(c)}), '') AS {q(c)}" for c in columns),
     ])
+    counted = csvfile.count_records(f, report)
+    if not report.ok:
+        return 0
     view = f"{table}_raw"
     csvfile.raw_view(eng, f.path, view, [h or f"_unnamed_{i}" for i, h in enumerate(header)], skip=1)
     first = eng.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if append else 0
@@ -79,6 +82,7 @@ def stage_csv(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, report:
         n = csvfile.materialise(eng, view, table, select, report, f.name, append)
     finally:
         eng.execute(f"DROP VIEW IF EXISTS {view}")
+    csvfile.check_row_count(f, counted, n, skip=1, columns=len(header), report=report)
     if n:
         csvfile.number_rows(eng, table, first, skip=1, blank_lines=f.blank_lines, columns=len(header))
     elif report.ok:

@@ -93,12 +93,16 @@ def read_picked(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, ncols
                 report: Report) -> int:
     """Stage a CSV's picked columns into `table`, each row numbered with its line; 0 (with a finding) when the
     file cannot be read or has no data rows."""
+    counted = csvfile.count_records(f, report)
+    if not report.ok:
+        return 0
     view = f"{table}_view"
     raw_csv_view(eng, f.path, view, ncols, picks)
     try:
         n = csvfile.materialise(eng, view, table, "src.*", report, f.name, append=False)
     finally:
         eng.execute(f"DROP VIEW IF EXISTS {view}")
+    csvfile.check_row_count(f, counted, n, skip=1, columns=ncols, report=report)
     if not report.ok:
         return 0
     if n == 0:

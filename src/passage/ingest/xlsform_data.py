@@ -91,6 +91,7 @@ from passage.forms import Field, Form
 from passage.forms.expr import ExpressionError, referenced_fields
 from passage.ingest import csvfile
 from passage.ingest.files import SourceFile
+from passage.ingest.xlsx import open_workbook
 
 # Record-table columns this importer adds (see the module docstring).
 EXTRA_COLUMNS = [("_uuid", "VARCHAR"), ("_submission_time", "TIMESTAMP")]
@@ -236,9 +237,9 @@ def _peek_header(path: Path) -> list[str]:
             got = _csv_header(path)
             return got[0] if got else []
         if kind == "xlsx":
-            import openpyxl
-
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            wb = open_workbook(path, Report())  # a workbook refused here is reported by stage()
+            if wb is None:
+                return []
             try:
                 for row in wb.worksheets[0].iter_rows(max_row=1, values_only=True):
                     return [str(v).strip() for v in row if v is not None]
@@ -644,6 +645,9 @@ class XlsformDataImporter:
         sm = self._map_header(header, level, f.name, None, report)
         if not report.ok:
             return 0
+        counted = csvfile.count_records(f, report, delim)
+        if not report.ok:
+            return 0
         view = f"{self._table}_raw"
         named = ", ".join(f'c{i} AS "c{i}"' for i in range(len(header)))
         cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
@@ -686,24 +690,17 @@ class XlsformDataImporter:
                         file=f.name,
                     )
                 )
-            return self._materialise(eng, view, level, sm, f, None, report)
+            n = self._materialise(eng, view, level, sm, f, None, report)
+            csvfile.check_row_count(f, counted, n, skip=1, columns=len(header), report=report)
+            return n
         finally:
             eng.execute(f"DROP VIEW IF EXISTS {view}")
 
     # ---------------------------------------------------------------- XLSX
 
     def _stage_xlsx(self, eng, f: SourceFile, report: Report) -> int:
-        import openpyxl
-        from openpyxl.utils.exceptions import InvalidFileException
-
-        try:
-            wb = openpyxl.load_workbook(f.path, read_only=True, data_only=False)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            report.add(
-                Finding(
-                    "file-unreadable", f"not a readable .xlsx workbook ({type(exc).__name__})", file=f.name
-                )
-            )
+        wb = open_workbook(f.path, report, f.name, data_only=False)  # zip bombs refused before openpyxl
+        if wb is None:
             return 0
         total = 0
         try:
