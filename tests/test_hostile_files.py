@@ -391,3 +391,5 @@ def test_staging_on_full_disk(store_path, tmp_path):
     finally:
         if mounted:
             _umount(temp)
+        (tmp_path / "big.csv").unlink(missing_ok=True)  # 40 MB, and its archived copy: pytest keeps tmp folders
+        shutil.rmtree(store_path.with_name(store_path.stem + ".files"), ignore_errors=True)
