@@ -118,3 +118,11 @@ def test_exports(pg_portal):
     hxl = list(csv.reader(io.StringIO(c.get("/api/v1/exports/dtm_idps", params={"format": "hxl",
                                                                                   "country": "TCD"}).text)))
     assert hxl[1][hxl[0].index("admin0Pcode")].startswith("#country+code")
+
+
+def test_a_double_click_on_import_commits_once(pg_portal, tmp_path):
+    """Two uploads of one file at once: PostgreSQL serialises the loads per form; one commits (last here:
+    it adds Nigerian records)."""
+    from test_import_races import double_click
+
+    double_click(pg_portal, tmp_path)

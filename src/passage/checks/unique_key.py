@@ -45,7 +45,16 @@ def run(ctx: Context) -> None:
              f"EXISTS (SELECT 1 FROM {dups} d WHERE d._key = {view}._key AND d.first_row <> {view}._row)",
              "another row of the input has the same key (" + ", ".join(ctx.config["key"]) + ")",
              value=f"(SELECT 'same key as row ' || d.first_row FROM {dups} d WHERE d._key = {view}._key)")
-    if ctx.store_keys and not ctx.extra.get("update") and eng.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {ctx.store_keys} AS k)").fetchall()[0][0]:
-        flag(ctx, "duplicate-key-store", f"_key IN (SELECT _record_id FROM {ctx.store_keys} AS k)",
-             "a record with this key is already in the store (use --update to make a new version)", value="_key")
+    store_duplicates(ctx)
+
+
+def store_duplicates(ctx: Context) -> int:
+    """Rows whose key is a current record of the store (`duplicate-key-store`), unless updating; needs
+    `run` first. The import pipeline runs it again once it holds the form's load lock when another change
+    was committed since, and for an editor only once every row is known to lie in their places."""
+    if not ctx.store_keys or ctx.extra.get("update") or key_sql(ctx) is None:
+        return 0
+    if not ctx.eng.execute(f"SELECT EXISTS (SELECT 1 FROM {ctx.store_keys} AS k)").fetchall()[0][0]:
+        return 0
+    return flag(ctx, "duplicate-key-store", f"_key IN (SELECT _record_id FROM {ctx.store_keys} AS k)",
+                "a record with this key is already in the store (use --update to make a new version)", value="_key")

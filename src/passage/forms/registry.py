@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from passage.errors import NotFound
 from passage.forms.xlsform import Field, Form
 from passage.store import Store
+from passage.store.schema import current_version_index
 
 SYSTEM_COLUMNS = [
     ("_record_id", "VARCHAR NOT NULL"),  # stable across versions
@@ -71,6 +72,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
             if not store.table_exists(table):
                 ddl = ", ".join(f"{n} {t}" for n, t in system + cols)
                 store.execute(f"CREATE TABLE {table} ({ddl})")
+                current_version_index(store, table)  # PostgreSQL; older tables get it when the store opens
             else:
                 existing = {r[0] for r in store.query(
                     "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])}

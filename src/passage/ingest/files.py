@@ -140,6 +140,6 @@ def register(store: Store, f: SourceFile, target: Path) -> None:
     """Record an archived file in the store (once per hash)."""
     if store.scalar("SELECT count(*) FROM files WHERE sha256 = ?", [f.sha256]) == 0:
         store.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # the same file, at once elsewhere
             [f.sha256, f.name, f.size, str(target), datetime.now(timezone.utc).replace(tzinfo=None)],
         )

@@ -11,7 +11,7 @@ from typing import Any, Callable, Protocol
 
 from passage import records
 from passage.auth.audit import audit
-from passage.checks import Context, q, run_checks
+from passage.checks import Context, q, run_checks, unique_key
 from passage.errors import NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
@@ -20,7 +20,7 @@ from passage.ingest.files import (MAX_UPLOAD_BYTES, SourceFile, combined_sha256,
 from passage.packs import install_pack, pack_for_form
 from passage.places.pcodes import PcodeResolver
 from passage.store import Store
-from passage.store.schema import bump_generation
+from passage.store.schema import bump_generation, generation
 
 
 class Importer(Protocol):
@@ -136,13 +136,14 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
         return result
     say("hashing")
     files = [describe(p) for p in paths]
-    # Re-importing a file is a no-op, whether it comes alone or beside new ones.
-    known = dict(store.query(
-        "SELECT f.sha256, max(i.import_id) FROM import_files f JOIN imports i ON i.import_id = f.import_id "
-        f"WHERE i.kind = ? AND i.form_id = ? AND i.status = 'committed' AND f.sha256 IN "
-        f"({', '.join('?' for _ in files)}) GROUP BY f.sha256", [kind, form_id, *(f.sha256 for f in files)]))
-    skipped = [f.name for f in files if f.sha256 in known]
-    files = [f for f in files if f.sha256 not in known]
+    hashes = {f.name: f.sha256 for f in files}
+    # Re-importing a file is a no-op, whether it comes alone or beside new ones. An editor (scopes given)
+    # hears so only once every row is known to lie in their places: "imported before" about a file of
+    # other places would tell them that it is in the store. Those files are checked, then left out.
+    known = _committed(store, kind, form_id, files)
+    held = [f for f in files if f.sha256 in known] if scopes is not None else []
+    skipped = [f.name for f in files if f.sha256 in known and f not in held]
+    files = [f for f in files if f.sha256 not in known or f in held]
     if not files:
         return ImportResult(None, "unchanged", report, previous_import=max(known.values()), skipped=skipped)
     sha = combined_sha256(files)
@@ -158,43 +159,85 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
     stage = f"_stage_{import_id}"
     result = ImportResult(import_id, "rejected", report, skipped=skipped)
     ctx = None
+    mine = scopes is None  # every row is in the editor's places (known once the checks have run)
     final = stage  # after the checks: a view over the staging table with normalised codes and keys
     copier = ThreadPoolExecutor(1)  # the raw files are archived while they are parsed and checked
-    copies = copier.submit(lambda: [copy_to_archive(store.archive_dir, f) for f in files])
+    logged = list(files)  # as the log row names them; a file found committed is left out of `files` later
+    copies = copier.submit(lambda: [copy_to_archive(store.archive_dir, f) for f in logged])
     try:
         say("parsing")
         result.rows_read = importer.stage(eng, files, stage, report)
         if report.ok:
             say("validating")
             _ensure_form_columns(eng, stage, form)
+            checked = generation(store)  # a change committed after this is checked again under the load lock
+            # An editor's rows meet the store (keys, workflow states) only once they are all in the editor's
+            # places: a finding on a row of another place would say what the store holds there.
             ctx = Context(eng, stage, form, config, report,
-                          store_keys=records.current_keys(store, eng, form_id),
+                          store_keys=records.current_keys(store, eng, form_id) if scopes is None else None,
                           extra={"resolver": PcodeResolver(store), "update": update, "store": store})
             run_checks(ctx)
-            final = ctx.table
             if scopes is not None and report.ok:
-                _check_scope(eng, final, config, scopes, report)
-            if hasattr(importer, "after_checks"):  # xlsform-data: repeat rows, record ids
+                _check_scope(eng, ctx.table, config, scopes, report)
+                mine = report.ok
+                if mine:
+                    if held:
+                        result.rows_read -= _leave_out(eng, ctx, [f.name for f in held])
+                        result.skipped.extend(f.name for f in held)
+                        files = [f for f in files if f not in held]
+                    ctx.store_keys = records.current_keys(store, eng, form_id)
+                    unique_key.store_duplicates(ctx)
+            final = ctx.table
+            if mine and hasattr(importer, "after_checks"):  # xlsform-data: repeat rows, record ids
                 importer.after_checks(ctx, import_id)
         say("archiving")
-        for f, target in zip(files, copies.result()):
-            register(store, f, target)
+        targets = copies.result()
+        with store.load_lock(form_id):  # DuckDB: two registrations of one file at once would both insert it
+            for f, target in zip(logged, targets):
+                register(store, f, target)
+        if not report.ok and ctx is not None and mine and files and \
+                len(_committed(store, kind, form_id, files)) == len(files):
+            # Checked while another import committed the very same file(s): the findings were about the
+            # records it loaded (`duplicate-key-store`). This import is a no-op, as the next one would be.
+            result.report = report = Report()
         if report.ok:
             say("loading")
-            with store.transaction():
-                for pos, f in enumerate(files):
-                    store.execute("INSERT INTO import_files VALUES (?, ?, ?)", [import_id, f.sha256, pos])
-                if getattr(importer, "extra_columns", None):  # xlsform-data: _uuid, _submission_time
-                    records.ensure_columns(store, form_id, importer.extra_columns)
-                counts = records.load(store, eng, final, form, import_id=import_id, user=user,
-                                      file_hashes={f.name: f.sha256 for f in files}, update=update)
-                for repeat, rstage, pstage in getattr(importer, "repeat_stages", []):  # xlsform-data repeats
-                    records.load_repeat(store, eng, rstage, pstage, importer.form, repeat, import_id=import_id,
-                                        user=user, file_hashes={f.name: f.sha256 for f in files}, update=update)
-                result.inserted, result.updated, result.unchanged = counts
-                result.status = "committed"
-                _finish(store, result, user)
-                bump_generation(store)
+            # One load at a time per form (per store on DuckDB), and what was checked before is checked
+            # again under the lock: a file another import committed meanwhile is left out (all of them:
+            # unchanged, as a file imported before); new records meet what was committed since the checks.
+            with store.load_lock(form_id), store.transaction():
+                late = _committed(store, kind, form_id, files)
+                if late:
+                    gone = [f.name for f in files if f.sha256 in late]
+                    result.rows_read -= _leave_out(eng, ctx, gone)
+                    result.skipped.extend(gone)
+                    final, known = ctx.table, {**known, **late}
+                    files = [f for f in files if f.sha256 not in late]
+                if files and files != logged:
+                    store.execute("UPDATE imports SET files = ?, sha256 = ? WHERE import_id = ?",
+                                  [", ".join(f.name for f in files), combined_sha256(files), import_id])
+                if not files:
+                    result.status = "unchanged"
+                    result.previous_import = max(known[hashes[n]] for n in result.skipped)
+                elif not update and (late or generation(store) != checked):
+                    ctx.store_keys = records.current_keys(store, eng, form_id)
+                    unique_key.store_duplicates(ctx)
+                if files and report.ok:
+                    for pos, f in enumerate(files):
+                        store.execute("INSERT INTO import_files VALUES (?, ?, ?)", [import_id, f.sha256, pos])
+                    if getattr(importer, "extra_columns", None):  # xlsform-data: _uuid, _submission_time
+                        records.ensure_columns(store, form_id, importer.extra_columns)
+                    counts = records.load(store, eng, final, form, import_id=import_id, user=user,
+                                          file_hashes=hashes, update=update)
+                    for repeat, rstage, pstage in getattr(importer, "repeat_stages", []):  # xlsform-data repeats
+                        records.load_repeat(store, eng, rstage, pstage, importer.form, repeat, import_id=import_id,
+                                            user=user, file_hashes=hashes, update=update)
+                    result.inserted, result.updated, result.unchanged = counts
+                    result.status = "committed"
+                _finish(store, result, user, message=f"the same file(s) were committed by import "
+                        f"{result.previous_import}" if result.status == "unchanged" else None)
+                if result.status == "committed":
+                    bump_generation(store)
         else:
             _finish(store, result, user)
     except BaseException as exc:
@@ -217,6 +260,27 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
         records.drop_current_keys(store, eng, form_id)
         store.release_import(import_id)
     return result
+
+
+def _committed(store: Store, kind: str, form_id: str, files: list[SourceFile]) -> dict[str, int]:
+    """sha256 -> the last committed import of this kind and form that held that file."""
+    if not files:
+        return {}
+    return dict(store.query(
+        "SELECT f.sha256, max(i.import_id) FROM import_files f JOIN imports i ON i.import_id = f.import_id "
+        f"WHERE i.kind = ? AND i.form_id = ? AND i.status = 'committed' AND f.sha256 IN "
+        f"({', '.join('?' for _ in files)}) GROUP BY f.sha256", [kind, form_id, *(f.sha256 for f in files)]))
+
+
+def _leave_out(eng: Any, ctx: Context, names: list[str]) -> int:
+    """Leave the rows of these files out of the checked rows (a view); returns how many there were."""
+    listed = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
+    n = eng.execute(f"SELECT count(*) FROM {ctx.table} WHERE _file IN ({listed})").fetchall()[0][0]
+    view = f"{ctx.table}_left{len(ctx.extra.get('temp_views', []))}"
+    eng.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {ctx.table} WHERE _file NOT IN ({listed})")
+    ctx.extra.setdefault("temp_views", []).append(view)
+    ctx.table = view
+    return n
 
 
 def _check_scope(eng: Any, table: str, config: dict[str, Any], scopes: list[str], report: Report) -> None:
@@ -245,7 +309,7 @@ def _ensure_form_columns(eng: Any, stage: str, form: Form) -> None:
             eng.execute(f"ALTER TABLE {stage} ADD COLUMN {q(f.name)} VARCHAR")
 
 
-def _finish(store: Store, r: ImportResult, user: str | None = None) -> None:
+def _finish(store: Store, r: ImportResult, user: str | None = None, message: str | None = None) -> None:
     rep = r.report
     audit(store, user, f"import.{r.status}", import_id=r.import_id,
           detail={"rows": r.rows_read, "inserted": r.inserted, "updated": r.updated, "errors": rep.error_count()})
@@ -253,7 +317,7 @@ def _finish(store: Store, r: ImportResult, user: str | None = None) -> None:
         "UPDATE imports SET status = ?, finished_at = ?, rows_read = ?, rows_inserted = ?, rows_updated = ?, "
         "rows_unchanged = ?, errors = ?, warnings = ?, message = ? WHERE import_id = ?",
         [r.status, _now(), r.rows_read, r.inserted, r.updated, r.unchanged, rep.error_count(),
-         rep.warning_count(), rep.summary(), r.import_id],
+         rep.warning_count(), message or rep.summary(), r.import_id],
     )
 
 

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import abc
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(key: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 class Store(abc.ABC):
@@ -72,6 +82,23 @@ class Store(abc.ABC):
             "UPDATE imports SET status = 'failed', message = 'interrupted: the importing process stopped' "
             "WHERE status = 'running'"
         )
+
+    @contextmanager
+    def load_lock(self, form_id: str) -> Iterator[None]:
+        """Let one import at a time load into a form, across every handle on the store; hold it around
+        the load's transaction, and re-check there what was checked before it (files, keys).
+
+        This default (DuckDB) is a lock of this process over the whole store: DuckDB lets one process
+        write a file, so the threads of that process (the portal's requests, each on its own handle)
+        are the only other writers, and it takes one load at a time anyway (two transactions updating
+        the same rows conflict). PostgreSQL overrides it with an advisory lock per form.
+        """
+        with _process_lock(self._lock_key):
+            yield
+
+    @property
+    def _lock_key(self) -> str:
+        return self.url
 
     def hold_import(self, import_id: int) -> None:
         """Mark this session as the one running an import (PostgreSQL: an advisory lock)."""

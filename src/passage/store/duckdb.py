@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,10 +27,16 @@ class DuckDBStore(Store):
             import tempfile
 
             self._archive_dir = Path(tempfile.mkdtemp(prefix="passage-files-"))
+            self._db_key = f":memory:{id(self.con)}"  # each in-memory store is its own database
         else:
+            self._db_key = os.path.realpath(path)
             p = Path(path)
             self._archive_dir = p.with_name(p.stem + ".files")
         self._ibis = None
+
+    @property
+    def _lock_key(self) -> str:
+        return self._db_key
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
@@ -89,6 +96,7 @@ class DuckDBStore(Store):
         """The same database on a cursor of its own, for another thread (DuckDB connections are not shared)."""
         other = DuckDBStore(self.url, con=self.con.cursor())
         other._archive_dir = self._archive_dir
+        other._db_key = self._db_key
         return other
 
     def close(self) -> None:

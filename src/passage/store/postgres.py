@@ -86,6 +86,23 @@ class PostgresStore(Store):
                 finally:
                     self.execute("SELECT pg_advisory_unlock(?, ?)", [self.LOCK_SPACE, import_id])
 
+    # One import at a time loads into a form: an advisory lock per form, in a namespace of its own.
+    FORM_LOCK_SPACE = 0x50464F52
+
+    @contextmanager
+    def load_lock(self, form_id: str) -> Iterator[None]:
+        """An advisory lock on the form (of this schema's store), held by this session around the load's
+        transaction: every importing process or thread takes it, and a session that dies lets it go."""
+        key = "hashtext(current_schema() || '.' || ?)"
+        self.execute(f"SELECT pg_advisory_lock(?, {key})", [self.FORM_LOCK_SPACE, form_id])
+        try:
+            yield
+        finally:
+            try:
+                self.execute(f"SELECT pg_advisory_unlock(?, {key})", [self.FORM_LOCK_SPACE, form_id])
+            except psycopg.OperationalError:  # the connection is gone, and with it the session's locks
+                pass
+
     def hold_import(self, import_id: int) -> None:
         self.execute("SELECT pg_advisory_lock(?, ?)", [self.LOCK_SPACE, import_id])
 

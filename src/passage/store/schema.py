@@ -6,7 +6,11 @@ Record tables are not here: each form gets its own, made from its XLSForm
 
 from __future__ import annotations
 
+import logging
+
 from passage.store.base import Store
+
+log = logging.getLogger("passage.store")
 
 SCHEMA_VERSION = 2
 
@@ -224,6 +228,52 @@ def ensure_schema(store: Store) -> None:
                     store.execute(backfill)
     if store.scalar("SELECT value FROM passage_meta WHERE key = 'schema_version'") is None:
         store.execute("INSERT INTO passage_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    ensure_record_indexes(store)
+
+
+# ---- record tables: at most one current version per record id
+# PostgreSQL holds it with a partial unique index on every record table (made with the table, and here for
+# stores made before it). DuckDB has no partial indexes: there one process writes the file (its file lock),
+# its imports load one at a time (Store.load_lock) and check files and new keys again once they hold the
+# lock, and a new version replaces the current one in the transaction that writes it (DuckDB refuses a
+# second transaction updating the same row).
+
+
+def current_version_index(store: Store, table: str) -> None:
+    """PostgreSQL: refuse a second current version of a record (`rec_<form>`, `rec_<form>__<repeat>`)."""
+    if store.dialect == "postgres":
+        store.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_current ON {table} (_record_id) WHERE _current")
+
+
+def ensure_record_indexes(store: Store) -> None:
+    """Give the record tables of a PostgreSQL store made before the index its unique index.
+
+    A table that already holds a record with two current versions (two imports of one file that raced
+    before imports were serialised) cannot take it: the store still opens, with a warning naming the table.
+    """
+    if store.dialect != "postgres":
+        return
+    tables = [r[0] for r in store.query(
+        "SELECT t.table_name FROM information_schema.tables t JOIN information_schema.columns c "
+        "ON c.table_schema = t.table_schema AND c.table_name = t.table_name AND c.column_name = '_current' "
+        "WHERE t.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND left(t.table_name, 4) = 'rec_' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_indexes i WHERE i.schemaname = t.table_schema "
+        "AND i.tablename = t.table_name AND i.indexname = left(t.table_name || '_current', 63)) "
+        "ORDER BY t.table_name")]
+    for table in tables:
+        try:
+            current_version_index(store, table)
+        except Exception:  # noqa: BLE001 - the driver's error; what it means is read from the table
+            doubled = store.scalar(f"SELECT count(*) FROM (SELECT _record_id FROM {table} WHERE _current "
+                                   "GROUP BY _record_id HAVING count(*) > 1) AS d")
+            if not doubled:
+                if store.scalar("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
+                                "AND indexname = left(? || '_current', 63)", [table]):
+                    continue  # another process opening the store made it meanwhile
+                raise
+            log.warning("%s: %d record(s) have more than one current version, and totals count them more than "
+                        "once; the table gets its unique index (one current version per record) once they are "
+                        "repaired", table, doubled)
 
 
 def generation(store: Store) -> int:
