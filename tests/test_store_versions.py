@@ -207,7 +207,7 @@ def test_update_versions_only_the_changed_rows(base, tmp_path):
 def test_update_brings_back_deleted_and_overrides_edited_records(base, tmp_path):
     store, path, first, _ = base
     edited, deleted = _record_id(store, BORNO_LINE), _record_id(store, BORNO_LINE + 1)
-    edit_record(store, FORM, edited, {"num_present_idp_ind": 1}, user="editor")
+    edit_record(store, FORM, edited, {"num_present_idp_ind": 4950}, user="editor")  # males + females: 4900
     delete_record(store, FORM, deleted, user="editor")
     rows = make.base_rows()
     rows[0]["numPresentIdpInd"] = "1001"  # and one ordinary change, so the file is not the same file

@@ -12,6 +12,7 @@ and the role matrix tests it through each of them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -46,31 +47,54 @@ def readable(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
     t = con.table(record_table(ds.form))
     cur = t.filter(t._current, ~t._deleted)
     in_scope = _scope_filter(t, principal, ds.country_field) if principal.scopes else None
-    parts = []
-    unpublished_ok = in_scope if principal.role == "editor" else None
-    if unpublished_ok is not None:
-        parts.append(cur.filter(unpublished_ok))
+    editor = principal.role == "editor"
     cutoffs = release_cutoffs(store, ds.name)
-    if cutoffs:
-        country = t[ds.country_field]
-        cutoff = ibis.cases(*[(country == c, ibis.literal(ts, type="timestamp")) for c, ts in cutoffs.items()],
-                            else_=ibis.null("timestamp"))
-        released = cutoff.notnull()
-        if ds.visibility == "restricted":
-            released &= in_scope if in_scope is not None else ibis.literal(False)
-        if unpublished_ok is not None:
-            released &= ~unpublished_ok
-        parts.append(cur.filter(released, t._created_at <= cutoff))
-        # Records changed since their country's release: the version current at the release.
-        changed = t.filter(t._current, released, t._created_at > cutoff).select("_record_id")
-        old = t.filter(released, t._created_at <= cutoff, t._record_id.isin(changed._record_id))
-        rank = ibis.row_number().over(ibis.window(group_by="_record_id", order_by=ibis.desc("_version")))
-        old = old.mutate(_rank=rank).filter(lambda x: x._rank == 0).drop("_rank")
-        # Shown as current: readers must not learn that an unpublished change exists.
-        parts.append(old.filter(~old._deleted).mutate(_current=ibis.literal(True, type=t._current.type())))
-    if not parts:
-        return cur.filter(ibis.literal(False))
-    return parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    if not cutoffs:
+        return cur.filter(in_scope if editor and in_scope is not None else ibis.literal(False))
+    # A country's latest release shows the country as it stood then: the versions current at that moment
+    # (made before it, replaced after it or never) that are about the country and are not tombstones. Each
+    # record is read in the latest release that shows it (editors: as it is now, inside their places).
+    # A version is judged by its own country and time, so an edit that changes, moves or deletes a record
+    # changes nothing a released reader sees until the next release.
+    earliest = ibis.literal(min(cutoffs.values()), type="timestamp")
+    # Records unchanged since the earliest release: their current version is what every release shows.
+    settled = cur.filter(t._created_at <= earliest)
+    cutoff, released = _released(t, principal, ds, cutoffs, editor)
+    parts = [settled.filter(released)]
+    if editor and in_scope is not None:
+        parts.append(settled.filter(in_scope))
+    # Records changed since: each version with the release time it is shown for, the latest one kept.
+    changed = t.filter(t._current, t._created_at > earliest).select("_record_id")
+    h = t.filter(t._record_id.isin(changed._record_id))
+    h = h.mutate(_replaced_at=h._created_at.lead().over(ibis.window(group_by="_record_id", order_by="_version")))
+    cutoff, released = _released(h, principal, ds, cutoffs, editor)
+    shown = h.filter(~h._deleted, released, h._created_at <= cutoff,
+                     h._replaced_at.isnull() | (h._replaced_at > cutoff)).mutate(_shown_for=cutoff)
+    if editor and in_scope is not None:
+        mine = _scope_filter(h, principal, ds.country_field)
+        shown = ibis.union(shown, h.filter(h._current, ~h._deleted, mine).mutate(
+            _shown_for=ibis.literal(datetime(9999, 12, 31), type="timestamp")), distinct=False)
+    latest = ibis.row_number().over(ibis.window(group_by="_record_id",
+                                                order_by=[ibis.desc("_shown_for"), ibis.desc("_version")]))
+    shown = shown.mutate(_pick=latest).filter(lambda x: x._pick == 0).drop("_pick", "_shown_for", "_replaced_at")
+    # Shown as current: readers must not learn that an unpublished change exists.
+    parts.append(shown.mutate(_current=ibis.literal(True, type=t._current.type())))
+    return ibis.union(*parts, distinct=False)
+
+
+def _released(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict, editor: bool) -> tuple[Any, Any]:
+    """Per version: the time of its own country's latest release, and whether this reader reads it as
+    released (restricted datasets: inside their places; editors: outside them, inside they read it all)."""
+    country = t[ds.country_field]
+    cutoff = ibis.cases(*[(country == c, ibis.literal(ts, type="timestamp")) for c, ts in cutoffs.items()],
+                        else_=ibis.null("timestamp"))
+    released = cutoff.notnull()
+    in_scope = _scope_filter(t, principal, ds.country_field) if principal.scopes else None
+    if ds.visibility == "restricted":
+        released &= in_scope if in_scope is not None else ibis.literal(False)
+    if editor and in_scope is not None:
+        released &= ~in_scope
+    return cutoff, released
 
 
 def readable_sql(store: Store, principal: Any, ds: Dataset) -> str:

@@ -7,7 +7,9 @@
      │    └── DiskFull     no space left for the archive, staging data or the store (HTTP 507)
      ├── AuthError         not signed in, wrong credentials, too many attempts (HTTP 401 / 429)
      ├── Forbidden         signed in, but the role or place scope does not allow it (HTTP 403)
+     ├── Conflict          the record changed while an edit was being checked (HTTP 409)
      └── ImportRejected    input failed validation; carries the Report (CLI exit code 1; HTTP 422)
+          └── EditRejected a record edit failed the checks an import of that row runs
 
 Every error has a `code` (e.g. `not_found`, `auth.rate_limited`): the CLI prints it,
 the API returns it as `{"error": {"code", "message", ...}}`.
@@ -84,3 +86,16 @@ class ImportRejected(PassageError):
     def __init__(self, report: "Report"):
         self.report = report
         super().__init__(report.summary())
+
+
+class EditRejected(ImportRejected):
+    """A record edit (portal, API, `passage records edit`) failed the checks; nothing was changed."""
+
+    code = "edit.rejected"
+
+
+class Conflict(PassageError):
+    """Someone else changed the record between reading it and writing the new version: try again."""
+
+    code = "record.conflict"
+    http_status = 409

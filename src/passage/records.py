@@ -1,6 +1,7 @@
 """Records are never overwritten: an edit is a new version, a delete a tombstone.
 
 Every version keeps where it came from (import, file hash, row, sheet, user, time).
+An edit reaches `write_version` only after the checks of `passage.edits` (those of an import of the row).
 `_current` marks the newest version of each record, so "what is true now" is a plain
 filter (the view named after the form) rather than a window over history.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 from passage.auth.audit import audit
 from passage.checks import q
-from passage.errors import NotFound
+from passage.errors import Conflict, NotFound
 from passage.forms import Form, get_form
 from passage.forms.registry import SYSTEM_COLUMNS, column_type, record_table
 from passage.store import Store
@@ -80,7 +81,12 @@ def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user
         f"{place} AS _place_code, {warnings} AS _warnings, " + ", ".join(f"{sql} AS {q(n)}" for n, sql in typed)
         + f" FROM {stage}"
     )
-    if store.dialect == "duckdb" and not update:
+    # New records only (the checks said so, again under the load lock): inserted as version 1 at once on
+    # DuckDB, unless one of them has a current tombstone (deleted, then imported anew: its next version).
+    if store.dialect == "duckdb" and not update and not (
+            store.scalar(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE _current AND _deleted)") and store.scalar(
+                f"SELECT EXISTS (SELECT 1 FROM {table} WHERE _current AND _deleted AND _record_id IN "
+                f"(SELECT {record_id} FROM {stage}))")):
         cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
                 "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", *fields]
         n = store.scalar(
@@ -138,20 +144,29 @@ def _current_row(store: Store, table: str, record_id: str) -> tuple[list[str], t
     return names, rows[0]
 
 
+CARRIED = ("_place_code", "_warnings")  # system columns an edit's checks recompute
+
+
 def _new_version(store: Store, form_id: str, record_id: str, user: str | None, changes: dict[str, Any],
-                 deleted: bool) -> int:
+                 deleted: bool, *, system: dict[str, Any] | None = None, expected_version: int | None = None) -> int:
     form = get_form(store, form_id)
     table = record_table(form_id)
     allowed = {f.name for f in form.top_fields()}
     unknown = set(changes) - allowed
     if unknown:
         raise NotFound(f"form {form_id!r} has no field(s) {', '.join(sorted(unknown))}")
+    if set(system or {}) - set(CARRIED):
+        raise ValueError(f"only {', '.join(CARRIED)} may be set beside the fields")
     with store.transaction():
         names, row = _current_row(store, table, record_id)
         values = dict(zip(names, row))
         if values["_deleted"] and deleted:
             raise NotFound(f"record {record_id!r} is already deleted")
+        if expected_version is not None and (values["_version"] != expected_version or values["_deleted"]):
+            raise Conflict(f"record {record_id!r} changed while the edit was checked (now version "
+                           f"{values['_version']}): reload it and try again")
         values.update(changes)
+        values.update(system or {})
         values.update(_version=values["_version"] + 1, _current=True, _deleted=deleted, _import_id=None,
                       _user=user, _created_at=_now())
         store.execute(f"UPDATE {table} SET _current = false WHERE _record_id = ? AND _current", [record_id])
@@ -164,9 +179,21 @@ def _new_version(store: Store, form_id: str, record_id: str, user: str | None, c
     return values["_version"]
 
 
-def edit_record(store: Store, form_id: str, record_id: str, changes: dict[str, Any], user: str | None = None) -> int:
-    """Make a new version with some fields changed; returns its version number."""
-    return _new_version(store, form_id, record_id, user, changes, deleted=False)
+def edit_record(store: Store, form_id: str, record_id: str, changes: dict[str, Any], user: str | None = None, *,
+                principal: Any = None) -> int:
+    """Make a new version with some fields changed, once it passes the checks an import of that row runs;
+    returns its version number. `passage.edits.edit_record` (which this is) tells the rules."""
+    from passage.edits import edit_record as checked
+
+    return checked(store, form_id, record_id, changes, principal=principal, user=user)
+
+
+def write_version(store: Store, form_id: str, record_id: str, changes: dict[str, Any], *, user: str | None,
+                  system: dict[str, Any], expected_version: int) -> int:
+    """Write an edit that `passage.edits` has checked: the typed `changes`, the recomputed place and
+    warnings, on top of `expected_version` (Conflict if the record moved on meanwhile)."""
+    return _new_version(store, form_id, record_id, user, changes, deleted=False, system=system,
+                        expected_version=expected_version)
 
 
 def delete_record(store: Store, form_id: str, record_id: str, user: str | None = None) -> int:

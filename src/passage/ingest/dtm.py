@@ -87,6 +87,19 @@ class DtmImporter:
     form_id = "dtm_idps"
     description = "DTM API v3 JSON responses or the HDX CSV (header + HXL row)"
 
+    def normalise_edit(self, eng: duckdb.DuckDBPyConnection, table: str) -> str:
+        """A record edit's row, staged by form field (`passage.edits`), normalised as a file's row is
+        (trimmed cells, reasons, dates, missing words, the level); returns the table holding it."""
+        have = [r[0] for r in eng.execute(f"DESCRIBE {table}").fetchall()]
+        layout = {field: col for col, (field, _) in COLUMNS.items()}
+        renamed = [f'"{f}" AS "{layout[f]}"' for f in have if f in layout]
+        others = [f'"{c}"' for c in have if c not in layout and c not in ("_row", "_file", "_sheet")]
+        out = f"{table}_dtm"
+        eng.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT "
+                    + mapping_sql({layout[f] for f in have if f in layout}) + "".join(f", src.{c}" for c in others)
+                    + f" FROM (SELECT _row, _file, {', '.join(renamed + others)} FROM {table}) AS src")
+        return out
+
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
         total = 0
         for i, f in enumerate(files):

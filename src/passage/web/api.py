@@ -14,10 +14,10 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictFloat, StrictInt, StrictStr
 
 from passage import auth, documents, query, releases
 from passage.errors import UsageError
@@ -212,6 +212,32 @@ def records(ctx: Context, request: Request, name: str, country: Country = None, 
 def record_history(ctx: Context, request: Request, form_id: str, record_id: str):
     """Every version of a record with its provenance (import, file, row, user, time) — editors and admins."""
     return respond(request, service.record_history(ctx, form_id, record_id))
+
+
+class EditResult(BaseModel):
+    form: str
+    record_id: str
+    version: int
+
+
+FieldValue = StrictStr | StrictInt | StrictFloat | None
+
+
+@router.patch("/records/{form_id}/{record_id}", responses={
+    **ERRORS, 200: {"model": EditResult, "description": "The record's version after the edit"},
+    409: {"model": ErrorBody, "description": "The record changed meanwhile (`record.conflict`): read it again"},
+    422: {"model": ErrorBody, "description": "The edit failed the checks (`edit.rejected`); `error.report` "
+                                              "holds the findings, located by column"}})
+def record_edit(ctx: Context, request: Request, form_id: str, record_id: str,
+                changes: Annotated[dict[str, FieldValue], Body(description="Field name -> new value (text or a "
+                                                                          "number; null or \"\" clears it)")]):
+    """Fix a record: a new version once it passes the checks an import of that row runs (types, constraints,
+    choices, P-codes, keys, the editor's places for the old and the new version) — editors of its place, admins.
+    Send the CSRF token (`X-CSRF-Token`) when signed in with a session cookie."""
+    ctx.require_user()
+    ctx.check_csrf(request.headers.get("x-csrf-token"))
+    version = service.edit_record(ctx, form_id, record_id, changes)
+    return JSONResponse({"form": form_id, "record_id": record_id, "version": version})
 
 
 @router.get("/indicators", responses=ERRORS)

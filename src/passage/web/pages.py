@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from passage import auth, documents, query, releases
 from passage.access import can_edit
-from passage.errors import AuthError, PassageError
+from passage.errors import AuthError, EditRejected, PassageError
 from passage.indicators import get_indicator
 from passage.ingest.pipeline import IMPORTERS, import_log
 from passage.web import i18n, service
@@ -158,21 +158,39 @@ def dataset_records(ctx: Context, name: str, country: str | None = None, place: 
 
 @router.get("/records/{form_id}/{record_id:path}", response_class=HTMLResponse)
 def record(ctx: Context, form_id: str, record_id: str):
+    return _record_page(ctx, form_id, record_id)
+
+
+EDITABLE_TYPES = ("integer", "decimal", "text", "date", "select_one")  # fields the fix form offers
+
+
+def _record_page(ctx: Ctx, form_id: str, record_id: str, *, submitted: dict[str, Any] | None = None,
+                 rejected: Any = None) -> HTMLResponse:
+    """The record page; after a refused edit, the values as submitted with each finding beside its field."""
     info = service.record_history(ctx, form_id, record_id)
     ds = releases.dataset_for_form(ctx.store, form_id)
     editable = info["versions"] is not None
     from passage.forms import get_form
 
-    fields = [f for f in get_form(ctx.store, form_id).top_fields()] if editable else []
-    return render(ctx, "record.html", info=info, ds=ds, fields=fields, editable=editable)
+    fields = [f for f in get_form(ctx.store, form_id).top_fields() if f.type in EDITABLE_TYPES] if editable else []
+    values = {f.name: (submitted or {}).get(f.name, info["record"].get(f.name)) for f in fields}
+    problems: dict[str, list] = {}
+    for finding in (rejected.errors if rejected is not None else []):
+        problems.setdefault(finding.column if finding.column in values else "", []).append(finding)
+    return render(ctx, "record.html", status=422 if rejected is not None else 200, info=info, ds=ds, fields=fields,
+                  editable=editable, values=values, problems=problems, rejected=rejected)
 
 
 @router.post("/records/{form_id}/{record_id:path}", response_class=HTMLResponse)
 async def record_edit(ctx: Context, form_id: str, record_id: str):
+    """Fix a record: a new version once it passes the checks an import of it would (`passage.edits`)."""
     form = await ctx.request.form()
     ctx.check_csrf(form.get("csrf_token"))
     changes = {k[2:]: v for k, v in form.items() if k.startswith("f_")}
-    service.edit_record(ctx, form_id, record_id, changes)
+    try:
+        service.edit_record(ctx, form_id, record_id, changes)
+    except EditRejected as exc:
+        return _record_page(ctx, form_id, record_id, submitted=changes, rejected=exc.report)
     return RedirectResponse(f"/records/{form_id}/{quote(record_id, safe='')}?saved=1", status_code=303)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -164,43 +163,12 @@ def record_history(ctx: Ctx, form_id: str, record_id: str) -> dict:
 
 
 def edit_record(ctx: Ctx, form_id: str, record_id: str, changes: dict[str, Any]) -> int:
-    ds = releases.dataset_for_form(ctx.store, form_id)
-    if ds is None:
+    """A record edit from the portal or the API: the library's checked edit, as the caller (`passage.edits`)."""
+    from passage import edits
+
+    if releases.dataset_for_form(ctx.store, form_id) is None:
         raise NotFound(f"no dataset holds form {form_id!r}")
-    names, rows = ctx.store.columns(f"SELECT * FROM {ds.form} WHERE _record_id = ?", [record_id])
-    if not rows:
-        raise NotFound(f"no record {record_id!r}")
-    row = dict(zip(names, rows[0]))
-    require_edit(ctx.principal, row.get(ds.metadata["fields"]["country"]) or "", row.get("_place_code"))
-    form = get_form(ctx.store, form_id)
-    typed = {}
-    for name, text in changes.items():
-        f = form.field(name)
-        if text in ("", None):
-            typed[name] = None
-        elif f.sql_type in ("INTEGER", "BIGINT"):
-            try:
-                typed[name] = int(text)
-            except ValueError:
-                raise UsageError(f"{name}: {text!r} is not a whole number", code="usage.value") from None
-        elif f.sql_type in ("DOUBLE", "DECIMAL"):
-            try:
-                typed[name] = float(text)
-            except ValueError:
-                raise UsageError(f"{name}: {text!r} is not a number", code="usage.value") from None
-        elif f.sql_type == "DATE":
-            try:
-                typed[name] = date.fromisoformat(text)
-            except ValueError:
-                raise UsageError(f"{name}: {text!r} is not a date (YYYY-MM-DD)", code="usage.value") from None
-        else:
-            typed[name] = text
-        if typed[name] is not None and isinstance(typed[name], (int, float)) and typed[name] < 0:
-            raise UsageError(f"{name}: must not be negative", code="usage.value")
-    changed = {k: v for k, v in typed.items() if row.get(k) != v}
-    if not changed:
-        return int(row["_version"])
-    return records.edit_record(ctx.store, form_id, record_id, changed, user=ctx.user)
+    return edits.edit_record(ctx.store, form_id, record_id, changes, principal=ctx.principal, user=ctx.user)
 
 
 # ---- exports, releases ----------------------------------------------------------------------------------
