@@ -67,9 +67,10 @@ class RunningPortal:
         self.thread.join(timeout=10)
 
 
-def serve(db: str, accounts: dict) -> RunningPortal:
+def serve(db: str, accounts: dict, **options) -> RunningPortal:
+    """`options` go to `create_app` (e.g. `export_cache_bytes`)."""
     port = free_port()
-    app = create_app(db)
+    app = create_app(db, **options)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

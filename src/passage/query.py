@@ -103,6 +103,8 @@ def country_map(store: Store, principal: Any, ds: Dataset, iso3: str, level: int
                 indicator: str | None = None) -> dict[str, Any]:
     """Values per place at one admin level, for the country page's map and table."""
     spec = ds.metadata.get("map", {})
+    if not (indicator or spec.get("indicator")):
+        raise UsageError(f"dataset {ds.name!r} has no country map (give indicator=)", code="usage.dataset")
     name = indicator or spec["indicator"]
     ind = get_indicator(name)
     # One query: the indicator's rows carry both the values per place and the period (half the cold cost).
@@ -128,6 +130,8 @@ def country_map(store: Store, principal: Any, ds: Dataset, iso3: str, level: int
 def country_series(store: Store, principal: Any, ds: Dataset, iso3: str) -> list[dict[str, Any]]:
     """The indicator over rounds, one line per `split` value (for the chart)."""
     spec = ds.metadata.get("series", {})
+    if not spec.get("indicator"):
+        raise UsageError(f"dataset {ds.name!r} has no series by round", code="usage.dataset")
     ind = get_indicator(spec["indicator"])
     date_col, round_col, split = _field(ds, "date"), _field(ds, "round"), spec.get("split")
     group = [c for c in (date_col, round_col, split) if c]

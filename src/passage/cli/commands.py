@@ -288,15 +288,20 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
 @click.option("--list", "list_", is_flag=True, help="List the tables that can be exported.")
 @click.option("--validate", is_flag=True, help="With --format hxl: check the output with libhxl's schema validation.")
+@click.option("--neutralise-formulas", is_flag=True,
+              help="With csv or hxl: make the file safe to open in a spreadsheet, as portal downloads are: text "
+                   "starting with = + - @, a tab or a carriage return gets a leading ', cells holding , ; or a "
+                   "tab are quoted. Numbers are kept. (XLSX always types text as text.)")
 @pass_ctx
-def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool) -> None:
+def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool,
+               neutralise_formulas: bool) -> None:
     """Export a published table: a pack export, an indicator, or hapi-idps.
 
     \b
     Examples:
       passage export --list
       passage export dtm_idps --format hxl -o dtm_idps.csv --validate
-      passage export hapi-idps --format csv -o hapi_idps.csv
+      passage export hapi-idps --format csv -o hapi_idps.csv --neutralise-formulas
       passage export idps_latest --format parquet -o idps_latest.parquet
     """
     from passage.publish import get_table, list_tables, write
@@ -306,6 +311,8 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
         return
     if fmt in ("xlsx", "parquet") and output is None:
         raise UsageError(f"--format {fmt} needs -o FILE")
+    if neutralise_formulas and fmt in ("json", "parquet"):
+        raise UsageError(f"--neutralise-formulas is for csv and hxl (--format {fmt} carries types of its own)")
     published = get_table(ctx.store, name)
     if validate:
         from passage.publish.hxl import validate as hxl_validate
@@ -316,10 +323,10 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
                 click.echo(f"HXL: {p['tag']} row {p['row']}: {p['message']} ({p['value']})", err=True)
             sys.exit(1)
     if output is None or ctx.quiet:
-        write(published, fmt, output, sys.stdout if output is None else None)
+        write(published, fmt, output, sys.stdout if output is None else None, neutralise_formulas=neutralise_formulas)
         return
     with click.progressbar(length=published.data.num_rows, label=f"export {name}", file=sys.stderr) as bar:
-        write(published, fmt, output, progress=bar.update)
+        write(published, fmt, output, progress=bar.update, neutralise_formulas=neutralise_formulas)
     click.echo(f"{published.data.num_rows} rows written to {output}", err=True)
 
 
@@ -410,8 +417,11 @@ def publish_cmd(ctx, dataset: str, countries: tuple[str, ...], note: str | None)
               show_default=True, help="Where the demo's files and generated accounts are written.")
 @click.option("--secure-cookies/--no-secure-cookies", default=None,
               help="Mark cookies Secure (default: when the request came over HTTPS).")
+@click.option("--export-cache-mb", type=click.IntRange(min=0), default=256, show_default=True,
+              help="Disk space for cached downloads; the least recently used files are removed first.")
 @pass_ctx
-def serve_cmd(ctx, host: str, port: int, demo: bool, work_dir: Path, secure_cookies: bool | None) -> None:
+def serve_cmd(ctx, host: str, port: int, demo: bool, work_dir: Path, secure_cookies: bool | None,
+              export_cache_mb: int) -> None:
     """Run the portal and the API (server-rendered pages, /api/v1, OpenAPI at /api/docs).
 
     \b
@@ -434,6 +444,6 @@ def serve_cmd(ctx, host: str, port: int, demo: bool, work_dir: Path, secure_cook
     db = ctx.db
     ctx.close()
     ctx._store = None
-    app = create_app(db, secure_cookies=secure_cookies)
+    app = create_app(db, secure_cookies=secure_cookies, export_cache_bytes=export_cache_mb * 2**20)
     click.echo(f"Passage is running at http://{host}:{port}/  (API: http://{host}:{port}/api/docs; Ctrl+C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,4 +1,12 @@
-"""Writers: UTF-8, header row, ISO dates, no index column."""
+"""Writers: UTF-8, header row, ISO dates, no index column.
+
+Nothing written here opens as a live formula. XLSX cells holding text are always typed as text (a value
+starting with `=` stays the text it was). CSV and HXL CSV meant for spreadsheets (every portal and API
+download; `passage export --neutralise-formulas`) follow OWASP's rule against CSV injection: a text cell
+starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, and a cell holding a
+separator (`,` `;` tab), a quote or a line break is quoted. Only text is touched: numbers, negative ones
+included, are written as they are; a number held as text (`"-5"` in a text column) is text and is prefixed.
+"""
 
 from __future__ import annotations
 
@@ -38,24 +46,74 @@ def _text(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = frozenset(',;"\t\r\n')
+
+
+def neutralise(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, made inert with a leading `'` (OWASP: CSV injection).
+
+        neutralise("=HYPERLINK(\"http://x\")")   # "'=HYPERLINK(\"http://x\")"
+        neutralise("-5"), neutralise(-5)          # ("'-5", -5): only text is touched
+
+    Numbers, dates and None come back unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """`csv.writer`'s `writerow` for files meant for spreadsheets: each text cell `neutralise`d, and quoted
+    when it holds a separator (`,`, or `;` and tab, which spreadsheets in some locales split on), a quote or
+    a line break, so no part of a cell can start a new one."""
+
+    def __init__(self, out: IO[str]):
+        self.out = out
+
+    @staticmethod
+    def field(value: Any) -> str:
+        text = _text(neutralise(value))
+        if _QUOTED.intersection(text):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    def writerow(self, row: list[Any]) -> None:
+        line = ",".join(self.field(v) for v in row)
+        self.out.write((line or ('""' if len(row) == 1 else "")) + "\n")
+
+    def writerows(self, rows: Any) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(out: IO[str], neutralise_formulas: bool = False) -> Any:
+    """A CSV writer (`writerow`): the plain `csv` module's, or a `SafeCsvWriter` for spreadsheets."""
+    return SafeCsvWriter(out) if neutralise_formulas else csv.writer(out, lineterminator="\n")
+
+
 def write_csv(data: pa.Table, out: IO[str], hxl: dict[str, str] | None = None,
-              progress: Callable[[int], None] | None = None) -> None:
-    w = csv.writer(out, lineterminator="\n")
+              progress: Callable[[int], None] | None = None, *, neutralise_formulas: bool = False) -> None:
+    w = csv_writer(out, neutralise_formulas)
     w.writerow(data.column_names)
     if hxl is not None:
         w.writerow([hxl.get(c, "") for c in data.column_names])
     for row in _rows(data, progress):
-        w.writerow([_text(v) for v in row])
+        w.writerow(row if neutralise_formulas else [_text(v) for v in row])
 
 
 def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
-          progress: Callable[[int], None] | None = None) -> None:
-    """Write a PublishedTable to `path` (or a text stream for csv, hxl and json); `progress` gets row counts."""
+          progress: Callable[[int], None] | None = None, *, neutralise_formulas: bool = False) -> None:
+    """Write a PublishedTable to `path` (or a text stream for csv, hxl and json); `progress` gets row counts.
+
+    `neutralise_formulas` makes CSV and HXL safe to open in a spreadsheet (see the module's docstring);
+    XLSX always types text as text, and JSON and Parquet carry types of their own.
+    """
     data: pa.Table = table.data
     if fmt in ("csv", "hxl", "json"):
         if path is not None:
             with open(path, "w", encoding="utf-8", newline="") as fh:
-                write(table, fmt, None, fh, progress)
+                write(table, fmt, None, fh, progress, neutralise_formulas=neutralise_formulas)
             return
         assert out is not None
         if fmt == "json":
@@ -65,7 +123,8 @@ def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
                 out.write(("," if i else "") + json.dumps(dict(zip(names, row)), ensure_ascii=False) + "\n")
             out.write("]\n")
         else:
-            write_csv(data, out, table.hxl if fmt == "hxl" else None, progress)
+            write_csv(data, out, table.hxl if fmt == "hxl" else None, progress,
+                      neutralise_formulas=neutralise_formulas)
         return
     if path is None:
         raise ValueError(f"{fmt} needs an output file (-o FILE)")
@@ -78,9 +137,22 @@ def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(table.name[:31])
-        ws.append(data.column_names)
+        ws.append([_xlsx_cell(ws, v) for v in data.column_names])
         for row in _rows(data, progress):
-            ws.append(row)
+            ws.append([_xlsx_cell(ws, v) for v in row])
         wb.save(path)
     else:
         raise ValueError(f"unknown format {fmt!r}")
+
+
+def _xlsx_cell(ws: Any, value: Any) -> Any:
+    """openpyxl reads text starting with `=` as a formula and `#N/A` and the like as errors: such text
+    goes in as a cell typed as text (inline string), so it opens as the text it is."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES
+
+    if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
+        cell = WriteOnlyCell(ws, value)
+        cell.data_type = "s"
+        return cell
+    return value

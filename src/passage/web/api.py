@@ -5,7 +5,6 @@ Errors are `{"error": {"code", "message"}}` with the codes the CLI uses (see `pa
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -22,8 +21,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictFloat, Strict
 from passage import auth, documents, query, releases
 from passage.errors import UsageError
 from passage.places.boundaries import boundaries_geojson
+from passage.publish import formats
 from passage.web import service
 from passage.web.context import Ctx, resolve
+from passage.web.export_cache import download_response
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 Context = Annotated[Ctx, Depends(resolve)]
@@ -79,10 +80,11 @@ def respond(request: Request, payload: Any, *, rows: pa.Table | list[dict] | Non
         if isinstance(data, pa.Table):
             data = data.to_pylist()
         out = io.StringIO()
-        if data:
-            w = csv.DictWriter(out, fieldnames=list(data[0]), lineterminator="\n")
-            w.writeheader()
-            w.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in data)
+        if data:  # neutralised for spreadsheets, as downloads are (passage.publish.formats)
+            names = list(data[0])
+            w = formats.csv_writer(out, neutralise_formulas=True)
+            w.writerow(names)
+            w.writerows([r.get(k) for k in names] for r in data)
         body, media = out.getvalue().encode(), "text/csv; charset=utf-8"
         headers = {"Content-Disposition": f'inline; filename="{filename}.csv"'}
     else:
@@ -309,8 +311,7 @@ def export(ctx: Context, table: str,
            format: Annotated[Literal["csv", "xlsx", "hxl", "parquet", "json"], Query()] = "csv",
            country: Country = None):
     """A published table as a file (CSV, XLSX, HXL CSV, Parquet, JSON), as this caller may see it."""
-    path, media, filename = service.export_file(ctx, table, format, country)
-    return FileResponse(path, media_type=media, filename=filename)
+    return download_response(*service.export_file(ctx, table, format, country))
 
 
 @router.get("/releases", responses=ERRORS)

@@ -6,20 +6,50 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from passage.errors import AuthError, ImportRejected, PassageError
+from passage.errors import AuthError, ImportRejected, PassageError, UsageError
 from passage.web import i18n
 from passage.web.context import LANG_COOKIE, Portal
+from passage.web.export_cache import DEFAULT_BUDGET
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("passage.web")
+
+# On every answer, errors included (a route may set its own, stricter Content-Security-Policy).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                               "script-src 'self' 'unsafe-eval'; worker-src 'self' blob:; frame-ancestors 'none'",
+}
+
+
+def secured(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+async def _has_nul(request: Request) -> bool:
+    """A NUL byte in the path, the query or a URL-encoded form: no store or file name can take one."""
+    scope = request.scope
+    if "\x00" in scope.get("path", "") or any(b in scope.get("query_string", b"") for b in (b"%00", b"\x00")):
+        return True
+    if request.method in ("POST", "PUT", "PATCH") and request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        body = await request.body()
+        return b"%00" in body or b"\x00" in body
+    return False
 
 
 def _wants_html(request: Request) -> bool:
@@ -34,8 +64,9 @@ def error_body(exc: PassageError) -> dict:
     return {"error": body}
 
 
-def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
-    portal = Portal(db, secure_cookies=secure_cookies)
+def create_app(db: str, *, secure_cookies: bool | None = None, export_cache_bytes: int = DEFAULT_BUDGET) -> FastAPI:
+    """The portal over the store `db`; downloads are cached on disk up to `export_cache_bytes`."""
+    portal = Portal(db, secure_cookies=secure_cookies, export_cache_bytes=export_cache_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -57,17 +88,15 @@ def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
         lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
         token = i18n.current.set(lang)
         try:
-            response = await call_next(request)
+            if await _has_nul(request):
+                response = await passage_error(request, UsageError("a parameter holds a NUL byte", code="usage.nul"))
+            else:
+                response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - answered here, so the server keeps the connection open
+            response = await unexpected(request, exc)
         finally:
             i18n.current.reset(token)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-eval'; worker-src 'self' blob:; frame-ancestors 'none'")
-        return response
+        return secured(response)
 
     @app.exception_handler(PassageError)
     async def passage_error(request: Request, exc: PassageError):
@@ -100,6 +129,22 @@ def create_app(db: str, *, secure_cookies: bool | None = None) -> FastAPI:
                    for e in exc.errors()]
         return JSONResponse({"error": {"code": "usage", "message": "invalid request parameters",
                                        "details": details}}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        """Anything else: logged with its traceback, answered as `internal` (500) without details. The
+        middleware above calls it; as the handler of last resort its answer bypasses the middleware, so it
+        carries the security headers itself."""
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        err = PassageError("an unexpected error happened; it has been logged", code="internal")
+        if _wants_html(request):
+            try:
+                from passage.web.pages import error_page
+
+                return secured(error_page(request, err))
+            except Exception:  # noqa: BLE001 - the error page itself failed: answer in JSON
+                log.exception("the error page failed too")
+        return secured(JSONResponse(error_body(err), status_code=500))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -23,6 +23,8 @@ from passage.errors import AuthError, Forbidden
 from passage.store import Store, open_store
 from passage.web import i18n
 from passage.web.cache import ResultCache
+from passage.web.export_cache import DEFAULT_BUDGET as DEFAULT_EXPORT_BUDGET
+from passage.web.export_cache import ExportCache
 
 SESSION_COOKIE = "passage_session"
 CSRF_COOKIE = "passage_csrf"  # double-submit token for forms shown before signing in (sign-in itself)
@@ -30,9 +32,11 @@ LANG_COOKIE = "passage_lang"
 
 
 class Portal:
-    """The running portal: one store, a handle per worker thread, a result cache."""
+    """The running portal: one store, a handle per worker thread, a result cache, the downloads' file cache
+    (`export_cache_bytes` on disk at most, least recently used out first)."""
 
-    def __init__(self, db: str, *, secure_cookies: bool | None = None, max_upload_bytes: int = 200 * 2**20):
+    def __init__(self, db: str, *, secure_cookies: bool | None = None, max_upload_bytes: int = 200 * 2**20,
+                 export_cache_bytes: int = DEFAULT_EXPORT_BUDGET):
         self.db = db
         self.root = open_store(db)
         self._local = threading.local()
@@ -40,6 +44,7 @@ class Portal:
         self.secure_cookies = secure_cookies
         self.max_upload_bytes = max_upload_bytes
         self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close
+        self.exports = ExportCache(self.export_dir, export_cache_bytes)
 
     def store(self) -> Store:
         st = getattr(self._local, "store", None)

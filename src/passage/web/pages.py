@@ -196,10 +196,9 @@ async def record_edit(ctx: Context, form_id: str, record_id: str):
 
 @router.get("/download/{table}", response_class=Response)
 def download(ctx: Context, table: str, format: str = "csv", country: str | None = None):
-    from fastapi.responses import FileResponse
+    from passage.web.export_cache import download_response
 
-    path, media, filename = service.export_file(ctx, table, format, country or None)
-    return FileResponse(path, media_type=media, filename=filename)
+    return download_response(*service.export_file(ctx, table, format, country or None))
 
 
 @router.post("/datasets/{name}/publish")

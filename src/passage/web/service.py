@@ -7,10 +7,11 @@ only parse parameters and render.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import UploadFile
 
@@ -25,6 +26,7 @@ from passage.ingest.pipeline import IMPORTERS, ImportResult
 from passage.publish import formats
 from passage.publish.tables import get_table, list_tables
 from passage.store import Store
+from passage.store.schema import generation
 from passage.web.context import Ctx
 
 EXPORT_FORMATS = {"csv": ("text/csv", "csv"), "hxl": ("text/csv", "hxl.csv"),
@@ -178,12 +180,34 @@ def export_list(ctx: Ctx) -> list[dict]:
     return [{"name": n, "title": t} for n, t in list_tables() if n in allowed]
 
 
-def export_file(ctx: Ctx, table: str, fmt: str, country: str | None) -> tuple[Path, str, str]:
+def export_country(ctx: Ctx, table: str, country: str | None) -> str | None:
+    """`country` for a download: an ISO3 code of a country in the place table, or one this reader can see in
+    the table's dataset (trackers' own codes such as RKS); anything else is a usage error."""
+    if country is None:
+        return None
+    code = country.upper()
+    if re.fullmatch(r"[A-Z]{3}", code):
+        if ctx.store.scalar("SELECT count(*) FROM places WHERE code = ? AND level = 0", [code]):
+            return code
+        if any(code == c["code"] for d in visible_datasets(ctx) if table in (*d.tables, *d.indicators)
+               for c in countries(ctx, d)):
+            return code
+    raise UsageError("country must be the ISO 3166 alpha-3 code of a known country (e.g. NGA)",
+                     code="usage.country")
+
+
+def export_file(ctx: Ctx, table: str, fmt: str, country: str | None) -> tuple[BinaryIO, int, str, str]:
+    """A published table as this reader may see it: (open file, size, media type, file name). Files are
+    written once per table, format, country, reader class and data generation, and kept within the portal's
+    export cache budget (`passage.web.export_cache`). CSV and HXL are neutralised for spreadsheets."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"format must be one of {', '.join(EXPORT_FORMATS)}", code="usage.format")
     if table not in {e["name"] for e in export_list(ctx)}:
         raise NotFound(f"nothing published as {table!r}")
-    def write() -> Path:
+    country = export_country(ctx, table, country)
+    media, ext = EXPORT_FORMATS[fmt]
+
+    def write(path: Path) -> None:
         by_form = {d.form: d for d in releases.list_datasets(ctx.store)}
         f = query.RecordFilter(country=country)
 
@@ -191,15 +215,11 @@ def export_file(ctx: Ctx, table: str, fmt: str, country: str | None) -> tuple[Pa
             return query.filtered(ctx.store, ctx.principal, by_form[form_id], f)
 
         published = get_table(ctx.store, table, source=source)
-        out_dir = Path(tempfile.mkdtemp(dir=ctx.request.app.state.portal.export_dir))
-        path = out_dir / f"{table}{'_' + country if country else ''}.{EXPORT_FORMATS[fmt][1]}"
-        formats.write(published, fmt, path)
-        return path
+        formats.write(published, fmt, path, neutralise_formulas=True)
 
-    path = ctx.cached(("export", table, fmt, country), write)
-    if not path.exists():  # cleaned away under us: write again
-        path = write()
-    return path, EXPORT_FORMATS[fmt][0], path.name
+    fh, size = ctx.request.app.state.portal.exports.open(
+        generation(ctx.store), (table, fmt, country, ctx.cache_key()), f".{ext}", write)
+    return fh, size, media, f"{table}{'_' + country if country else ''}.{ext}"
 
 
 def publish(ctx: Ctx, name: str, country: str, note: str | None) -> int:
