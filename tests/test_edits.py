@@ -291,6 +291,25 @@ def test_a_restricted_dataset_keeps_its_release_inside_the_viewers_places(loaded
     assert not _seen(store, Principal("viewer-afg", "viewer", {"AFG"}))  # AFG was never released
 
 
+# ---- the importer's own row checks --------------------------------------------------------------------------------
+
+def test_a_staff_record_meets_the_register_checks_of_its_importer(store, tmp_path):
+    import csv
+
+    path = tmp_path / "staff_2020.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["staff_id", "category", "grade", "nationality", "nationality_group", "sex", "appointment_type"])
+        w.writerow(["T0001", "General Service", "G-4", "Kenya", "member", "F", "national"])
+    assert import_files(store, "staff-register", [path]).status == "committed"
+    record_id = store.scalar("SELECT _record_id FROM staff_member")
+    with pytest.raises(EditRejected) as exc:  # G-4 is no grade of the Professional category
+        edit_record(store, "staff_member", record_id, {"category": "Professional and higher"})
+    assert [(f.column, f.code) for f in exc.value.report.errors] == [("grade", "staff.grade_category")]
+    assert edit_record(store, "staff_member", record_id, {"category": "Professional and higher",
+                                                          "grade": "P-3"}) == 2
+
+
 # ---- questionnaires change only while they are drafts -----------------------------------------------------------
 
 def test_a_questionnaire_record_changes_only_while_it_is_a_draft(store):

@@ -5,15 +5,18 @@
     edit_record(store, "dtm_idps", record_id, {"num_present_idp_ind": "1200"}, principal=editor)
 
 The record's new version — the current one with the changes applied — is staged as text, as an importer
-stages a file's row, and the import pipeline's own checks run over it (`passage.checks.run_checks`):
-types, required, choices, constraints, relevance, the pack's row checks (negative counts, males plus
-females over the total, future dates), P-codes at their level and under their parent. Then:
+stages a file's row (normalised by the form's importer where it can: `normalise_edit`, DTM's reasons and
+dates), and the import pipeline's own checks run over it (`passage.checks.run_checks`): types, required,
+choices, constraints, relevance, the pack's row checks (negative counts, males plus females over the
+total, future dates), P-codes at their level and under their parent; then the importer's own row checks
+where it has them (`check_edit`: the staff register's grades and nationalities). And:
 
 - **places**: an editor must answer for the record as it is (else `Forbidden`) *and* as it would be
   (`out-of-scope`, as an import's row outside their places; a new country no scope lies in is refused
   before the P-codes are even looked at);
 - **keys**: the new version's key (the pack's `key` fields) must not be another current record's
-  (`duplicate-key-store`), whether that record got its key from an import or from an edit;
+  (`duplicate-key-store`), whether that record got its key from an import or from an edit; checked
+  again under the form's load lock (`Store.load_lock`) right before the version is written;
 - **workflow**: a questionnaire's record changes only while the questionnaire is a draft
   (`questionnaire-workflow`), as for an import of answers.
 
@@ -97,7 +100,7 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
     try:
         _stage_row(eng, stage, form, config, old, new_text, target)
         importer = _importer_for(form_id)
-        if importer is not None:  # the form's importer normalises cells as it does a file's
+        if hasattr(importer, "normalise_edit"):  # the form's importer normalises cells as it does a file's
             staged.append(importer.normalise_edit(eng, stage))
             _ensure_columns(eng, staged[-1], form)
         if scopes is not None and country_field:
@@ -114,6 +117,8 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
             new_key = eng.execute(f"SELECT _key FROM {ctx.table}").fetchall()[0][0]
         if report.ok and new_key is not None:
             _check_key(store, eng, form, config, table, record_id, new_key, target, report)
+        if report.ok and hasattr(importer, "check_edit"):  # the importer's own row checks (staff grades)
+            importer.check_edit(ctx)
         _check_workflow(store, form_id, old, new_text, target, report)
         if not report.ok:
             _reject(store, user, target, given, report)
@@ -198,11 +203,13 @@ def _stage_row(eng: Any, stage: str, form: Form, config: dict, old: dict, new_te
 
 
 def _importer_for(form_id: str) -> Any:
-    """The importer of this form that can normalise an edited row as it does a file's (`normalise_edit`)."""
+    """The importer of this form that normalises an edited row as it does a file's (`normalise_edit`) or
+    checks it as it checks a file's rows beyond the pipeline (`check_edit`)."""
     from passage.ingest.pipeline import IMPORTERS
 
     for make in IMPORTERS.values():
-        if getattr(make, "form_id", None) == form_id and hasattr(make, "normalise_edit"):
+        if getattr(make, "form_id", None) == form_id and (hasattr(make, "normalise_edit")
+                                                          or hasattr(make, "check_edit")):
             return make()
     return None
 
