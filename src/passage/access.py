@@ -112,3 +112,57 @@ def can_edit(principal: Any, country_code: str, place_code: str | None = None) -
 def require_edit(principal: Any, country_code: str, place_code: str | None = None) -> None:
     if not can_edit(principal, country_code, place_code):
         raise Forbidden(f"not allowed to change data of {place_code or country_code}")
+
+
+IMPORT_COLUMNS = ("import_id", "started_at", "finished_at", "kind", "form_id", "files", "status", "rows_read",
+                  "rows_inserted", "rows_updated", "rows_unchanged", "errors", "warnings", "user_name", "message")
+
+
+def readable_imports(store: Store, principal: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """The import log this principal may read, newest first.
+
+    Admins read every import. An editor reads the imports they ran, and the committed imports whose records
+    all lie inside their places: file names, user names and messages of other countries' imports are not
+    theirs to read. Nobody else reads the log.
+    """
+    if principal.is_public or principal.role not in ("admin", "editor"):
+        raise Forbidden("the import log is for editors and admins")
+    cols = ", ".join(IMPORT_COLUMNS)
+    if principal.is_admin:
+        return [dict(zip(IMPORT_COLUMNS, r)) for r in store.query(
+            f"SELECT {cols} FROM imports ORDER BY import_id DESC LIMIT ?", [limit])]
+    out: list[dict[str, Any]] = []
+    last: int | None = None
+    batch = max(limit * 4, 100)
+    while len(out) < limit:  # walk back through the log until `limit` readable imports are found
+        rows = [dict(zip(IMPORT_COLUMNS, r)) for r in store.query(
+            f"SELECT {cols} FROM imports WHERE import_id < ? ORDER BY import_id DESC LIMIT ?",
+            [last if last is not None else 2**62, batch])]
+        if not rows:
+            break
+        last = rows[-1]["import_id"]
+        inside = _imports_inside_scope(store, principal, [r for r in rows if r["status"] == "committed"
+                                                          and r["user_name"] != principal.user_name])
+        out += [r for r in rows if r["user_name"] == principal.user_name or r["import_id"] in inside]
+    return out[:limit]
+
+
+def _imports_inside_scope(store: Store, principal: Any, rows: list[dict[str, Any]]) -> set[int]:
+    """The imports among `rows` that loaded records, all of them inside the principal's places."""
+    from passage.releases import dataset_for_form
+
+    by_form: dict[str, list[int]] = {}
+    for r in rows:
+        by_form.setdefault(r["form_id"], []).append(r["import_id"])
+    found: set[int] = set()
+    con = store.ibis() if by_form else None
+    for form_id, ids in by_form.items():
+        ds = dataset_for_form(store, form_id)
+        if ds is None or not principal.scopes or not store.table_exists(record_table(form_id)):
+            continue  # records outside any dataset (institutional forms) have no places to match
+        t = con.table(record_table(form_id))
+        t = t.filter(t._import_id.isin(ids))
+        inside = _scope_filter(t, principal, ds.country_field)
+        agg = t.group_by("_import_id").aggregate(all_inside=inside.fill_null(False).all())
+        found |= {r["_import_id"] for r in agg.to_pyarrow().to_pylist() if r["all_inside"]}
+    return found

@@ -25,6 +25,17 @@ class Ctx:
             self._store = open_store(self.db)
         return self._store
 
+    @property
+    def principal(self):
+        """The user named by --user when the store knows it (their rights apply); else the store's operator,
+        who may do anything an admin may."""
+        from passage.auth import Principal
+        from passage.auth.users import get_principal
+
+        if self.user and self.store.scalar("SELECT count(*) FROM users WHERE user_name = ?", [self.user.lower()]):
+            return get_principal(self.store, self.user.lower())
+        return Principal(self.user, "admin")
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

@@ -15,17 +15,6 @@ pass_ctx = click.pass_obj
 FORMATS = click.Choice(["table", "csv"])
 
 
-def _principal(ctx):
-    """The user named by --user when the store knows it (their rights apply); else the store's operator,
-    who may do anything an admin may."""
-    from passage.auth import Principal
-    from passage.auth.users import get_principal
-
-    if ctx.user and ctx.store.scalar("SELECT count(*) FROM users WHERE user_name = ?", [ctx.user.lower()]):
-        return get_principal(ctx.store, ctx.user.lower())
-    return Principal(ctx.user, "admin")
-
-
 # ---- offices ------------------------------------------------------------------------------------------------
 
 @main.group()
@@ -84,7 +73,7 @@ def questionnaire_import(ctx, files: tuple[Path, ...], update: bool) -> None:
     from passage.cli.render import print_report
     from passage.questionnaire import import_answers
 
-    result = import_answers(ctx.store, list(files), principal=_principal(ctx), update=update)
+    result = import_answers(ctx.store, list(files), principal=ctx.principal, update=update)
     if not result.ok:
         print_report(result.report)
         sys.exit(1)
@@ -116,7 +105,7 @@ def _action(name: str, doc: str):
     def command(ctx, office: str, year: int) -> None:
         from passage.questionnaire import act
 
-        state = act(ctx.store, name, office.upper(), year, _principal(ctx))
+        state = act(ctx.store, name, office.upper(), year, ctx.principal)
         click.echo(f"{office.upper()} {year}: {state}")
 
     return command
@@ -144,7 +133,7 @@ def questionnaire_reopen(ctx, office: str, year: int, reason: str) -> None:
     """
     from passage.questionnaire import reopen
 
-    click.echo(f"{office.upper()} {year}: {reopen(ctx.store, office.upper(), year, _principal(ctx), reason)}")
+    click.echo(f"{office.upper()} {year}: {reopen(ctx.store, office.upper(), year, ctx.principal, reason)}")
 
 
 @questionnaire.command("history")

@@ -42,7 +42,8 @@ def report_annual(ctx, year: int, html_path: Path, pdf_path: Path | None, templa
 
     try:
         result = render_annual(ctx.store, year, html_path=html_path, pdf_path=pdf_path,
-                               template_dir=template_dir, strict=strict, portal_url=portal_url)
+                               template_dir=template_dir, strict=strict, portal_url=portal_url,
+                               principal=ctx.principal)
     except ReportBlocked as exc:
         _print_failures(exc.failures)
         click.echo(f"Error: {exc}", err=True)

@@ -94,16 +94,20 @@ class AnnualReport:
         return sum(1 for n in self.notes if n.kind == "figure")
 
 
-def collect(store: Store, year: int) -> Data:
-    """Every figure, series and table of the year, and the consistency rules' verdict over them."""
+def collect(store: Store, year: int, principal: Any = None) -> Data:
+    """Every figure, series and table of the year, and the consistency rules' verdict over them.
+
+    DTM figures count only what `principal` may read (everything for the store's operator, None); the institutional
+    groups (finance, staff, questionnaire) are internal data that every signed-in reader of the report sees."""
     d = Data(year)
 
     def gap(g: F.Gap | None) -> None:
         if g is not None:
             d.gaps[g.group] = g
 
-    idps = F.idps_rows(store)
-    d.figures.update(F.dtm_figures(store, year, idps))
+    dtm = F.dtm_readable(store, principal)
+    idps = F.idps_rows(store, dtm)
+    d.figures.update(F.dtm_figures(store, year, idps, dtm))
     d.idps = F.idps_series(idps, year)
     if not d.idps:
         gap(F.Gap("dtm", "no DTM figures of IDPs reported by the end of the year"))
@@ -271,10 +275,11 @@ def environment(template_dir: Path | None = None):
 
 
 def build(store: Store, year: int, *, template_dir: Path | None = None, strict: bool = False,
-          portal_url: str = "") -> AnnualReport:
-    """The report as an HTML string (nothing written). Raises ReportBlocked under `strict`."""
+          portal_url: str = "", principal: Any = None) -> AnnualReport:
+    """The report as an HTML string (nothing written), over what `principal` may read (see `collect`).
+    Raises ReportBlocked under `strict`."""
     t0 = time.perf_counter()
-    data = collect(store, year)
+    data = collect(store, year, principal)
     t1 = time.perf_counter()
     import jinja2
 
@@ -311,9 +316,11 @@ def split_html(html: str) -> tuple[str, str]:
 
 
 def render_annual(store: Store, year: int, *, html_path: Path, pdf_path: Path | None = None,
-                  template_dir: Path | None = None, strict: bool = False, portal_url: str = "") -> AnnualReport:
+                  template_dir: Path | None = None, strict: bool = False, portal_url: str = "",
+                  principal: Any = None) -> AnnualReport:
     """Write the year's report as HTML (and PDF). Raises ReportBlocked under `strict` before writing anything."""
-    result = build(store, year, template_dir=template_dir, strict=strict, portal_url=portal_url)
+    result = build(store, year, template_dir=template_dir, strict=strict, portal_url=portal_url,
+                   principal=principal)
     html_path = Path(html_path)
     html_path.write_text(result.html, encoding="utf-8")
     result.html_path = html_path

@@ -98,15 +98,39 @@ def _import_sources(store: Store, sql: str, params: list[Any]) -> list[str]:
     return [f"{files} (sha256 {sha[:12]}, import {iid})" for iid, files, sha in rows]
 
 
+def _readable_sources(store: Store, table: Any) -> list[str]:
+    """`_import_sources` of the records in an Ibis table (a reader's view): only imports they may see."""
+    ids = sorted(i for i in table.select("_import_id").distinct().to_pyarrow().column(0).to_pylist() if i is not None)
+    if not ids:
+        return []
+    return _import_sources(store, ", ".join("?" for _ in ids), ids)
+
+
 # ---- DTM: IDPs over time ----------------------------------------------------------------------------------
 
-def idps_rows(store: Store) -> list[dict[str, Any]]:
-    """The `idps` indicator at admin 0: one row per country, operation, assessment type, round and date."""
-    if not store.table_exists("rec_dtm_idps"):
+def dtm_readable(store: Store, principal: Any = None) -> Any:
+    """The DTM records this reader may see (`passage.access.readable`); None when the store holds none.
+
+    Every DTM number of the report starts here, so a reader's report never counts what they may not read.
+    No principal means the store's operator (the command line without --user), who reads everything."""
+    from passage.access import readable
+    from passage.auth.principal import Principal
+    from passage.releases import dataset_for_form
+
+    ds = dataset_for_form(store, "dtm_idps")
+    if ds is None or not store.table_exists("rec_dtm_idps"):
+        return None
+    return readable(store, principal or Principal(None, "admin"), ds)
+
+
+def idps_rows(store: Store, table: Any = None) -> list[dict[str, Any]]:
+    """The `idps` indicator at admin 0 over `table` (what a reader may see: `dtm_readable`): one row per
+    country, operation, assessment type, round and date."""
+    if table is None:
         return []
     from passage.indicators import compute
 
-    rows = compute(store, "idps", {"admin_level": 0}).to_pylist()
+    rows = compute(store, "idps", {"admin_level": 0}, table=table).to_pylist()
     for r in rows:
         d = r["reporting_date"]
         r["reporting_date"] = d.date() if hasattr(d, "date") else d
@@ -125,7 +149,7 @@ def idps_series(rows: list[dict[str, Any]], year: int, years: int = 5) -> list[d
     return sorted(out.values(), key=lambda r: (r["country"], r["date"]))
 
 
-def dtm_figures(store: Store, year: int, rows: list[dict[str, Any]]) -> dict[str, Figure]:
+def dtm_figures(store: Store, year: int, rows: list[dict[str, Any]], table: Any = None) -> dict[str, Figure]:
     """IDPs at the latest round of each operation up to the end of the year (the `idps_latest` logic at admin 0)."""
     from passage.indicators import get_indicator
 
@@ -143,8 +167,8 @@ def dtm_figures(store: Store, year: int, rows: list[dict[str, Any]]) -> dict[str
     total = sum(v for _, v in latest.values())
     countries = sorted({k[0] for k in latest})
     ind = get_indicator("idps")
-    sources = _import_sources(store, "SELECT _import_id FROM dtm_idps WHERE admin_level = 0 AND reporting_date <= ?",
-                              [end])
+    sources = _readable_sources(store, table.filter(table.admin_level == 0, table.reporting_date <= end)) \
+        if table is not None else []
     common = {"records": ["/datasets/dtm_idps/records?level=0"], "sources": sources, "group": "dtm",
               "commands": ["passage indicators show idps", "passage export hapi-idps --format csv"]}
     return {

@@ -75,6 +75,14 @@ def for_reader(store: Store, principal: Any) -> Relations:
     return Relations(measures=sql[MEASURES], levels=sql[LEVELS], registry=registry, assessments=sql[ASSESSMENTS])
 
 
+def countries(store: Store, rel: Relations) -> set[str]:
+    """The countries with travel data in these relations (for the map: a reader's names and ids, no others)."""
+    found: set[str] = set()
+    for form in (MEASURES, LEVELS, ASSESSMENTS):
+        found |= {c for (c,) in store.query(f"SELECT DISTINCT iso3 FROM {rel.of(form)} AS t WHERE iso3 IS NOT NULL")}
+    return found
+
+
 def list_sources(store: Store, rel: Relations) -> dict[str, str]:
     """Source name -> kind (`level` for daily trackers' levels, `measure` for coded measures), sorted."""
     found = {s: "level" for (s,) in store.query(f"SELECT DISTINCT source FROM {rel.of(LEVELS)} AS t "

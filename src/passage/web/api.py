@@ -290,8 +290,7 @@ def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: str = "d
 @router.get("/boundaries/{iso3}", responses=ERRORS)
 def boundaries(ctx: Context, request: Request, iso3: ISO3, level: Annotated[int, Query(ge=0, le=3)] = 1):
     """Admin boundaries as GeoJSON (features carry `code`, `name`, `level`)."""
-    data = ctx.cached(("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level),
-                      per_reader=False)
+    data = ctx.cached(("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level))
     return respond(request, data)
 
 

@@ -84,10 +84,11 @@ class Ctx:
         p = self.principal
         return "admin" if p.is_admin else f"{p.role}:{','.join(sorted(p.scopes))}"
 
-    def cached(self, key: tuple, compute: Callable[[], Any], *, per_reader: bool = True) -> Any:
-        """`compute()`, kept until the data changes; per reader class unless the answer is the same for all."""
+    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()`, kept until the data changes, per reader class: always, so no answer computed for one
+        reader can reach another who may see less (even answers that look the same for all today)."""
         portal: Portal = self.request.app.state.portal
-        value, _ = portal.cache.get(self.store, (*key, self.cache_key()) if per_reader else key, compute)
+        value, _ = portal.cache.get(self.store, (*key, self.cache_key()), compute)
         return value
 
     def require_user(self) -> None:

@@ -19,7 +19,7 @@ from passage import auth, documents, query, releases
 from passage.access import can_edit
 from passage.errors import AuthError, EditRejected, PassageError
 from passage.indicators import get_indicator
-from passage.ingest.pipeline import IMPORTERS, import_log
+from passage.ingest.pipeline import IMPORTERS
 from passage.web import i18n, service
 from passage.web.context import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, new_csrf, resolve
 
@@ -261,7 +261,7 @@ def document_file(ctx: Context, doc_id: int):
 def import_page(ctx: Context):
     ctx.require_role("editor")
     return render(ctx, "import.html", kinds=sorted(IMPORTERS), forms=service.forms(ctx.store), result=None,
-                  log=import_log(ctx.store, 20))
+                  log=service.import_log(ctx, 20))
 
 
 @router.post("/import", response_class=HTMLResponse)
@@ -272,7 +272,7 @@ def import_upload(ctx: Context, file: Annotated[UploadFile, File()], kind: Annot
     result = service.import_upload(ctx, kind, form or None, file, update)
     return render(ctx, "import.html", status=200 if result.ok else 422, kinds=sorted(IMPORTERS),
                   forms=service.forms(ctx.store), result=service.import_result_json(result), file_name=file.filename,
-                  log=import_log(ctx.store, 20))
+                  log=service.import_log(ctx, 20))
 
 
 @router.get("/forms", response_class=HTMLResponse)

@@ -53,8 +53,7 @@ def dashboard(ctx: Context, year: Annotated[int | None, Query(ge=1990, le=2200)]
 @router.get("/questionnaire/{year}/figures", response_class=HTMLResponse)
 def figures(ctx: Context, year: Year):
     ctx.require_user()
-    values = ctx.cached(("questionnaire-figures", year), lambda: qs.indicator_values(ctx.store, year),
-                        per_reader=False)
+    values = ctx.cached(("questionnaire-figures", year), lambda: qs.indicator_values(ctx.store, year))
     return render(ctx, "questionnaire_figures.html", year=year, values=values)
 
 

@@ -1,7 +1,8 @@
 """Portal pages for reports: the annual report as a page and as a PDF download.
 
 The report is rendered by `passage.reports.annual` exactly as `passage report annual` renders it
-(charts are inline SVG, so no script runs), and cached until the store changes.
+(charts are inline SVG, so no script runs), over what the reader may read, and cached per reader class
+until the store changes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ Year = Annotated[int, Path(ge=1900, le=2200)]
 def _report(ctx, year: int):
     from passage.reports.annual import build
 
-    return ctx.cached(("annual-report", year), lambda: build(ctx.store, year), per_reader=False)
+    return ctx.cached(("annual-report", year), lambda: build(ctx.store, year, principal=ctx.principal))
 
 
 @router.get("/reports/annual/{year}", response_class=HTMLResponse)
@@ -40,6 +41,6 @@ def annual_pdf(ctx: Context, year: Year):
 
     ctx.require_user()
     html = _report(ctx, year).html
-    data, _pages = ctx.cached(("annual-report-pdf", year), lambda: pdf(html), per_reader=False)
+    data, _pages = ctx.cached(("annual-report-pdf", year), lambda: pdf(html))
     return Response(data, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="annual-report-{year}.pdf"'})

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 from fastapi import UploadFile
 
 from passage import documents, query, records, releases
-from passage.access import can_edit, may_read_dataset, readable, readable_sql, require_edit
+from passage.access import can_edit, may_read_dataset, readable, readable_imports, readable_sql, require_edit
 from passage.errors import Forbidden, NotFound, UsageError
 from passage.forms import get_form
 from passage.forms.registry import list_forms
@@ -252,11 +252,7 @@ def country_map(ctx: Ctx, ds: releases.Dataset, iso3: str, level: int, indicator
 
 def import_log(ctx: Ctx, limit: int) -> list[dict]:
     ctx.require_role("editor")
-    names, rows = ctx.store.columns(
-        "SELECT import_id, started_at, finished_at, kind, form_id, files, status, rows_read, rows_inserted, "
-        "rows_updated, rows_unchanged, errors, warnings, user_name, message FROM imports "
-        "ORDER BY import_id DESC LIMIT ?", [limit])
-    return [dict(zip(names, r)) for r in rows]
+    return readable_imports(ctx.store, ctx.principal, limit)
 
 
 def _save_upload(ctx: Ctx, upload: UploadFile, directory: Path) -> Path:

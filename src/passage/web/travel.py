@@ -116,7 +116,17 @@ def default_day(ctx: Ctx, asked: date | None) -> date | None:
 
 def country_names(ctx: Ctx) -> dict[str, str]:
     return ctx.cached(("country-names",), lambda: dict(ctx.store.query(
-        "SELECT code, name FROM places WHERE level = 0")), per_reader=False)
+        "SELECT code, name FROM places WHERE level = 0")))
+
+
+def readable_countries(ctx: Ctx) -> set[str]:
+    from passage.travel.sources import countries
+
+    return ctx.cached(("travel-countries",), lambda: countries(ctx.store, relations(ctx)))
+
+
+def _only(by_code: dict[str, str], codes: set[str]) -> dict[str, str]:
+    return {c: v for c, v in by_code.items() if c in codes}
 
 
 def numeric_codes() -> dict[str, str]:
@@ -220,8 +230,10 @@ def travel_map(ctx: Context, date: OptDay = None, source: SourceName = None):
                  "empty": i18n.gettext("No data for this day."), "all": i18n.gettext("All travel measures"),
                  "nomeasures": i18n.gettext("No measures in force."),
                  "categories": {c: i18n.gettext(label) for c, label in CATEGORY_LABELS.items()}}
+    mine = readable_countries(ctx)  # the map names and colours these; other outlines stay blank
     return render(ctx, "travel.html", info=info, day=day, source=chosen, sources=names, rows=rows, counts=counts,
-                  headline=headline, names=country_names(ctx), numeric=numeric_codes(), span=span, pos=pos,
+                  headline=headline, names=_only(country_names(ctx), mine), numeric=_only(numeric_codes(), mine),
+                  span=span, pos=pos,
                   js_labels=js_labels, **_labels())
 
 
