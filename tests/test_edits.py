@@ -1,5 +1,5 @@
 """Record edits pass the checks an import of the row passes, whatever the channel, and what released readers
-see changes only at the next release. The library function on DuckDB and PostgreSQL.
+see changes only at the next release. The library function on DuckDB and PostgreSQL, and `passage records edit`.
 
 The store holds the Nigerian and Chadian rows of `dtm_rows`: Borno (NG008) at admin 1 and Abadam (NG008001) at
 admin 2, rounds 40 and 41.
@@ -8,15 +8,18 @@ admin 2, rounds 40 and 41.
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
 from dtm_rows import NGA, TCD, api_rows, write_csv
 from passage import releases
 from passage.access import readable
-from passage.auth import PUBLIC, Principal, audit_entries
+from passage.auth import PUBLIC, Principal, add_user, audit_entries
+from passage.cli import main
 from passage.edits import edit_record
 from passage.errors import Conflict, EditRejected, Forbidden, NotFound
 from passage.ingest import import_files
 from passage.records import delete_record, history, write_version
+from passage.store import open_store
 
 FORM = "dtm_idps"
 TABLE = "rec_dtm_idps"
@@ -25,6 +28,7 @@ EDITOR_NGA = Principal("editor-nga", "editor", {"NGA"})
 EDITOR_TCD = Principal("editor-tcd", "editor", {"TCD"})
 EDITOR_BORNO = Principal("editor-borno", "editor", {"NG008"})
 VIEWER = Principal("viewer-nga", "viewer", {"NGA"})
+PASSWORD = "edits-are-checked-2024"
 
 # Records by (admin level, round, displacement reason as stored).
 ABADAM_41 = (2, 41, "conflict")  # 300 IDPs, 100 males, 150 females
@@ -331,3 +335,53 @@ def test_a_questionnaire_record_changes_only_while_it_is_a_draft(store):
     assert [(f.column, f.code, f.value) for f in exc.value.report.errors] == [
         ("office", "questionnaire-workflow", "CO-VUT 2020 is submitted")]
     assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 2
+
+
+# ---- the CLI ------------------------------------------------------------------------------------------------------
+
+def _cli(store_path, *args: str, user: str = "cli-test"):
+    return CliRunner().invoke(main, ["--db", str(store_path), "--user", user, "records", "edit", *args])
+
+
+def test_cli_edits_run_the_checks_and_the_users_places(store_path, tmp_path):
+    with open_store(str(store_path)) as store:
+        _load(store, tmp_path)
+        add_user(store, "ed-tcd", PASSWORD, "editor", ["TCD"])
+        add_user(store, "ed-nga", PASSWORD, "editor", ["NGA"])
+        record_id, other = rid(store, ABADAM_41), rid(store, BORNO_40_DISASTER)
+
+    bad = _cli(store_path, FORM, record_id, "num_present_idp_ind=many", "month_reporting_date=13")
+    assert bad.exit_code == 1 and bad.stdout == ""
+    assert "nothing was changed" in bad.stderr
+    assert "type-integer" in bad.stderr and "num_present_idp_ind" in bad.stderr and "constraint" in bad.stderr
+    dup = _cli(store_path, FORM, other, "displacement_reason=Conflict")
+    assert dup.exit_code == 1 and "duplicate-key-store" in dup.stderr
+    pcode = _cli(store_path, FORM, record_id, "admin2_pcode=NG999999")
+    assert pcode.exit_code == 1 and "pcode-unknown" in pcode.stderr
+    outside = _cli(store_path, FORM, record_id, "admin0_pcode=AFG", user="ed-nga")
+    assert outside.exit_code == 1 and "out-of-scope" in outside.stderr
+    forbidden = _cli(store_path, FORM, record_id, "num_present_idp_ind=301", user="ed-tcd")
+    assert forbidden.exit_code == 1 and "not allowed" in forbidden.stderr
+    with open_store(str(store_path)) as store:
+        assert store.scalar(f"SELECT count(*) FROM {TABLE}") == len(NGA) + len(TCD)
+
+    ok = _cli(store_path, FORM, record_id, "num_present_idp_ind=301", user="ed-nga")
+    assert ok.exit_code == 0 and ok.stdout.strip() == "version 2"
+    with open_store(str(store_path)) as store:
+        assert store.query(f"SELECT num_present_idp_ind, _user FROM {FORM} WHERE _record_id = ?",
+                           [record_id]) == [(301, "ed-nga")]
+
+
+def test_cli_refuses_a_questionnaire_that_is_no_longer_a_draft(store_path):
+    from passage.places.offices import default_offices_csv, import_offices
+    from passage.questionnaire import save_answers
+    from passage.questionnaire import workflow as wf
+
+    with open_store(str(store_path)) as store:
+        import_offices(store, default_offices_csv())
+        assert save_answers(store, "CO-VUT", 2020, {"psea_staff_trained": "3"}, ADMIN).ok
+        wf.record_states(store, 2020, {"CO-VUT": "locked"}, user="hq", reason="carried over")
+    refused = _cli(store_path, "institutional_questionnaire", "CO-VUT|2020", "psea_staff_trained=4")
+    assert refused.exit_code == 1 and "questionnaire-workflow" in refused.stderr and "CO-VUT 2020 is locked" in refused.stderr
+    with open_store(str(store_path)) as store:
+        assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 1

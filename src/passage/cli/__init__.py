@@ -49,8 +49,10 @@ class PassageGroup(click.Group):
             return super().invoke(ctx)
         except ImportRejected as exc:
             from passage.cli.render import print_report
+            from passage.errors import EditRejected
 
-            print_report(exc.report)
+            print_report(exc.report, outcome="nothing was changed" if isinstance(exc, EditRejected)
+                         else "nothing was imported")
             sys.exit(1)
         except (UsageError, NotFound) as exc:
             click.echo(f"Error: {exc}", err=True)

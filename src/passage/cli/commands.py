@@ -224,8 +224,19 @@ def records_history(ctx, form_id: str, record_id: str) -> None:
 @click.argument("changes", nargs=-1, required=True)
 @pass_ctx
 def records_edit(ctx, form_id: str, record_id: str, changes: tuple[str, ...]) -> None:
-    """Change fields as a new version.  Example: passage records edit dtm_idps 'KEY' num_present_idp_ind=1200"""
-    from passage.records import edit_record
+    """Change fields as a new version, checked as an import of the row.
+
+    \b
+    Example:
+      passage records edit dtm_idps 'KEY' num_present_idp_ind=1200
+
+    CHANGES are FIELD=VALUE pairs (FIELD= clears a field). The new version passes the checks an
+    import of that row runs (types, required, choices, constraints, P-codes and their parents, the
+    pack's checks, keys against the other records); with --user naming a user of the store, their
+    role and places apply to the record as it is and as it would be. A refused edit changes nothing,
+    prints the report on stderr and exits 1.
+    """
+    from passage.edits import edit_record
 
     values = {}
     for c in changes:
@@ -233,7 +244,8 @@ def records_edit(ctx, form_id: str, record_id: str, changes: tuple[str, ...]) ->
             raise UsageError(f"expected field=value, got {c!r}")
         k, v = c.split("=", 1)
         values[k] = v or None
-    click.echo(f"version {edit_record(ctx.store, form_id, record_id, values, user=ctx.user)}")
+    version = edit_record(ctx.store, form_id, record_id, values, principal=ctx.principal, user=ctx.user)
+    click.echo(f"version {version}")
 
 
 @records.command("delete")

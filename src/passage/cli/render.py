@@ -39,11 +39,11 @@ def rows_out(names: Sequence[str], rows: Sequence[Sequence], fmt: str) -> None:
         table(names, rows)
 
 
-def print_report(report: Report, show: int = SHOW) -> None:
+def print_report(report: Report, show: int = SHOW, *, outcome: str = "nothing was imported") -> None:
     """The first findings as a table, then the count per code: what an officer needs to fix the file."""
     errors, warnings = report.errors, report.warnings
     if errors:
-        click.echo(f"Rejected: {report.error_count()} error(s); nothing was imported.", err=True)
+        click.echo(f"Rejected: {report.error_count()} error(s); {outcome}.", err=True)
         table(["file", "sheet", "row", "column", "code", "value", "message"],
               [(f.file, f.sheet, f.row, f.column, f.code, f.value, f.message) for f in errors[:show]], err=True)
         if len(errors) > show:
