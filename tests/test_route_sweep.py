@@ -62,7 +62,7 @@ def secrets(seeded_portal_store, tmp_path_factory):
     from passage.indicators import compute
     from passage.releases import dataset_for_form
     from passage.access import readable, readable_sql
-    from passage.reports import figures as F
+    from passage.questionnaire import indicator_values
 
     path, _ = seeded_portal_store
     copy = tmp_path_factory.mktemp("secrets") / path.name
@@ -78,13 +78,7 @@ def secrets(seeded_portal_store, tmp_path_factory):
         # Afghanistan's own figures: every indicator value of its records at admin 0 and 1.
         afg = readable(s, ADMIN, ds)
         afg = afg.filter(afg.admin0_pcode == "AFG")
-        for level in (0, 1):
-            for name in ("idps", "idps_latest"):
-                try:
-                    rows = compute(s, name, {"admin_level": level}, table=afg).to_pylist()
-                except Exception:  # noqa: BLE001 - an indicator without admin_level
-                    continue
-                figures |= {int(r["value"]) for r in rows if r.get("value")}
+        figures |= _indicator_values(s, afg, levels=(0, 1))
         # Totals that count Afghanistan: the admin's, where they differ from the public's.
         mine, public = headline(s), headline(s, readable_sql(s, PUBLIC, ds))
         if mine["total_idps"] != public["total_idps"]:
@@ -102,13 +96,7 @@ def secrets(seeded_portal_store, tmp_path_factory):
             if dtype.is_numeric() or dtype.is_string():
                 public_numbers |= {int(float(v)) for v in pub.select(col).distinct().to_pyarrow().column(0).to_pylist()
                                    if v is not None and re.fullmatch(r"\d+(?:\.0*)?", str(v))}
-        for level in (0, 1, 2):
-            for name in ("idps", "idps_latest"):
-                try:
-                    rows = compute(s, name, {"admin_level": level}, table=pub).to_pylist()
-                except Exception:  # noqa: BLE001 - an indicator without admin_level
-                    continue
-                public_numbers |= {int(r["value"]) for r in rows if r.get("value")}
+        public_numbers |= _indicator_values(s, pub, levels=(0, 1, 2))
         figures -= public_numbers
         samples = {
             "record_afg": s.scalar("SELECT _record_id FROM dtm_idps WHERE admin0_pcode = 'AFG' ORDER BY 1 LIMIT 1"),
@@ -117,14 +105,25 @@ def secrets(seeded_portal_store, tmp_path_factory):
             "offices": [c for (c,) in s.query(
                 "SELECT code FROM places WHERE kind = 'office' AND (code LIKE '%AFG' OR code LIKE '%NGA') "
                 "ORDER BY code")] or ["CO-NGA"],
-            "questionnaire_indicators": sorted(__import__("passage.questionnaire", fromlist=["x"])
-                                               .indicator_values(s, 2020))[:2],
+            "questionnaire_indicators": sorted(indicator_values(s, 2020))[:2],
         }
     codes = {"AFG", *afg_pcodes, *unpublished_travel}
     figures = {f for f in figures if f >= 10_000}  # distinctive: no small count is mistaken for one
     assert "AFG" in codes and afg_pcodes and figures, "the demo must keep Afghanistan unpublished"
     assert unpublished_travel, "the travel demo must keep a country unpublished"
     return {"codes": codes, "figures": figures, **samples}
+
+
+def _indicator_values(store, table, levels: tuple[int, ...]) -> set[int]:
+    """Every value of the DTM indicators over `table` at these admin levels."""
+    from passage.indicators import compute
+
+    out: set[int] = set()
+    for level in levels:
+        for name in ("idps", "idps_latest"):
+            out |= {int(r["value"]) for r in compute(store, name, {"admin_level": level}, table=table).to_pylist()
+                    if r.get("value")}
+    return out
 
 
 def _latest_total(rows: list[dict], year: int) -> int:
