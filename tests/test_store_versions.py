@@ -14,7 +14,8 @@ import pytest
 from dtm_rows import NGA, TCD, api_rows, write_csv, write_json
 from passage.errors import NotFound
 from passage.ingest import import_files
-from passage.records import delete_record, edit_record, history
+from passage.edits import edit_record
+from passage.records import delete_record, history
 
 FORM = "dtm_idps"
 TABLE = "rec_dtm_idps"

@@ -101,8 +101,10 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
         _stage_row(eng, stage, form, config, old, new_text, target)
         importer = _importer_for(form_id)
         if hasattr(importer, "normalise_edit"):  # the form's importer normalises cells as it does a file's
+            from passage.ingest.pipeline import _ensure_form_columns
+
             staged.append(importer.normalise_edit(eng, stage))
-            _ensure_columns(eng, staged[-1], form)
+            _ensure_form_columns(eng, staged[-1], form)
         if scopes is not None and country_field:
             _check_new_country(store, principal, country_field, new_text.get(country_field), target, report)
         ctx = Context(eng, staged[-1], form, config, report, store_keys=None,
@@ -212,12 +214,6 @@ def _importer_for(form_id: str) -> Any:
                                                           or hasattr(make, "check_edit")):
             return make()
     return None
-
-
-def _ensure_columns(eng: Any, table: str, form: Form) -> None:
-    from passage.ingest.pipeline import _ensure_form_columns
-
-    _ensure_form_columns(eng, table, form)
 
 
 def _typed_values(eng: Any, view: str, form: Form, config: dict, old: dict,

@@ -179,15 +179,6 @@ def _new_version(store: Store, form_id: str, record_id: str, user: str | None, c
     return values["_version"]
 
 
-def edit_record(store: Store, form_id: str, record_id: str, changes: dict[str, Any], user: str | None = None, *,
-                principal: Any = None) -> int:
-    """Make a new version with some fields changed, once it passes the checks an import of that row runs;
-    returns its version number. `passage.edits.edit_record` (which this is) tells the rules."""
-    from passage.edits import edit_record as checked
-
-    return checked(store, form_id, record_id, changes, principal=principal, user=user)
-
-
 def write_version(store: Store, form_id: str, record_id: str, changes: dict[str, Any], *, user: str | None,
                   system: dict[str, Any], expected_version: int) -> int:
     """Write an edit that `passage.edits` has checked: the typed `changes`, the recomputed place and
