@@ -237,7 +237,7 @@ def _fresh_copy(a, name: str) -> Path:
 
 
 def task_template(a) -> dict:
-    from passage.packs import install_pack
+    from passage.plugins import install_pack
     from passage.store import open_store
 
     target = Path(a.work) / "travel-template.duckdb"
@@ -375,10 +375,10 @@ def _runs(fn, dates: list[str], repeat: int) -> tuple[dict, dict]:
 
 
 def task_status_call(a) -> dict:
+    from passage.packs.travel.compare import compare
+    from passage.packs.travel.headline import headline
+    from passage.packs.travel.status import daily_status
     from passage.store import open_store
-    from passage.travel.compare import compare
-    from passage.travel.headline import headline
-    from passage.travel.status import daily_status
 
     t = _clock()
     with open_store(str(Path(a.work) / "status.duckdb")) as store:
@@ -428,10 +428,10 @@ def task_acaps_pandas(a) -> dict:
 
 def task_report_build(a) -> dict:
     """The annual report's demo data: DTM rounds, finance, the staff register, the questionnaire's offices."""
-    from passage.demo import run_demo
     from passage.ingest import import_files
-    from passage.questionnaire import load_demo_questionnaire
-    from passage.reports.finance import DEMO_CSV, import_finance
+    from passage.packs.dtm.demo import run_demo
+    from passage.packs.institutional import load_demo_questionnaire
+    from passage.packs.institutional.report.finance import DEMO_CSV, import_finance
     from passage.store import open_store
 
     target = Path(a.work) / "report.duckdb"
@@ -459,7 +459,7 @@ def task_report_build(a) -> dict:
 def task_report_render(a) -> dict:
     import tempfile
 
-    from passage.reports.annual import render_annual
+    from passage.packs.institutional.report.annual import render_annual
     from passage.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="passage-bench-report-") as tmp, \
@@ -479,8 +479,8 @@ def _annex2_answer(rows) -> dict:
 
 
 def task_staff_passage(a) -> dict:
-    from passage.staff.reference import annexes
-    from passage.staff.tables import staff_tables
+    from passage.packs.staff.reference import annexes
+    from passage.packs.staff.tables import staff_tables
     from passage.store import open_store
 
     with open_store(str(Path(a.work) / "report.duckdb")) as store:

@@ -225,7 +225,7 @@ def run(path: Path, pcodes: Path, lengths: Path, hxl_max_rows: int | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from passage.demo import LENGTHS_FILE, PCODES_FILE, packaged_file
+    from passage.packs.dtm.demo import LENGTHS_FILE, PCODES_FILE, packaged_file
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("csv", type=Path)

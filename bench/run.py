@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,14 +51,14 @@ def _pcode_files() -> tuple[Path, Path]:
     full = SHARED_PCODES / "global-pcodes-adm-1-2.csv"
     if full.exists():
         return full, SHARED_PCODES / "global-pcode-lengths.csv"
-    from passage.demo import LENGTHS_FILE, PCODES_FILE, packaged_file
+    from passage.packs.dtm.demo import LENGTHS_FILE, PCODES_FILE, packaged_file
 
     return packaged_file(PCODES_FILE), packaged_file(LENGTHS_FILE)
 
 
 def task_template(a) -> dict:
-    from passage.packs import install_pack
     from passage.places import import_lengths, import_pcodes
+    from passage.plugins import install_pack
     from passage.store import open_store
 
     target = Path(a.work) / "template.duckdb"
@@ -108,9 +108,9 @@ def _instrument() -> tuple[dict, dict]:
     """Time the pipeline's parts (robust to refactoring: only wraps what exists)."""
     from time import perf_counter
 
-    import passage.ingest.pipeline as pipeline
-    import passage.records as records
-    from passage.ingest.dtm import DtmImporter
+    from passage import records
+    from passage.ingest import pipeline
+    from passage.packs.dtm.importer import DtmImporter
 
     parts: dict[str, float] = defaultdict(float)
     checks: dict[str, float] = defaultdict(float)
@@ -192,7 +192,7 @@ DUCKDB_TYPES = {
 def task_duckdb(a) -> dict:
     import duckdb
 
-    from passage.ingest.dtm import COLUMNS
+    from passage.packs.dtm.importer import COLUMNS
 
     target = Path(a.work) / f"duckdb-{a.rows}.duckdb"
     _remove_store(target)
@@ -220,7 +220,7 @@ def task_pandas_hxl(a) -> dict:
 
 def task_agg_ibis(a) -> dict:
     from passage.indicators import compute
-    from passage.publish.hapi import hapi_idps
+    from passage.packs.dtm.hapi import hapi_idps
     from passage.store import open_store
 
     out: dict = {}
@@ -355,7 +355,7 @@ def machine() -> dict:
 
 
 def bench_size(args, rows: int) -> dict:
-    from passage.demo import generate_rows_csv
+    from passage.packs.dtm.demo import generate_rows_csv
 
     csv = args.data / f"dtm-{rows}.csv"
     res: dict = {"rows": rows, "csv": str(csv)}
@@ -425,7 +425,7 @@ def report(results: dict) -> str:
     w("")
     w("## Method")
     w("")
-    w("- **Data**: `passage.demo.generate_rows_csv(path, n)`: the HDX CSV layout (header + HXL row, all 21")
+    w("- **Data**: `passage.packs.dtm.demo.generate_rows_csv(path, n)`: the HDX CSV layout (header + HXL row, all 21")
     w("  columns), rows over the 1,433 real places of the packaged P-code subset (4 countries, admin0-2; Chad")
     w("  with ISO2-prefixed codes, whose rows carry `PCode length` warnings), six displacement reasons in")
     w("  mixed case, three assessment types, monthly rounds; 20 % of rows with males/females, 30 % with an")
@@ -629,7 +629,7 @@ def parent_main(a) -> int:
         return 0
     a.data.mkdir(parents=True, exist_ok=True)
     a.work.mkdir(parents=True, exist_ok=True)
-    results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "sizes": []}
+    results = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "sizes": []}
     print("machine:", results["machine"])
     run_task("template", a, None, 0)
     for rows in a.rows:

@@ -73,8 +73,8 @@ def build_store(csv: Path, target: Path) -> dict:
     """Import the CSV into a fresh store, release every country, add an admin and an API token."""
     from passage import auth, releases
     from passage.ingest import import_files
-    from passage.packs import install_pack
     from passage.places import import_lengths, import_pcodes
+    from passage.plugins import install_pack
     from passage.store import open_store
 
     _remove_store(target)
@@ -138,7 +138,7 @@ def export_sqlite(store_path: Path, target: Path, batch: int = 200_000) -> dict:
 
 def prepare(a) -> dict:
     """The store and the SQLite copy for `a.rows` rows, built once and reused (their facts in a JSON beside)."""
-    from passage.demo import generate_rows_csv
+    from passage.packs.dtm.demo import generate_rows_csv
 
     a.work.mkdir(parents=True, exist_ok=True)
     csv = a.data / f"dtm-{a.rows}.csv"

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from passage.ingest.dtm import COLUMNS
+from passage.packs.dtm.importer import COLUMNS
 
 # (level, admin1 code, admin1 name, admin2 code, admin2 name, round, date, reason, idps, males, females)
 NGA = [

@@ -9,9 +9,27 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from passage.auth import (PUBLIC, SESSION_HOURS, Principal, add_user, audit, audit_entries, authenticate,
-                          create_session, create_token, csrf_matches, end_session, get_principal, list_tokens,
-                          list_users, revoke_token, session_principal, set_password, token_principal, update_user)
+from passage.auth import (
+    PUBLIC,
+    SESSION_HOURS,
+    Principal,
+    add_user,
+    audit,
+    audit_entries,
+    authenticate,
+    create_session,
+    create_token,
+    csrf_matches,
+    end_session,
+    get_principal,
+    list_tokens,
+    list_users,
+    revoke_token,
+    session_principal,
+    set_password,
+    token_principal,
+    update_user,
+)
 from passage.auth.audit import now
 from passage.auth.ratelimit import POLICY
 from passage.errors import AuthError, NotFound, UsageError

@@ -8,8 +8,9 @@ import math
 import pytest
 from shapely.geometry import shape
 
-from passage.demo import ensure_places
 from passage.errors import ImportRejected
+from passage.packs.dtm.demo import ensure_places
+from passage.packs.dtm.demo_boundaries import write_demo_boundaries
 from passage.places.boundaries import (
     BAD_GEOMETRY,
     NO_PCODE,
@@ -20,7 +21,6 @@ from passage.places.boundaries import (
     boundary_levels,
     import_boundaries,
 )
-from passage.places.demo_boundaries import write_demo_boundaries
 from passage.places.topojson import world_countries
 
 

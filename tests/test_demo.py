@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from passage.demo import (
+from passage.ingest import import_files
+from passage.packs.dtm.demo import (
     OPERATIONS,
     format_headline,
     generate_dtm,
@@ -20,8 +21,7 @@ from passage.demo import (
     packaged_file,
     run_demo,
 )
-from passage.ingest import import_files
-from passage.ingest.dtm import COLUMNS, HXL_TAGS
+from passage.packs.dtm.importer import COLUMNS, HXL_TAGS
 from passage.store import open_store
 
 

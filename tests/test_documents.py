@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from passage.demo import ensure_places
 from passage.documents import (
     KINDS,
     Document,
@@ -22,16 +21,17 @@ from passage.documents import (
     reindex_documents,
     search_documents,
 )
-from passage.documents.demo import (
+from passage.documents.extract import pdf_text
+from passage.documents.search import fold, query_terms, snippet, tokens
+from passage.errors import ImportRejected, NotFound, UsageError
+from passage.packs.dtm.demo import ensure_places
+from passage.packs.dtm.demo_documents import (
     DOCUMENTS,
     add_demo_documents,
     bar_chart_png,
     pdf_bytes,
     south_sudan_map_svg,
 )
-from passage.documents.extract import pdf_text
-from passage.documents.search import fold, query_terms, snippet, tokens
-from passage.errors import ImportRejected, NotFound, UsageError
 
 PNG = bar_chart_png([10, 20, 30])
 

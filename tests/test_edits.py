@@ -317,9 +317,9 @@ def test_a_staff_record_meets_the_register_checks_of_its_importer(store, tmp_pat
 # ---- questionnaires change only while they are drafts -----------------------------------------------------------
 
 def test_a_questionnaire_record_changes_only_while_it_is_a_draft(store):
-    from passage.places.offices import default_offices_csv, import_offices
-    from passage.questionnaire import save_answers
-    from passage.questionnaire import workflow as wf
+    from passage.packs.institutional import save_answers
+    from passage.packs.institutional import workflow as wf
+    from passage.packs.institutional.offices import default_offices_csv, import_offices
 
     import_offices(store, default_offices_csv())
     assert save_answers(store, "CO-VUT", 2020, {"psea_staff_trained": "3"}, ADMIN).ok
@@ -373,9 +373,9 @@ def test_cli_edits_run_the_checks_and_the_users_places(store_path, tmp_path):
 
 
 def test_cli_refuses_a_questionnaire_that_is_no_longer_a_draft(store_path):
-    from passage.places.offices import default_offices_csv, import_offices
-    from passage.questionnaire import save_answers
-    from passage.questionnaire import workflow as wf
+    from passage.packs.institutional import save_answers
+    from passage.packs.institutional import workflow as wf
+    from passage.packs.institutional.offices import default_offices_csv, import_offices
 
     with open_store(str(store_path)) as store:
         import_offices(store, default_offices_csv())

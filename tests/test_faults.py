@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 from passage.ingest import import_files
-from passage.packs import install_pack
+from passage.plugins import install_pack
 from passage.store import Store, open_store
 
 pytestmark = pytest.mark.slow

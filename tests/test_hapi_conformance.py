@@ -28,9 +28,9 @@ import json
 from pathlib import Path
 
 from passage.ingest import import_files
+from passage.packs.dtm.hapi import COLUMNS, admin_warnings
 from passage.places.pcodes import PcodeResolver
 from passage.publish import get_table, write
-from passage.publish.hapi import COLUMNS, admin_warnings
 
 OP = {"AFG": "Returns and displacement", "HTI": "Countrywide monitoring", "KEN": "Drought response",
       "NGA": "North-East", "TCD": "Lake Chad Basin Crisis"}

@@ -23,12 +23,12 @@ import duckdb
 import pytest
 
 from passage.errors import DiskFull, ImportRejected
+from passage.findings import Report
 from passage.forms import compile_xlsform, install_form
 from passage.ingest import csvfile, csvscan, files, import_files
 from passage.ingest.files import describe
 from passage.ingest.xlsx import MAX_RATIO, check_workbook, open_workbook
-from passage.packs import install_pack
-from passage.findings import Report
+from passage.plugins import install_pack
 from passage.store import open_store
 
 HERE = Path(__file__).parent
@@ -366,7 +366,7 @@ def test_staging_on_full_disk(store_path, tmp_path):
     mounted = _mount_tiny(temp)
     try:
         big_file = tmp_path / "big.csv"
-        from passage.demo import generate_rows_csv
+        from passage.packs.dtm.demo import generate_rows_csv
 
         generate_rows_csv(big_file, 250_000)
         assert big_file.stat().st_size > 35 * MIB

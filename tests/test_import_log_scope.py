@@ -15,7 +15,7 @@ from passage.access import readable_imports
 from passage.auth.principal import PUBLIC, Principal
 from passage.errors import Forbidden
 from passage.ingest import import_files
-from passage.reports.annual import build
+from passage.packs.institutional.report.annual import build
 
 TCD_ALL = [(0, "", "", "", "", 10, "2023-05-31", "Conflict", 1200, None, None), *TCD]
 ADMIN = Principal("root", "admin")

@@ -18,7 +18,7 @@ import pytest
 
 from dtm_rows import api_rows, write_csv
 from passage.ingest import import_files
-from passage.packs import install_pack
+from passage.plugins import install_pack
 from passage.store import Store, open_store
 from test_faults import write_big_csv
 
@@ -202,9 +202,8 @@ def test_a_postgres_store_already_doubled_still_opens(pg_store, tmp_path, caplog
     assert import_files(pg_store, "dtm", [path]).status == "committed"
     pg_store.execute("DROP INDEX rec_dtm_idps_current")
     pg_store.execute("INSERT INTO rec_dtm_idps SELECT * FROM rec_dtm_idps")  # what the race left behind
-    with caplog.at_level("WARNING", logger="passage.store"):
-        with open_store(pg_store.url) as again:
-            assert again.scalar("SELECT count(*) FROM dtm_idps") == 2
+    with caplog.at_level("WARNING", logger="passage.store"), open_store(pg_store.url) as again:
+        assert again.scalar("SELECT count(*) FROM dtm_idps") == 2
     assert "rec_dtm_idps: 1 record(s) have more than one current version" in caplog.text
 
 

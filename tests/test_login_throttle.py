@@ -208,7 +208,7 @@ def test_admin_unlocks_from_the_users_page(app_db):
         assert _login(attacker, "amina", PASSWORD).status_code == 429
         assert _login(admin, "root", PASSWORD).status_code == 303
         page = admin.get("/admin/users").text
-        row = re.search(r'<tr data-user="amina">.*?</tr>', page, re.S).group(0)
+        row = re.search(r'<tr data-user="amina">.*?</tr>', page, re.DOTALL).group(0)
         assert f"<td>{POLICY.free_failures} <form" in row and "/admin/users/amina/unlock" in row
         assert "/admin/users/root/unlock" not in page  # nothing to lift for root
         # Only an admin, and only with the form's CSRF token.

@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from dtm_rows import NGA, TCD, api_rows, write_csv, write_json
 from passage.indicators import compute
 from passage.ingest import import_files
+from passage.packs.dtm.hapi import COLUMNS as HAPI_COLUMNS
 from passage.publish import get_table, write
-from passage.publish.hapi import COLUMNS as HAPI_COLUMNS
 from passage.publish.hxl import validate
 from passage.store import open_store
 

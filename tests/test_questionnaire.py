@@ -17,8 +17,7 @@ from conftest import ROOT, SHARED
 from passage.auth import Principal, audit_entries
 from passage.errors import Forbidden, ImportRejected
 from passage.forms import compile_xlsform
-from passage.places.offices import default_offices_csv, import_offices, list_offices
-from passage.questionnaire import (
+from passage.packs.institutional import (
     breakdown_sum,
     import_answers,
     indicator_values,
@@ -29,7 +28,8 @@ from passage.questionnaire import (
     save_answers,
     state,
 )
-from passage.questionnaire import workflow as wf
+from passage.packs.institutional import workflow as wf
+from passage.packs.institutional.offices import default_offices_csv, import_offices, list_offices
 from passage.store import open_store
 
 PACK = ROOT / "src" / "passage" / "packs" / "institutional"

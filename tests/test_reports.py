@@ -17,8 +17,8 @@ from lxml import etree
 from lxml import html as lhtml
 
 from passage.cli import main
-from passage.reports.annual import build, render_annual
-from passage.reports.finance import DEMO_CSV, import_finance
+from passage.packs.institutional.report.annual import build, render_annual
+from passage.packs.institutional.report.finance import DEMO_CSV, import_finance
 from passage.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def _classed(doc, cls: str, tag: str = "*") -> list:
 
 
 def _load_questionnaire_demo(store) -> None:
-    from passage.questionnaire import load_demo_questionnaire  # offices, answers, workflow states
+    from passage.packs.institutional import load_demo_questionnaire  # offices, answers, workflow states
 
     load_demo_questionnaire(store)
 
@@ -40,7 +40,7 @@ def _load_questionnaire_demo(store) -> None:
 @pytest.fixture(scope="module")
 def small_db(tmp_path_factory) -> Path:
     """Demo DTM rounds and the finance demo: a report without annexes (fast to print)."""
-    from passage.demo import run_demo
+    from passage.packs.dtm.demo import run_demo
 
     work = tmp_path_factory.mktemp("small")
     path = work / "small.duckdb"

@@ -58,11 +58,11 @@ def _routes(app):
 @pytest.fixture(scope="module")
 def secrets(seeded_portal_store, tmp_path_factory):
     """What the admin's store holds that the readers here may not see: codes and figures."""
-    from passage.demo import headline
-    from passage.indicators import compute
-    from passage.releases import dataset_for_form
     from passage.access import readable, readable_sql
-    from passage.questionnaire import indicator_values
+    from passage.indicators import compute
+    from passage.packs.dtm.demo import headline
+    from passage.packs.institutional import indicator_values
+    from passage.releases import dataset_for_form
 
     path, _ = seeded_portal_store
     copy = tmp_path_factory.mktemp("secrets") / path.name

@@ -20,9 +20,9 @@ from conftest import SHARED
 from passage.cli import main
 from passage.errors import UsageError
 from passage.ingest import import_files
-from passage.staff import check, load_rules, printed_tables, staff_tables, write_staff_tables
-from passage.staff.reference import load_figures
-from passage.staff.rules import Skipped
+from passage.packs.staff import check, load_rules, printed_tables, staff_tables, write_staff_tables
+from passage.packs.staff.reference import load_figures
+from passage.packs.staff.rules import Skipped
 from passage.store import open_store
 
 SEED = SHARED / "seed"
@@ -447,7 +447,7 @@ def test_every_rule_is_documented():
 
 def test_generated_demo_register_imports_cleanly(store, tmp_path):
     """The portal demo's made-up register: every nationality listed, the headcounts it promises, counted here."""
-    from passage.staff.demo import HEADCOUNT, write_demo_register
+    from passage.packs.staff.demo import HEADCOUNT, write_demo_register
 
     path = write_demo_register(tmp_path / "generated_staff_register_2020.csv")
     result = import_files(store, "staff-register", [path])

@@ -6,15 +6,15 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dtm_rows import NGA, TCD, api_rows, write_csv, write_json
+from passage.edits import edit_record
 from passage.errors import NotFound
 from passage.ingest import import_files
-from passage.edits import edit_record
 from passage.records import delete_record, history
 
 FORM = "dtm_idps"
@@ -37,7 +37,7 @@ BORNO_LINE = 6  # the Borno admin1 row of the base file: 5000 IDPs, 2400 males, 
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _write(path: Path, rows) -> Path:

@@ -14,8 +14,17 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from passage.auth import (add_user, audit_entries, create_token, default_token_days, list_tokens,
-                          set_default_token_days, set_password, token_principal, update_user)
+from passage.auth import (
+    add_user,
+    audit_entries,
+    create_token,
+    default_token_days,
+    list_tokens,
+    set_default_token_days,
+    set_password,
+    token_principal,
+    update_user,
+)
 from passage.auth.audit import now
 from passage.auth.tokens import DEFAULT_DAYS, MAX_DAYS
 from passage.errors import AuthError, UsageError
@@ -236,7 +245,7 @@ def test_the_account_page_shows_expiry_and_takes_a_lifetime(app_db):
         page = session.get("/account").text
         for name in ("laptop", "server"):
             t = tokens[name]
-            row = re.search(rf'<tr data-token="{t["token_id"]}" data-status="(\w+)">.*?</tr>', page, re.S)
+            row = re.search(rf'<tr data-token="{t["token_id"]}" data-status="(\w+)">.*?</tr>', page, re.DOTALL)
             assert f'<time datetime="{t["expires_at"].isoformat()}">' in row.group(0)
         assert re.search(rf'data-token="{tokens["laptop"]["token_id"]}" data-status="expired"', page)
         assert re.search(rf'data-token="{tokens["server"]["token_id"]}" data-status="active"', page)

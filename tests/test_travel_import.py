@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 
 from passage.ingest import import_files
-from passage.packs import install_pack, load_pack
+from passage.plugins import install_pack, load_pack
 from travel_fixtures import COBAP_COLUMNS, cobap_rows, oxcgrt_long, write_cobap
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -490,7 +490,7 @@ def test_cli_imports_and_rejects(store_path, tmp_path):
 
 
 def test_docs_print_the_pack_mappings():
-    from passage.ingest.travel_mappings import mappings_markdown
+    from passage.packs.travel.importers.mappings import mappings_markdown
 
     doc = (ROOT / "docs" / "travel.md").read_text(encoding="utf-8")
     shown = doc.split("mappings_markdown() -->\n", 1)[1].split("<!-- mappings end -->", 1)[0]

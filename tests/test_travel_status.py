@@ -20,8 +20,8 @@ from conftest import SHARED
 from passage.cli import main
 from passage.errors import UsageError
 from passage.ingest import import_files
-from passage.packs import install_pack
-from passage.travel import compare, daily_status, headline, kappa, poe_status, summary, timeline
+from passage.packs.travel import compare, daily_status, headline, kappa, poe_status, summary, timeline
+from passage.plugins import install_pack
 
 DAY = date(2020, 4, 15)
 OXCGRT = SHARED / "oxcgrt" / "c8_internationaltravel_subset.csv"

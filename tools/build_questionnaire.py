@@ -3,7 +3,7 @@ below; the .xlsx is committed).
 
 Questions follow what the annual report quotes from the questionnaire. Besides the XLSForm columns,
 each question carries its tags in extra columns that pyxform keeps and Passage reads back
-(`passage.questionnaire.form`): `sdg_targets` (UN SDG target codes, space-separated, from IATI's
+(`passage.packs.institutional.form`): `sdg_targets` (UN SDG target codes, space-separated, from IATI's
 UNSDG-Targets codelist), `gcm_objectives` (Global Compact for Migration objectives 1-23), `srf_objective`
 (the Strategic Results Framework objective: 1, 2, 3 or E) and `mandatory` (must be answered, where it
 applies, before the questionnaire can be submitted).

@@ -23,7 +23,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
 from passage.web.i18n import DEFAULT, LANGUAGES
-from passage.web.i18n_names import ENGLISH
+from passage.web.i18n_names import english
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "babel.cfg"
@@ -52,9 +52,14 @@ def extract(root: Path = ROOT, config: Path = CONFIG) -> Catalog:
             for lineno, message, comments, context in extract_from_file(
                     method, path, KEYWORDS, COMMENT_TAGS, options_map.get(pattern, {}), strip_comment_tags=True):
                 catalog.add(message, None, [(rel, lineno)], auto_comments=comments, context=context)
-    for name, title in ENGLISH.items():
-        if name in catalog:
-            catalog[name].auto_comments.append(f"An indicator; in English: {title}")
+    from passage.indicators import all_indicators
+    from passage.plugins import load_pack
+
+    for name, label in english().items():  # indicator names reach pages as data: each is a message of its own
+        where = (load_pack(all_indicators()[name].pack).path / "indicators.yaml").relative_to(root).as_posix()
+        if name not in catalog:
+            catalog.add(name, None, [(where, None)])
+        catalog[name].auto_comments.append(f"An indicator; in English: {label}")
     return catalog
 
 

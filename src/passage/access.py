@@ -159,7 +159,7 @@ def _imports_inside_scope(store: Store, principal: Any, rows: list[dict[str, Any
     for form_id, ids in by_form.items():
         ds = dataset_for_form(store, form_id)
         if ds is None or not principal.scopes or not store.table_exists(record_table(form_id)):
-            continue  # records outside any dataset (institutional forms) have no places to match
+            continue  # records outside any dataset (forms no dataset publishes) have no places to match
         t = con.table(record_table(form_id))
         t = t.filter(t._import_id.isin(ids))
         inside = _scope_filter(t, principal, ds.country_field)

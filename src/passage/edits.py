@@ -2,14 +2,14 @@
 `passage records edit`), and the checks an import of that one row runs.
 
     from passage.edits import edit_record
-    edit_record(store, "dtm_idps", record_id, {"num_present_idp_ind": "1200"}, principal=editor)
+    edit_record(store, "site_visit", record_id, {"households": "1200"}, principal=editor)
 
 The record's new version — the current one with the changes applied — is staged as text, as an importer
-stages a file's row (normalised by the form's importer where it can: `normalise_edit`, DTM's reasons and
-dates), and the import pipeline's own checks run over it (`passage.checks.run_checks`): types, required,
+stages a file's row (normalised by the form's importer where it can: `normalise_edit`, e.g. a provider's
+coded values and dates), and the import pipeline's own checks run over it (`passage.checks.run_checks`): types, required,
 choices, constraints, relevance, the pack's row checks (negative counts, males plus females over the
 total, future dates), P-codes at their level and under their parent; then the importer's own row checks
-where it has them (`check_edit`: the staff register's grades and nationalities). And:
+where it has them (`check_edit`, e.g. grades against a reference list). And:
 
 - **places**: an editor must answer for the record as it is (else `Forbidden`) *and* as it would be
   (`out-of-scope`, as an import's row outside their places; a new country no scope lies in is refused
@@ -17,8 +17,7 @@ where it has them (`check_edit`: the staff register's grades and nationalities).
 - **keys**: the new version's key (the pack's `key` fields) must not be another current record's
   (`duplicate-key-store`), whether that record got its key from an import or from an edit; checked
   again under the form's load lock (`Store.load_lock`) right before the version is written;
-- **workflow**: a questionnaire's record changes only while the questionnaire is a draft
-  (`questionnaire-workflow`), as for an import of answers.
+- **the pack's own rules**: every pack's `edit_checks` hook (e.g. a record that a workflow has frozen).
 
 Any error finding raises `EditRejected` carrying the report, located by column, and the store is
 unchanged. Otherwise the typed values (P-codes normalised, the place and warnings recomputed) are
@@ -43,8 +42,8 @@ from passage.errors import EditRejected, Forbidden, NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
 from passage.forms.registry import record_table
-from passage.packs import pack_for_form
 from passage.places.pcodes import PcodeResolver
+from passage.plugins import call, pack_for_form
 from passage.store import Store
 
 
@@ -119,14 +118,14 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
             new_key = eng.execute(f"SELECT _key FROM {ctx.table}").fetchall()[0][0]
         if report.ok and new_key is not None:
             _check_key(store, eng, form, config, table, record_id, new_key, target, report)
-        if report.ok and hasattr(importer, "check_edit"):  # the importer's own row checks (staff grades)
+        if report.ok and hasattr(importer, "check_edit"):  # the importer's own row checks
             importer.check_edit(ctx)
-        _check_workflow(store, form_id, old, new_text, target, report)
+        call("edit_checks", store=store, form_id=form_id, old=old, new=new_text, target=target, report=report)
         if not report.ok:
             _reject(store, user, target, given, report)
         typed, system = _typed_values(eng, ctx.table, form, config, old, given)
     finally:
-        for name in reversed((ctx.extra.get("temp_views", []) if ctx else [])):
+        for name in reversed(ctx.extra.get("temp_views", []) if ctx else []):
             eng.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (ctx.extra.get("temp_tables", []) if ctx else []):
             eng.execute(f"DROP TABLE IF EXISTS {name}")
@@ -207,9 +206,9 @@ def _stage_row(eng: Any, stage: str, form: Form, config: dict, old: dict, new_te
 def _importer_for(form_id: str) -> Any:
     """The importer of this form that normalises an edited row as it does a file's (`normalise_edit`) or
     checks it as it checks a file's rows beyond the pipeline (`check_edit`)."""
-    from passage.ingest.pipeline import IMPORTERS
+    from passage.ingest.pipeline import importers as all_importers
 
-    for make in IMPORTERS.values():
+    for make in all_importers().values():
         if getattr(make, "form_id", None) == form_id and (hasattr(make, "normalise_edit")
                                                           or hasattr(make, "check_edit")):
             return make()
@@ -305,27 +304,3 @@ def _edited_keys(store: Store, eng: Any, form: Form, config: dict, table: str, r
         return {k for (k,) in eng.execute(f"SELECT {key} FROM {name}").fetchall()}
     finally:
         eng.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def _check_workflow(store: Store, form_id: str, old: dict, new_text: dict, target: str, report: Report) -> None:
-    """A questionnaire's answers change only while it is a draft (as `passage import questionnaire` rules)."""
-    from passage.questionnaire.form import FORM_ID
-
-    if form_id != FORM_ID:
-        return
-    from passage.questionnaire.workflow import FROZEN, state
-
-    seen = set()
-    for office, year in ((old.get("office"), old.get("year")), (new_text.get("office"), new_text.get("year"))):
-        try:
-            key = (str(office).strip().upper(), int(str(year).strip()))
-        except (TypeError, ValueError):
-            continue  # reported by the type checks
-        if key in seen or not key[0]:
-            continue
-        seen.add(key)
-        current = state(store, *key)
-        if current in FROZEN:
-            report.add(Finding("questionnaire-workflow", "this office's questionnaire for the year is no longer "
-                               "a draft: reopen it first (`passage questionnaire reopen OFFICE --year YEAR "
-                               "--reason TEXT`)", file=target, column="office", value=f"{key[0]} {key[1]} is {current}"))

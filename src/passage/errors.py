@@ -83,7 +83,7 @@ class ImportRejected(PassageError):
     code = "import.rejected"
     http_status = 422
 
-    def __init__(self, report: "Report"):
+    def __init__(self, report: Report):
         self.report = report
         super().__init__(report.summary())
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Iterator
+from functools import cache
 
 ERROR = "error"
 WARNING = "warning"
 
 MAX_VALUE_CHARS = 80
 
-# Stable codes, with the title shown in reports and docs. A test keeps docs/validation.md in step.
+# Stable core codes, with the title shown in reports and docs; packs add theirs through the `finding_codes`
+# hook (`all_codes()`). A test keeps docs/validation.md in step.
 CODES: dict[str, str] = {
     "file-empty": "The file holds no data rows",
     "file-unreadable": "The file cannot be read in the expected format",
@@ -26,8 +28,6 @@ CODES: dict[str, str] = {
     "encoding": "The file is not valid UTF-8",
     "csv-malformed": "A CSV line cannot be parsed (unbalanced quotes, wrong number of fields)",
     "json-malformed": "The JSON document cannot be parsed",
-    "api-unsuccessful": "The API response says it did not succeed",
-    "api-count-mismatch": "The API response's totalRecordsCount differs from the rows it holds",
     "column-missing": "A required column is absent from the header",
     "column-unexpected": "The header has a column the format does not know",
     "column-duplicate": "The header names a column twice",
@@ -72,29 +72,15 @@ CODES: dict[str, str] = {
     "doc.bad_pdf": "The PDF cannot be read: it is broken or encrypted",
     "doc.unknown_place": "A document's place code is not in the place table",
     "doc.bad_language": "The document's language is not an ISO 639-1 code",
-    "staff.year_missing": "A staff register or nationality list gives no year (no year column, no --year, no year in the file name)",
-    "staff.grade_category": "The grade is not a grade of the staff member's category",
-    "staff.nationality_unlisted": "The nationality is not in the nationality list under the row's category and group",
-    "staff.list_annex_missing": "A nationality list names no country for one of the staff annexes",
-    "date-missing": "A required date is empty",
-    "date-invalid": "A date cell cannot be read as a date of the file's format",
-    "date-column-invalid": "A column header that should be a date is not one",
-    "date-order-ambiguous": "Every date of the file fits both day-first and month-first orders",
-    "date-order-mixed": "The file's dates are written both day-first and month-first",
-    "date-in-force-missing": "A measure has no date in force: kept, never counted as in force",
-    "date-lifted-before-in-force": "A measure is lifted before it comes into force",
-    "level-out-of-range": "The level is a number outside 0 to 4",
-    "level-not-number": "The level is not a number",
-    "country-code-nonstandard": "The country code is not ISO 3166 alpha-3; kept as the provider gives it",
-    "category-unmapped": "The provider's value maps to no IOM category; kept as the native value",
-    "native-value-unknown": "A coded value is not one the provider's format defines",
-    "office-code-invalid": "An office code is not 2-20 capital letters, digits or hyphens, or is three letters alone",
-    "office-code-taken": "An office code is already the code of a place that is not an office",
-    "office-parent-unknown": "An office's parent is not the regional office or headquarters the hierarchy needs",
-    "office-country-unknown": "An office's country is not an ISO 3166 alpha-3 code",
-    "office-unknown": "A questionnaire row names an office that is not in the office list",
-    "questionnaire-workflow": "Answers for a questionnaire that is no longer a draft (submitted, approved or locked)",
 }
+
+
+@cache
+def all_codes() -> dict[str, str]:
+    """Core codes and every installed pack's."""
+    from passage.plugins import merged
+
+    return {**CODES, **merged("finding_codes")}
 
 
 @dataclass(frozen=True)
@@ -109,7 +95,7 @@ class Finding:
     value: str | None = None
 
     def __post_init__(self) -> None:
-        if self.code not in CODES:
+        if self.code not in CODES and self.code not in all_codes():
             raise ValueError(f"unknown finding code {self.code!r}")
         for name in ("value", "column"):  # a finding never carries more than one short cell
             text = getattr(self, name)

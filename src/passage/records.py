@@ -8,7 +8,7 @@ filter (the view named after the form) rather than a window over history.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from passage.auth.audit import audit
@@ -21,7 +21,7 @@ from passage.store.schema import bump_generation
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _sha_case(file_hashes: dict[str, str]) -> str:

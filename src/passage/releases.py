@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from passage.auth import audit
 from passage.errors import NotFound, UsageError
-from passage.packs import available_packs, load_pack
+from passage.plugins import available_packs, load_pack
 from passage.store import Store
 from passage.store.schema import bump_generation
 
@@ -37,12 +37,16 @@ class Dataset:
     @property
     def country_field(self) -> str:
         places = load_pack(self.pack).record_config(self.form).get("places", {})
-        # A pack without place checks (travel: codes beyond ISO 3166) names its country field in `fields`.
-        return places.get("country") or self.metadata.get("fields", {}).get("country", "admin0_pcode")
+        # A pack without place checks (codes beyond ISO 3166) names its country field in `fields`.
+        found = places.get("country") or self.metadata.get("fields", {}).get("country")
+        if not found:
+            raise UsageError(f"dataset {self.name!r} names no country field (`places.country` of its form's "
+                             "records, or `fields.country` of the dataset)")
+        return found
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def pack_datasets() -> dict[str, tuple[str, dict[str, Any]]]:
@@ -71,6 +75,15 @@ def get_dataset(store: Store, name: str) -> Dataset:
         if d.name == name:
             return d
     raise NotFound(f"no dataset {name!r} (have: {', '.join(d.name for d in list_datasets(store))})")
+
+
+def map_dataset(store: Store) -> Dataset:
+    """The dataset of the portal's country pages (/countries): the first, in pack order, that declares a `map`."""
+    order = {name: i for i, name in enumerate(available_packs())}
+    found = sorted((d for d in list_datasets(store) if d.metadata.get("map")), key=lambda d: (order[d.pack], d.name))
+    if not found:
+        raise NotFound("no installed pack declares a dataset with a `map` (the country pages show one)")
+    return found[0]
 
 
 def dataset_for_form(store: Store, form_id: str) -> Dataset | None:

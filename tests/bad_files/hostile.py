@@ -111,8 +111,7 @@ def huge_cell_file(path: Path, lines: list[bytes], line: int, marker: bytes, cel
             head, tail = text.split(marker, 1)
             fh.write(head)
             chunk = b"x" * MIB
-            for _ in range(cell_bytes // MIB):
-                fh.write(chunk)
+            fh.writelines(chunk for _ in range(cell_bytes // MIB))
             fh.write(b"x" * (cell_bytes % MIB))
             fh.write(tail)
     return Path(path)

@@ -9,18 +9,57 @@
 
 from passage.auth.audit import audit, audit_entries
 from passage.auth.principal import PUBLIC, ROLES, Principal
-from passage.auth.sessions import (SESSION_HOURS, create_session, csrf_matches, end_session, end_user_sessions,
-                                   session_principal)
-from passage.auth.tokens import (create_token, default_token_days, list_tokens, revoke_token, set_default_token_days,
-                                 token_principal)
-from passage.auth.users import (add_user, authenticate, get_principal, list_users, set_password, unlock_user,
-                                update_user, user_scopes)
+from passage.auth.sessions import (
+                                   SESSION_HOURS,
+                                   create_session,
+                                   csrf_matches,
+                                   end_session,
+                                   end_user_sessions,
+                                   session_principal,
+)
+from passage.auth.tokens import (
+                                   create_token,
+                                   default_token_days,
+                                   list_tokens,
+                                   revoke_token,
+                                   set_default_token_days,
+                                   token_principal,
+)
+from passage.auth.users import (
+                                   add_user,
+                                   authenticate,
+                                   get_principal,
+                                   list_users,
+                                   set_password,
+                                   unlock_user,
+                                   update_user,
+                                   user_scopes,
+)
 
 __all__ = [
-    "ROLES", "PUBLIC", "Principal", "SESSION_HOURS",
-    "add_user", "update_user", "set_password", "list_users", "get_principal", "user_scopes", "authenticate",
-    "unlock_user",
-    "create_session", "session_principal", "csrf_matches", "end_session", "end_user_sessions",
-    "create_token", "list_tokens", "revoke_token", "token_principal", "default_token_days", "set_default_token_days",
-    "audit", "audit_entries",
+                                   "PUBLIC",
+                                   "ROLES",
+                                   "SESSION_HOURS",
+                                   "Principal",
+                                   "add_user",
+                                   "audit",
+                                   "audit_entries",
+                                   "authenticate",
+                                   "create_session",
+                                   "create_token",
+                                   "csrf_matches",
+                                   "default_token_days",
+                                   "end_session",
+                                   "end_user_sessions",
+                                   "get_principal",
+                                   "list_tokens",
+                                   "list_users",
+                                   "revoke_token",
+                                   "session_principal",
+                                   "set_default_token_days",
+                                   "set_password",
+                                   "token_principal",
+                                   "unlock_user",
+                                   "update_user",
+                                   "user_scopes",
 ]

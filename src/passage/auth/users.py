@@ -12,8 +12,13 @@ from collections.abc import Iterable
 
 from passage.auth import ratelimit
 from passage.auth.audit import audit, now
-from passage.auth.passwords import (burn_verify_time, hash_password, needs_rehash, rehash_password,
-                                    verify_password)
+from passage.auth.passwords import (
+    burn_verify_time,
+    hash_password,
+    needs_rehash,
+    rehash_password,
+    verify_password,
+)
 from passage.auth.principal import ROLES, Principal
 from passage.errors import AuthError, NotFound, UsageError
 

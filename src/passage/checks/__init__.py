@@ -91,7 +91,7 @@ def q(name: str) -> str:
 def run_checks(ctx: Context) -> None:
     """The checks, in dependency order; later ones are skipped once the input is known to be bad
     only where they would report noise (keys are meaningless if places did not resolve)."""
-    from passage.checks import form_rules, not_in_future, non_negative, parts_within_total, places, unique_key
+    from passage.checks import form_rules, non_negative, not_in_future, parts_within_total, places, unique_key
 
     # The form's rules and the pack's row checks read only the staged text: one scan for all of them.
     batch = Batch(ctx)

@@ -111,7 +111,7 @@ def run(ctx: Context) -> None:
         eng.unregister(m + "_a")
         ctx.extra.setdefault("temp_tables", []).append(m)
         def on(row: str) -> str:
-            col = lambda c: f"{row}.{q(c)}" if c else "NULL::VARCHAR"  # noqa: E731
+            col = lambda c: f"{row}.{q(c)}" if c else "NULL::VARCHAR"
             return (f"{m}.iso3 IS NOT DISTINCT FROM upper(trim({col(country)})) AND {m}.given = {col(spec['code'])} "
                     f"AND {m}.given_name IS NOT DISTINCT FROM {name_at_own_level(row, spec)} "
                     f"AND {m}.given_parent IS NOT DISTINCT FROM {col(spec['parent'])}")

@@ -74,20 +74,22 @@ def main(ctx: click.Context, db: str, user: str | None, quiet: bool) -> None:
 
     \b
     Examples:
-      passage demo                                  # load demo DTM data and print headline figures
+      passage serve                                 # the portal; a new store gets every pack's demo data
       passage places import global-pcodes-adm-1-2.csv --lengths global-pcode-lengths.csv
-      passage import dtm dtm_nigeria.csv --report errors.json
-      passage export hapi-idps --format csv -o idps.csv
+      passage forms install site_visit.xlsx
+      passage import xlsform-data --form site_visit export.csv --report errors.json
+      passage packs list                            # the installed packs: their commands are listed below
     """
     state = Ctx(db, user, quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
 
-from passage.cli import commands  # noqa: E402,F401  (registers the commands)
-from passage.cli import users  # noqa: E402,F401  (registers `users` and `audit`)
-from passage.cli import documents  # noqa: E402,F401
-from passage.cli import report  # noqa: E402,F401  (the `report` group)
-from passage.cli import staff  # noqa: E402,F401  (`report staff-tables`, `report check`)
-from passage.cli import travel  # noqa: E402,F401  (the `travel` group)
-from passage.cli import questionnaire  # noqa: E402,F401  (`offices`, `questionnaire`)
+from passage.cli import (
+    commands,  # noqa: F401  (registers the commands)
+    documents,  # noqa: F401
+    users,  # noqa: F401  (registers `users` and `audit`)
+)
+from passage.plugins import manager
+
+manager().hook.cli(main=main)  # every installed pack adds its commands and groups

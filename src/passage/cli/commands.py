@@ -84,7 +84,7 @@ def forms() -> None:
 def forms_list(ctx) -> None:
     """Installed forms and their versions."""
     from passage.forms import list_forms
-    from passage.packs import available_packs, install_pack
+    from passage.plugins import available_packs, install_pack
 
     for name in available_packs():
         install_pack(ctx.store, name)
@@ -110,7 +110,7 @@ def forms_install(ctx, file: Path) -> None:
 def forms_show(ctx, form_id: str) -> None:
     """The fields of a form: name, type, required, constraint, relevance."""
     from passage.forms import get_form
-    from passage.packs import available_packs, install_pack
+    from passage.plugins import available_packs, install_pack
 
     for name in available_packs():
         install_pack(ctx.store, name)
@@ -123,7 +123,26 @@ def forms_show(ctx, form_id: str) -> None:
 
 # ---- import and log -----------------------------------------------------------------------------------
 
-@main.command("import")
+class ImportCommand(click.Command):
+    """`passage import`'s help lists the import kinds of the installed packs, with their examples."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from passage.ingest import importers
+
+        kinds, examples = [], []
+        for kind, make in sorted(importers().items()):
+            importer = make()
+            kinds.append(f"      {kind}: {importer.description}")
+            examples += [f"      {line}" for line in getattr(importer, "examples", ())]
+        saved = self.help
+        self.help = saved.replace("    {kinds}", "\n".join(kinds)).replace("{examples}", "\n".join(examples))
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = saved
+
+
+@main.command("import", cls=ImportCommand)
 @click.argument("kind")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--form", "form_id", help="Form ID (required for xlsform-data).")
@@ -131,30 +150,22 @@ def forms_show(ctx, form_id: str) -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every finding as JSON to this file.")
 @click.option("--year", type=click.IntRange(1900, 2100),
-              help="The year a staff register or nationality list is for, when it has no year column "
-                   "(default: the year in the file name).")
+              help="The year the files are for, for importers of yearly lists whose files may have no year "
+                   "column (default: the year in the file name).")
 @pass_ctx
 def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, update: bool,
                report_path: Path | None, year: int | None) -> None:
     """Validate files and import them as one transaction (all or nothing).
 
     \b
-    KIND: dtm (DTM API v3 JSON or HDX CSV), xlsform-data (KoboToolbox/ODK export; needs --form),
-          boundaries (OCHA COD-AB GeoJSON whose features carry P-codes, for the portal's maps),
-          oxcgrt (OxCGRT C8: legacy wide timeseries or the long national file),
-          cobap, cobap-dmy, cobap-mdy (COBAP policy list; the suffix gives the date order when no
-          value tells it), acaps (ACAPS government measures workbook, sheet Dataset),
-          staff-register (staff at year end), nationality-list (Member States and observers),
-          questionnaire (office questionnaire answers, Kobo export of the institutional form).
+    KIND: boundaries (OCHA COD-AB GeoJSON whose features carry P-codes, for the portal's maps), or one of
+    {kinds}
     Exit code 1 when the input is rejected; the report goes to stderr.
     \b
     Examples:
-      passage import dtm nigeria_admin2.json nigeria_admin1.json
       passage import xlsform-data --form site_assessment export.xlsx --report errors.json
       passage import boundaries nga_admbnda_adm2.geojson
-      passage import oxcgrt c8_internationaltravel.csv
-      passage import staff-register staff_register_2020.csv
-      passage import staff-register --year 2021 register.csv
+{examples}
     """
     if kind == "boundaries":
         from passage.places.boundaries import import_boundaries
@@ -228,7 +239,7 @@ def records_edit(ctx, form_id: str, record_id: str, changes: tuple[str, ...]) ->
 
     \b
     Example:
-      passage records edit dtm_idps 'KEY' num_present_idp_ind=1200
+      passage records edit site_visit 'KEY' households=1200
 
     CHANGES are FIELD=VALUE pairs (FIELD= clears a field). The new version passes the checks an
     import of that row runs (types, required, choices, constraints, P-codes and their parents, the
@@ -307,14 +318,14 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
 @pass_ctx
 def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool,
                neutralise_formulas: bool) -> None:
-    """Export a published table: a pack export, an indicator, or hapi-idps.
+    """Export a published table: a pack export, an indicator, or a table a pack derives (`--list` names them).
 
     \b
     Examples:
       passage export --list
-      passage export dtm_idps --format hxl -o dtm_idps.csv --validate
-      passage export hapi-idps --format csv -o hapi_idps.csv --neutralise-formulas
-      passage export idps_latest --format parquet -o idps_latest.parquet
+      passage export site_visits --format hxl -o site_visits.csv --validate
+      passage export site_visits --format csv -o site_visits.csv --neutralise-formulas
+      passage export households_by_district --format parquet -o households_by_district.parquet
     """
     from passage.publish import get_table, list_tables, write
 
@@ -340,19 +351,6 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
     with click.progressbar(length=published.data.num_rows, label=f"export {name}", file=sys.stderr) as bar:
         write(published, fmt, output, progress=bar.update, neutralise_formulas=neutralise_formulas)
     click.echo(f"{published.data.num_rows} rows written to {output}", err=True)
-
-
-# ---- demo ---------------------------------------------------------------------------------------------
-
-@main.command("demo")
-@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("passage-demo"),
-              show_default=True, help="Where the generated DTM-shaped files are written.")
-@pass_ctx
-def demo_cmd(ctx, work_dir: Path) -> None:
-    """Generate realistic DTM-shaped data over real P-codes, import it, print headline figures."""
-    from passage.demo import format_headline, run_demo
-
-    click.echo(format_headline(run_demo(ctx.store, work_dir)))
 
 
 # ---- datasets and releases -------------------------------------------------------------------------------
@@ -391,7 +389,7 @@ def datasets_visibility(ctx, name: str, visibility: str) -> None:
 
     \b
     Example:
-      passage datasets visibility dtm_idps restricted
+      passage datasets visibility site_visits restricted
     """
     from passage.releases import set_visibility
 
@@ -409,7 +407,7 @@ def publish_cmd(ctx, dataset: str, countries: tuple[str, ...], note: str | None)
 
     \b
     Example:
-      passage --user amina publish dtm_idps --country NGA --note "Round 46"
+      passage --user amina publish site_visits --country NGA --note "Round 46"
     """
     from passage.releases import publish
 

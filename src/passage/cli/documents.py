@@ -45,7 +45,7 @@ def documents_add(ctx, file: Path, title: str, places: tuple[str, ...], doc_date
     \b
     Example:
       passage documents add round46.pdf --title "Nigeria — North-East: Round 46" \\
-        --place NG002 --place NG008 --date 2024-06-30 --language en --tag dtm
+        --place NG002 --place NG008 --date 2024-06-30 --language en --tag displacement
     """
     from passage.documents import add_document
 

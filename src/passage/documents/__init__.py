@@ -6,7 +6,7 @@ finds the documents of its admin areas), language, kind, tag and date. The raw f
 archived like every imported file, under its sha256, so nothing is lost.
 
     doc_id = add_document(store, Path("round46.pdf"), title="Nigeria — North-East: Round 46",
-                          places=["NG008"], doc_date=date(2024, 6, 30), language="en", tags=["dtm"])
+                          places=["NG008"], doc_date=date(2024, 6, 30), language="en", tags=["displacement"])
     total, hits = search_documents(store, "displacement", places=["NGA"])
 """
 

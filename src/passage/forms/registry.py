@@ -8,7 +8,7 @@ Repeat groups get `rec_<form_id>__<repeat>` with a `_parent_record` link.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from passage.errors import NotFound
 from passage.forms.xlsform import Field, Form
@@ -62,7 +62,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
         store.execute(
             "INSERT INTO forms VALUES (?, ?, ?, ?, ?, ?, ?)",
             [form.form_id, form.version, form.title, pack, form.sha256, form.to_json(),
-             datetime.now(timezone.utc).replace(tzinfo=None)],
+             datetime.now(UTC).replace(tzinfo=None)],
         )
         for repeat in [None, *form.repeats]:
             table = record_table(_ident(form.form_id), repeat and _ident(repeat))

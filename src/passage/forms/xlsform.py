@@ -76,7 +76,7 @@ class Form:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Form":
+    def from_json(cls, text: str) -> Form:
         d = json.loads(text)
         d["fields"] = [Field(**f) for f in d["fields"]]
         return cls(**d)

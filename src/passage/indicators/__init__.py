@@ -14,7 +14,7 @@ from typing import Any
 import ibis
 
 from passage.errors import NotFound
-from passage.packs import available_packs, load_pack
+from passage.plugins import available_packs, load_pack
 from passage.store import Store
 
 
@@ -26,6 +26,7 @@ class Indicator:
     measure: dict[str, Any]
     by: list[str]
     unit: str = ""
+    label: str = ""  # the short name pages show (translated like any interface word); else the title
     description: str = ""
     pack: str = ""
     where: dict[str, Any] = field(default_factory=dict)

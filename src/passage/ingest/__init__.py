@@ -1,6 +1,6 @@
 """Ingest: parse -> validate -> load, one transaction per import.
 
-    result = import_files(store, "dtm", [Path("dtm.csv")], user="amina")
+    result = import_files(store, "xlsform-data", [Path("export.csv")], form_id="site_visit", user="amina")
     result.status     # "committed", "rejected" or "unchanged"
     result.report     # every finding, located
 
@@ -11,6 +11,6 @@ columns named like its form's fields. Validation (`passage.checks`) and loading
 
 from __future__ import annotations
 
-from passage.ingest.pipeline import IMPORTERS, ImportResult, get_importer, import_files
+from passage.ingest.pipeline import ImportResult, get_importer, import_files, importers
 
-__all__ = ["IMPORTERS", "ImportResult", "get_importer", "import_files"]
+__all__ = ["ImportResult", "get_importer", "import_files", "importers"]

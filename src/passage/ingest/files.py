@@ -5,12 +5,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -19,7 +19,7 @@ from passage.errors import DiskFull
 from passage.ingest.csvscan import Scanner, Shape
 from passage.store import Store
 
-MAX_UPLOAD_BYTES = 4 * 1024**3  # a 10 M-row DTM CSV is 1.6 GB
+MAX_UPLOAD_BYTES = 4 * 1024**3  # a CSV of 10 M rows × 21 columns is 1.6 GB
 
 
 MAX_BLANK_LINES = 1000
@@ -127,9 +127,7 @@ def disk_full(exc: BaseException, doing: str = "importing") -> DiskFull | None:
     data or its temporary data); else None."""
     if isinstance(exc, DiskFull):
         return exc
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        pass
-    elif getattr(exc, "sqlstate", None) == "53100":  # PostgreSQL's disk_full
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or getattr(exc, "sqlstate", None) == "53100":
         pass
     elif not (isinstance(exc, duckdb.Error) and any(w in str(exc).lower() for w in _FULL_WORDS)):
         return None
@@ -141,5 +139,5 @@ def register(store: Store, f: SourceFile, target: Path) -> None:
     if store.scalar("SELECT count(*) FROM files WHERE sha256 = ?", [f.sha256]) == 0:
         store.execute(
             "INSERT INTO files VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # the same file, at once elsewhere
-            [f.sha256, f.name, f.size, str(target), datetime.now(timezone.utc).replace(tzinfo=None)],
+            [f.sha256, f.name, f.size, str(target), datetime.now(UTC).replace(tzinfo=None)],
         )

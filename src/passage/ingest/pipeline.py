@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import partial
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from passage import records
 from passage.auth.audit import audit
@@ -15,10 +16,17 @@ from passage.checks import Context, q, run_checks, unique_key
 from passage.errors import NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
-from passage.ingest.files import (MAX_UPLOAD_BYTES, SourceFile, combined_sha256, copy_to_archive, describe,
-                                  disk_full, register)
-from passage.packs import install_pack, pack_for_form
+from passage.ingest.files import (
+    MAX_UPLOAD_BYTES,
+    SourceFile,
+    combined_sha256,
+    copy_to_archive,
+    describe,
+    disk_full,
+    register,
+)
 from passage.places.pcodes import PcodeResolver
+from passage.plugins import install_pack, pack_for_form
 from passage.store import Store
 from passage.store.schema import bump_generation, generation
 
@@ -32,41 +40,20 @@ class Importer(Protocol):
     def stage(self, eng: Any, files: list[SourceFile], table: str, report: Report) -> int: ...
 
 
-def _importers() -> dict[str, Callable[[], Importer]]:
-    from passage.ingest.dtm import DtmImporter
+@cache
+def importers() -> dict[str, Callable[[], Importer]]:
+    """Import kinds: the core's generic XLSForm export reader and every installed pack's importers."""
+    from passage.ingest.xlsform_data import XlsformDataImporter
+    from passage.plugins import merged
 
-    found: dict[str, Callable[[], Importer]] = {"dtm": DtmImporter}
-    try:
-        from passage.ingest.xlsform_data import XlsformDataImporter
-
-        found["xlsform-data"] = XlsformDataImporter
-    except ImportError:  # pragma: no cover - optional while it is being built
-        pass
-    from passage.ingest.acaps import AcapsImporter
-    from passage.ingest.cobap import CobapImporter
-    from passage.ingest.oxcgrt import OxcgrtImporter
-
-    found.update({"oxcgrt": OxcgrtImporter, "cobap": CobapImporter, "acaps": AcapsImporter,
-                  # COBAP files whose dates no value tells the order of (every part <= 12): the order given
-                  "cobap-dmy": partial(CobapImporter, date_order="dmy"),
-                  "cobap-mdy": partial(CobapImporter, date_order="mdy")})
-    from passage.ingest.nationality_list import NationalityListImporter
-    from passage.ingest.staff_register import StaffRegisterImporter
-
-    found.update({"staff-register": StaffRegisterImporter, "nationality-list": NationalityListImporter})
-    from passage.questionnaire.importer import QuestionnaireImporter
-
-    found["questionnaire"] = QuestionnaireImporter
-    return found
-
-
-IMPORTERS = _importers()
+    return {"xlsform-data": XlsformDataImporter, **merged("importers")}
 
 
 def get_importer(kind: str) -> Importer:
-    if kind not in IMPORTERS:
-        raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(IMPORTERS))})")
-    return IMPORTERS[kind]()
+    found = importers()
+    if kind not in found:
+        raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(found))})")
+    return found[kind]()
 
 
 @dataclass
@@ -87,7 +74,7 @@ class ImportResult:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | None = None, user: str | None = None,
@@ -97,7 +84,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
     """Validate files and, only if they are clean, load them as one transaction.
 
     `scopes` (place codes: ISO3 countries or P-code prefixes) limits the rows an editor may import.
-    `year` is the period of importers whose files may not say it (staff-register, nationality-list).
+    `year` is the period of importers whose files may not say it (yearly lists).
     """
     say = progress or (lambda step: None)
     importer = get_importer(kind)
@@ -249,7 +236,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
         raise
     finally:
         copier.shutdown(wait=True)
-        for name in reversed((ctx.extra.get("temp_views", []) if ctx else [])):
+        for name in reversed(ctx.extra.get("temp_views", []) if ctx else []):
             eng.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (ctx.extra.get("temp_tables", []) if ctx else []):
             eng.execute(f"DROP TABLE IF EXISTS {name}")

@@ -3,4 +3,4 @@
 from passage.places.gazetteer import import_countries, import_lengths, import_pcodes, list_places
 from passage.places.pcodes import PcodeResolver
 
-__all__ = ["import_countries", "import_lengths", "import_pcodes", "list_places", "PcodeResolver"]
+__all__ = ["PcodeResolver", "import_countries", "import_lengths", "import_pcodes", "list_places"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 
-from passage import findings
 from passage.errors import ImportRejected, NotFound
 from passage.findings import Finding, Report
 from passage.ingest.files import SourceFile, copy_to_archive, describe, register
@@ -49,7 +48,7 @@ _NAME_PREFERENCE = ("EN", "NAME", "REF")  # then any other language (ADM1_FR, AD
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------------------------------- reading

@@ -1,6 +1,6 @@
 """P-code normalisation: match a provider's code to the COD table's, as OCHA does.
 
-Providers often code a country by its ISO2 prefix where the COD uses ISO3 (DTM's
+Providers often code a country by its ISO2 prefix where the COD uses ISO3 (a provider's
 Chad `TD0704` is the COD's `TCD0704`), or pad admin digits differently. OCHA's HAPI
 pipeline converts such codes with hdx-python-country's `AdminLevel`, driven by the
 P-code length table; we use the same library over our own place table, so a code

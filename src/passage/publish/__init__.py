@@ -1,7 +1,7 @@
 """Publication: every published table in every format (CSV, XLSX, Parquet, JSON, HXL CSV).
 
-    table = get_table(store, "hapi-idps")
-    write(table, "csv", Path("idps.csv"))
+    table = get_table(store, "site_visits")
+    write(table, "csv", Path("site_visits.csv"))
 """
 
 from passage.publish.formats import FORMATS, write

@@ -13,9 +13,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -1,4 +1,4 @@
-"""What can be published: pack exports, indicators, and derived tables such as HDX HAPI's."""
+"""What can be published: pack exports, indicators, and the derived tables packs build (`published_tables`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from passage.errors import NotFound
-from passage.packs import available_packs, load_pack
+from passage.plugins import available_packs, load_pack, merged
 from passage.store import Store
 
 
@@ -25,7 +25,7 @@ def list_tables() -> list[tuple[str, str]]:
     """(name, title) of every table `passage export` knows."""
     from passage.indicators import all_indicators
 
-    out = [("hapi-idps", "HDX HAPI: IDPs by admin area, operation and round")]
+    out = [(n, title) for n, (title, _) in merged("published_tables").items()]
     for pack_name in available_packs():
         out += [(n, spec["title"]) for n, spec in load_pack(pack_name).exports.items()]
     out += [(n, ind.title) for n, ind in all_indicators().items()]
@@ -45,10 +45,9 @@ def _pack_export(store: Store, pack_name: str, name: str, spec: dict, source: st
 def get_table(store: Store, name: str, source: Any = None) -> PublishedTable:
     """`source`, when given, replaces the form's current records with what a reader may see: a callable
     taking the form id and returning an Ibis table (see `passage.access.readable`)."""
-    if name == "hapi-idps":
-        from passage.publish.hapi import hapi_idps
-
-        return hapi_idps(store, _sql(store, source("dtm_idps")) if source else "dtm_idps")
+    derived = merged("published_tables").get(name)
+    if derived:  # built by its pack from the SQL relation of each form it reads
+        return derived[1](store, lambda form: _sql(store, source(form)) if source else form)
     for pack_name in available_packs():
         spec = load_pack(pack_name).exports.get(name)
         if spec:

@@ -29,4 +29,4 @@ def open_store(url: str | None = None) -> Store:
     return store
 
 
-__all__ = ["Store", "open_store", "DEFAULT_DB"]
+__all__ = ["DEFAULT_DB", "Store", "open_store"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-
+from typing import Any
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -57,7 +57,7 @@ class Store(abc.ABC):
         """Insert the rows of a query run on the engine into a store table; return the count."""
 
     @abc.abstractmethod
-    def sibling(self) -> "Store":
+    def sibling(self) -> Store:
         """Another handle on the same store, for use from another thread."""
 
     @abc.abstractmethod
@@ -106,7 +106,7 @@ class Store(abc.ABC):
     def release_import(self, import_id: int) -> None:
         """The import is over, whatever its outcome."""
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import duckdb
 
@@ -92,7 +93,7 @@ class DuckDBStore(Store):
         cols = ", ".join(columns)
         return self.con.execute(f"INSERT INTO {table} ({cols}) {select_sql}").fetchall()[0][0]
 
-    def sibling(self) -> "DuckDBStore":
+    def sibling(self) -> DuckDBStore:
         """The same database on a cursor of its own, for another thread (DuckDB connections are not shared)."""
         other = DuckDBStore(self.url, con=self.con.cursor())
         other._archive_dir = self._archive_dir

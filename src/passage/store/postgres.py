@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import duckdb
@@ -157,7 +158,7 @@ class PostgresStore(Store):
                 n = cur.rowcount
         return n
 
-    def sibling(self) -> "PostgresStore":
+    def sibling(self) -> PostgresStore:
         """A connection of its own, for another thread."""
         return PostgresStore(self.url)
 

@@ -176,29 +176,6 @@ DDL = [
     # Bumped by every change readers may have cached (commits, edits, releases).
     """INSERT INTO passage_meta SELECT 'generation', '0' WHERE NOT EXISTS
         (SELECT 1 FROM passage_meta WHERE key = 'generation')""",
-    # ---- office questionnaire workflow (passage.questionnaire.workflow): the state now, and every change
-    """CREATE TABLE IF NOT EXISTS questionnaire_states (
-        office_code VARCHAR NOT NULL,
-        year INTEGER NOT NULL,
-        state VARCHAR NOT NULL,
-        record_version INTEGER,
-        changed_at TIMESTAMP NOT NULL,
-        changed_by VARCHAR,
-        PRIMARY KEY (office_code, year)
-    )""",
-    """CREATE SEQUENCE IF NOT EXISTS questionnaire_event_ids START 1""",
-    """CREATE TABLE IF NOT EXISTS questionnaire_history (
-        event_id BIGINT PRIMARY KEY,
-        office_code VARCHAR NOT NULL,
-        year INTEGER NOT NULL,
-        action VARCHAR NOT NULL,
-        from_state VARCHAR,
-        to_state VARCHAR NOT NULL,
-        user_name VARCHAR,
-        reason VARCHAR,
-        record_version INTEGER,
-        occurred_at TIMESTAMP NOT NULL
-    )""",
 ]
 
 
@@ -218,7 +195,9 @@ def _has_column(store: Store, table: str, column: str) -> bool:
 
 
 def ensure_schema(store: Store) -> None:
-    for stmt in DDL:
+    from passage.plugins import collected
+
+    for stmt in [*DDL, *collected("store_tables")]:  # packs' own tables after the core's
         store.execute(stmt)
     for table, column, kind, backfill in ADDED_COLUMNS:
         if not _has_column(store, table, column):
@@ -263,7 +242,7 @@ def ensure_record_indexes(store: Store) -> None:
     for table in tables:
         try:
             current_version_index(store, table)
-        except Exception:  # noqa: BLE001 - the driver's error; what it means is read from the table
+        except Exception:
             doubled = store.scalar(f"SELECT count(*) FROM (SELECT _record_id FROM {table} WHERE _current "
                                    "GROUP BY _record_id HAVING count(*) > 1) AS d")
             if not doubled:

@@ -195,6 +195,7 @@ Place = Annotated[str | None, Query(pattern="^[A-Z]{2,3}[0-9A-Z]*$", max_length=
 Level = Annotated[int | None, Query(ge=0, le=5)]
 Round = Annotated[int | None, Query(ge=0, le=100000)]
 ISO3 = Annotated[str, PathParam(pattern="^[A-Z]{3}$", description="ISO 3166 alpha-3")]
+MapDataset = Annotated[str | None, Query(max_length=60, description="A dataset with a map (default: the country pages' dataset)")]
 
 
 @router.get("/datasets/{name}/records", responses=JSON_OR_CSV)
@@ -263,27 +264,27 @@ def indicator(ctx: Context, request: Request, name: str, country: Country = None
 
 
 @router.get("/countries", responses=ERRORS)
-def country_list(ctx: Context, request: Request, dataset: str = "dtm_idps"):
+def country_list(ctx: Context, request: Request, dataset: MapDataset = None):
     """Countries with records the caller may read."""
-    ds = service.dataset(ctx, dataset)
+    ds = service.dataset(ctx, dataset or releases.map_dataset(ctx.store).name)
     return respond(request, {"data": service.countries(ctx, ds)})
 
 
 @router.get("/countries/{iso3}/map", responses=JSON_OR_CSV)
 def country_map(ctx: Context, request: Request, iso3: ISO3,
                 level: Annotated[int, Query(ge=1, le=3)] = 1, indicator: str | None = None,
-                dataset: str = "dtm_idps", format: Fmt = "json"):
+                dataset: MapDataset = None, format: Fmt = "json"):
     """The country page's data: the indicator per place at one admin level (latest round per place)."""
-    ds = service.dataset(ctx, dataset)
+    ds = service.dataset(ctx, dataset or releases.map_dataset(ctx.store).name)
     data = service.country_map(ctx, ds, iso3, level, indicator)
     return respond(request, data, rows=data["values"], fmt=format, filename=f"{iso3}_admin{level}")
 
 
 @router.get("/countries/{iso3}/series", responses=JSON_OR_CSV)
-def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: str = "dtm_idps", format: Fmt = "json"):
+def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: MapDataset = None, format: Fmt = "json"):
     """The indicator over rounds for the country page's chart."""
-    ds = service.dataset(ctx, dataset)
-    rows = ctx.cached(("series", dataset, iso3), lambda: query.country_series(ctx.store, ctx.principal, ds, iso3))
+    ds = service.dataset(ctx, dataset or releases.map_dataset(ctx.store).name)
+    rows = ctx.cached(("series", ds.name, iso3), lambda: query.country_series(ctx.store, ctx.principal, ds, iso3))
     return respond(request, {"data": rows}, rows=rows, fmt=format, filename=f"{iso3}_series")
 
 

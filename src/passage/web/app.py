@@ -142,10 +142,15 @@ def create_app(db: str, *, secure_cookies: bool | None = None, export_cache_byte
                 from passage.web.pages import error_page
 
                 return secured(error_page(request, err))
-            except Exception:  # noqa: BLE001 - the error page itself failed: answer in JSON
+            except Exception:
                 log.exception("the error page failed too")
         return secured(JSONResponse(error_body(err), status_code=500))
 
+    from passage.plugins import pack_dirs
+
+    for pack, folder in pack_dirs().items():  # a pack's own files: /static/packs/<pack>/...
+        if (folder / "static").is_dir():
+            app.mount(f"/static/packs/{pack}", StaticFiles(directory=folder / "static"), name=f"static-{pack}")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/docs", include_in_schema=False)
@@ -162,11 +167,11 @@ def create_app(db: str, *, secure_cookies: bool | None = None, export_cache_byte
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
         return page
-    from passage.web import api, pages, questionnaire, reports, travel
+    from passage.plugins import collected
+    from passage.web import api, pages
 
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.include_router(travel.router)
-    app.include_router(questionnaire.router)
-    app.include_router(reports.router)
+    for router in collected("web_routers"):  # every installed pack's pages and API routes
+        app.include_router(router)
     return app

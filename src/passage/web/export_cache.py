@@ -5,7 +5,7 @@ older generations are removed at once. Each request gets the file open for readi
 it is being sent stays readable until it is closed, so eviction never breaks a download in progress.
 
     cache = ExportCache(Path("/tmp/exports"), budget=64 * 2**20)
-    fh, size = cache.open(generation, ("dtm_idps", "csv", "NGA", "public"), ".csv", write_file)
+    fh, size = cache.open(generation, ("site_visits", "csv", "NGA", "public"), ".csv", write_file)
 """
 
 from __future__ import annotations

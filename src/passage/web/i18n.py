@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
-from passage.web.i18n_names import ENGLISH
+from passage.web.i18n_names import english
 
 LANGUAGES = {"en": "English", "fr": "Français", "es": "Español"}
 # CLDR's minimumGroupingDigits, which Babel does not apply: Spanish writes 1234 but 12.345 (as browsers do).
@@ -48,7 +48,7 @@ def translations(lang: str) -> NullTranslations:
 def lookup(message: str) -> str:
     """The message in the current language, unformatted (templates format it themselves)."""
     text = translations(current.get()).gettext(message)
-    return ENGLISH.get(message, text) if text == message else text
+    return english().get(message, text) if text == message else text
 
 
 def nlookup(singular: str, plural: str, n: int) -> str:

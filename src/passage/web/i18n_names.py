@@ -1,24 +1,26 @@
-"""Words that reach templates as data, not as literals: indicator names, roles, statuses, kinds.
+"""Words that reach templates as data, not as literals: roles, statuses, kinds, indicator names.
 
 Templates show them with `_(value)`, which the extractor cannot see, so they are marked here with `_noop`
-(extracted into the catalogue, returned unchanged). Indicator names are identifiers, not words: `ENGLISH`
-gives the title English readers see instead, and the catalogue carries it as a note for translators.
+(extracted into the catalogue, returned unchanged). Indicator names are identifiers, not words: `english()`
+gives the label English readers see instead (the indicator's `label` in its pack, else its title);
+tools/i18n.py puts every indicator's name in the catalogue with that label as a note for translators.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 
 def _noop(message: str) -> str:
     return message
 
 
-ENGLISH = {
-    _noop("idps"): "IDPs present",
-    _noop("idps_latest"): "IDPs at the latest round",
-    _noop("idps_change"): "Change since the previous round",
-    _noop("idps_by_sex"): "IDPs by sex",
-    _noop("idps_by_country"): "IDPs at the latest round, by country",
-}
+@cache
+def english() -> dict[str, str]:
+    """Indicator name -> the words English readers see for it."""
+    from passage.indicators import all_indicators
+
+    return {name: ind.label or ind.title for name, ind in all_indicators().items()}
 
 ROLES = (_noop("admin"), _noop("editor"), _noop("viewer"), _noop("public"))
 SEVERITIES = (_noop("error"), _noop("warning"))

@@ -19,7 +19,7 @@ from passage import auth, documents, query, releases
 from passage.access import can_edit
 from passage.errors import AuthError, EditRejected, PassageError
 from passage.indicators import get_indicator
-from passage.ingest.pipeline import IMPORTERS
+from passage.ingest.pipeline import importers
 from passage.web import i18n, service
 from passage.web.context import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Ctx, new_csrf, resolve
 
@@ -28,17 +28,22 @@ Context = Annotated[Ctx, Depends(resolve)]
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    from passage.plugins import collected, pack_dirs
+
+    folders = [Path(__file__).parent / "templates"]
+    folders += [d / "templates" for d in pack_dirs().values() if (d / "templates").is_dir()]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders),
                              autoescape=True, extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     i18n.install(env)
     env.filters.update(number=i18n.number, percent=i18n.percent, day=i18n.day, language_name=i18n.language_name,
                        urlquote=lambda s: quote(str(s), safe=""))
-    env.globals.update(LANGUAGES=i18n.LANGUAGES, country_url=country_url)
+    env.globals.update(LANGUAGES=i18n.LANGUAGES, country_url=country_url, PACK_LINKS=collected("nav_links"),
+                       nav_current=lambda link, path: any(path.startswith(p) for p in link.get("prefixes") or [link["href"]]))
     return env
 
 
 def country_url(dataset: str, code: str) -> str:
-    """A dataset's page about one country: `country_page` in its pack.yaml entry, else the DTM country page."""
+    """A dataset's page about one country: `country_page` in its pack.yaml entry, else the portal's country page."""
     spec = releases.pack_datasets().get(dataset)
     page = (spec[1].get("country_page") if spec else None) or "/countries/{code}"
     return page.replace("{code}", quote(str(code), safe=""))
@@ -83,7 +88,7 @@ def _ensure_csrf(ctx: Ctx) -> None:
 
 @router.get("/", response_class=HTMLResponse)
 def home(ctx: Context):
-    return render(ctx, "home.html", headline=service.headline(ctx), releases=releases.releases(ctx.store, limit=8),
+    return render(ctx, "home.html", headlines=service.headlines(ctx), releases=releases.releases(ctx.store, limit=8),
                   datasets=service.visible_datasets(ctx),
                   documents=service.search_documents(ctx, None, None, None, None, None, None, None, 5, 0)[1])
 
@@ -95,14 +100,14 @@ def search(ctx: Context, q: Annotated[str, Query(max_length=200)] = ""):
 
 @router.get("/countries", response_class=HTMLResponse)
 def countries(ctx: Context):
-    ds = releases.get_dataset(ctx.store, "dtm_idps")
+    ds = releases.map_dataset(ctx.store)
     return render(ctx, "countries.html", countries=service.countries(ctx, ds), dataset=ds)
 
 
 @router.get("/countries/{iso3}", response_class=HTMLResponse)
 def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 1,
             indicator: Annotated[str | None, Query(max_length=60)] = None):
-    ds = service.dataset(ctx, "dtm_idps")
+    ds = service.dataset(ctx, releases.map_dataset(ctx.store).name)
     country_name = ctx.store.scalar("SELECT name FROM places WHERE code = ? AND level = 0", [iso3])
     if country_name is None:
         from passage.errors import NotFound
@@ -117,7 +122,8 @@ def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 
     return render(ctx, "country.html", iso3=iso3, country_name=country_name, level=level,
                   boundary_source=boundary_source, data=data, dataset=ds,
                   levels=boundary_levels(ctx.store, iso3) or [1, 2], numeric=numeric,
-                  indicator=get_indicator(data["indicator"]), map_indicators=["idps_latest", "idps_change"],
+                  indicator=get_indicator(data["indicator"]), map_indicators=ds.metadata["map"].get("choices") or [ds.metadata["map"]["indicator"]],
+                  series_indicator=ds.metadata.get("series", {}).get("indicator", data["indicator"]),
                   releases=releases.releases(ctx.store, dataset=ds.name, country_code=iso3, limit=5),
                   can_publish=can_edit(ctx.principal, iso3), formats=service.EXPORT_FORMATS)
 
@@ -260,7 +266,7 @@ def document_file(ctx: Context, doc_id: int):
 @router.get("/import", response_class=HTMLResponse)
 def import_page(ctx: Context):
     ctx.require_role("editor")
-    return render(ctx, "import.html", kinds=sorted(IMPORTERS), forms=service.forms(ctx.store), result=None,
+    return render(ctx, "import.html", kinds=sorted(importers()), forms=service.forms(ctx.store), result=None,
                   log=service.import_log(ctx, 20))
 
 
@@ -270,7 +276,7 @@ def import_upload(ctx: Context, file: Annotated[UploadFile, File()], kind: Annot
                   update: Annotated[bool, Form()] = False):
     ctx.check_csrf(csrf_token)
     result = service.import_upload(ctx, kind, form or None, file, update)
-    return render(ctx, "import.html", status=200 if result.ok else 422, kinds=sorted(IMPORTERS),
+    return render(ctx, "import.html", status=200 if result.ok else 422, kinds=sorted(importers()),
                   forms=service.forms(ctx.store), result=service.import_result_json(result), file_name=file.filename,
                   log=service.import_log(ctx, 20))
 

@@ -16,13 +16,13 @@ from typing import Any, BinaryIO
 from fastapi import UploadFile
 
 from passage import documents, query, records, releases
-from passage.access import can_edit, may_read_dataset, readable, readable_imports, readable_sql, require_edit
+from passage.access import can_edit, may_read_dataset, readable, readable_imports, require_edit
 from passage.errors import Forbidden, NotFound, UsageError
 from passage.forms import get_form
 from passage.forms.registry import list_forms
 from passage.indicators import all_indicators
 from passage.ingest import import_files
-from passage.ingest.pipeline import IMPORTERS, ImportResult
+from passage.ingest.pipeline import ImportResult, importers
 from passage.publish import formats
 from passage.publish.tables import get_table, list_tables
 from passage.store import Store
@@ -228,14 +228,11 @@ def publish(ctx: Ctx, name: str, country: str, note: str | None) -> int:
     return releases.publish(ctx.store, name, country, user=ctx.user, note=note)
 
 
-def headline(ctx: Ctx) -> dict:
-    from passage.demo import headline as compute
+def headlines(ctx: Ctx) -> list[dict]:
+    """The home page's headline figures: each pack's, over what the reader may see."""
+    from passage.plugins import call
 
-    ds = releases.dataset_for_form(ctx.store, "dtm_idps")
-    if ds is None or not ctx.store.table_exists("dtm_idps") or not may_read_dataset(ctx.principal, ds):
-        return {"records": 0, "by_country": [], "total_idps": 0}
-    return ctx.cached(("headline",), lambda: compute(
-        ctx.store, None if ctx.principal.is_admin else readable_sql(ctx.store, ctx.principal, ds)))
+    return ctx.cached(("headline",), lambda: call("headline", store=ctx.store, principal=ctx.principal))
 
 
 def countries(ctx: Ctx, ds: releases.Dataset) -> list[dict]:
@@ -272,8 +269,8 @@ def _save_upload(ctx: Ctx, upload: UploadFile, directory: Path) -> Path:
 
 def import_upload(ctx: Ctx, kind: str, form_id: str | None, upload: UploadFile, update: bool) -> ImportResult:
     ctx.require_role("editor")
-    if kind not in IMPORTERS:
-        raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(IMPORTERS))})", code="usage.kind")
+    if kind not in importers():
+        raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(importers()))})", code="usage.kind")
     scopes = None if ctx.principal.is_admin else sorted(ctx.principal.scopes)
     with tempfile.TemporaryDirectory() as d:
         path = _save_upload(ctx, upload, Path(d))
@@ -354,4 +351,5 @@ def search_all(ctx: Ctx, q: str) -> dict:
     ds = [d for d in visible_datasets(ctx)
           if low in json.dumps([d.title, d.metadata.get("notes"), d.metadata.get("tags")]).lower()] if q else []
     total, hits = search_documents(ctx, q, None, None, None, None, None, None, 20, 0) if q else (0, [])
-    return {"q": q, "places": places, "datasets": ds, "documents": hits, "documents_total": total}
+    return {"q": q, "places": places, "datasets": ds, "documents": hits, "documents_total": total,
+            "map_dataset": releases.map_dataset(ctx.store).name}

@@ -1,0 +1,1 @@
+"""The DTM mobility tracking pack."""

@@ -1,0 +1,18 @@
+"""`passage demo`: the DTM pipeline alone, on generated DTM-shaped files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("demo")
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("passage-demo"),
+              show_default=True, help="Where the generated DTM-shaped files are written.")
+@click.pass_obj
+def demo_cmd(ctx, work_dir: Path) -> None:
+    """Generate realistic DTM-shaped data over real P-codes, import it, print headline figures."""
+    from passage.packs.dtm.demo import format_headline, run_demo
+
+    click.echo(format_headline(run_demo(ctx.store, work_dir)))

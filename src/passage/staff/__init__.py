@@ -1,7 +1,0 @@
-"""Staff statistics: the year-end register's tables (the annual report's Annexes I-III) and the consistency
-rules run over them. Import a register with `passage.ingest.import_files(store, "staff-register", [path])`."""
-
-from passage.staff.rules import RuleResult, check, load_rules, printed_tables
-from passage.staff.tables import Table, staff_tables, write_staff_tables
-
-__all__ = ["RuleResult", "Table", "check", "load_rules", "printed_tables", "staff_tables", "write_staff_tables"]
