@@ -29,7 +29,7 @@ from passage.auth.audit import now
 from passage.auth.tokens import DEFAULT_DAYS, MAX_DAYS
 from passage.errors import AuthError, UsageError
 from passage.store import open_store
-from passage.store.schema import ensure_schema
+from passage.store.migrations import migrate
 from passage.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -116,19 +116,22 @@ def test_the_store_sets_the_default_lifetime(any_store):
 
 
 def test_tokens_from_before_expiry_get_the_default_lifetime(any_store):
-    """A store made before tokens expired gains the column on opening; old tokens expire 90 days after creation."""
+    """A store made before tokens expired gains the column by `passage migrate` (the core's migration 0001);
+    old tokens expire 90 days after creation."""
     add_user(any_store, "amina", PASSWORD, "editor", ["NGA"])
     recent_id, recent = create_token(any_store, "amina", "recent")
     old_id, old = create_token(any_store, "amina", "old")
     any_store.execute("ALTER TABLE api_tokens DROP COLUMN expires_at")  # as the table was
     any_store.execute("UPDATE api_tokens SET created_at = ? WHERE token_id = ?", [now() - timedelta(days=100), old_id])
-    ensure_schema(any_store)  # what opening the store runs
+    any_store.execute("DELETE FROM schema_migrations WHERE pack = 'core' AND migration = 1")  # as the store was
+    assert [a.migration.label for a in migrate(any_store, dry_run=True)] == ["core 0001 baseline"]
+    migrate(any_store)
     tokens = {t["token_id"]: t for t in list_tokens(any_store, "amina")}
     for t in tokens.values():
         assert t["expires_at"] - t["created_at"] == timedelta(days=90)
     assert (tokens[recent_id]["status"], tokens[old_id]["status"]) == ("active", "expired")
     assert token_principal(any_store, recent).user_name == "amina" and token_principal(any_store, old) is None
-    ensure_schema(any_store)  # twice changes nothing
+    migrate(any_store)  # twice changes nothing
     assert {t["token_id"]: t["expires_at"] for t in list_tokens(any_store, "amina")} == \
         {i: t["expires_at"] for i, t in tokens.items()}
 

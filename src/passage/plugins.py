@@ -80,6 +80,11 @@ class PackHooks:
     def edit_checks(self, store: Any, form_id: str, old: dict, new: dict, target: str, report: Any) -> None:
         """Checks on an edited record beyond the form's (e.g. a workflow state that freezes the record)."""
 
+    @hookspec
+    def store_migrations(self) -> list[Any]:
+        """The pack's numbered store migrations (`passage.store.migrations.numbered(package, pack)`), applied
+        by `passage migrate` and recorded under the pack's name."""
+
 
 @cache
 def manager() -> pluggy.PluginManager:

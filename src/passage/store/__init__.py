@@ -13,8 +13,11 @@ from passage.store.schema import ensure_schema
 DEFAULT_DB = "passage.duckdb"
 
 
-def open_store(url: str | None = None) -> Store:
-    """Open (and create if needed) the store at a file path or a postgresql:// URL."""
+def open_store(url: str | None = None, *, migrating: bool = False) -> Store:
+    """Open (and create if needed) the store at a file path or a postgresql:// URL.
+
+    A store that lacks migrations is refused (StoreError); `migrating=True` opens it as it is, checking and
+    creating nothing, for `passage.store.migrations` (`passage migrate`)."""
     url = url or DEFAULT_DB
     if url.startswith(("postgresql://", "postgres://")):
         from passage.store.postgres import PostgresStore
@@ -24,8 +27,9 @@ def open_store(url: str | None = None) -> Store:
         from passage.store.duckdb import DuckDBStore
 
         store = DuckDBStore(url)
-    ensure_schema(store)
-    store.recover()
+    if not migrating:
+        ensure_schema(store)
+        store.recover()
     return store
 
 

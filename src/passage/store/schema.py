@@ -1,7 +1,8 @@
 """System tables, in SQL that DuckDB and PostgreSQL both accept.
 
 Record tables are not here: each form gets its own, made from its XLSForm
-(`passage.forms.tables`).
+(`passage.forms.tables`). The statements below create what a table lacks on every open (`IF NOT EXISTS`);
+a change to a table that already holds data is a numbered migration (`passage.store.migrations`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import logging
 from passage.store.base import Store
 
 log = logging.getLogger("passage.store")
-
-SCHEMA_VERSION = 2
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS passage_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -173,40 +172,41 @@ DDL = [
         source VARCHAR,
         imported_at TIMESTAMP NOT NULL
     )""",
+    # ---- record ids a migration changed (passage.store.migrations.record_keys): the audit log keeps the old ones
+    """CREATE TABLE IF NOT EXISTS record_id_changes (
+        form_id VARCHAR NOT NULL,
+        old_record_id VARCHAR NOT NULL,
+        new_record_id VARCHAR NOT NULL,
+        migration VARCHAR NOT NULL,
+        changed_at TIMESTAMP NOT NULL
+    )""",
     # Bumped by every change readers may have cached (commits, edits, releases).
     """INSERT INTO passage_meta SELECT 'generation', '0' WHERE NOT EXISTS
         (SELECT 1 FROM passage_meta WHERE key = 'generation')""",
 ]
 
 
-# Columns added after a table first shipped: (table, column, type, SQL run once when the column is added to
-# an existing store). Tables created today already have them (see DDL).
-ADDED_COLUMNS = [
-    # Tokens made before they expired get the default lifetime (passage.auth.tokens.DEFAULT_DAYS) from creation.
-    ("api_tokens", "expires_at", "TIMESTAMP",
-     "UPDATE api_tokens SET expires_at = created_at + INTERVAL '90 days' WHERE expires_at IS NULL"),
-]
-
-
-def _has_column(store: Store, table: str, column: str) -> bool:
-    return bool(store.scalar(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = ? AND column_name = ?", [table, column]))
-
-
-def ensure_schema(store: Store) -> None:
+def create_tables(store: Store) -> None:
+    """The core's system tables, then each pack's (`store_tables`), where missing."""
     from passage.plugins import collected
 
     for stmt in [*DDL, *collected("store_tables")]:  # packs' own tables after the core's
         store.execute(stmt)
-    for table, column, kind, backfill in ADDED_COLUMNS:
-        if not _has_column(store, table, column):
-            with store.transaction():
-                store.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
-                if backfill:
-                    store.execute(backfill)
-    if store.scalar("SELECT value FROM passage_meta WHERE key = 'schema_version'") is None:
-        store.execute("INSERT INTO passage_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def ensure_schema(store: Store) -> None:
+    """Make a new store at the latest migration; open an existing one only if it is at the latest too.
+
+    A store with pending migrations is refused before anything is written, for reading as well: the code reads
+    tables and record ids in their latest shape, and every open and most reads write (the import log's
+    recovery, sessions, the audit log). `passage migrate` opens it without this check and brings it up to date.
+    """
+    from passage.store.migrations.ledger import adopt, levels
+
+    before = levels(store)
+    before.check()
+    create_tables(store)
+    adopt(store, before)
     ensure_record_indexes(store)
 
 

@@ -42,3 +42,10 @@ def demo_seed(store: Any, work_dir: Path, say: Callable[[str], None]) -> dict[st
     people = load_demo_register(store, work_dir / "staff")
     say(f"{people} staff in a generated 2020 register")
     return {"people": people}
+
+
+@hookimpl
+def store_migrations() -> list[Any]:
+    from passage.store.migrations import numbered
+
+    return numbered("passage.packs.staff.migrations", "staff")

@@ -1,0 +1,1 @@
+"""The staff pack's store migrations, numbered within the pack (`passage migrate`)."""
