@@ -2,6 +2,7 @@
 
     PassageError
      ├── UsageError        a command was called wrongly (CLI exit code 2; HTTP 400)
+     │    └── PackError    a pack's pack.yaml or a file it lists is invalid: every problem, located
      ├── NotFound          a named form, indicator, export or place does not exist (HTTP 404)
      ├── StoreError        the store cannot be opened or is in an unexpected state (HTTP 500)
      │    └── DiskFull     no space left for the archive, staging data or the store (HTTP 507)
@@ -20,7 +21,8 @@ exception only wraps a whole report at the edge, so callers can always inspect i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from passage.findings import Report
@@ -41,6 +43,18 @@ class PassageError(Exception):
 class UsageError(PassageError):
     code = "usage"
     http_status = 400
+
+
+class PackError(UsageError):
+    """A pack's files are not what Passage reads. `problems` holds every one found (file, key path, message),
+    so a pack's author fixes them in one go."""
+
+    code = "pack.invalid"
+
+    def __init__(self, problems: Sequence[Any]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"invalid pack: {len(self.problems)} problem(s)\n{lines}")
 
 
 class NotFound(PassageError):

@@ -39,6 +39,12 @@ class PackHooks:
         """The folder holding the pack's `pack.yaml` (forms, templates and static files beside it)."""
 
     @hookspec
+    def pack_sections(self) -> dict[str, type]:
+        """Pydantic models of the pack's own pack.yaml sections: key -> model (a RootModel for a list or a mapping
+        of entries). The key "records.checks" adds the pack's own record checks. Each section is required; a
+        key that neither the core (`passage.packmodel.PackSpec`) nor these know is an error."""
+
+    @hookspec
     def importers(self) -> dict[str, Callable[[], Any]]:
         """Import kinds (`passage import KIND`) and a factory for each importer."""
 
@@ -178,23 +184,17 @@ def available_packs() -> list[str]:
 
 @cache
 def load_pack(name: str) -> Pack:
-    from passage.forms import compile_xlsform
-    from passage.packmodel import read_pack_yaml
+    from passage.packmodel import checked_pack
 
     dirs = pack_dirs()
     if name not in dirs:
         raise NotFound(f"no pack named {name!r} (have: {', '.join(sorted(dirs))})")
     path = dirs[name] / "pack.yaml"
-    spec = read_pack_yaml(path)
-    forms = {}
-    for rel in spec.get("forms", []):
-        form = compile_xlsform(path.parent / rel)
-        forms[form.form_id] = form
-    indicators = []
-    for rel in spec.get("indicators", []):
-        indicators += read_pack_yaml(path.parent / rel, part="indicators")["indicators"]
-    return Pack(name=name, title=spec.get("title", name), path=path.parent, forms=forms,
-                records=spec.get("records", {}), indicators=indicators, exports=spec.get("exports", {}),
+    checked = checked_pack(path)  # pack.yaml, its forms compiled and its indicator files, checked together
+    spec = checked.spec
+    return Pack(name=name, title=spec.get("title", name), path=path.parent, forms=checked.forms,
+                records=spec.get("records", {}), indicators=list(checked.indicators.values()),
+                exports=spec.get("exports", {}),
                 layouts=spec.get("layouts", {}), datasets=spec.get("datasets", {}),
                 requires=spec.get("requires", []), spec=spec)
 

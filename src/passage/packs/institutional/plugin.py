@@ -17,6 +17,13 @@ def pack_dir() -> Path:
 
 
 @hookimpl
+def pack_sections() -> dict[str, type]:
+    from passage.packs.institutional.sections import SECTIONS
+
+    return SECTIONS
+
+
+@hookimpl
 def importers() -> dict[str, Callable[[], Any]]:
     from passage.packs.institutional.importer import QuestionnaireImporter
 

@@ -15,6 +15,13 @@ def pack_dir() -> Path:
 
 
 @hookimpl
+def pack_sections() -> dict[str, type]:
+    from passage.packs.staff.sections import SECTIONS
+
+    return SECTIONS
+
+
+@hookimpl
 def importers() -> dict[str, Callable[[], Any]]:
     from passage.packs.staff.importers.nationality_list import NationalityListImporter
     from passage.packs.staff.importers.staff_register import StaffRegisterImporter

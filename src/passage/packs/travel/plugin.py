@@ -19,6 +19,13 @@ def pack_dir() -> Path:
 
 
 @hookimpl
+def pack_sections() -> dict[str, type]:
+    from passage.packs.travel.sections import SECTIONS
+
+    return SECTIONS
+
+
+@hookimpl
 def importers() -> dict[str, Callable[[], Any]]:
     from passage.packs.travel.importers.acaps import AcapsImporter
     from passage.packs.travel.importers.cobap import CobapImporter
