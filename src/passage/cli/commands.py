@@ -283,7 +283,7 @@ def indicators_list() -> None:
     from passage.indicators import all_indicators
 
     table(["name", "title", "unit", "form", "by"],
-          [(i.name, i.title, i.unit, i.form, ", ".join(i.rollup or i.by)) for i in all_indicators().values()])
+          [(i.name, i.title, i.unit, i.form, ", ".join(i.rollup or i.keys)) for i in all_indicators().values()])
 
 
 @indicators.command("show")
@@ -297,7 +297,7 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
 
     ind = get_indicator(name)
     click.echo(f"{ind.name}: {ind.title} ({ind.unit})\n{ind.description}\nform {ind.form}; "
-               f"sum of {', '.join(ind.measures)} by {', '.join(ind.by)}")
+               f"{ind.describe()}")
     data = compute(ctx.store, name, {"admin0_pcode": country.upper()} if country else None)
     rows = data.slice(0, limit).to_pylist()
     table(data.column_names, [list(r.values()) for r in rows])

@@ -139,7 +139,7 @@ def dataset_of_indicator(ctx: Ctx, name: str) -> tuple[releases.Dataset, Any]:
 
 def indicator_list() -> list[dict]:
     return [{"name": i.name, "title": i.title, "description": i.description, "unit": i.unit, "form": i.form,
-             "by": i.by, "values": i.value_columns} for i in all_indicators().values()]
+             "by": i.keys, "values": i.value_columns} for i in all_indicators().values()]
 
 
 def record_history(ctx: Ctx, form_id: str, record_id: str) -> dict:
