@@ -88,8 +88,8 @@ def main(ctx: click.Context, db: str, user: str | None, quiet: bool) -> None:
 from passage.cli import (
     commands,  # noqa: F401  (registers the commands)
     documents,  # noqa: F401
-    packs,  # noqa: F401  (registers `packs list` and `packs check`)
     migrate,  # noqa: F401  (registers `migrate`)
+    packs,  # noqa: F401  (registers `packs list` and `packs check`)
     users,  # noqa: F401  (registers `users` and `audit`)
 )
 from passage.plugins import manager
