@@ -95,8 +95,8 @@ def test_a_misspelt_key_in_a_packs_own_section_is_located_with_a_suggestion(tmp_
 def test_an_unknown_top_level_section_is_an_error(tmp_path):
     # `mappings` is the travel pack's own section: another pack does not know it
     found = problems(pack_copy(tmp_path, "dtm", ("\nlayouts:", "\nmappings: {}\nlayouts:")))
-    assert found == {"mappings": "unknown key `mappings` (known: datasets, exports, forms, indicators, layouts, "
-                                 "name, records, requires, title)"}
+    assert found == {"mappings": "unknown key `mappings` (known: comparisons, datasets, exports, forms, "
+                                 "indicators, layouts, measures, name, records, requires, title)"}
 
 
 def test_wrong_types_are_located_and_say_what_was_given(tmp_path):
@@ -144,15 +144,14 @@ def test_files_a_pack_lists_are_checked(tmp_path):
     assert problems(gone) == {"forms[1]": "no file `forms/gone.xlsx` beside pack.yaml"}
     folder = pack_copy(tmp_path, "dtm")
     (folder / "indicators.yaml").write_text((folder / "indicators.yaml").read_text(encoding="utf-8").replace(
-        "measure: {sum: [number_males", "measure: {summ: [number_males").replace(
-        "form: dtm_idps\n    measure: {sum: num_present_idp_ind}\n    where", "form: dtm\n    measure: {sum: "
-        "num_present_idp_ind}\n    where"), encoding="utf-8")
+        "sum: [number_males", "summ: [number_males").replace(
+        "form: dtm_idps\n    sum: num_present_idp_ind\n    where", "form: dtm\n    sum: "
+        "num_present_idp_ind\n    where"), encoding="utf-8")
     with pytest.raises(PackError) as caught:
         check_pack(folder)
     located = {(Path(p.file).name, p.path): p.message for p in caught.value.problems}
     assert located == {
-        ("indicators.yaml", "indicators[3].measure.summ"): "unknown key `summ`; did you mean `sum`?",
-        ("indicators.yaml", "indicators[3].measure.sum"): "required key `sum` is missing",
+        ("indicators.yaml", "indicators[3].summ"): "unknown key `summ`; did you mean `sum`?",
         ("indicators.yaml", "indicators[4].form"): "no form `dtm` in this pack (known: dtm_idps)",
     }
     staff = pack_copy(tmp_path, "staff")

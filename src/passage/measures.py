@@ -1,4 +1,4 @@
-"""One measure language for every figure: indicators, questionnaire shares, consistency rules, headlines.
+"""One measure language for every figure: indicators, shares of answers, consistency rules, headlines.
 
 A measure is YAML in a pack, checked by the pydantic models below and compiled to Ibis, so the same
 definition runs on DuckDB, PostgreSQL and PySpark:

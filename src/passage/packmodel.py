@@ -24,7 +24,6 @@ from pydantic import (
     ConfigDict,
     Field,
     RootModel,
-    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -34,6 +33,7 @@ from pydantic import (
 from yaml import CSafeLoader
 
 from passage.errors import ImportRejected, PackError
+from passage.measures import Comparison, Measure
 from passage.releases import VISIBILITIES
 
 # ---- the model --------------------------------------------------------------------------------------------
@@ -183,44 +183,16 @@ class PackSpec(Section):
                                           "hashtag empty for a column published without one.")
     exports: dict[Text, Export] = Field(default_factory=dict, description="Published tables by name.")
     datasets: dict[Text, Dataset] = Field(default_factory=dict, description="Portal datasets by name.")
-
-
-class Measure(Section):
-    sum: Text | Names = Field(description="The field summed, or a list of fields summed side by side.")
-
-
-class Where(Section):
-    not_null_any: Names | None = Field(None, description="Keep rows where at least one of these fields is set.")
-    equals: dict[Text, StrictStr | StrictInt | StrictFloat | bool] | None = Field(
-        None, description="Keep rows where each field equals its value.")
-
-
-class Window(Section):
-    per: Names = Field(description="Fields that make one series (e.g. place and operation).")
-    order: Names = Field(description="Fields that order a series, latest last.")
-
-
-class IndicatorSpec(Section):
-    """An indicator: a sum over current records, broken down by fields."""
-
-    name: Text = Field(description="The indicator's name (`passage indicators show NAME`).")
-    title: Text = Field(description="Its title.")
-    form: Text = Field(description="The form whose current records it sums.")
-    measure: Measure = Field(description="What it sums.")
-    by: Names = Field(description="Fields it is broken down by.")
-    unit: Text = Field("", description="Unit of the value (e.g. persons).")
-    label: Text = Field("", description="Short name on maps and charts (else the title).")
-    description: Text = Field("", description="What the figure means.")
-    where: Where = Field(default_factory=Where, description="Filters applied before summing.")
-    latest: Window | None = Field(None, description="Keep only the latest row of each series.")
-    change: Window | None = Field(None, description="Add the change since the previous row of each series.")
-    rollup: Names | None = Field(None, description="Sum the rows up to these fields at the end.")
+    measures: list[Measure] = Field(default_factory=list, description="Figures the pack computes beside its "
+                                                                      "indicators (passage.measures).")
+    comparisons: list[Comparison] = Field(default_factory=list, description="Consistency checks between "
+                                                                            "measures (passage.measures).")
 
 
 class IndicatorFile(Section):
     """A file listed under a pack's `indicators`."""
 
-    indicators: list[IndicatorSpec] = Field(description="The indicators the file defines.")
+    indicators: list[Measure] = Field(description="The indicators the file defines: measures (passage.measures).")
 
 
 def sections_of(pack: str) -> dict[str, type[BaseModel]]:
