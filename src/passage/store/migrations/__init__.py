@@ -65,13 +65,13 @@ def numbered(package: str, pack: str) -> list[Migration]:
 
 
 def known() -> dict[str, list[Migration]]:
-    """Every migration this Passage knows: the core's, then each installed pack's, packs in `requires` order."""
-    from passage.plugins import available_packs, manager
+    """Every migration this Passage knows: the core's, then each installed pack's (packs by name; `migrate`
+    runs them in `requires` order). Asks the plugins only, without loading packs: every open calls it."""
+    from passage.plugins import manager
 
     out = {CORE: numbered(__name__, CORE)}
-    plugins = dict(manager().list_name_plugin())
-    for name in available_packs():
-        hook = getattr(plugins.get(name), "store_migrations", None)
+    for name, plugin in sorted(manager().list_name_plugin()):
+        hook = getattr(plugin, "store_migrations", None)
         migrations = list(hook() or []) if hook is not None else []
         wrong = [m.label for m in migrations if m.pack != name]
         if wrong or name == CORE:

@@ -7,8 +7,9 @@ from typing import Any
 
 from passage.auth.audit import audit
 from passage.errors import StoreError
+from passage.plugins import available_packs
 from passage.store.base import Store
-from passage.store.migrations import Migration
+from passage.store.migrations import CORE, Migration
 from passage.store.migrations.ledger import StoreLevels, adopt, levels, record
 
 
@@ -46,7 +47,8 @@ def migrate(store: Store, *, dry_run: bool = False, user: str | None = None) -> 
     before = levels(store)
     if before.too_new():
         before.check()  # raises: this Passage cannot migrate a store a newer one made
-    pending = before.pending()
+    order = {name: i for i, name in enumerate([CORE, *available_packs()])}
+    pending = sorted(before.pending(), key=lambda m: (order.get(m.pack, len(order)), m.number))
     if dry_run:
         return [Applied(m, ran=False) for m in pending]
     create_tables(store)
