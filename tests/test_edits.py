@@ -333,7 +333,7 @@ def test_a_questionnaire_record_changes_only_while_it_is_a_draft(store):
     with pytest.raises(EditRejected) as exc:
         edit_record(store, form, record_id, {"psea_staff_trained": "5"})
     assert [(f.column, f.code, f.value) for f in exc.value.report.errors] == [
-        ("office", "questionnaire-workflow", "CO-VUT 2020 is submitted")]
+        ("office", "institutional.questionnaire-workflow", "CO-VUT 2020 is submitted")]
     assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 2
 
 
@@ -382,6 +382,6 @@ def test_cli_refuses_a_questionnaire_that_is_no_longer_a_draft(store_path):
         assert save_answers(store, "CO-VUT", 2020, {"psea_staff_trained": "3"}, ADMIN).ok
         wf.record_states(store, 2020, {"CO-VUT": "locked"}, user="hq", reason="carried over")
     refused = _cli(store_path, "institutional_questionnaire", "CO-VUT|2020", "psea_staff_trained=4")
-    assert refused.exit_code == 1 and "questionnaire-workflow" in refused.stderr and "CO-VUT 2020 is locked" in refused.stderr
+    assert refused.exit_code == 1 and "institutional.questionnaire-workflow" in refused.stderr and "CO-VUT 2020 is locked" in refused.stderr
     with open_store(str(store_path)) as store:
         assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 1

@@ -293,7 +293,7 @@ def test_json_nested_too_deep_is_malformed(dtm_store, tmp_path):
         result = import_files(dtm_store, "dtm", [path])
         assert result.status == "rejected"
         assert result.report.errors[0].file == name
-        assert result.report.errors[0].code in ("json-malformed", "api-unsuccessful")
+        assert result.report.errors[0].code in ("json-malformed", "dtm.api-unsuccessful")
 
 
 # --- item 11: a full disk -------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def test_bad_office_list_is_rejected_with_located_findings_and_nothing_changes(s
     with pytest.raises(ImportRejected) as exc:
         import_offices(store, bad)
     flat = set(exc.value.report.flat())
-    assert {(5, "code", "office-code-invalid"), (6, "kind", "choice-unknown"), (6, "iso3", "office-country-unknown"),
+    assert {(5, "code", "institutional.office-code-invalid"), (6, "kind", "choice-unknown"), (6, "iso3", "institutional.office-country-unknown"),
             (7, "name", "required"), (9, "code", "duplicate-key")} <= flat
     assert store.scalar("SELECT count(*) FROM places WHERE kind = 'office'") == 0
     # with the row-level problems fixed, the hierarchy is checked
@@ -180,7 +180,7 @@ def test_bad_office_list_is_rejected_with_located_findings_and_nothing_changes(s
                    "CO-A,Office A,country,RO-NOPE,NGA\nCO-E,Office E,country,HQ,TCD\n", encoding="utf-8")
     with pytest.raises(ImportRejected) as exc:
         import_offices(store, bad)
-    assert set(exc.value.report.flat()) == {(4, "parent", "office-parent-unknown"), (5, "parent", "office-parent-unknown")}
+    assert set(exc.value.report.flat()) == {(4, "parent", "institutional.office-parent-unknown"), (5, "parent", "institutional.office-parent-unknown")}
     assert store.scalar("SELECT count(*) FROM places WHERE kind = 'office'") == 0
 
 
@@ -382,7 +382,7 @@ def test_imported_answers_for_locked_unknown_or_foreign_offices_are_refused(qsto
     imports = qstore.scalar("SELECT count(*) FROM imports WHERE status = 'committed'")
     result = import_answers(qstore, [path], principal=ADMIN, update=True)
     assert not result.ok
-    assert {(3, "office", "questionnaire-workflow"), (4, "office", "office-unknown")} <= set(result.report.flat())
+    assert {(3, "office", "institutional.questionnaire-workflow"), (4, "office", "institutional.office-unknown")} <= set(result.report.flat())
     assert qstore.scalar("SELECT count(*) FROM imports WHERE status = 'committed'") == imports
     # an editor may import only their office's rows
     with path.open("w", encoding="utf-8", newline="") as fh:
@@ -521,7 +521,7 @@ def test_the_same_on_postgresql(pg_store, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(f"office,year,data/collected_data\n{locked},2020,no\n", encoding="utf-8")
     result = import_answers(pg_store, [path], principal=ADMIN, update=True)
-    assert (2, "office", "questionnaire-workflow") in result.report.flat()
+    assert (2, "office", "institutional.questionnaire-workflow") in result.report.flat()
     assert wf.reopen(pg_store, locked, 2020, ADMIN, "checked on the server store") == "draft"
     assert import_answers(pg_store, [path], principal=ADMIN, update=True).ok
     assert wf.current_answers(pg_store, locked, 2020)["collected_data"] == "no"

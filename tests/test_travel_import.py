@@ -147,10 +147,10 @@ def test_oxcgrt_long_national_file(store, tmp_path, layout, bom, crlf):
     assert stored == expected
     assert {k[1] for k in stored} == ({"C8EV", "C8NV", "C8V"} if layout == "c8ev" else {"C8"})
     assert not [k for k in stored if k[0].startswith("US_")]  # STATE_TOTAL rows are not national
-    warned = [f for f in result.report.warnings if f.code == "country-code-nonstandard"]
+    warned = [f for f in result.report.warnings if f.code == "travel.country-code-nonstandard"]
     assert [(f.value, f.column) for f in warned] == [("RKS", "CountryCode")]
     assert store.scalar("SELECT count(*) FROM travel_level WHERE iso3 = 'RKS' AND "
-                        "_warnings LIKE '%country-code-nonstandard%'") == sum(1 for k in expected if k[0] == "RKS")
+                        "_warnings LIKE '%travel.country-code-nonstandard%'") == sum(1 for k in expected if k[0] == "RKS")
 
 
 def test_oxcgrt_long_any_column_order(store, tmp_path):
@@ -177,10 +177,10 @@ WIDE_HEAD = ["", "country_code", "country_name", "01Jan2020", "02Jan2020", "03Ja
 @pytest.mark.parametrize("header,rows,expected", [
     (["", "code", "country_name", "01Jan2020"], [["1", "ABW", "Aruba", "0"]], [(1, "country_code", "column-missing")]),
     (["", "country_code", "country_name", "01Jan2020", "32Jan2020"], [["1", "ABW", "Aruba", "0", "1"]],
-     [(1, "32Jan2020", "date-column-invalid")]),
+     [(1, "32Jan2020", "travel.date-column-invalid")]),
     (WIDE_HEAD, [["1", "ABW", "Aruba", "0", "1", "2"], ["7", "ARG", "Argentina", "3", "7", "NA"]],
-     [(3, "02Jan2020", "level-out-of-range")]),
-    (WIDE_HEAD, [["1", "ABW", "Aruba", "x", "1", "2.0"]], [(2, "01Jan2020", "level-not-number")]),
+     [(3, "02Jan2020", "travel.level-out-of-range")]),
+    (WIDE_HEAD, [["1", "ABW", "Aruba", "x", "1", "2.0"]], [(2, "01Jan2020", "travel.level-not-number")]),
     (WIDE_HEAD, [], [(2, None, "file-empty")]),
 ])
 def test_oxcgrt_wide_bad_inputs(store, tmp_path, header, rows, expected):
@@ -198,8 +198,8 @@ def test_oxcgrt_long_bad_dates_and_levels(store, tmp_path):
     cells[2][head.index("C8_International travel controls")] = "7.0"
     path.write_text("\n".join(",".join(r) for r in [head, *cells]) + "\n", encoding="utf-8")
     assert sorted(rejected(store, "oxcgrt", path, "travel_level"), key=str) == sorted([
-        (2, "Date", "date-invalid"), (3, "Date", "date-missing"),
-        (4, "C8_International travel controls", "level-out-of-range")], key=str)
+        (2, "Date", "travel.date-invalid"), (3, "Date", "travel.date-missing"),
+        (4, "C8_International travel controls", "travel.level-out-of-range")], key=str)
 
 
 def test_oxcgrt_wrong_file_types(store, tmp_path):
@@ -246,8 +246,8 @@ def test_cobap_month_first_as_in_the_wild(store, tmp_path):
     assert store.scalar("SELECT date_lifted FROM travel_measure WHERE source_id = 'SA02'") is None  # NONE
     assert store.scalar("SELECT exceptions FROM travel_measure WHERE source_id = 'AI01'") == "nationals residents family"
     warned = {(f.code, f.value) for f in result.report.warnings}
-    assert {("country-code-nonstandard", c) for c in ("EUR", "SOL", "XKX")} <= warned
-    assert ("date-lifted-before-in-force", "03_23_20 -> 03_17_20") in warned
+    assert {("travel.country-code-nonstandard", c) for c in ("EUR", "SOL", "XKX")} <= warned
+    assert ("travel.date-lifted-before-in-force", "03_23_20 -> 03_17_20") in warned
     # rows are file lines: ES08's comment spans two lines, so XK01 (8th policy) starts on line 10
     assert store.scalar("SELECT _source_row FROM travel_measure WHERE source_id = 'XK01'") == 10
     assert store.scalar("SELECT iso3 FROM travel_measure WHERE source_id = 'NA02'") == "NAM"  # ISO2 "NA"
@@ -277,7 +277,7 @@ def test_cobap_dates_with_a_time_of_day(store, tmp_path):
 def test_cobap_ambiguous_dates_need_an_order(store, tmp_path):
     path = write_cobap(tmp_path / "policy_list.csv", ambiguous=True)
     errors = rejected(store, "cobap", path, "travel_measure")
-    assert errors == [(None, "START_DATE", "date-order-ambiguous"), (None, "END_DATE", "date-order-ambiguous")]
+    assert errors == [(None, "START_DATE", "travel.date-order-ambiguous"), (None, "END_DATE", "travel.date-order-ambiguous")]
     result = import_files(store, "cobap", [path])
     assert all(f.file == "policy_list.csv" for f in result.report.errors)
     given = import_files(store, "cobap-mdy", [path])
@@ -290,15 +290,15 @@ def test_cobap_mixed_orders_are_rejected(store, tmp_path):
     rows[3]["START_DATE"] = "24_03_20"  # day first, among month-first dates
     path = write_cobap(tmp_path / "policy_list.csv", rows=rows)
     errors = rejected(store, "cobap", path, "travel_measure")
-    assert (5, "START_DATE", "date-order-mixed") in errors
-    assert {code for _, _, code in errors} == {"date-order-mixed"}
+    assert (5, "START_DATE", "travel.date-order-mixed") in errors
+    assert {code for _, _, code in errors} == {"travel.date-order-mixed"}
 
 
 @pytest.mark.parametrize("change,expected", [
     ({"column": "START_DATE"}, [(1, "START_DATE", "column-missing")]),
-    ({"row": 2, "START_DATE": "soon"}, [(4, "START_DATE", "date-invalid")]),
-    ({"row": 2, "START_DATE": "NONE"}, [(4, "START_DATE", "date-missing")]),
-    ({"row": 0, "END_DATE": "02_30_20"}, [(2, "END_DATE", "date-invalid")]),
+    ({"row": 2, "START_DATE": "soon"}, [(4, "START_DATE", "travel.date-invalid")]),
+    ({"row": 2, "START_DATE": "NONE"}, [(4, "START_DATE", "travel.date-missing")]),
+    ({"row": 0, "END_DATE": "02_30_20"}, [(2, "END_DATE", "travel.date-invalid")]),
     ({"row": 1, "ISO3": ""}, [(3, "iso3", "required")]),
     ({"row": 1, "ID": "AR03"}, [(3, None, "duplicate-key")]),
 ])
@@ -411,10 +411,10 @@ def test_acaps_generated_workbook(store, tmp_path):
     assert rows["8"][1] == "not_travel" and rows["12"][1] == "not_travel"  # by measure, by category
     assert rows["7"][1] is None and rows["9"][4] is None
     assert rows["13"][5:] == (14, "Dataset")
-    unmapped = {f.value: f.message for f in result.report.warnings if f.code == "category-unmapped"}
+    unmapped = {f.value: f.message for f in result.report.warnings if f.code == "travel.category-unmapped"}
     assert list(unmapped) == ["Isolation and quarantine policies"] and "1 rows" in unmapped[
         "Isolation and quarantine policies"]
-    assert [(f.row, f.code) for f in result.report.warnings if f.code == "date-in-force-missing"] == [(10, "date-in-force-missing")]
+    assert [(f.row, f.code) for f in result.report.warnings if f.code == "travel.date-in-force-missing"] == [(10, "travel.date-in-force-missing")]
 
 
 def test_acaps_bad_inputs(store, tmp_path):
@@ -431,7 +431,7 @@ def test_acaps_bad_inputs(store, tmp_path):
     rows[2] = (3, "KEN", "Extension", "Movement restrictions", "Border closure", datetime(2020, 6, 10))
     rows[4] = (5, "KEN", PHASE, "Movement restrictions", "Border closure", "soon")
     assert rejected(store, "acaps", write_acaps(tmp_path / "c.xlsx", rows=rows), "travel_measure") == [
-        (4, "LOG_TYPE", "native-value-unknown"), (6, "DATE_IMPLEMENTED", "date-invalid")]
+        (4, "LOG_TYPE", "travel.native-value-unknown"), (6, "DATE_IMPLEMENTED", "travel.date-invalid")]
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     assert rejected(store, "acaps", broken, "travel_measure") == [(None, None, "file-unreadable")]
@@ -473,7 +473,7 @@ def test_acaps_real_workbook_imports_whole(acaps_store):
     counts = dict(store.query("SELECT action, count(*) FROM travel_measure GROUP BY action"))
     assert counts == {"introduce": 19445, "phase_out": 4478}
     assert store.scalar("SELECT count(*) FROM travel_measure WHERE date_in_force IS NULL") == 293
-    assert result.report.counts["date-in-force-missing"] == 293
+    assert result.report.counts["travel.date-in-force-missing"] == 293
     assert store.scalar("SELECT count(*) FROM travel_measure WHERE subcategory = 'border_closure'") == 896
 
 
@@ -484,9 +484,9 @@ def test_cli_imports_and_rejects(store_path, tmp_path):
 
     ok = passage("import", "cobap", str(write_cobap(tmp_path / "policy_list.csv")))
     assert ok.returncode == 0, ok.stderr
-    assert "country-code-nonstandard" in ok.stderr
+    assert "travel.country-code-nonstandard" in ok.stderr
     bad = passage("import", "cobap", str(write_cobap(tmp_path / "amb.csv", ambiguous=True)))
-    assert bad.returncode == 1 and "date-order-ambiguous" in bad.stderr
+    assert bad.returncode == 1 and "travel.date-order-ambiguous" in bad.stderr
 
 
 def test_docs_print_the_pack_mappings():
@@ -507,7 +507,7 @@ def test_imports_on_both_backends(any_store, tmp_path):
     assert import_files(any_store, "oxcgrt", [nat]).status == "committed"
     assert any_store.scalar("SELECT count(*) FROM travel_level") == len(_long_cells(nat))
     warned = any_store.scalar("SELECT _warnings FROM travel_measure WHERE source_id = 'XK01'")
-    assert warned == "country-code-nonstandard"
+    assert warned == "travel.country-code-nonstandard"
     before = count(any_store, "travel_measure")
     assert import_files(any_store, "cobap", [write_cobap(tmp_path / "a.csv", ambiguous=True)]).status == "rejected"
     assert count(any_store, "travel_measure") == before

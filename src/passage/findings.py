@@ -14,13 +14,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
+from passage.errors import UsageError
+
 ERROR = "error"
 WARNING = "warning"
 
 MAX_VALUE_CHARS = 80
 
 # Stable core codes, with the title shown in reports and docs; packs add theirs through the `finding_codes`
-# hook (`all_codes()`). A test keeps docs/validation.md in step.
+# hook (`all_codes()`), each named `<pack>.<code>`. A test keeps docs/validation.md in step.
 CODES: dict[str, str] = {
     "file-empty": "The file holds no data rows",
     "file-unreadable": "The file cannot be read in the expected format",
@@ -77,10 +79,30 @@ CODES: dict[str, str] = {
 
 @cache
 def all_codes() -> dict[str, str]:
-    """Core codes and every installed pack's."""
-    from passage.plugins import merged
+    """Core codes and every installed pack's. A pack's codes carry its name, so a report says whose rule a
+    finding applies and no pack can take over a code of the core or of another pack."""
+    from passage.plugins import by_pack
 
-    return {**CODES, **merged("finding_codes")}
+    codes = dict(CODES)
+    for pack, declared in by_pack("finding_codes").items():
+        codes.update(pack_codes(pack, declared or {}))
+    return codes
+
+
+def pack_codes(pack: str, declared: dict[str, str]) -> dict[str, str]:
+    """`declared` (a pack's `finding_codes` answer) once every code is `<pack>.<code>` and none is a core code."""
+    core_namespaces = {code.split(".", 1)[0] for code in CODES if "." in code}
+    if pack in core_namespaces:
+        raise UsageError(f"pack {pack!r} is named like the core's {pack}.* finding codes: its codes could not be "
+                         "told from the core's; rename the pack", code="pack.finding_code")
+    for code in declared:
+        if code in CODES:
+            raise UsageError(f"pack {pack!r} declares finding code {code!r}, which is a core code",
+                             code="pack.finding_code")
+        if not code.startswith(f"{pack}.") or code == f"{pack}.":
+            raise UsageError(f"pack {pack!r} declares finding code {code!r}: a pack's codes start with its name, "
+                             f"as in {pack + '.' + code.rpartition('.')[2]!r}", code="pack.finding_code")
+    return declared
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,16 @@ def merged(hook: str, **kwargs: Any) -> dict[str, Any]:
     return out
 
 
+def by_pack(hook: str, **kwargs: Any) -> dict[str, Any]:
+    """Each pack's own answer to `hook`, under the pack's name (packs without it left out)."""
+    out: dict[str, Any] = {}
+    for name, plugin in manager().list_name_plugin():
+        impl = getattr(plugin, hook, None)
+        if impl is not None:
+            out[name] = impl(**kwargs)
+    return out
+
+
 def collected(hook: str, **kwargs: Any) -> list[Any]:
     """Every pack's list answer to `hook`, concatenated in pack order."""
     out: list[Any] = []

@@ -488,8 +488,8 @@ CASES: list[Case] = [
     Case("duplicate-key-in-store", "dup_store.csv", _duplicate_store, ("duplicate-key-store",), row=9),
     # --- DTM API v3 JSON
     Case("json-truncated", "truncated.json", _json_truncated, ("json-malformed",)),
-    Case("json-api-unsuccessful", "unsuccessful.json", _json_unsuccessful, ("api-unsuccessful",)),
-    Case("json-count-mismatch", "paged.json", _json_count_mismatch, ("api-count-mismatch",)),
+    Case("json-api-unsuccessful", "unsuccessful.json", _json_unsuccessful, ("dtm.api-unsuccessful",)),
+    Case("json-count-mismatch", "paged.json", _json_count_mismatch, ("dtm.api-count-mismatch",)),
     Case("json-result-not-objects", "arrays.json", _json_not_objects, ("json-malformed",)),
     Case("json-result-not-a-list", "string_result.json", _json_result_not_list, ("json-malformed",)),
     Case("json-not-an-envelope", "no_envelope.json", _json_not_envelope, ("json-malformed",)),

@@ -161,7 +161,7 @@ class DtmImporter:
         elif isinstance(doc, dict) and "result" in doc:
             if doc.get("isSuccess") is False:
                 msgs = "; ".join(map(_text, doc.get("errorMessages") or [])) or "no message"
-                report.add(Finding("api-unsuccessful", f"isSuccess is false: {msgs}", file=f.name))
+                report.add(Finding("dtm.api-unsuccessful", f"isSuccess is false: {msgs}", file=f.name))
                 return 0
             rows = doc.get("result") or []
             expected = doc.get("totalRecordsCount")
@@ -172,7 +172,7 @@ class DtmImporter:
                                    value=_text(expected)))
                 return 0
             if expected is not None and expected != len(rows):
-                report.add(Finding("api-count-mismatch", f"totalRecordsCount is {expected} but result holds {len(rows)} rows",
+                report.add(Finding("dtm.api-count-mismatch", f"totalRecordsCount is {expected} but result holds {len(rows)} rows",
                                    file=f.name, value=str(expected)))
                 return 0
         else:

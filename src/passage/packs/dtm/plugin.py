@@ -28,8 +28,8 @@ def importers() -> dict[str, Callable[[], Any]]:
 @hookimpl
 def finding_codes() -> dict[str, str]:
     return {
-        "api-unsuccessful": "The API response says it did not succeed",
-        "api-count-mismatch": "The API response's totalRecordsCount differs from the rows it holds",
+        "dtm.api-unsuccessful": "The API response says it did not succeed",
+        "dtm.api-count-mismatch": "The API response's totalRecordsCount differs from the rows it holds",
     }
 
 

@@ -2,9 +2,9 @@
 or what the portal's form saves), read exactly as `xlsform-data` reads them, plus what only this form needs:
 
 * the office code (upper-cased) becomes the record's place, so scopes and traces work as for any place;
-* every row must name an office of the office list (`office-unknown`);
+* every row must name an office of the office list (`institutional.office-unknown`);
 * a row for an office whose questionnaire of that year is submitted, approved or locked is refused
-  (`questionnaire-workflow`): reopen it first (`passage questionnaire reopen`).
+  (`institutional.questionnaire-workflow`): reopen it first (`passage questionnaire reopen`).
 
 The workflow states come from the store (DuckDB: the validation engine is the store) or from the snapshot
 `passage.packs.institutional.workflow.import_answers` passes for stores whose engine is separate (PostgreSQL).
@@ -46,11 +46,11 @@ class QuestionnaireImporter(XlsformDataImporter):
         if "office" not in ctx.columns():
             return
         t = ctx.table
-        flag(ctx, "office-unknown", "office IS NOT NULL AND office NOT IN (SELECT code FROM places WHERE kind = 'office')",
+        flag(ctx, "institutional.office-unknown", "office IS NOT NULL AND office NOT IN (SELECT code FROM places WHERE kind = 'office')",
              "office is not in the office list (see `passage offices list`)", column="office", value=q("office"))
         frozen = self._frozen(ctx)
         if frozen is None:
-            ctx.report.add(Finding("questionnaire-workflow", "the questionnaires' workflow states are not available "
+            ctx.report.add(Finding("institutional.questionnaire-workflow", "the questionnaires' workflow states are not available "
                                    "here: import with `passage questionnaire import`", column="office"))
             return
         if not frozen:
@@ -63,7 +63,7 @@ class QuestionnaireImporter(XlsformDataImporter):
         ctx.eng.unregister(name + "_a")
         ctx.extra.setdefault("temp_tables", []).append(name)
         match = f"(SELECT f.state FROM {name} f WHERE f.office = {t}.office AND f.year = TRY_CAST({t}.year AS BIGINT))"
-        flag(ctx, "questionnaire-workflow", f"{match} IS NOT NULL",
+        flag(ctx, "institutional.questionnaire-workflow", f"{match} IS NOT NULL",
              "this office's questionnaire for the year is no longer a draft: reopen it first "
              "(`passage questionnaire reopen OFFICE --year YEAR --reason TEXT`)", column="office",
              value=f"office || ' ' || year || ' is ' || {match}")

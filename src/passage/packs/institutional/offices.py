@@ -129,17 +129,17 @@ def read_offices(path: Path, store: Store | None = None) -> tuple[list[Office], 
         code, kind, iso3 = r.get("code", "").upper(), r.get("kind", "").lower(), r.get("iso3", "").upper()
         if code:
             if not CODE_RE.match(code) or (len(code) == 3 and code.isalpha()):
-                bad("office-code-invalid", "an office code is 2-20 capital letters, digits or hyphens, and not "
+                bad("institutional.office-code-invalid", "an office code is 2-20 capital letters, digits or hyphens, and not "
                     "three letters alone (that is a country code)", r, "code", code)
             elif existing.get(code, (KIND, 0))[0] != KIND:
-                bad("office-code-taken", f"{code} is already the code of a {existing[code][0]} place", r, "code", code)
+                bad("institutional.office-code-taken", f"{code} is already the code of a {existing[code][0]} place", r, "code", code)
             if code in seen:
                 bad("duplicate-key", f"office {code} is listed twice (first on row {seen[code]})", r, "code", code)
             seen.setdefault(code, r["_row"])
         if kind and kind not in LEVELS:
             bad("choice-unknown", "kind must be one of hq, regional, country", r, "kind", r["kind"])
         if iso3 and iso3 not in countries:
-            bad("office-country-unknown", f"{iso3} is not an ISO 3166 alpha-3 country code", r, "iso3", iso3)
+            bad("institutional.office-country-unknown", f"{iso3} is not an ISO 3166 alpha-3 country code", r, "iso3", iso3)
         valid_from = None
         if r.get("valid_from"):
             try:
@@ -157,18 +157,18 @@ def read_offices(path: Path, store: Store | None = None) -> tuple[list[Office], 
     for o, r in zip(offices, rows):
         if o.kind == "hq":
             if o.parent:
-                bad("office-parent-unknown", "headquarters has no parent office", r, "parent", o.parent)
+                bad("institutional.office-parent-unknown", "headquarters has no parent office", r, "parent", o.parent)
         elif o.parent is None:
             if o.kind == "country":
-                bad("office-parent-unknown", "a country office needs its regional office as parent", r, "parent")
+                bad("institutional.office-parent-unknown", "a country office needs its regional office as parent", r, "parent")
         elif kinds.get(o.parent) != want[o.kind]:
             found = kinds.get(o.parent)
-            bad("office-parent-unknown", f"the parent of a {o.kind} office must be a {want[o.kind]} office; "
+            bad("institutional.office-parent-unknown", f"the parent of a {o.kind} office must be a {want[o.kind]} office; "
                 f"{o.parent} is {'a ' + found + ' office' if found else 'not an office'}", r, "parent", o.parent)
     if sum(1 for k in kinds.values() if k == "hq") > 1:
         for o, r in zip(offices, rows):
             if o.kind == "hq":
-                bad("office-parent-unknown", "there can be one headquarters only", r, "kind", o.kind)
+                bad("institutional.office-parent-unknown", "there can be one headquarters only", r, "kind", o.kind)
     return offices, report
 
 

@@ -33,14 +33,15 @@ def importers() -> dict[str, Callable[[], Any]]:
 @hookimpl
 def finding_codes() -> dict[str, str]:
     return {
-        "office-code-invalid": "An office code is not 2-20 capital letters, digits or hyphens, or is three "
-                               "letters alone",
-        "office-code-taken": "An office code is already the code of a place that is not an office",
-        "office-parent-unknown": "An office's parent is not the regional office or headquarters the hierarchy needs",
-        "office-country-unknown": "An office's country is not an ISO 3166 alpha-3 code",
-        "office-unknown": "A questionnaire row names an office that is not in the office list",
-        "questionnaire-workflow": "Answers for a questionnaire that is no longer a draft (submitted, approved or "
-                                  "locked)",
+        "institutional.office-code-invalid":
+            "An office code is not 2-20 capital letters, digits or hyphens, or is three letters alone",
+        "institutional.office-code-taken": "An office code is already the code of a place that is not an office",
+        "institutional.office-parent-unknown":
+            "An office's parent is not the regional office or headquarters the hierarchy needs",
+        "institutional.office-country-unknown": "An office's country is not an ISO 3166 alpha-3 code",
+        "institutional.office-unknown": "A questionnaire row names an office that is not in the office list",
+        "institutional.questionnaire-workflow":
+            "Answers for a questionnaire that is no longer a draft (submitted, approved or locked)",
     }
 
 

@@ -277,8 +277,8 @@ def import_answers(store: Store, paths: Iterable[Path], *, principal: Principal 
                    user: str | None = None, update: bool = False, progress=None):
     """Import answers (a Kobo/ODK export of the questionnaire, CSV or XLSX) through the one import pipeline.
 
-    Rows for offices outside the principal's scopes (`out-of-scope`), for unknown offices (`office-unknown`)
-    and for questionnaires that are no longer drafts (`questionnaire-workflow`) are located errors, and
+    Rows for offices outside the principal's scopes (`out-of-scope`), for unknown offices (`institutional.office-unknown`)
+    and for questionnaires that are no longer drafts (`institutional.questionnaire-workflow`) are located errors, and
     nothing is imported then. Without a principal (a trusted caller) `user` is recorded as the importer.
     Returns the pipeline's ImportResult.
     """
@@ -339,6 +339,6 @@ def check_edit(store: Store, form_id: str, old: dict, new_text: dict, target: st
         seen.add(key)
         current = state(store, *key)
         if current in FROZEN:
-            report.add(Finding("questionnaire-workflow", "this office's questionnaire for the year is no longer "
+            report.add(Finding("institutional.questionnaire-workflow", "this office's questionnaire for the year is no longer "
                                "a draft: reopen it first (`passage questionnaire reopen OFFICE --year YEAR "
                                "--reason TEXT`)", file=target, column="office", value=f"{key[0]} {key[1]} is {current}"))

@@ -40,18 +40,18 @@ def importers() -> dict[str, Callable[[], Any]]:
 @hookimpl
 def finding_codes() -> dict[str, str]:
     return {
-        "date-missing": "A required date is empty",
-        "date-invalid": "A date cell cannot be read as a date of the file's format",
-        "date-column-invalid": "A column header that should be a date is not one",
-        "date-order-ambiguous": "Every date of the file fits both day-first and month-first orders",
-        "date-order-mixed": "The file's dates are written both day-first and month-first",
-        "date-in-force-missing": "A measure has no date in force: kept, never counted as in force",
-        "date-lifted-before-in-force": "A measure is lifted before it comes into force",
-        "level-out-of-range": "The level is a number outside 0 to 4",
-        "level-not-number": "The level is not a number",
-        "country-code-nonstandard": "The country code is not ISO 3166 alpha-3; kept as the provider gives it",
-        "category-unmapped": "The provider's value maps to no IOM category; kept as the native value",
-        "native-value-unknown": "A coded value is not one the provider's format defines",
+        "travel.date-missing": "A required date is empty",
+        "travel.date-invalid": "A date cell cannot be read as a date of the file's format",
+        "travel.date-column-invalid": "A column header that should be a date is not one",
+        "travel.date-order-ambiguous": "Every date of the file fits both day-first and month-first orders",
+        "travel.date-order-mixed": "The file's dates are written both day-first and month-first",
+        "travel.date-in-force-missing": "A measure has no date in force: kept, never counted as in force",
+        "travel.date-lifted-before-in-force": "A measure is lifted before it comes into force",
+        "travel.level-out-of-range": "The level is a number outside 0 to 4",
+        "travel.level-not-number": "The level is not a number",
+        "travel.country-code-nonstandard": "The country code is not ISO 3166 alpha-3; kept as the provider gives it",
+        "travel.category-unmapped": "The provider's value maps to no IOM category; kept as the native value",
+        "travel.native-value-unknown": "A coded value is not one the provider's format defines",
     }
 
 

@@ -3,7 +3,7 @@
 Every row becomes a measure (`source` acaps, `source_id` = ID), travel or not: MEASURE maps to an IOM category
 by the travel pack's `acaps_measure` table (then `acaps_category` for whole non-travel categories); schools,
 economic measures and the like get `not_travel`; a value neither table maps keeps an empty category and is
-warned (`category-unmapped`, with its row count). Quirks handled here, once:
+warned (`travel.category-unmapped`, with its row count). Quirks handled here, once:
 
 - Text is matched trimmed and case-folded ("Not available " = "Not Available"); the native text is kept,
   trimmed, in the spelling first seen in the file.
@@ -166,12 +166,12 @@ class AcapsImporter:
             log = _text(rec["LOG_TYPE"])
             action = log_types.get(fold(log))
             if action is None:
-                report.add(Finding("native-value-unknown", "LOG_TYPE must be one of "
+                report.add(Finding("travel.native-value-unknown", "LOG_TYPE must be one of "
                                    + " / ".join(repr(k) for k in _log_types()), file=name, sheet=SHEET,
                                    row=line, column="LOG_TYPE", value=log))
             day, readable = to_date(rec["DATE_IMPLEMENTED"])
             if not readable:
-                report.add(Finding("date-invalid", "DATE_IMPLEMENTED is not a date (DD/MM/YYYY)", file=name,
+                report.add(Finding("travel.date-invalid", "DATE_IMPLEMENTED is not a date (DD/MM/YYYY)", file=name,
                                    sheet=SHEET, row=line, column="DATE_IMPLEMENTED",
                                    value=_text(rec["DATE_IMPLEMENTED"])))
             measure, category_text = native(rec["MEASURE"]), native(rec.get("CATEGORY"))
@@ -182,9 +182,9 @@ class AcapsImporter:
             warnings = []
             if not mapping.get("category"):
                 unmapped[measure or ""].append((name, line))
-                warnings.append("category-unmapped")
+                warnings.append("travel.category-unmapped")
             if day is None and readable:
-                warnings.append("date-in-force-missing")
+                warnings.append("travel.date-in-force-missing")
             iso3 = (_text(rec["ISO"]) or "").upper() or None
             if action == "phase_out" and day:
                 phase_outs[(iso3, fold(measure))].append(day)
@@ -225,10 +225,10 @@ class AcapsImporter:
                 cols["date_lifted"][i] = later[k] if k < len(later) else None
         n = trackers.stage_rows(eng, table, cols)
         for value, where in sorted(unmapped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            report.add(Finding("category-unmapped", f"MEASURE {value!r} maps to no IOM category (acaps_measure in "
+            report.add(Finding("travel.category-unmapped", f"MEASURE {value!r} maps to no IOM category (acaps_measure in "
                                f"the travel pack): {len(where)} rows kept with an empty category", severity=WARNING,
                                file=where[0][0], sheet=SHEET, row=where[0][1], column="MEASURE", value=value or None))
-        trackers.flag_rows(eng, table, report, "date-in-force-missing", "date_in_force IS NULL",
+        trackers.flag_rows(eng, table, report, "travel.date-in-force-missing", "date_in_force IS NULL",
                            "DATE_IMPLEMENTED is empty: the measure is kept but never in force",
                            column="DATE_IMPLEMENTED", severity=WARNING)
         trackers.warn_nonstandard(eng, table, report, "ISO")

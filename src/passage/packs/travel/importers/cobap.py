@@ -6,7 +6,7 @@ releases and are read when present). Quirks handled here, once:
 
 - Dates: COBAP's documentation says DD_MM_YY, its files hold MM_DD_YY. The order is read from the values of
   the whole file (START_DATE and END_DATE together): a first part above 12 means day first, a second part above
-  12 month first; both seen is `date-order-mixed`; neither (and not ISO) is `date-order-ambiguous`, unless the
+  12 month first; both seen is `travel.date-order-mixed`; neither (and not ISO) is `travel.date-order-ambiguous`, unless the
   order is given (`passage import cobap-dmy` / `cobap-mdy`). Separators `_ / - .`, two- or four-digit years
   and ISO dates are read.
 - `END_DATE` NONE (or blank, NA) = still in force: `date_lifted` NULL. An end before the start is kept, warned.
@@ -147,12 +147,12 @@ class CobapImporter:
                 text = rec.get(col, "")
                 if text.casefold() in OPEN_END:
                     if col == "START_DATE":
-                        report.add(Finding("date-missing", "START_DATE is empty: a policy needs its start",
+                        report.add(Finding("travel.date-missing", "START_DATE is empty: a policy needs its start",
                                            file=f.name, row=line, column=col, value=text or None))
                     continue
                 parts = seen.get(text) if text in seen else seen.setdefault(text, split_date(text))
                 if parts is None:
-                    report.add(Finding("date-invalid", f"{col} is not a date (like 03_23_20 or 2020-03-23)",
+                    report.add(Finding("travel.date-invalid", f"{col} is not a date (like 03_23_20 or 2020-03-23)",
                                        file=f.name, row=line, column=col, value=text))
                     continue
                 if parts[0] == "?":
@@ -166,7 +166,7 @@ class CobapImporter:
         if order is None:
             if len(first) == 2:
                 for o, (name, line, col, text) in sorted(first.items()):
-                    report.add(Finding("date-order-mixed", f"this date can only be {ORDERS[o]}, while another row's "
+                    report.add(Finding("travel.date-order-mixed", f"this date can only be {ORDERS[o]}, while another row's "
                                        f"can only be {ORDERS['mdy' if o == 'dmy' else 'dmy']}", file=name, row=line,
                                        column=col, value=text))
                 return {}
@@ -175,7 +175,7 @@ class CobapImporter:
             elif any(p and p[0] == "?" for p in seen.values()):
                 names = sorted({f.name for f, _, _ in rows})
                 for col in DATE_COLUMNS:
-                    report.add(Finding("date-order-ambiguous", f"no {col} in {', '.join(names)} has a part above 12: "
+                    report.add(Finding("travel.date-order-ambiguous", f"no {col} in {', '.join(names)} has a part above 12: "
                                        "day first and month first both fit; give the order (cobap-dmy or cobap-mdy)",
                                        file=names[0], column=col))
                 return {}
@@ -188,7 +188,7 @@ class CobapImporter:
                     continue
                 iso = to_iso(seen[text], order)
                 if iso is None:
-                    report.add(Finding("date-invalid", f"{col} {text!r} is no calendar date read "
+                    report.add(Finding("travel.date-invalid", f"{col} {text!r} is no calendar date read "
                                        f"{ORDERS.get(order or '', 'year first')}", file=f.name, row=line, column=col,
                                        value=text))
                 days[text] = iso
@@ -212,11 +212,11 @@ class CobapImporter:
             warnings = []
             if t is None or (category == "entry_restriction" and not subcategory):
                 unmapped[f"{ptype}/{sub}" if t is not None else ptype].append((f.name, line))
-                warnings.append("category-unmapped")
+                warnings.append("travel.category-unmapped")
             start, end = days.get(rec.get("START_DATE", "")), days.get(rec.get("END_DATE", ""))
             if start and end and end < start:
                 backwards.append((f.name, line, f"{rec.get('START_DATE')} -> {rec.get('END_DATE')}"))
-                warnings.append("date-lifted-before-in-force")
+                warnings.append("travel.date-lifted-before-in-force")
             iso3 = rec.get("ISO3", "").upper() or None
             ports = [p.lower() for p in ("AIR", "LAND", "SEA") if rec.get(p) == "1"]
             listed = any(rec.get(c) == "1" for c in ("CITIZEN", "HISTORY_BAN", "REFUGEE")) or any(
@@ -242,15 +242,15 @@ class CobapImporter:
             cols["_warnings"].append("|".join(warnings) or None)
         n = trackers.stage_rows(eng, table, cols)
         for value, where in sorted(unmapped.items()):
-            report.add(Finding("category-unmapped", f"POLICY_TYPE/POLICY_SUBTYPE {value!r} maps to no IOM category"
+            report.add(Finding("travel.category-unmapped", f"POLICY_TYPE/POLICY_SUBTYPE {value!r} maps to no IOM category"
                                f" (cobap_policy_type / cobap_policy_subtype in the travel pack): {len(where)} rows "
                                "kept with an empty category", severity=WARNING, file=where[0][0], row=where[0][1],
                                column="POLICY_TYPE", value=value))
         for name, line, value in backwards[:200]:
-            report.add(Finding("date-lifted-before-in-force", "END_DATE is before START_DATE: never in force",
+            report.add(Finding("travel.date-lifted-before-in-force", "END_DATE is before START_DATE: never in force",
                                severity=WARNING, file=name, row=line, column="END_DATE", value=value))
         if len(backwards) > 200:
-            report.count("date-lifted-before-in-force", len(backwards))
+            report.count("travel.date-lifted-before-in-force", len(backwards))
         trackers.warn_nonstandard(eng, table, report, "ISO3")
         return n
 

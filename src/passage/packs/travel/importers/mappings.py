@@ -37,7 +37,7 @@ def mappings_markdown() -> str:
             if isinstance(target, dict):
                 shown = ", ".join(f"{k} `{' '.join(v) if isinstance(v, list) else v}`" for k, v in target.items())
                 shown = shown or ("*adds nothing: POLICY_TYPE decides*" if table == "cobap_policy_subtype"
-                                  else "*not mapped: kept with a `category-unmapped` warning*")
+                                  else "*not mapped: kept with a `travel.category-unmapped` warning*")
             else:
                 shown = f"`{target}`"
             out.append(f"| {native} | {shown} |")

@@ -98,7 +98,7 @@ class OxcgrtImporter:
                 continue  # the unnamed index column, a blank trailing column
             iso = parse_wide_date(h)
             if iso is None:
-                report.add(Finding("date-column-invalid", f"column {i + 1} {h!r} is not a date like 01Jan2020",
+                report.add(Finding("travel.date-column-invalid", f"column {i + 1} {h!r} is not a date like 01Jan2020",
                                    file=f.name, row=1, column=h, value=h))
             elif iso in seen:
                 report.add(Finding("column-duplicate", f"{h!r} is the same day as {seen[iso]!r}", file=f.name,
@@ -187,9 +187,9 @@ class OxcgrtImporter:
                 f"OR NOT regexp_full_match(l.dt, '[0-9]{{8}}') OR {day} IS NULL) ORDER BY _row LIMIT 200").fetchall()
             for row, dt in bad_dates:
                 if not dt:
-                    report.add(Finding("date-missing", "Date is empty", file=f.name, row=row, column="Date"))
+                    report.add(Finding("travel.date-missing", "Date is empty", file=f.name, row=row, column="Date"))
                 else:
-                    report.add(Finding("date-invalid", "Date must be YYYYMMDD", file=f.name, row=row, column="Date",
+                    report.add(Finding("travel.date-invalid", "Date must be YYYYMMDD", file=f.name, row=row, column="Date",
                                        value=dt))
             if not ok or bad_dates:
                 return 0
@@ -205,8 +205,8 @@ class OxcgrtImporter:
         """Levels are whole numbers 0-4 (`3.0` is 3); `cells` gives _row, v (text) and col (header)."""
         ok = True
         for code, where, text in [
-            ("level-out-of-range", f"regexp_full_match(v, '{NUMBER}')", "a C8 level is a whole number from 0 to 4"),
-            ("level-not-number", f"NOT regexp_full_match(v, '{NUMBER}')",
+            ("travel.level-out-of-range", f"regexp_full_match(v, '{NUMBER}')", "a C8 level is a whole number from 0 to 4"),
+            ("travel.level-not-number", f"NOT regexp_full_match(v, '{NUMBER}')",
              "a C8 level is a number from 0 to 4 (blank or NA: no data)"),
         ]:
             cond = f"NOT regexp_full_match(v, '{LEVEL}') AND {where}"

@@ -127,17 +127,17 @@ def stage_rows(eng: duckdb.DuckDBPyConnection, table: str, columns: dict[str, li
 
 def warn_nonstandard(eng: duckdb.DuckDBPyConnection, table: str, report: Report, column: str) -> None:
     """One warning per country code that is not ISO 3166 alpha-3, with its row count, at its first row;
-    the rows carry `country-code-nonstandard` in `_warnings`."""
+    the rows carry `travel.country-code-nonstandard` in `_warnings`."""
     known = list(ISO3)
     rows = eng.execute(
         f"SELECT iso3, count(*), min(_file), arg_min(_sheet, _row), min(_row) FROM {table} "
         "WHERE iso3 IS NOT NULL AND NOT list_contains(?, iso3) GROUP BY iso3 ORDER BY iso3", [known]).fetchall()
     for code, n, file, sheet, row in rows:
-        report.add(Finding("country-code-nonstandard", f"{code} is not an ISO 3166 alpha-3 code: kept as the "
+        report.add(Finding("travel.country-code-nonstandard", f"{code} is not an ISO 3166 alpha-3 code: kept as the "
                            f"provider gives it ({n} rows)", severity=WARNING, file=file, sheet=sheet, row=row,
                            column=column, value=code))
     if rows:
-        add_warning(eng, table, "iso3 IS NOT NULL AND NOT list_contains(?, iso3)", "country-code-nonstandard",
+        add_warning(eng, table, "iso3 IS NOT NULL AND NOT list_contains(?, iso3)", "travel.country-code-nonstandard",
                     [known])
 
 
