@@ -490,7 +490,8 @@ def _aggregates(t: ibis.Table, m: Measure, exprs: dict[str, str]) -> dict[str, A
         if f not in t.columns:
             raise UsageError(f"measure {m.name}: no field {f!r} (have: {', '.join(t.columns)})", code="usage.measure")
     op: Callable[[Any], Any] = {"sum": lambda c: c.sum(), "count": lambda c: c.count(),
-                                "count_distinct": lambda c: c.nunique(), "mean": lambda c: c.mean(),
+                                "count_distinct": lambda c: c.nunique(),
+                                "mean": lambda c: c.cast("float64").mean(),  # PostgreSQL: avg(int) is numeric
                                 "min": lambda c: c.min(), "max": lambda c: c.max()}[kind]
     return {n: op(t[f]) for n, f in zip(names, m.fields)}
 
