@@ -253,3 +253,21 @@ def test_cli_status_dry_run_and_migrate(old_duckdb):
     assert out.output == "nothing to migrate: the store is at this Passage's latest migrations\n"
     out = runner.invoke(main, ["--db", old_duckdb, "forms", "list"])
     assert out.exit_code == 0 and "staff_nationality" in out.output
+
+
+def test_two_migrations_at_once_apply_each_migration_once(old_postgres):
+    """PostgreSQL: sessions that migrate at the same time wait for each other; the second finds it done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(_):
+        with open_store(old_postgres, migrating=True) as s:
+            return [(a.migration.label, a.ran) for a in migrate(s, user="ops")]
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(run, range(3)))
+    ran = [r for result in results for r in result if r[1]]
+    assert ran == [(LABEL, True)]  # the others found it applied, waiting or not
+    assert all(result in ([], [(LABEL, False)]) for result in results if result != [(LABEL, True)])
+    with open_store(old_postgres) as store:
+        assert len(audit_entries(store, action="store.migrate")) == 1
+        assert store.scalar("SELECT count(*) FROM record_id_changes") == 17

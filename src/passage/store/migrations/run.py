@@ -51,8 +51,10 @@ def migrate(store: Store, *, dry_run: bool = False, user: str | None = None) -> 
     pending = sorted(before.pending(), key=lambda m: (order.get(m.pack, len(order)), m.number))
     if dry_run:
         return [Applied(m, ran=False) for m in pending]
-    create_tables(store)
-    adopt(store, before)
+    with store.transaction():
+        _lock(store)
+        create_tables(store)
+        adopt(store, before)
     done = []
     for m in pending:
         with store.transaction():
