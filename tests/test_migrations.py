@@ -271,3 +271,23 @@ def test_two_migrations_at_once_apply_each_migration_once(old_postgres):
     with open_store(old_postgres) as store:
         assert len(audit_entries(store, action="store.migrate")) == 1
         assert store.scalar("SELECT count(*) FROM record_id_changes") == 17
+
+
+def test_under_the_new_key_a_country_twice_in_an_annex_is_refused(store, tmp_path):
+    """What the key change is for: neither a list nor an edit can name a country under both sections."""
+    from passage.edits import edit_record
+    from passage.errors import EditRejected
+
+    build = _build_module()
+    twice = build._list(tmp_path / "twice_2021.csv", [*build.NATIONALITIES,
+                                                       ("annex2_general_service", "observer_other", "Kenya")])
+    result = import_files(store, "nationality-list", [twice])
+    assert result.status == "rejected"
+    assert [(f.row, f.code) for f in result.report.errors] == [(10, "duplicate-key")]
+    listed = build._list(tmp_path / "nationalities_2021.csv", build.NATIONALITIES)
+    assert import_files(store, "nationality-list", [listed]).status == "committed"
+    [holy_see] = store.query("SELECT _record_id FROM staff_nationality WHERE country = 'Holy See' "
+                             "AND annex = 'annex2_general_service'")
+    with pytest.raises(EditRejected) as err:
+        edit_record(store, "staff_nationality", holy_see[0], {"country": "Kenya"})
+    assert [f.code for f in err.value.report.errors] == ["duplicate-key-store"]
