@@ -39,6 +39,14 @@ def test_cli_reference_matches_help():
         "docs/cli.md is stale: run `python tools/cli_docs.py`"
 
 
+def test_pack_yaml_reference_matches_the_model():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import pack_yaml_docs
+
+    assert (ROOT / "docs" / "pack-yaml.md").read_text(encoding="utf-8") == pack_yaml_docs.render(), \
+        "docs/pack-yaml.md is stale: run `python tools/pack_yaml_docs.py`"
+
+
 def test_docs_links_resolve():
     for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         for target in re.findall(r"\]\(([^)#]+\.md)\)", doc.read_text(encoding="utf-8")):
