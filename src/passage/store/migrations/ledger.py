@@ -35,7 +35,6 @@ class StoreLevels:
     migrations: dict[str, list[Migration]]
     recorded: set[str] = field(default_factory=set)  # packs with rows in schema_migrations
     new_store: bool = False
-    unrecorded_store: bool = False  # made before migrations were recorded
 
     def latest(self, pack: str) -> int:
         return len(self.migrations.get(pack, []))
@@ -94,7 +93,7 @@ def levels(store: Store) -> StoreLevels:
     for pack, ms in migrations.items():
         if pack != CORE:
             applied[pack] = 0 if pack in with_forms else len(ms)
-    return StoreLevels(applied, migrations, unrecorded_store=True)
+    return StoreLevels(applied, migrations)
 
 
 def _now() -> datetime:
