@@ -212,3 +212,25 @@ def test_packs_check_fails_a_bad_copy_with_every_located_problem(tmp_path):
            "`indicator`?" in result.stderr
     assert "datasets.dtm_idps.export: no export `dtm_idp` in this pack; did you mean `dtm_idps`?" in result.stderr
     assert result.stderr.splitlines()[-1] == "3 problem(s): the pack would not load."
+
+
+def test_a_dataset_offers_only_tables_the_pack_has(tmp_path):
+    # exports and the pack's derived tables (`published_tables` hook) are known; anything else is not
+    found = problems(pack_copy(tmp_path, "dtm", ("tables: [dtm_idps, hapi-idps]", "tables: [dtm_idps, hapi-idp]")))
+    assert found == {"datasets.dtm_idps.tables[1]": "no table `hapi-idp` in this pack; did you mean `hapi-idps`?"}
+
+
+def test_a_pack_not_installed_is_told_why_its_own_sections_are_unknown(tmp_path):
+    found = problems(pack_copy(tmp_path, "travel", ("name: travel\n", "name: travel_copy\n")))
+    assert found["mappings"].startswith("unknown key `mappings`")
+    assert found[""] == ("pack `travel_copy` is not installed, so its own sections (its `pack_sections` hook) are "
+                         "not known: install it to check them")
+
+
+def test_an_installed_pack_is_named_as_its_entry_point(tmp_path, monkeypatch):
+    import passage.plugins
+
+    folder = pack_copy(tmp_path, "dtm", ("name: dtm\n", "name: idp_tracking\n"))
+    installed = passage.plugins.pack_dirs()
+    monkeypatch.setattr(passage.plugins, "pack_dirs", lambda: {**installed, "dtm": folder})
+    assert problems(folder) == {"name": "the pack is installed as `dtm`: name it so"}

@@ -76,7 +76,7 @@ def render() -> str:
     parts = ["# pack.yaml", "",
              ("Generated from the model (`passage.packmodel`) by `tools/pack_yaml_docs.py`. A pack's `pack.yaml` is "
              "checked when the pack loads and by `passage packs check PATH`: a key that is not listed here is an "
-             "error (with the key it likely meant), and so is a name that refers to nothing (a form, layout, "
+             "error (with the key it likely meant), and so is a name that refers to nothing (a form, layout, table, "
              "export, indicator or required pack). Every problem of the pack is reported at once, each with its "
              "file and key path."), "",
              ("Text must be quoted where YAML would read it otherwise: `yes`, `no`, `on`, `off` are true or false, "

@@ -195,13 +195,17 @@ class IndicatorFile(Section):
     indicators: list[Measure] = Field(description="The indicators the file defines: measures (passage.measures).")
 
 
-def sections_of(pack: str) -> dict[str, type[BaseModel]]:
-    """The pack's own sections (`pack_sections` hook); {} for a pack that is not installed."""
+def _answer(pack: str, hook: str) -> dict[str, Any] | None:
+    """An installed pack's own answer to `hook`; None for a pack that is not installed or lacks the hook."""
     from passage.plugins import manager
 
-    plugin = manager().get_plugin(pack)
-    impl = getattr(plugin, "pack_sections", None)
-    return dict(impl() or {}) if impl is not None else {}
+    impl = getattr(manager().get_plugin(pack), hook, None)
+    return dict(impl() or {}) if impl is not None else None
+
+
+def sections_of(pack: str) -> dict[str, type[BaseModel]]:
+    """The pack's own sections (`pack_sections` hook); {} for a pack that is not installed."""
+    return _answer(pack, "pack_sections") or {}
 
 
 @cache
@@ -404,6 +408,7 @@ def _pack_file(path: Path) -> Path:
 
 def checked_pack(path: Path) -> CheckedPack:
     """Check a pack.yaml and what it lists; raise one PackError with every problem found."""
+    from passage.forms import compile_xlsform
     from passage.plugins import pack_dirs
 
     path = _pack_file(path)
@@ -414,8 +419,6 @@ def checked_pack(path: Path) -> CheckedPack:
     problems: list[PackProblem] = []
     forms: dict[str, Any] = {}
     compiled = True  # every listed form compiled: else names of forms are not checked (its id is unknown)
-    from passage.forms import compile_xlsform
-
     for i, rel in _listed(data, "forms"):
         if not (folder / rel).is_file():
             problems.append(PackProblem(file, f"forms[{i}]", f"no file `{rel}` beside pack.yaml"))
@@ -451,15 +454,25 @@ def checked_pack(path: Path) -> CheckedPack:
             if compiled and isinstance(spec.get("form"), str) and spec["form"] not in forms:
                 problems.append(PackProblem(where.file, where.path + ".form",
                                             f"no form `{spec['form']}` in this pack{suggest(spec['form'], forms)}"))
-    context = {"forms": set(forms) if compiled else None, "indicators": set(indicators), "folder": folder,
-               "layouts": set(_mapping(data.get("layouts"))), "exports": set(_mapping(data.get("exports")))}
+    dirs = pack_dirs()
     name = data.get("name") if isinstance(data.get("name"), str) else ""
+    derived = _answer(name, "published_tables") if name in dirs else None  # unknown for a pack not installed
+    exports = set(_mapping(data.get("exports")))
+    context = {"forms": set(forms) if compiled else None, "indicators": set(indicators), "folder": folder,
+               "layouts": set(_mapping(data.get("layouts"))), "exports": exports,
+               "tables": None if name not in dirs else exports | set(derived or {})}
     model = pack_model(name)
     try:
         model.model_validate(data, context=context)
     except ValidationError as exc:
         problems += problems_of(exc, file, data, model)
-    problems += _references(file, data, context, set(pack_dirs()))
+    problems += _references(file, data, context, set(dirs))
+    installed_as = next((n for n, d in dirs.items() if d.resolve() == folder.resolve()), None)
+    if installed_as and name and name != installed_as:
+        problems.append(PackProblem(file, "name", f"the pack is installed as `{installed_as}`: name it so"))
+    if name not in dirs and any(p.path in data and p.message.startswith("unknown key") for p in problems):
+        problems.append(PackProblem(file, "", f"pack `{name}` is not installed, so its own sections (its "
+                                              "`pack_sections` hook) are not known: install it to check them"))
     if problems:
         raise PackError(problems)
     return CheckedPack(path=path, spec=data, forms=forms, indicators=indicators)
@@ -490,6 +503,8 @@ def _references(file: str, data: dict[str, Any], context: dict[str, Any], instal
         ref(f"{at}.export", "exports", spec.get("export"))
         for i, ind in _listed(spec, "indicators"):
             ref(f"{at}.indicators[{i}]", "indicators", ind)
+        for i, table in _listed(spec, "tables"):
+            ref(f"{at}.tables[{i}]", "tables", table)
         ref(f"{at}.map.indicator", "indicators", _mapping(spec.get("map")).get("indicator"))
         for i, ind in _listed(_mapping(spec.get("map")), "choices"):
             ref(f"{at}.map.choices[{i}]", "indicators", ind)
