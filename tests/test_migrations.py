@@ -154,6 +154,7 @@ def test_migrate_keeps_every_row_and_renames_the_nationality_records(old_url):
         # the audit trail of the edit names the old id, which the change table maps to the record
         [edit] = [e for e in audit_entries(store, action="record.edit") if "staff_nationality/" in e["target"]]
         assert changes[edit["target"].split("/", 1)[1]] == peru
+        assert history(store, "staff_nationality", edit["target"].split("/", 1)[1]) == (names, hist)  # the old id
 
         # a second migrate is a no-op
         n_audit = len(audit_entries(store, limit=1000))

@@ -193,9 +193,17 @@ def delete_record(store: Store, form_id: str, record_id: str, user: str | None =
 
 
 def history(store: Store, form_id: str, record_id: str) -> tuple[list[str], list[tuple]]:
+    """Every version of a record. An id that a key migration changed (the audit log names records by the ids
+    they had then) finds the record under its new id (`record_id_changes`)."""
     cols = ", ".join(c for c, _ in SYSTEM_COLUMNS)
-    return store.columns(
+    names, rows = store.columns(
         f"SELECT {cols} FROM {record_table(form_id)} WHERE _record_id = ? ORDER BY _version", [record_id])
+    if not rows:
+        renamed = store.scalar("SELECT new_record_id FROM record_id_changes WHERE form_id = ? AND old_record_id = ? "
+                               "ORDER BY changed_at DESC LIMIT 1", [form_id, record_id])
+        if renamed is not None and renamed != record_id:
+            return history(store, form_id, renamed)
+    return names, rows
 
 
 # --------------------------------------------------------------------------- importer columns, repeat groups
