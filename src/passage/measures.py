@@ -40,6 +40,7 @@ __all__ = [
 
 KINDS = ("sum", "count", "count_distinct", "share", "mean", "min", "max")
 ADDITIVE = ("sum", "count", "share")  # kinds a rollup may sum again
+VALUE_NAMES = ("value", "numerator", "denominator", "previous", "change", "change_pct")  # not keys of a row
 GRAINS = {"day": "D", "month": "M", "quarter": "Q", "year": "Y"}
 PLACE_DEPTH = 4  # parent steps a place-level grouping climbs (admin3 -> admin0; country office -> HQ)
 OPERATORS: dict[str, Callable[[float, float, float], bool]] = {
@@ -252,8 +253,10 @@ class Comparison(_Model):
 
 
 def _problem(where: str, exc: ValidationError) -> UsageError:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    errors = exc.errors()
+    # A key that may be of several forms (a name or a grouping) fails each: the rule it broke says most.
+    first = next((e for e in errors if e["type"] == "value_error"), errors[0])
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("constrained-", "function-", "str")))
     return UsageError(f"{where}{': ' + loc if loc else ''}: {first['msg']}", code="usage.measure")
 
 
@@ -675,5 +678,3 @@ def compare(comparison: Comparison, rows_of: Side, skipped: list[Skipped] | None
                                     OPERATORS[c.operator](float(a), float(b), tol + 1e-9), where, tol))
     return out
 
-
-VALUE_NAMES = ("value", "numerator", "denominator", "previous", "change", "change_pct")
