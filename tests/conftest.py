@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from passage.places import import_lengths, import_pcodes
+from passage.settings import Settings
 from passage.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,17 +69,16 @@ def pg_admin_url():
 
 
 @pytest.fixture
-def pg_store(pg_admin_url, tmp_path, monkeypatch):
+def pg_store(pg_admin_url, tmp_path):
     """A fresh PostgreSQL schema per test, with the P-codes loaded; dropped afterwards."""
     import psycopg
 
     schema = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    monkeypatch.setenv("PASSAGE_ARCHIVE", str(tmp_path / "files"))
     sep = "&" if "?" in pg_admin_url else "?"
     url = f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"
-    s = open_store(url)
+    s = open_store(url, Settings(archive=tmp_path / "files"))
     import_pcodes(s, PCODES)
     import_lengths(s, LENGTHS)
     try:

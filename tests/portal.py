@@ -68,7 +68,7 @@ class RunningPortal:
 
 
 def serve(db: str, accounts: dict, **options) -> RunningPortal:
-    """`options` go to `create_app` (e.g. `export_cache_bytes`)."""
+    """`options` go to `create_app` (e.g. `settings=Settings(cache={"export_bytes": 1000})`)."""
     port = free_port()
     app = create_app(db, **options)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -165,10 +165,12 @@ def test_cli_export_neutralises_on_request(store_path, tmp_path):
 @pytest.fixture(scope="module")
 def small_portal(seeded_portal_store, tmp_path_factory):
     """A running portal over a private copy of the seeded store, its export cache limited to BUDGET bytes."""
+    from passage.settings import Settings
     from portal import copy_store, serve
 
     path, accounts = seeded_portal_store
-    running = serve(str(copy_store(path, tmp_path_factory.mktemp("small"))), accounts, export_cache_bytes=BUDGET)
+    running = serve(str(copy_store(path, tmp_path_factory.mktemp("small"))), accounts,
+                    settings=Settings(cache={"export_bytes": BUDGET}))
     yield running
     running.stop()
 

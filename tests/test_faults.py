@@ -111,9 +111,11 @@ class Killed:
 
 
 def run_and_kill(url: str, src: Path, kill: Kill, timeout: float = 60) -> Killed:
-    """Start the importer, SIGKILL it at the kill point, and return what it had said by then."""
+    """Start the importer, SIGKILL it at the kill point, and return what it had said by then. It runs in the
+    source file's folder: a PostgreSQL store archives into ./passage.files there."""
     proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(src), kill.barrier], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            cwd=src.parent)
     t0 = time.monotonic()
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
 

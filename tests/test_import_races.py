@@ -189,7 +189,7 @@ def test_an_older_postgres_store_gets_the_index_when_opened(pg_store):
         pg_store.execute(f"DROP INDEX {table}_current")
     assert not pg_store.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'rec_dtm_idps_current' "
                                "AND schemaname = current_schema()")
-    with open_store(pg_store.url) as again:
+    with open_store(pg_store.url, pg_store.settings) as again:
         assert again.scalar("SELECT indexdef FROM pg_indexes WHERE indexname = 'rec_dtm_idps_current' "
                             "AND schemaname = current_schema()").endswith("(_record_id) WHERE _current")
 
@@ -202,7 +202,7 @@ def test_a_postgres_store_already_doubled_still_opens(pg_store, tmp_path, caplog
     assert import_files(pg_store, "dtm", [path]).status == "committed"
     pg_store.execute("DROP INDEX rec_dtm_idps_current")
     pg_store.execute("INSERT INTO rec_dtm_idps SELECT * FROM rec_dtm_idps")  # what the race left behind
-    with caplog.at_level("WARNING", logger="passage.store"), open_store(pg_store.url) as again:
+    with caplog.at_level("WARNING", logger="passage.store"), open_store(pg_store.url, pg_store.settings) as again:
         assert again.scalar("SELECT count(*) FROM dtm_idps") == 2
     assert "rec_dtm_idps: 1 record(s) have more than one current version" in caplog.text
 

@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from passage.demo_portal import seed_portal
+from passage.settings import Settings
 from passage.store import open_store
 
 pytestmark = pytest.mark.postgres
@@ -34,19 +35,18 @@ def pg_portal(pg_admin_url, tmp_path_factory):
         conn.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in pg_admin_url else "?"
     url = f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PASSAGE_ARCHIVE", str(work / "files"))
+    settings = Settings(archive=work / "files")
+    try:
+        with open_store(url, settings) as store:
+            accounts = seed_portal(store, work / "demo")["accounts"]
+        running = serve(url, accounts, settings=settings)
         try:
-            with open_store(url) as store:
-                accounts = seed_portal(store, work / "demo")["accounts"]
-            running = serve(url, accounts)
-            try:
-                yield running
-            finally:
-                running.stop()
+            yield running
         finally:
-            with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            running.stop()
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def csrf_of(client) -> str:

@@ -7,22 +7,44 @@ store problem (the report goes to stderr), 2 usage errors.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
 from passage.errors import ImportRejected, NotFound, PassageError, StoreError, UsageError
-from passage.store import DEFAULT_DB, open_store
+from passage.settings import DEFAULT_DB, Settings, load_settings
+from passage.store import open_store
 
 
 class Ctx:
-    def __init__(self, db: str, user: str | None, quiet: bool):
-        self.db, self.user, self.quiet = db, user, quiet
+    def __init__(self, db: str | None, user: str | None, quiet: bool, *, archive: Path | None = None,
+                 config: Path | None = None):
+        self.user, self.quiet, self.config = user, quiet, config
+        self.options: dict[str, tuple[str, Any]] = {"db": ("--db", db), "archive": ("--archive", archive)}
+        self._settings: Settings | None = None
         self._store = None
+
+    def given(self, options: dict[str, tuple[str, Any]]) -> None:
+        """A command's own options for settings keys ({"server.port": ("--port", 8080)}), before settings are read."""
+        assert self._settings is None, "settings already read"
+        self.options.update(options)
+
+    @property
+    def settings(self) -> Settings:
+        """Read once, on first use: options, then PASSAGE_* variables, then the config file, then defaults."""
+        if self._settings is None:
+            self._settings = load_settings(self.options, config=self.config)
+        return self._settings
+
+    @property
+    def db(self) -> str:
+        return self.settings.db
 
     @property
     def store(self):
         if self._store is None:
-            self._store = open_store(self.db)
+            self._store = open_store(self.db, self.settings)
         return self._store
 
     @property
@@ -63,13 +85,20 @@ class PassageGroup(click.Group):
 
 
 @click.group(cls=PassageGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="PASSAGE_DB",
-              help="Store: a DuckDB file path or a postgresql:// URL.")
+@click.option("--db", default=None,
+              help=f"Store: a DuckDB file path or a postgresql:// URL (setting db, $PASSAGE_DB; default {DEFAULT_DB}).")
+@click.option("--archive", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for archived raw files (setting archive, $PASSAGE_ARCHIVE; default: beside a DuckDB "
+                   "store, ./passage.files for PostgreSQL).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Settings file (TOML; default: $PASSAGE_CONFIG, else ./passage.toml when present). "
+                   "`passage settings` shows what applies.")
 @click.option("--user", default=None, envvar="PASSAGE_USER", help="Who is acting (recorded with every change).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.version_option(package_name="passage")
 @click.pass_context
-def main(ctx: click.Context, db: str, user: str | None, quiet: bool) -> None:
+def main(ctx: click.Context, db: str | None, archive: Path | None, config: Path | None, user: str | None,
+         quiet: bool) -> None:
     """Passage: data on human mobility and displacement.
 
     \b
@@ -80,7 +109,7 @@ def main(ctx: click.Context, db: str, user: str | None, quiet: bool) -> None:
       passage import xlsform-data --form site_visit export.csv --report errors.json
       passage packs list                            # the installed packs: their commands are listed below
     """
-    state = Ctx(db, user, quiet)
+    state = Ctx(db, user, quiet, archive=archive, config=config)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -90,6 +119,7 @@ from passage.cli import (
     documents,  # noqa: F401
     migrate,  # noqa: F401  (registers `migrate`)
     packs,  # noqa: F401  (registers `packs list` and `packs check`)
+    settings,  # noqa: F401  (registers `settings`)
     users,  # noqa: F401  (registers `users` and `audit`)
 )
 from passage.plugins import manager

@@ -10,6 +10,7 @@ import click
 from passage.cli import main
 from passage.cli.render import print_report, rows_out, table
 from passage.errors import UsageError
+from passage.settings import DEFAULTS
 
 pass_ctx = click.pass_obj
 
@@ -98,7 +99,7 @@ def forms_install(ctx, file: Path) -> None:
     """Compile an XLSForm (.xlsx) with pyxform and install it (a new version adds fields)."""
     from passage.forms import compile_xlsform, install_form
 
-    form = compile_xlsform(file)
+    form = compile_xlsform(file, max_bytes=ctx.store.settings.limits.upload_bytes.forms)
     done = install_form(ctx.store, form)
     click.echo(f"{form.form_id} version {form.version}: {'installed' if done else 'already installed'} "
                f"({len(form.fields)} fields)")
@@ -419,20 +420,27 @@ def publish_cmd(ctx, dataset: str, countries: tuple[str, ...], note: str | None)
 # ---- the portal ----------------------------------------------------------------------------------------
 
 @main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--demo/--no-demo", default=True, show_default=True,
-              help="Load the demo data (records, boundaries, documents, users) when the store has no records.")
-@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("passage-demo"),
-              show_default=True, help="Where the demo's files and generated accounts are written.")
+@click.option("--host", default=None, help=f"Address to listen on (setting server.host; default {DEFAULTS.server.host}).")
+@click.option("--port", default=None, type=int, help=f"Port to listen on (setting server.port; default "
+                                                     f"{DEFAULTS.server.port}).")
+@click.option("--demo/--no-demo", default=None,
+              help="Load the demo data (records, boundaries, documents, users) when the store has no records "
+                   "(setting demo.seed; default --demo).")
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Where the demo's files and generated accounts are written (setting demo.dir; default "
+                   f"{DEFAULTS.demo.dir}).")
 @click.option("--secure-cookies/--no-secure-cookies", default=None,
-              help="Mark cookies Secure (default: when the request came over HTTPS).")
-@click.option("--export-cache-mb", type=click.IntRange(min=0), default=256, show_default=True,
-              help="Disk space for cached downloads; the least recently used files are removed first.")
+              help="Mark cookies Secure (setting server.secure_cookies; default: when the request came over HTTPS).")
+@click.option("--export-cache-mb", type=click.IntRange(min=0), default=None,
+              help="Disk space for cached downloads, in MiB; the least recently used files are removed first "
+                   f"(setting cache.export_bytes; default {DEFAULTS.cache.export_bytes // 2**20}).")
 @pass_ctx
-def serve_cmd(ctx, host: str, port: int, demo: bool, work_dir: Path, secure_cookies: bool | None,
-              export_cache_mb: int) -> None:
+def serve_cmd(ctx, host: str | None, port: int | None, demo: bool | None, work_dir: Path | None,
+              secure_cookies: bool | None, export_cache_mb: int | None) -> None:
     """Run the portal and the API (server-rendered pages, /api/v1, OpenAPI at /api/docs).
+
+    Each option overrides its settings key, which may also come from a PASSAGE_* variable or passage.toml
+    (`passage settings` shows them).
 
     \b
     Examples:
@@ -445,15 +453,22 @@ def serve_cmd(ctx, host: str, port: int, demo: bool, work_dir: Path, secure_cook
     from passage.demo_portal import accounts_file, needs_demo, seed_portal
     from passage.web.app import create_app
 
-    if demo and needs_demo(ctx.store):
+    ctx.given({"server.host": ("--host", host), "server.port": ("--port", port),
+               "demo.seed": ("--demo" if demo else "--no-demo", demo), "demo.dir": ("--dir", work_dir),
+               "server.secure_cookies": ("--secure-cookies" if secure_cookies else "--no-secure-cookies",
+                                         secure_cookies),
+               "cache.export_bytes": ("--export-cache-mb", None if export_cache_mb is None else export_cache_mb * 2**20)})
+    settings = ctx.settings
+    work_dir = settings.demo.dir
+    if settings.demo.seed and needs_demo(ctx.store):
         click.echo("first run: loading the demo data…", err=True)
         seed_portal(ctx.store, work_dir, progress=lambda m: ctx.quiet or click.echo(f"  {m}", err=True))
-    if demo and accounts_file(work_dir).exists():
+    if settings.demo.seed and accounts_file(work_dir).exists():
         click.echo(f"demo accounts (user, role, places, password): {accounts_file(work_dir)}")
         click.echo(accounts_file(work_dir).read_text(encoding="utf-8").rstrip())
-    db = ctx.db
     ctx.close()
     ctx._store = None
-    app = create_app(db, secure_cookies=secure_cookies, export_cache_bytes=export_cache_mb * 2**20)
+    app = create_app(settings.db, settings)
+    host, port = settings.server.host, settings.server.port
     click.echo(f"Passage is running at http://{host}:{port}/  (API: http://{host}:{port}/api/docs; Ctrl+C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

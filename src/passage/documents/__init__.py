@@ -35,7 +35,6 @@ from passage.store.schema import bump_generation
 
 KINDS = ("report", "map", "snapshot", "dataset-note", "other")
 VISIBILITIES = ("public", "restricted")
-MAX_BYTES = 50 * 2**20
 
 # Every column but the body: what lists, filters and access callbacks need.
 _META = ("doc_id, title, sha256, file_name, media_type, doc_kind, places, doc_date, language, tags, pages, "
@@ -81,13 +80,13 @@ class DocumentHit:
 
 def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] = (), doc_date: date | None = None,
                  language: str | None = None, tags: Sequence[str] = (), kind: str = "report",
-                 visibility: str = "public", user: str | None = None, max_bytes: int = MAX_BYTES) -> int:
+                 visibility: str = "public", user: str | None = None, max_bytes: int | None = None) -> int:
     """Check, archive and index one file; returns its doc_id.
 
     Refuses (ImportRejected, nothing stored) a file that is not a PDF, PNG, JPEG, SVG or
     WebP by its bytes, is empty or too large, a broken or encrypted PDF, unknown place
     codes and languages that are not ISO 639-1; raises UsageError (`doc.duplicate`) when
-    the same file was added before.
+    the same file was added before. `max_bytes` defaults to the store's `limits.upload_bytes.documents`.
     """
     path = Path(path)
     title = " ".join((title or "").split())
@@ -107,7 +106,8 @@ def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] 
     language = language.strip().lower() if language and language.strip() else None
 
     report = Report()
-    extracted, findings = extract(path, max_bytes=max_bytes)
+    limit = store.settings.limits.upload_bytes.documents if max_bytes is None else max_bytes
+    extracted, findings = extract(path, max_bytes=limit)
     report.extend(findings)
     report.extend(_place_findings(store, places, path.name))
     if language is not None and not _is_language(language):

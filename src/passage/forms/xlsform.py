@@ -136,11 +136,17 @@ def _flatten(children: list[dict], path: list[str], repeat: str | None, out: lis
         )
 
 
-def compile_xlsform(path: Path) -> Form:
-    """Read an XLSForm (.xlsx) into a Form; an invalid form raises ImportRejected(form-invalid)."""
+def compile_xlsform(path: Path, max_bytes: int | None = None) -> Form:
+    """Read an XLSForm (.xlsx) into a Form; an invalid form raises ImportRejected(form-invalid), one over
+    `max_bytes` (an upload's limit, `limits.upload_bytes.forms`) ImportRejected(file-too-large) unread."""
     from passage.ingest.xlsx import check_workbook
 
     path = Path(path)
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        report = Report()
+        report.add(Finding("file-too-large", f"{size} bytes is over the limit of {max_bytes}", file=path.name))
+        raise ImportRejected(report)
     data = path.read_bytes()
     if data.startswith(b"PK\x03\x04"):  # an .xlsx: its zip directory is checked before pyxform opens it
         problem = check_workbook(path)

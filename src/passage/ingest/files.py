@@ -19,9 +19,6 @@ from passage.errors import DiskFull
 from passage.ingest.csvscan import Scanner, Shape
 from passage.store import Store
 
-MAX_UPLOAD_BYTES = 4 * 1024**3  # a CSV of 10 M rows × 21 columns is 1.6 GB
-
-
 MAX_BLANK_LINES = 1000
 _BLANK = re.compile(rb"\n\r?(?=\n)")
 

@@ -17,7 +17,6 @@ from passage.errors import NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
 from passage.ingest.files import (
-    MAX_UPLOAD_BYTES,
     SourceFile,
     combined_sha256,
     copy_to_archive,
@@ -78,13 +77,14 @@ def _now() -> datetime:
 
 
 def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | None = None, user: str | None = None,
-                 update: bool = False, max_bytes: int = MAX_UPLOAD_BYTES,
+                 update: bool = False, max_bytes: int | None = None,
                  progress: Callable[[str], None] | None = None, scopes: list[str] | None = None,
                  year: int | None = None) -> ImportResult:
     """Validate files and, only if they are clean, load them as one transaction.
 
     `scopes` (place codes: ISO3 countries or P-code prefixes) limits the rows an editor may import.
     `year` is the period of importers whose files may not say it (yearly lists).
+    `max_bytes` is the largest file accepted (default: the store's `limits.upload_bytes.records`).
     """
     say = progress or (lambda step: None)
     importer = get_importer(kind)
@@ -107,6 +107,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
 
     report = Report()
     paths = [Path(p) for p in paths]
+    max_bytes = store.settings.limits.upload_bytes.records if max_bytes is None else max_bytes
     for p in paths:
         if not p.is_file():
             raise NotFound(f"no such file: {p}")

@@ -37,7 +37,6 @@ BAD_GEOMETRY = "boundary.bad_geometry"
 NO_PCODE = "boundary.no_pcode"
 TOO_LARGE = "boundary.too_large"
 
-MAX_BYTES = 200 * 2**20
 SIMPLIFY_DEGREES = 0.002  # about 200 m: invisible at country scale, a tenth of the size of a COD-AB file
 DECIMALS = 5  # about 1 m
 IMPORT_KIND = "boundaries"
@@ -144,10 +143,11 @@ def light_geojson(geom: shapely.Geometry) -> str:
 
 
 def import_boundaries(store: Store, path: Path, *, level: int | None = None, source: str | None = None,
-                      user: str | None = None, max_bytes: int = MAX_BYTES) -> dict:
+                      user: str | None = None, max_bytes: int | None = None) -> dict:
     """Validate a COD-AB GeoJSON file and, only if every feature is good, store its shapes in one transaction.
 
     level: the admin level of every feature (default: each feature's deepest ADMn_PCODE).
+    max_bytes: the largest file accepted (default: the store's `limits.upload_bytes.boundaries`).
     Returns {"import_id", "file", "features", "levels": {level: count}, "countries": [...], "replaced"}.
     Raises ImportRejected with located findings (row = feature number, column = property); the
     store's boundaries are then unchanged. The raw file is archived either way.
@@ -159,6 +159,7 @@ def import_boundaries(store: Store, path: Path, *, level: int | None = None, sou
     started = _now()
     name = path.name
     size = path.stat().st_size
+    max_bytes = store.settings.limits.upload_bytes.boundaries if max_bytes is None else max_bytes
     if size > max_bytes:
         report.add(Finding(TOO_LARGE, f"{size} bytes is over the limit of {max_bytes}", file=name))
         _log(store, None, name, user, report, 0, started)

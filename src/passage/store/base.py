@@ -7,7 +7,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from passage.settings import Settings
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -21,6 +24,7 @@ def _process_lock(key: str) -> threading.Lock:
 class Store(abc.ABC):
     dialect: str
     url: str
+    settings: Settings  # what the store was opened with: its archive folder, the upload limits
 
     @abc.abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...

@@ -11,14 +11,16 @@ from typing import Any
 import duckdb
 
 from passage.errors import StoreError
+from passage.settings import DEFAULTS, Settings
 from passage.store.base import Store
 
 
 class DuckDBStore(Store):
     dialect = "duckdb"
 
-    def __init__(self, path: str, con: duckdb.DuckDBPyConnection | None = None):
+    def __init__(self, path: str, con: duckdb.DuckDBPyConnection | None = None, *, settings: Settings = DEFAULTS):
         self.url = path
+        self.settings = settings
         try:
             self.con = con if con is not None else duckdb.connect(path)
         except duckdb.Error as exc:
@@ -27,12 +29,12 @@ class DuckDBStore(Store):
         if path == ":memory:":
             import tempfile
 
-            self._archive_dir = Path(tempfile.mkdtemp(prefix="passage-files-"))
+            self._archive_dir = settings.archive or Path(tempfile.mkdtemp(prefix="passage-files-"))
             self._db_key = f":memory:{id(self.con)}"  # each in-memory store is its own database
         else:
             self._db_key = os.path.realpath(path)
             p = Path(path)
-            self._archive_dir = p.with_name(p.stem + ".files")
+            self._archive_dir = settings.archive or p.with_name(p.stem + ".files")
         self._ibis = None
 
     @property
@@ -95,7 +97,7 @@ class DuckDBStore(Store):
 
     def sibling(self) -> DuckDBStore:
         """The same database on a cursor of its own, for another thread (DuckDB connections are not shared)."""
-        other = DuckDBStore(self.url, con=self.con.cursor())
+        other = DuckDBStore(self.url, con=self.con.cursor(), settings=self.settings)
         other._archive_dir = self._archive_dir
         other._db_key = self._db_key
         return other

@@ -18,6 +18,7 @@ import duckdb
 import psycopg
 
 from passage.errors import StoreError
+from passage.settings import DEFAULTS, Settings
 from passage.store.base import Store
 
 
@@ -28,14 +29,15 @@ def _pg(sql: str) -> str:
 class PostgresStore(Store):
     dialect = "postgres"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, settings: Settings = DEFAULTS):
         self.url = url
+        self.settings = settings
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to {urlparse(url)._replace(password=None).geturl()}: {exc}") from exc
         self._tx: Any = None
-        self._archive_dir = Path(os.environ.get("PASSAGE_ARCHIVE", "passage.files"))
+        self._archive_dir = settings.archive or Path("passage.files")
         self._ibis = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -160,7 +162,7 @@ class PostgresStore(Store):
 
     def sibling(self) -> PostgresStore:
         """A connection of its own, for another thread."""
-        return PostgresStore(self.url)
+        return PostgresStore(self.url, self.settings)
 
     def close(self) -> None:
         if self._ibis is not None:

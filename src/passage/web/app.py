@@ -1,6 +1,6 @@
 """The portal and the API as one ASGI application.
 
-`create_app(db)` opens the store; `passage serve` runs it with uvicorn. Pages live in
+`create_app(db, settings)` opens the store; `passage serve` runs it with uvicorn. Pages live in
 `pages.py`, the JSON/CSV API under `/api/v1` in `api.py`; both are thin over the library.
 """
 
@@ -17,9 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passage.errors import AuthError, ImportRejected, PassageError, UsageError
+from passage.settings import DEFAULTS, Settings
 from passage.web import i18n
 from passage.web.context import LANG_COOKIE, Portal
-from passage.web.export_cache import DEFAULT_BUDGET
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("passage.web")
@@ -64,9 +64,10 @@ def error_body(exc: PassageError) -> dict:
     return {"error": body}
 
 
-def create_app(db: str, *, secure_cookies: bool | None = None, export_cache_bytes: int = DEFAULT_BUDGET) -> FastAPI:
-    """The portal over the store `db`; downloads are cached on disk up to `export_cache_bytes`."""
-    portal = Portal(db, secure_cookies=secure_cookies, export_cache_bytes=export_cache_bytes)
+def create_app(db: str | None = None, settings: Settings = DEFAULTS) -> FastAPI:
+    """The portal over the store `db` (default: `settings.db`), with the settings' upload limits, caches and
+    cookie policy (`passage.settings`; `load_settings()` reads them as `passage serve` does)."""
+    portal = Portal(db, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -20,10 +20,10 @@ from fastapi import Request
 
 from passage import auth
 from passage.errors import AuthError, Forbidden
+from passage.settings import DEFAULTS, Settings
 from passage.store import Store, open_store
 from passage.web import i18n
 from passage.web.cache import ResultCache
-from passage.web.export_cache import DEFAULT_BUDGET as DEFAULT_EXPORT_BUDGET
 from passage.web.export_cache import ExportCache
 
 SESSION_COOKIE = "passage_session"
@@ -33,18 +33,20 @@ LANG_COOKIE = "passage_lang"
 
 class Portal:
     """The running portal: one store, a handle per worker thread, a result cache, the downloads' file cache
-    (`export_cache_bytes` on disk at most, least recently used out first)."""
+    (`settings.cache.export_bytes` on disk at most, least recently used out first)."""
 
-    def __init__(self, db: str, *, secure_cookies: bool | None = None, max_upload_bytes: int = 200 * 2**20,
-                 export_cache_bytes: int = DEFAULT_EXPORT_BUDGET):
-        self.db = db
-        self.root = open_store(db)
+    def __init__(self, db: str | None = None, settings: Settings = DEFAULTS):
+        self.settings = settings
+        self.db = db or settings.db
+        self.root = open_store(self.db, settings)
         self._local = threading.local()
-        self.cache = ResultCache()
-        self.secure_cookies = secure_cookies
-        self.max_upload_bytes = max_upload_bytes
+        self.cache = ResultCache(settings.cache.result_entries)
         self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close
-        self.exports = ExportCache(self.export_dir, export_cache_bytes)
+        self.exports = ExportCache(self.export_dir, int(settings.cache.export_bytes))
+
+    @property
+    def secure_cookies(self) -> bool | None:
+        return self.settings.server.secure_cookies
 
     def store(self) -> Store:
         st = getattr(self._local, "store", None)

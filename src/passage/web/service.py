@@ -78,8 +78,8 @@ def install_form_upload(ctx: Ctx, upload: UploadFile) -> dict:
 
     ctx.require_role("admin")
     with tempfile.TemporaryDirectory() as d:
-        path = _save_upload(ctx, upload, Path(d))
-        form = compile_xlsform(path)
+        limit = ctx.store.settings.limits.upload_bytes.forms
+        form = compile_xlsform(_save_upload(upload, Path(d), limit), max_bytes=limit)
         installed = install_form(ctx.store, form)
     from passage import auth
 
@@ -252,17 +252,17 @@ def import_log(ctx: Ctx, limit: int) -> list[dict]:
     return readable_imports(ctx.store, ctx.principal, limit)
 
 
-def _save_upload(ctx: Ctx, upload: UploadFile, directory: Path) -> Path:
-    """Copy an upload to disk, refusing it past the size limit."""
+def _save_upload(upload: UploadFile, directory: Path, limit: int) -> Path:
+    """Copy an upload to disk, refusing it past `limit` bytes (its kind's `limits.upload_bytes`) before it is
+    all written: the library checks the same limit again on the saved file."""
     name = Path(upload.filename or "upload").name or "upload"
     path = directory / name
-    limit = ctx.request.app.state.portal.max_upload_bytes
     size = 0
     with path.open("wb") as out:
         while chunk := upload.file.read(1 << 20):
             size += len(chunk)
             if size > limit:
-                raise UsageError(f"{name} is over the upload limit of {limit // 2**20} MB", code="file-too-large")
+                raise UsageError(f"{name} is over the upload limit of {limit} bytes", code="file-too-large")
             out.write(chunk)
     return path
 
@@ -273,7 +273,7 @@ def import_upload(ctx: Ctx, kind: str, form_id: str | None, upload: UploadFile, 
         raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(importers()))})", code="usage.kind")
     scopes = None if ctx.principal.is_admin else sorted(ctx.principal.scopes)
     with tempfile.TemporaryDirectory() as d:
-        path = _save_upload(ctx, upload, Path(d))
+        path = _save_upload(upload, Path(d), ctx.store.settings.limits.upload_bytes.records)
         result = import_files(ctx.store, kind, [path], form_id=form_id or None, user=ctx.user, update=update,
                               scopes=scopes)
     return result
@@ -339,7 +339,7 @@ def add_document_upload(ctx: Ctx, upload: UploadFile, **meta: Any) -> int:
     if not ctx.principal.is_admin and not (places and all(ctx.principal.covers(country[c], c) for c in places)):
         raise Forbidden("editors add documents about their own places only (give at least one)")
     with tempfile.TemporaryDirectory() as d:
-        path = _save_upload(ctx, upload, Path(d))
+        path = _save_upload(upload, Path(d), ctx.store.settings.limits.upload_bytes.documents)
         return documents.add_document(ctx.store, path, user=ctx.user, **meta)
 
 

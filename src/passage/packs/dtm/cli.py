@@ -6,13 +6,16 @@ from pathlib import Path
 
 import click
 
+from passage.settings import DEFAULTS
+
 
 @click.command("demo")
-@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("passage-demo"),
-              show_default=True, help="Where the generated DTM-shaped files are written.")
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Where the generated DTM-shaped files are written (setting demo.dir; default {DEFAULTS.demo.dir}).")
 @click.pass_obj
-def demo_cmd(ctx, work_dir: Path) -> None:
+def demo_cmd(ctx, work_dir: Path | None) -> None:
     """Generate realistic DTM-shaped data over real P-codes, import it, print headline figures."""
     from passage.packs.dtm.demo import format_headline, run_demo
 
-    click.echo(format_headline(run_demo(ctx.store, work_dir)))
+    ctx.given({"demo.dir": ("--dir", work_dir)})
+    click.echo(format_headline(run_demo(ctx.store, ctx.settings.demo.dir)))
