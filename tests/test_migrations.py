@@ -57,8 +57,8 @@ def old_duckdb(tmp_path) -> str:
 
 
 @pytest.fixture
-def old_postgres(pg_admin_url, tmp_path, monkeypatch):
-    """The old store restored from `pg_dump --inserts` into a schema of its own."""
+def old_postgres(pg_admin_url):
+    """The old store restored from `pg_dump --inserts` into a schema of its own (migrating archives no file)."""
     import psycopg
 
     schema = "old_" + uuid.uuid4().hex[:12]
@@ -66,7 +66,6 @@ def old_postgres(pg_admin_url, tmp_path, monkeypatch):
     sql = "\n".join(line for line in sql.splitlines() if not line.startswith("\\"))  # psql's meta-commands
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(sql)
-    monkeypatch.setenv("PASSAGE_ARCHIVE", str(tmp_path / "files"))
     sep = "&" if "?" in pg_admin_url else "?"
     try:
         yield f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"

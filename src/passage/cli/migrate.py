@@ -33,7 +33,7 @@ def migrate_command(ctx, dry_run: bool, show_status: bool) -> None:
     from passage.store import open_store
     from passage.store.migrations import migrate, status
 
-    with open_store(ctx.db, migrating=True) as store:
+    with open_store(ctx.db, ctx.settings, migrating=True) as store:
         if show_status:
             levels = status(store)
             rows = []
