@@ -42,6 +42,7 @@ from passage.errors import EditRejected, Forbidden, NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
 from passage.forms.registry import record_table
+from passage.ingest.importer import Importer
 from passage.places.pcodes import PcodeResolver
 from passage.plugins import call, pack_for_form
 from passage.store import Store
@@ -99,11 +100,12 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
     try:
         _stage_row(eng, stage, form, config, old, new_text, target)
         importer = _importer_for(form_id)
-        if hasattr(importer, "normalise_edit"):  # the form's importer normalises cells as it does a file's
+        normalised = importer.normalise_edit(eng, stage) if importer else stage  # as the importer does a file's
+        if normalised != stage:
             from passage.ingest.pipeline import _ensure_form_columns
 
-            staged.append(importer.normalise_edit(eng, stage))
-            _ensure_form_columns(eng, staged[-1], form)
+            staged.append(normalised)
+            _ensure_form_columns(eng, normalised, form)
         if scopes is not None and country_field:
             _check_new_country(store, principal, country_field, new_text.get(country_field), target, report)
         ctx = Context(eng, staged[-1], form, config, report, store_keys=None,
@@ -118,7 +120,7 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
             new_key = eng.execute(f"SELECT _key FROM {ctx.table}").fetchall()[0][0]
         if report.ok and new_key is not None:
             _check_key(store, eng, form, config, table, record_id, new_key, target, report)
-        if report.ok and hasattr(importer, "check_edit"):  # the importer's own row checks
+        if report.ok and importer:  # the importer's own row checks
             importer.check_edit(ctx)
         call("edit_checks", store=store, form_id=form_id, old=old, new=new_text, target=target, report=report)
         if not report.ok:
@@ -203,14 +205,13 @@ def _stage_row(eng: Any, stage: str, form: Form, config: dict, old: dict, new_te
     eng.execute(f"INSERT INTO {stage} VALUES ({', '.join('?' for _ in cols)})", values)
 
 
-def _importer_for(form_id: str) -> Any:
-    """The importer of this form that normalises an edited row as it does a file's (`normalise_edit`) or
-    checks it as it checks a file's rows beyond the pipeline (`check_edit`)."""
+def _importer_for(form_id: str) -> Importer | None:
+    """The importer made for this form (its `normalise_edit` and `check_edit` treat an edited row as a file's);
+    None for a form only the generic export reader imports."""
     from passage.ingest.pipeline import importers as all_importers
 
     for make in all_importers().values():
-        if getattr(make, "form_id", None) == form_id and (hasattr(make, "normalise_edit")
-                                                          or hasattr(make, "check_edit")):
+        if isinstance(make, type) and make.form_id == form_id:
             return make()
     return None
 

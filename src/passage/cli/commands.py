@@ -180,7 +180,7 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
     step = _progress(ctx, f"import {kind}")
     try:
         result = import_files(ctx.store, kind, list(files), form_id=form_id, user=ctx.user, update=update,
-                              progress=step, year=year)
+                              progress=step, options={} if year is None else {"year": year})
     finally:
         if step is not None:
             step.bar.__exit__(None, None, None)  # type: ignore[attr-defined]

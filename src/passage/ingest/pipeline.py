@@ -1,4 +1,16 @@
-"""The one import pipeline every importer goes through."""
+"""The one import pipeline every importer goes through.
+
+`import_files` runs an `ImportJob` through its named steps, each a method:
+
+    register -> stage -> check -> load -> finish     (close, always: the staging tables go)
+
+register  hashes the files, leaves out those committed before and logs the import as running;
+stage     has the importer parse the files into a staging table of text (`Importer.stage`);
+check     runs the pipeline's checks, the editor's scope and the importer's own (`after_checks`);
+load      archives the raw files and, if nothing is wrong, loads the records in one transaction, checking
+          again under the form's load lock what another import may have committed meanwhile;
+finish    writes the outcome to the import log and the audit log.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Self
 
 from passage import records
 from passage.auth.audit import audit
@@ -24,19 +37,11 @@ from passage.ingest.files import (
     disk_full,
     register,
 )
+from passage.ingest.importer import Importer
 from passage.places.pcodes import PcodeResolver
 from passage.plugins import install_pack, pack_for_form
 from passage.store import Store
 from passage.store.schema import bump_generation, generation
-
-
-class Importer(Protocol):
-    kind: str
-    form_id: str | None
-    pack: str | None
-    description: str
-
-    def stage(self, eng: Any, files: list[SourceFile], table: str, report: Report) -> int: ...
 
 
 @cache
@@ -48,11 +53,12 @@ def importers() -> dict[str, Callable[[], Importer]]:
     return {"xlsform-data": XlsformDataImporter, **merged("importers")}
 
 
-def get_importer(kind: str) -> Importer:
+def get_importer(kind: str, **options: Any) -> Importer:
+    """A new importer of `kind` with its options (each importer's `Options` says which it takes)."""
     found = importers()
     if kind not in found:
         raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(found))})")
-    return found[kind]()
+    return found[kind](**options)
 
 
 @dataclass
@@ -79,175 +85,248 @@ def _now() -> datetime:
 def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | None = None, user: str | None = None,
                  update: bool = False, max_bytes: int | None = None,
                  progress: Callable[[str], None] | None = None, scopes: list[str] | None = None,
-                 year: int | None = None) -> ImportResult:
+                 options: dict[str, Any] | None = None) -> ImportResult:
     """Validate files and, only if they are clean, load them as one transaction.
 
-    `scopes` (place codes: ISO3 countries or P-code prefixes) limits the rows an editor may import.
-    `year` is the period of importers whose files may not say it (yearly lists).
     `max_bytes` is the largest file accepted (default: the store's `limits.upload_bytes.records`).
+
+    `scopes` (place codes: ISO3 countries or P-code prefixes) limits the rows an editor may import.
+    `options` go to the importer (e.g. `{"year": 2021}` for yearly lists whose files may not say it).
     """
-    say = progress or (lambda step: None)
-    importer = get_importer(kind)
-    if year is not None:
-        if not hasattr(importer, "year"):
-            raise UsageError(f"`{kind}` imports take no --year (their files carry their dates)")
-        importer.year = year
-    form_id = form_id or importer.form_id
-    if form_id is None:
-        raise UsageError(f"`{kind}` imports need --form ID")
-    if importer.pack:
-        install_pack(store, importer.pack)
-    form = get_form(store, form_id)
-    if hasattr(importer, "bind_form"):  # xlsform-data: reads exports by the form, adds Kobo metadata fields
-        form = importer.bind_form(form, [Path(p) for p in paths])
-    pack = pack_for_form(form_id)
-    config = pack.record_config(form_id) if pack else {}
-    if kind == "xlsform-data" and not config:
-        config = {"key": ["_uuid"]} if any(f.name == "_uuid" for f in form.fields) else {}
+    job = ImportJob.prepare(store, kind, [Path(p) for p in paths], form_id=form_id, user=user, update=update,
+                            progress=progress, scopes=scopes, options=options or {})
+    done = job.register(store.settings.limits.upload_bytes.records if max_bytes is None else max_bytes)
+    if done is not None:
+        return done
+    with job:
+        job.stage()
+        job.check()
+        job.load()
+    return job.result
 
-    report = Report()
-    paths = [Path(p) for p in paths]
-    max_bytes = store.settings.limits.upload_bytes.records if max_bytes is None else max_bytes
-    for p in paths:
-        if not p.is_file():
-            raise NotFound(f"no such file: {p}")
-        if p.stat().st_size > max_bytes:
-            report.add(Finding("file-too-large", f"{p.stat().st_size} bytes is over the limit of {max_bytes}", file=p.name))
-    if not report.ok:  # too large to hash: logged without one
-        import_id = store.scalar("SELECT nextval('import_ids')")
-        result = ImportResult(import_id, "rejected", report)
-        store.execute(
+
+class ImportJob:
+    """One import, step by step. It owns its staging tables: `close` (or leaving `with job:`) drops them,
+    whatever happened, and logs an import that ended in an exception as failed."""
+
+    def __init__(self, store: Store, importer: Importer, kind: str, form: Form, config: dict[str, Any],
+                 paths: list[Path], *, user: str | None, update: bool, scopes: list[str] | None,
+                 progress: Callable[[str], None] | None) -> None:
+        self.store, self.importer, self.kind, self.form, self.config = store, importer, kind, form, config
+        self.form_id = form.form_id
+        self.paths, self.user, self.update, self.scopes = paths, user, update, scopes
+        self.say = progress or (lambda step: None)
+        self.report = Report()
+        self.result = ImportResult(None, "rejected", self.report)
+        self.import_id: int | None = None
+        self.files: list[SourceFile] = []  # the files this import may still load
+        self.logged: list[SourceFile] = []  # as the log row first named them
+        self.held: list[SourceFile] = []  # an editor's files committed before: checked, then left out
+        self.known: dict[str, int] = {}  # sha256 -> the committed import that holds the file
+        self.hashes: dict[str, str] = {}  # file name -> sha256
+        self.ctx: Context | None = None
+        self.mine = scopes is None  # every row is in the editor's places (known once the checks have run)
+        self.checked = 0  # the store's generation when the checks ran
+        self.eng: Any = None
+        self._copier: ThreadPoolExecutor | None = None
+        self._copies: Any = None
+
+    @classmethod
+    def prepare(cls, store: Store, kind: str, paths: list[Path], *, form_id: str | None, user: str | None,
+                update: bool, progress: Callable[[str], None] | None, scopes: list[str] | None,
+                options: dict[str, Any]) -> ImportJob:
+        """The importer with its options, its form (installed with its pack) and the records' configuration."""
+        importer = get_importer(kind, **options)
+        form_id = form_id or importer.form_id
+        if form_id is None:
+            raise UsageError(f"`{kind}` imports need --form ID")
+        if importer.pack:
+            install_pack(store, importer.pack)
+        form = importer.bind_form(get_form(store, form_id), paths)
+        pack = pack_for_form(form_id)
+        config = importer.record_config(form, pack.record_config(form_id) if pack else {})
+        return cls(store, importer, kind, form, config, paths, user=user, update=update, scopes=scopes,
+                   progress=progress)
+
+    @property
+    def stage_table(self) -> str:
+        return f"_stage_{self.import_id}"
+
+    # ---- register ------------------------------------------------------------------------------------
+
+    def register(self, max_bytes: int) -> ImportResult | None:
+        """Size, hash and log the files; an ImportResult when the import ends here (too large, or every file
+        committed before), else None and the import is logged as running."""
+        store, report = self.store, self.report
+        for p in self.paths:
+            if not p.is_file():
+                raise NotFound(f"no such file: {p}")
+            if p.stat().st_size > max_bytes:
+                report.add(Finding("file-too-large", f"{p.stat().st_size} bytes is over the limit of {max_bytes}",
+                                   file=p.name))
+        if not report.ok:  # too large to hash: logged without one
+            self._log_running(", ".join(p.name for p in self.paths), "")
+            self._finish()
+            return self.result
+        self.say("hashing")
+        files = [describe(p) for p in self.paths]
+        self.hashes = {f.name: f.sha256 for f in files}
+        # Re-importing a file is a no-op, whether it comes alone or beside new ones. An editor (scopes given)
+        # hears so only once every row is known to lie in their places: "imported before" about a file of
+        # other places would tell them that it is in the store. Those files are checked, then left out.
+        self.known = _committed(store, self.kind, self.form_id, files)
+        self.held = [f for f in files if f.sha256 in self.known] if self.scopes is not None else []
+        skipped = [f.name for f in files if f.sha256 in self.known and f not in self.held]
+        self.files = [f for f in files if f.sha256 not in self.known or f in self.held]
+        if not self.files:
+            return ImportResult(None, "unchanged", report, previous_import=max(self.known.values()),
+                                skipped=skipped)
+        self.result.skipped = skipped
+        self._log_running(", ".join(f.name for f in self.files), combined_sha256(self.files))
+        store.hold_import(self.import_id)
+        self.eng = store.engine()  # the staging engine: the store's own on DuckDB, a private one for PostgreSQL
+        self.logged = list(self.files)
+        self._copier = ThreadPoolExecutor(1)  # the raw files are archived while they are parsed and checked
+        self._copies = self._copier.submit(lambda: [copy_to_archive(store.archive_dir, f) for f in self.logged])
+        return None
+
+    def _log_running(self, names: str, sha: str) -> None:
+        self.import_id = self.result.import_id = self.store.scalar("SELECT nextval('import_ids')")
+        self.store.execute(
             "INSERT INTO imports (import_id, kind, form_id, files, sha256, user_name, started_at, status) "
-            "VALUES (?, ?, ?, ?, '', ?, ?, 'running')",
-            [import_id, kind, form_id, ", ".join(p.name for p in paths), user, _now()])
-        _finish(store, result, user)
-        return result
-    say("hashing")
-    files = [describe(p) for p in paths]
-    hashes = {f.name: f.sha256 for f in files}
-    # Re-importing a file is a no-op, whether it comes alone or beside new ones. An editor (scopes given)
-    # hears so only once every row is known to lie in their places: "imported before" about a file of
-    # other places would tell them that it is in the store. Those files are checked, then left out.
-    known = _committed(store, kind, form_id, files)
-    held = [f for f in files if f.sha256 in known] if scopes is not None else []
-    skipped = [f.name for f in files if f.sha256 in known and f not in held]
-    files = [f for f in files if f.sha256 not in known or f in held]
-    if not files:
-        return ImportResult(None, "unchanged", report, previous_import=max(known.values()), skipped=skipped)
-    sha = combined_sha256(files)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+            [self.import_id, self.kind, self.form_id, names, sha, self.user, _now()])
 
-    import_id = store.scalar("SELECT nextval('import_ids')")
-    store.execute(
-        "INSERT INTO imports (import_id, kind, form_id, files, sha256, user_name, started_at, status) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
-        [import_id, kind, form_id, ", ".join(f.name for f in files), sha, user, _now()],
-    )
-    store.hold_import(import_id)
-    eng = store.engine()
-    stage = f"_stage_{import_id}"
-    result = ImportResult(import_id, "rejected", report, skipped=skipped)
-    ctx = None
-    mine = scopes is None  # every row is in the editor's places (known once the checks have run)
-    final = stage  # after the checks: a view over the staging table with normalised codes and keys
-    copier = ThreadPoolExecutor(1)  # the raw files are archived while they are parsed and checked
-    logged = list(files)  # as the log row names them; a file found committed is left out of `files` later
-    copies = copier.submit(lambda: [copy_to_archive(store.archive_dir, f) for f in logged])
-    try:
-        say("parsing")
-        result.rows_read = importer.stage(eng, files, stage, report)
-        if report.ok:
-            say("validating")
-            _ensure_form_columns(eng, stage, form)
-            checked = generation(store)  # a change committed after this is checked again under the load lock
-            # An editor's rows meet the store (keys, workflow states) only once they are all in the editor's
-            # places: a finding on a row of another place would say what the store holds there.
-            ctx = Context(eng, stage, form, config, report,
-                          store_keys=records.current_keys(store, eng, form_id) if scopes is None else None,
-                          extra={"resolver": PcodeResolver(store), "update": update, "store": store})
-            run_checks(ctx)
-            if scopes is not None and report.ok:
-                _check_scope(eng, ctx.table, config, scopes, report)
-                mine = report.ok
-                if mine:
-                    if held:
-                        result.rows_read -= _leave_out(eng, ctx, [f.name for f in held])
-                        result.skipped.extend(f.name for f in held)
-                        files = [f for f in files if f not in held]
-                    ctx.store_keys = records.current_keys(store, eng, form_id)
-                    unique_key.store_duplicates(ctx)
-            final = ctx.table
-            if mine and hasattr(importer, "after_checks"):  # xlsform-data: repeat rows, record ids
-                importer.after_checks(ctx, import_id)
-        say("archiving")
-        targets = copies.result()
-        with store.load_lock(form_id):  # DuckDB: two registrations of one file at once would both insert it
-            for f, target in zip(logged, targets):
+    # ---- stage and check -------------------------------------------------------------------------------
+
+    def stage(self) -> None:
+        self.say("parsing")
+        self.result.rows_read = self.importer.stage(self.eng, self.files, self.stage_table, self.report)
+
+    def check(self) -> None:
+        """The pipeline's checks; an editor's rows meet the store (keys, workflow states) only once they are all
+        in the editor's places: a finding on a row of another place would say what the store holds there."""
+        if not self.report.ok:
+            return
+        store, eng = self.store, self.eng
+        self.say("validating")
+        _ensure_form_columns(eng, self.stage_table, self.form)
+        self.checked = generation(store)  # a change committed after this is checked again under the load lock
+        self.ctx = ctx = Context(eng, self.stage_table, self.form, self.config, self.report,
+                                 store_keys=records.current_keys(store, eng, self.form_id) if self.scopes is None
+                                 else None,
+                                 extra={"resolver": PcodeResolver(store), "update": self.update, "store": store})
+        run_checks(ctx)
+        if self.scopes is not None and self.report.ok:
+            _check_scope(eng, ctx.table, self.config, self.scopes, self.report)
+            self.mine = self.report.ok
+            if self.mine:
+                if self.held:
+                    self.result.rows_read -= _leave_out(eng, ctx, [f.name for f in self.held])
+                    self.result.skipped.extend(f.name for f in self.held)
+                    self.files = [f for f in self.files if f not in self.held]
+                ctx.store_keys = records.current_keys(store, eng, self.form_id)
+                unique_key.store_duplicates(ctx)
+        if self.mine:
+            self.importer.after_checks(ctx, self.import_id)
+
+    # ---- load ----------------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        store, result, ctx = self.store, self.result, self.ctx
+        self.say("archiving")
+        targets = self._copies.result()
+        with store.load_lock(self.form_id):  # DuckDB: two registrations of one file at once would both insert it
+            for f, target in zip(self.logged, targets, strict=True):
                 register(store, f, target)
-        if not report.ok and ctx is not None and mine and files and \
-                len(_committed(store, kind, form_id, files)) == len(files):
+        if not self.report.ok and ctx is not None and self.mine and self.files and \
+                len(_committed(store, self.kind, self.form_id, self.files)) == len(self.files):
             # Checked while another import committed the very same file(s): the findings were about the
             # records it loaded (`duplicate-key-store`). This import is a no-op, as the next one would be.
-            result.report = report = Report()
-        if report.ok:
-            say("loading")
-            # One load at a time per form (per store on DuckDB), and what was checked before is checked
-            # again under the lock: a file another import committed meanwhile is left out (all of them:
-            # unchanged, as a file imported before); new records meet what was committed since the checks.
-            with store.load_lock(form_id), store.transaction():
-                late = _committed(store, kind, form_id, files)
-                if late:
-                    gone = [f.name for f in files if f.sha256 in late]
-                    result.rows_read -= _leave_out(eng, ctx, gone)
-                    result.skipped.extend(gone)
-                    final, known = ctx.table, {**known, **late}
-                    files = [f for f in files if f.sha256 not in late]
-                if files and files != logged:
-                    store.execute("UPDATE imports SET files = ?, sha256 = ? WHERE import_id = ?",
-                                  [", ".join(f.name for f in files), combined_sha256(files), import_id])
-                if not files:
-                    result.status = "unchanged"
-                    result.previous_import = max(known[hashes[n]] for n in result.skipped)
-                elif not update and (late or generation(store) != checked):
-                    ctx.store_keys = records.current_keys(store, eng, form_id)
-                    unique_key.store_duplicates(ctx)
-                if files and report.ok:
-                    for pos, f in enumerate(files):
-                        store.execute("INSERT INTO import_files VALUES (?, ?, ?)", [import_id, f.sha256, pos])
-                    if getattr(importer, "extra_columns", None):  # xlsform-data: _uuid, _submission_time
-                        records.ensure_columns(store, form_id, importer.extra_columns)
-                    counts = records.load(store, eng, final, form, import_id=import_id, user=user,
-                                          file_hashes=hashes, update=update)
-                    for repeat, rstage, pstage in getattr(importer, "repeat_stages", []):  # xlsform-data repeats
-                        records.load_repeat(store, eng, rstage, pstage, importer.form, repeat, import_id=import_id,
-                                            user=user, file_hashes=hashes, update=update)
-                    result.inserted, result.updated, result.unchanged = counts
-                    result.status = "committed"
-                _finish(store, result, user, message=f"the same file(s) were committed by import "
-                        f"{result.previous_import}" if result.status == "unchanged" else None)
-                if result.status == "committed":
-                    bump_generation(store)
-        else:
-            _finish(store, result, user)
-    except BaseException as exc:
-        full = disk_full(exc)  # ENOSPC while archiving, staging or loading: one clear error (`store.disk_full`)
-        store.execute("UPDATE imports SET status = 'failed', finished_at = ?, message = ? WHERE import_id = ?",
-                      [_now(), f"{type(full or exc).__name__}: {full or exc}"[:500], import_id])
+            result.report = self.report = Report()
+        if not self.report.ok:
+            self._finish()
+            return
+        self.say("loading")
+        # One load at a time per form (per store on DuckDB), and what was checked before is checked again under
+        # the lock: a file another import committed meanwhile is left out (all of them: unchanged, as a file
+        # imported before); new records meet what was committed since the checks.
+        eng = self.eng
+        with store.load_lock(self.form_id), store.transaction():
+            late = _committed(store, self.kind, self.form_id, self.files)
+            if late:
+                gone = [f.name for f in self.files if f.sha256 in late]
+                result.rows_read -= _leave_out(eng, ctx, gone)
+                result.skipped.extend(gone)
+                self.known = {**self.known, **late}
+                self.files = [f for f in self.files if f.sha256 not in late]
+            if self.files and self.files != self.logged:
+                store.execute("UPDATE imports SET files = ?, sha256 = ? WHERE import_id = ?",
+                              [", ".join(f.name for f in self.files), combined_sha256(self.files), self.import_id])
+            if not self.files:
+                result.status = "unchanged"
+                result.previous_import = max(self.known[self.hashes[n]] for n in result.skipped)
+            elif not self.update and (late or generation(store) != self.checked):
+                ctx.store_keys = records.current_keys(store, eng, self.form_id)
+                unique_key.store_duplicates(ctx)
+            if self.files and self.report.ok:
+                self._write_records(eng)
+            self._finish(message=f"the same file(s) were committed by import {result.previous_import}"
+                         if result.status == "unchanged" else None)
+            if result.status == "committed":
+                bump_generation(store)
+
+    def _write_records(self, eng: Any) -> None:
+        store, importer, result = self.store, self.importer, self.result
+        for pos, f in enumerate(self.files):
+            store.execute("INSERT INTO import_files VALUES (?, ?, ?)", [self.import_id, f.sha256, pos])
+        if importer.extra_columns():
+            records.ensure_columns(store, self.form_id, importer.extra_columns())
+        result.inserted, result.updated, result.unchanged = records.load(
+            store, eng, self.ctx.table, self.form, import_id=self.import_id, user=self.user,
+            file_hashes=self.hashes, update=self.update)
+        for repeat, rstage, pstage in importer.repeat_tables():
+            records.load_repeat(store, eng, rstage, pstage, importer.form, repeat, import_id=self.import_id,
+                                user=self.user, file_hashes=self.hashes, update=self.update)
+        result.status = "committed"
+
+    # ---- finish and close ------------------------------------------------------------------------------
+
+    def _finish(self, message: str | None = None) -> None:
+        _finish(self.store, self.result, self.user, message=message)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc is not None:
+                self.fail(exc)
+        finally:
+            self.close()
+
+    def fail(self, exc: BaseException) -> None:
+        """Log the import as failed; a full disk is raised again as one clear error (`store.disk_full`)."""
+        full = disk_full(exc)  # ENOSPC while archiving, staging or loading
+        self.store.execute("UPDATE imports SET status = 'failed', finished_at = ?, message = ? WHERE import_id = ?",
+                           [_now(), f"{type(full or exc).__name__}: {full or exc}"[:500], self.import_id])
         if full is not None and full is not exc:
             raise full from exc
-        raise
-    finally:
-        copier.shutdown(wait=True)
+
+    def close(self) -> None:
+        """Drop every staging table and view of the import, and let go of it."""
+        eng, ctx = self.eng, self.ctx
+        if self._copier is not None:
+            self._copier.shutdown(wait=True)
         for name in reversed(ctx.extra.get("temp_views", []) if ctx else []):
             eng.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (ctx.extra.get("temp_tables", []) if ctx else []):
             eng.execute(f"DROP TABLE IF EXISTS {name}")
-        for suffix in ("", "_raw"):
-            eng.execute(f"DROP TABLE IF EXISTS {stage}{suffix}")
-        for _, rstage, _ in getattr(importer, "repeat_stages", []):  # xlsform-data repeat staging tables
-            eng.execute(f"DROP TABLE IF EXISTS {rstage}")
-        records.drop_current_keys(store, eng, form_id)
-        store.release_import(import_id)
-    return result
+        for name in (self.stage_table, f"{self.stage_table}_raw", *self.importer.staging_tables()):
+            eng.execute(f"DROP TABLE IF EXISTS {name}")
+        records.drop_current_keys(self.store, eng, self.form_id)
+        self.store.release_import(self.import_id)
 
 
 def _committed(store: Store, kind: str, form_id: str, files: list[SourceFile]) -> dict[str, int]:

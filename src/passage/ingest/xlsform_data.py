@@ -91,6 +91,7 @@ from passage.forms import Field, Form
 from passage.forms.expr import ExpressionError, referenced_fields
 from passage.ingest import csvfile
 from passage.ingest.files import SourceFile
+from passage.ingest.importer import Importer
 from passage.ingest.xlsx import open_workbook
 
 # Record-table columns this importer adds (see the module docstring).
@@ -268,7 +269,7 @@ def _merged_ranges(path: Path, ws: Any) -> list[str]:
     return found
 
 
-class XlsformDataImporter:
+class XlsformDataImporter(Importer):
     kind = "xlsform-data"
     form_id = None  # any installed form: `--form ID`
     pack = None
@@ -276,9 +277,10 @@ class XlsformDataImporter:
         "KoboToolbox / ODK exports (CSV, or XLSX with one sheet per repeat group) of an installed XLSForm"
     )
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.form: Form | None = None  # the installed form, as the export is read by it
-        self.extra_columns: list[tuple[str, str]] = []
+        self._extra_columns: list[tuple[str, str]] = []
         # (repeat, staging table, parent staging table), outermost repeat first; read by the pipeline
         self.repeat_stages: list[tuple[str, str, str]] = []
         self._levels: dict[str | None, _Level] = {}
@@ -310,10 +312,22 @@ class XlsformDataImporter:
             extra.append(
                 Field("_submission_time", "dateTime", label="Submission time", path="_submission_time")
             )
-        self.extra_columns = [(n, t) for n, t in EXTRA_COLUMNS if n not in names]
+        self._extra_columns = [(n, t) for n, t in EXTRA_COLUMNS if n not in names]
         # The main records are checked and loaded by the top-level fields only: a repeat's fields are not
         # columns of the main staging table (an expression referring to one is reported, not run).
         return dataclasses.replace(form, fields=form.top_fields() + extra)
+
+    def record_config(self, form: Form, config: dict[str, Any]) -> dict[str, Any]:
+        """A form no pack describes: its records are keyed by the export's submission id when it has one."""
+        if config:
+            return config
+        return {"key": ["_uuid"]} if any(f.name == "_uuid" for f in form.fields) else {}
+
+    def extra_columns(self) -> list[tuple[str, str]]:
+        return self._extra_columns
+
+    def repeat_tables(self) -> list[tuple[str, str, str]]:
+        return self.repeat_stages
 
     def stage(
         self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report

@@ -18,6 +18,7 @@ import yaml
 
 from passage.findings import Finding, Report
 from passage.ingest import csvfile
+from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
 
 
@@ -81,7 +82,7 @@ def mapping_sql(present: set[str]) -> str:
     return ",\n  ".join(out)
 
 
-class DtmImporter:
+class DtmImporter(Importer):
     kind = "dtm"
     pack = "dtm"
     form_id = "dtm_idps"

@@ -13,21 +13,22 @@ import duckdb
 
 from passage.checks import Context
 from passage.findings import Finding, Report
+from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
-from passage.packs.staff.importers.staff_register import stage_snapshot
+from passage.packs.staff.importers.staff_register import YearOption, stage_snapshot
 
 COLUMNS = ["annex", "section", "country"]
 
 
-class NationalityListImporter:
+class NationalityListImporter(Importer):
     kind = "nationality-list"
     pack = "staff"
     form_id = "staff_nationality"
     description = "Member States and observers/others per staff annex, in order: annex, section, country [, year]"
-    year: int | None = None  # `passage import nationality-list --year 2021 FILE`
+    Options = YearOption  # `passage import ... --year 2020 FILE`, for files without a year column
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
-        total = stage_snapshot(eng, files, table, report, COLUMNS, "list", "nationality list", self.year)
+        total = stage_snapshot(eng, files, table, report, COLUMNS, "list", "nationality list", self.options.year)
         if total and report.ok:  # the order of the lines is the order of the table
             eng.execute(f"ALTER TABLE {table} ADD COLUMN position VARCHAR")
             eng.execute(f"UPDATE {table} SET position = CAST(rowid + 1 AS VARCHAR)")

@@ -16,10 +16,12 @@ import re
 from typing import Any
 
 import duckdb
+from pydantic import BaseModel, ConfigDict, Field
 
 from passage.checks import Context, flag, q
 from passage.findings import WARNING, Finding, Report
 from passage.ingest import csvfile
+from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile, combined_sha256
 
 COLUMNS = ["staff_id", "category", "grade", "nationality", "nationality_group", "sex", "appointment_type"]
@@ -34,6 +36,13 @@ def file_year(name: str) -> tuple[int | None, str]:
     if found:
         return None, f"the file name holds several years ({', '.join(found)})"
     return None, "the file name holds no 4-digit year"
+
+
+class YearOption(BaseModel):
+    """The year a register or list is for, when its file has no year column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    year: int | None = Field(None, ge=1900, le=2100)
 
 
 def stage_csv(eng: duckdb.DuckDBPyConnection, f: SourceFile, table: str, report: Report, columns: list[str],
@@ -102,7 +111,7 @@ def stage_snapshot(eng: duckdb.DuckDBPyConnection, files: list[SourceFile], tabl
     return total
 
 
-class StaffRegisterImporter:
+class StaffRegisterImporter(Importer):
     kind = "staff-register"
     pack = "staff"
     form_id = "staff_member"
@@ -110,10 +119,10 @@ class StaffRegisterImporter:
                    "appointment_type [, year]")
     examples = ("passage import staff-register staff_register_2020.csv",
                 "passage import staff-register --year 2021 register.csv")
-    year: int | None = None  # `passage import staff-register --year 2020 FILE`
+    Options = YearOption  # `passage import ... --year 2020 FILE`, for files without a year column
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
-        return stage_snapshot(eng, files, table, report, COLUMNS, "register", "register", self.year)
+        return stage_snapshot(eng, files, table, report, COLUMNS, "register", "register", self.options.year)
 
     def after_checks(self, ctx: Context, import_id: int) -> None:
         """The pack's register checks: grades by category, nationalities in the list."""

@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from passage.findings import WARNING, Finding, Report
+from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
 from passage.ingest.xlsx import open_workbook
 from passage.packs.travel.importers import trackers
@@ -75,7 +76,7 @@ def to_date(v: Any) -> tuple[str | None, bool]:
     return None, False
 
 
-class AcapsImporter:
+class AcapsImporter(Importer):
     kind = "acaps"
     pack = "travel"
     form_id = "travel_measure"

@@ -23,10 +23,13 @@ import csv
 import re
 from collections import defaultdict
 from datetime import date
+from typing import Any, Literal
 
 import duckdb
+from pydantic import BaseModel, ConfigDict
 
 from passage.findings import WARNING, Finding, Report
+from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
 from passage.packs.travel.importers import trackers
 from passage.packs.travel.importers.mappings import load_mappings
@@ -78,18 +81,21 @@ def to_iso(parts: tuple[str, int, int, int], order: str | None) -> str | None:
         return None
 
 
-class CobapImporter:
+class CobapImporter(Importer):
     kind = "cobap"
     pack = "travel"
     form_id = "travel_measure"
     description = "COBAP policy list (policy_list.csv): border closure policies, dates in the file's own order"
 
-    def __init__(self, date_order: str | None = None) -> None:
-        if date_order not in (None, "dmy", "mdy"):
-            raise ValueError(f"date_order must be 'dmy' or 'mdy', not {date_order!r}")
-        self.date_order = date_order
-        if date_order:  # cobap-dmy, cobap-mdy: for files whose dates no value tells the order of
-            self.description = f"{self.description}; every date read {'day' if date_order == 'dmy' else 'month'} first"
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        date_order: Literal["dmy", "mdy"] | None = None  # for files whose dates no value tells the order of
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.date_order = self.options.date_order
+        if self.date_order:  # cobap-dmy, cobap-mdy
+            self.description = f"{self.description}; every date read {'day' if self.date_order == 'dmy' else 'month'} first"
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
         rows: list[tuple[SourceFile, int, dict[str, str]]] = []  # (file, line, column -> text)

@@ -22,6 +22,7 @@ from datetime import date
 import duckdb
 
 from passage.findings import Finding, Report
+from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
 from passage.packs.travel.importers import trackers
 
@@ -52,7 +53,7 @@ def _missing_sql(col: str) -> str:
     return f"(lower(trim(coalesce({col}, ''))) IN ({words}))"
 
 
-class OxcgrtImporter:
+class OxcgrtImporter(Importer):
     kind = "oxcgrt"
     pack = "travel"
     form_id = "travel_level"

@@ -1,0 +1,101 @@
+"""The importer contract: every hook the import pipeline calls, with its default.
+
+An importer only parses. `stage` turns a provider's files into a staging table of text columns named like
+the form's fields; the pipeline (`passage.ingest.pipeline`) does everything else the same way for every
+importer: hashing, archiving, checks, keys, loading, the log. The other hooks let an importer add what only it
+knows, and each has a default that does nothing, so the pipeline never probes an importer for what it has.
+
+Options a command line or a page passes to an importer (a year, a date order) are a pydantic model,
+`Options`, validated before the importer is made: an option the importer does not take is a usage error.
+
+    class SiteVisitImporter(Importer):
+        kind, form_id, pack = "site-visits", "site_visit", "sites"
+        description = "Site visit sheets (CSV)"
+
+        def stage(self, eng, files, table, report):
+            ...  # CREATE TABLE {table} (... VARCHAR, _file, _sheet, _row); return the rows read
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from passage.errors import UsageError
+
+if TYPE_CHECKING:
+    from passage.checks import Context
+    from passage.findings import Report
+    from passage.forms import Form
+    from passage.ingest.files import SourceFile
+
+
+class NoOptions(BaseModel):
+    """An importer that takes no options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Importer:
+    kind: ClassVar[str]
+    form_id: ClassVar[str | None] = None  # None: the caller names the form (`--form`)
+    pack: ClassVar[str | None] = None  # the pack whose forms are installed before an import
+    description: ClassVar[str] = ""
+    examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in `passage import --help`
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, **options: Any) -> None:
+        try:
+            self.options = self.Options(**options)
+        except ValidationError as exc:
+            takes = ", ".join(_option(n) for n in self.Options.model_fields) or "no options"
+            problems = [f"`{self.kind}` imports take no {_option(e['loc'][0])} (they take {takes})"
+                        if e["type"] == "extra_forbidden" else f"{_option(e['loc'][0])}: {e['msg']}"
+                        for e in exc.errors()]
+            raise UsageError("; ".join(problems), code="usage.option") from None
+
+    # ---- the pipeline's hooks, in the order it calls them
+
+    def bind_form(self, form: Form, paths: list[Path]) -> Form:
+        """The form the files are read by (an export may add fields the form lacks, e.g. a tool's metadata)."""
+        return form
+
+    def record_config(self, form: Form, config: dict[str, Any]) -> dict[str, Any]:
+        """The records' key, places and checks: the pack's `records:` entry for the form, unless the importer
+        knows better (a generic form has no pack entry)."""
+        return config
+
+    def stage(self, eng: Any, files: list[SourceFile], table: str, report: Report) -> int:
+        """Parse the files into the staging table `table`; return the rows read. Findings go to `report`."""
+        raise NotImplementedError
+
+    def after_checks(self, ctx: Context, import_id: int) -> None:
+        """Checks and preparations only the importer can make, once the pipeline's checks have run."""
+
+    def extra_columns(self) -> list[tuple[str, str]]:
+        """Columns the record table needs beside the form's fields: (name, SQL type)."""
+        return []
+
+    def repeat_tables(self) -> list[tuple[str, str, str]]:
+        """Repeat groups loaded beside the records: (repeat name, its staging table, the parents' staging)."""
+        return []
+
+    def staging_tables(self) -> list[str]:
+        """Staging tables the importer made besides `stage`'s: dropped when the import ends."""
+        return [rstage for _, rstage, _ in self.repeat_tables()]
+
+    # ---- record edits (passage.edits) check one edited row as an import of it
+
+    def normalise_edit(self, eng: Any, table: str) -> str:
+        """The relation of the staged edited row, normalised as `stage` normalises a file's rows."""
+        return table
+
+    def check_edit(self, ctx: Context) -> None:
+        """The importer's own row checks (as `after_checks` runs them on a file's rows)."""
+
+
+def _option(name: object) -> str:
+    """An option as the command line spells it (`year` -> `--year`)."""
+    return "--" + str(name).replace("_", "-")
