@@ -53,6 +53,12 @@ class PackHooks:
         """The pack's finding codes and what each means (docs/validation.md lists them)."""
 
     @hookspec
+    def row_checks(self) -> dict[str, Callable[[Any, Any], None]]:
+        """Record checks a form's `records.<form>.checks.<name>` may ask for, beside the core's: name ->
+        check(batch, spec), adding set-based conditions to the import's one scan (`passage.checks.Batch`).
+        Their codes are among the pack's `finding_codes`; `pack_sections()["records.checks"]` types their specs."""
+
+    @hookspec
     def store_tables(self) -> list[str]:
         """DDL of the pack's own system tables (`CREATE ... IF NOT EXISTS`), run when a store opens."""
 
@@ -70,7 +76,8 @@ class PackHooks:
 
     @hookspec
     def demo_seed(self, store: Any, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any] | None:
-        """Load the pack's demo data into a new store; return {"accounts": {...}, ...} for the summary.
+        """Load the pack's demo data into a new store; return {"accounts": [(user, role, places)], ...}: the
+        accounts are made with generated passwords (`passage.demo_portal.add_accounts`), the rest is the summary.
         Packs are seeded in order of `requires` in their pack.yaml."""
 
     @hookspec

@@ -103,7 +103,17 @@ def run_checks(ctx: Context) -> None:
         parts_within_total.run(batch, **checks["parts_within_total"])
     if "not_in_future" in checks:
         not_in_future.run(batch, checks["not_in_future"])
+    own = _pack_checks()
+    for name, spec in checks.items():  # the packs' own row checks, in the same scan
+        if name in own:
+            own[name](batch, spec)
     batch.run()
     places.run(ctx)
     if ctx.report.ok:
         unique_key.run(ctx)
+
+
+def _pack_checks() -> dict[str, Any]:
+    from passage.plugins import merged
+
+    return merged("row_checks")

@@ -1,0 +1,1 @@
+"""Flow monitoring point counts: people entering and leaving through a monitoring point, per day."""
