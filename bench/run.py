@@ -66,7 +66,7 @@ def task_template(a) -> dict:
         p.unlink(missing_ok=True)
     pcodes, lengths = _pcode_files()
     with open_store(str(target)) as s:
-        n = import_pcodes(s, pcodes)
+        n = import_pcodes(s, pcodes).value
         import_lengths(s, lengths)
         install_pack(s, "dtm")
         s.execute("CHECKPOINT")

@@ -30,8 +30,8 @@ def places_template(tmp_path_factory) -> Path:
     """A DuckDB store with OCHA's P-codes and lengths, built once and copied per test."""
     path = tmp_path_factory.mktemp("template") / "places.duckdb"
     with open_store(str(path)) as store:
-        import_pcodes(store, PCODES)
-        import_lengths(store, LENGTHS)
+        assert import_pcodes(store, PCODES).ok
+        assert import_lengths(store, LENGTHS).ok
     return path
 
 
@@ -79,8 +79,8 @@ def pg_store(pg_admin_url, tmp_path):
     sep = "&" if "?" in pg_admin_url else "?"
     url = f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"
     s = open_store(url, Settings(archive=tmp_path / "files"))
-    import_pcodes(s, PCODES)
-    import_lengths(s, LENGTHS)
+    assert import_pcodes(s, PCODES).ok
+    assert import_lengths(s, LENGTHS).ok
     try:
         yield s
     finally:

@@ -394,3 +394,22 @@ def test_openapi_describes_the_api(portal):
     assert {"200", "400", "404"} <= set(records["responses"])
     assert "text/csv" in records["responses"]["200"]["content"]
     assert json.dumps(spec).count("HTTPValidationError") == 0  # invalid parameters answer 400 with the error model
+
+
+def test_a_refused_document_upload_answers_422_with_the_report(portal, tmp_path):
+    """Documents return their report like every import verb; the web's one helper turns a refusal into 422."""
+    editor = portal.client("editor-nga")
+    fake = tmp_path / "fake.pdf"
+    fake.write_bytes(b"not a pdf at all\n")
+
+    def upload(**headers):
+        with fake.open("rb") as fh:
+            return editor.post("/documents/new", files={"file": (fake.name, fh, "application/pdf")},
+                               data={"title": "Fake", "places": "NGA", "csrf_token": csrf_of(editor)}, headers=headers)
+
+    error = error_of(upload(), 422)
+    assert error["code"] == "import.rejected"
+    assert [(f["code"], f["file"]) for f in error["report"]["findings"]] == [("doc.media_type", "fake.pdf")]
+    page = upload(Accept="text/html")
+    assert page.status_code == 422 and "doc.media_type" in page.text
+    assert "fake.pdf" not in editor.get("/api/v1/documents", params={"limit": 100}).text

@@ -8,7 +8,6 @@ import math
 import pytest
 from shapely.geometry import shape
 
-from passage.errors import ImportRejected
 from passage.packs.dtm.demo import ensure_places
 from passage.packs.dtm.demo_boundaries import write_demo_boundaries
 from passage.places.boundaries import (
@@ -61,7 +60,7 @@ def snapshot(store) -> list[tuple]:
 
 def test_import_and_read_back(any_store, tmp_path):
     ensure_places(any_store)
-    result = import_boundaries(any_store, write(tmp_path, cod_ab()), user="ana")
+    result = import_boundaries(any_store, write(tmp_path, cod_ab()), user="ana").value
     assert result["features"] == 4
     assert result["levels"] == {1: 3, 2: 1}
     assert result["countries"] == ["NGA", "TCD"]
@@ -94,9 +93,9 @@ def test_import_and_read_back(any_store, tmp_path):
 
 
 def test_reimport_replaces_codes_in_place(any_store, tmp_path):
-    import_boundaries(any_store, write(tmp_path, cod_ab()))
+    assert import_boundaries(any_store, write(tmp_path, cod_ab())).ok
     moved = [feature({"ADM1_PCODE": "NG002", "ADM1_EN": "Adamawa"}, square(12.5, 9.5))]
-    result = import_boundaries(any_store, write(tmp_path, moved, "again.geojson"), source="COD-AB 2024")
+    result = import_boundaries(any_store, write(tmp_path, moved, "again.geojson"), source="COD-AB 2024").value
     assert result["replaced"] == 1
     rows = any_store.query("SELECT code, source FROM boundaries WHERE country_code = 'NGA' ORDER BY code")
     assert rows == [("NG002", "COD-AB 2024"), ("NG002001", "cod-ab.geojson"), ("NG008", "cod-ab.geojson")]
@@ -105,7 +104,7 @@ def test_reimport_replaces_codes_in_place(any_store, tmp_path):
 
 
 def test_level_option_picks_the_code_column(store, tmp_path):
-    result = import_boundaries(store, write(tmp_path, cod_ab()[2:3]), level=1)
+    result = import_boundaries(store, write(tmp_path, cod_ab()[2:3]), level=1).value
     assert result["levels"] == {1: 1}
     assert [f["properties"]["code"] for f in boundaries_geojson(store, "NGA", 1)["features"]] == ["NG002"]
 
@@ -116,7 +115,7 @@ def test_geometry_is_simplified_and_rounded(store, tmp_path):
             for i in range(n)]
     ring.append(ring[0])
     path = write(tmp_path, [feature({"ADM1_PCODE": "NG002"}, {"type": "Polygon", "coordinates": [ring]})])
-    import_boundaries(store, path)
+    assert import_boundaries(store, path).ok
     stored = boundaries_geojson(store, "NGA", 1)["features"][0]["geometry"]
     points = stored["coordinates"][0]
     assert 20 < len(points) < n / 10
@@ -142,12 +141,12 @@ def test_geometry_is_simplified_and_rounded(store, tmp_path):
 ], ids=["not-json", "not-collection", "unknown-pcode", "point", "projected", "text-coordinate", "no-pcode",
         "wrong-level"])
 def test_rejections_are_located_and_change_nothing(any_store, tmp_path, features, text, expected):
-    import_boundaries(any_store, write(tmp_path, cod_ab(), "before.geojson"))
+    assert import_boundaries(any_store, write(tmp_path, cod_ab(), "before.geojson")).ok
     before = snapshot(any_store)
     path = write(tmp_path, features, "bad.geojson", text)
-    with pytest.raises(ImportRejected) as info:
-        import_boundaries(any_store, path)
-    report = info.value.report
+    outcome = import_boundaries(any_store, path)
+    assert not outcome.ok and outcome.value is None
+    report = outcome.report
     assert report.flat() == expected
     assert all(f.file == "bad.geojson" for f in report)
     assert snapshot(any_store) == before
@@ -156,18 +155,18 @@ def test_rejections_are_located_and_change_nothing(any_store, tmp_path, features
 
 def test_unknown_pcode_finding_carries_the_value(store, tmp_path):
     path = write(tmp_path, [feature({"adm2_pcode": "NG999999"}, square(12, 9))])
-    with pytest.raises(ImportRejected) as info:
-        import_boundaries(store, path)
-    (finding,) = info.value.report.findings
+    outcome = import_boundaries(store, path)
+    assert not outcome.ok
+    (finding,) = outcome.report.findings
     assert (finding.code, finding.row, finding.column, finding.value) == (
         UNKNOWN_PCODE, 1, "adm2_pcode", "NG999999")
 
 
 def test_too_large_is_rejected_before_reading(store, tmp_path):
     path = write(tmp_path, cod_ab())
-    with pytest.raises(ImportRejected) as info:
-        import_boundaries(store, path, max_bytes=100)
-    assert [f.code for f in info.value.report] == [TOO_LARGE]
+    outcome = import_boundaries(store, path, max_bytes=100)
+    assert not outcome.ok
+    assert [f.code for f in outcome.report] == [TOO_LARGE]
     assert snapshot(store) == []
 
 
@@ -200,14 +199,14 @@ def test_demo_boundaries_cover_every_admin1_inside_the_country(store, tmp_path):
         parent = admin1[f["properties"]["ADM1_PCODE"]]
         assert parent.buffer(1e-4).contains(shape(f["geometry"])), f["properties"]["ADM2_PCODE"]
 
-    result = import_boundaries(store, first)
+    result = import_boundaries(store, first).value
     assert result["levels"] == {1: len(want1), 2: len(want2)}
     assert {f["properties"]["code"] for f in boundaries_geojson(store, "NGA", 1)["features"]} == want1
 
 
 def test_demo_boundaries_for_all_demo_countries(store, tmp_path):
     ensure_places(store)
-    result = import_boundaries(store, write_demo_boundaries(store, tmp_path / "demo.geojson"))
+    result = import_boundaries(store, write_demo_boundaries(store, tmp_path / "demo.geojson")).value
     assert result["countries"] == ["AFG", "NGA", "SSD", "TCD"]
     for iso3 in result["countries"]:
         assert boundary_levels(store, iso3) == [1, 2]

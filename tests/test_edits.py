@@ -321,7 +321,7 @@ def test_a_questionnaire_record_changes_only_while_it_is_a_draft(store):
     from passage.packs.institutional import workflow as wf
     from passage.packs.institutional.offices import default_offices_csv, import_offices
 
-    import_offices(store, default_offices_csv())
+    assert import_offices(store, default_offices_csv()).ok
     assert save_answers(store, "CO-VUT", 2020, {"psea_staff_trained": "3"}, ADMIN).ok
     record_id = wf.record_id("CO-VUT", 2020)
     form = "institutional_questionnaire"
@@ -378,7 +378,7 @@ def test_cli_refuses_a_questionnaire_that_is_no_longer_a_draft(store_path):
     from passage.packs.institutional.offices import default_offices_csv, import_offices
 
     with open_store(str(store_path)) as store:
-        import_offices(store, default_offices_csv())
+        assert import_offices(store, default_offices_csv()).ok
         assert save_answers(store, "CO-VUT", 2020, {"psea_staff_trained": "3"}, ADMIN).ok
         wf.record_states(store, 2020, {"CO-VUT": "locked"}, user="hq", reason="carried over")
     refused = _cli(store_path, "institutional_questionnaire", "CO-VUT|2020", "psea_staff_trained=4")

@@ -9,7 +9,9 @@
      ├── AuthError         not signed in, wrong credentials, too many attempts (HTTP 401 / 429)
      ├── Forbidden         signed in, but the role or place scope does not allow it (HTTP 403)
      ├── Conflict          the record changed while an edit was being checked (HTTP 409)
-     └── ImportRejected    input failed validation; carries the Report (CLI exit code 1; HTTP 422)
+     └── ImportRejected    input failed validation; carries the Report (CLI exit code 1; HTTP 422). Import
+          │                verbs return their report instead: the web edge raises this for them, and an
+          │                XLSForm that does not compile raises it
           └── EditRejected a record edit failed the checks an import of that row runs
 
 Every error has a `code` (e.g. `not_found`, `auth.rate_limited`): the CLI prints it,

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cache
+from typing import Any, Generic, TypeVar
 
 from passage.errors import UsageError
 
@@ -192,3 +193,35 @@ class Report:
             indent=2,
             ensure_ascii=False,
         )
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What an import verb returns: its report and, when the input was accepted, what it stored (a count, an
+    id, a summary). Rejected input is this value with errors in its report, never an exception; the CLI and
+    the web turn it into exit code 1 or a 422 answer (the pipeline's `ImportResult` has the same `ok` and
+    `report`)."""
+
+    report: Report
+    value: T | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+
+R = TypeVar("R")
+
+
+def expect_accepted(result: R, what: str) -> R:
+    """For input Passage makes itself (demo files, packaged tables, test fixtures): a rejection there is a bug in
+    Passage, not a user's mistake, so it is raised with the report's summary rather than returned. `result` is
+    an `Outcome` or an `ImportResult`."""
+    checked: Any = result
+    if not checked.ok:
+        raise RuntimeError(f"{what} was rejected: {checked.report.summary()}")
+    return result
+

@@ -69,13 +69,13 @@ class PassageGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ImportRejected as exc:
-            from passage.cli.render import print_report
+        except ImportRejected as exc:  # a record edit, or an XLSForm that does not compile
+            from passage.cli.render import accepted
             from passage.errors import EditRejected
+            from passage.findings import Outcome
 
-            print_report(exc.report, outcome="nothing was changed" if isinstance(exc, EditRejected)
-                         else "nothing was imported")
-            sys.exit(1)
+            accepted(Outcome(exc.report), outcome="nothing was changed" if isinstance(exc, EditRejected)
+                     else "nothing was imported")
         except (UsageError, NotFound) as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from passage.cli import main
-from passage.cli.render import print_report, rows_out, table
+from passage.cli.render import accepted, print_report, rows_out, table
 from passage.errors import UsageError
 from passage.settings import DEFAULTS
 
@@ -54,10 +54,10 @@ def places_import(ctx, file: Path, lengths: Path | None) -> None:
     """
     from passage.places import import_lengths, import_pcodes
 
-    n = import_pcodes(ctx.store, file)
+    n = accepted(import_pcodes(ctx.store, file)).value
     click.echo(f"{n} P-codes imported from {file.name}")
     if lengths:
-        click.echo(f"{import_lengths(ctx.store, lengths)} countries' P-code lengths imported")
+        click.echo(f"{accepted(import_lengths(ctx.store, lengths)).value} countries' P-code lengths imported")
 
 
 @places.command("list")
@@ -172,7 +172,7 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
         from passage.places.boundaries import import_boundaries
 
         for f in files:
-            counts = import_boundaries(ctx.store, f, user=ctx.user)
+            counts = accepted(import_boundaries(ctx.store, f, user=ctx.user)).value
             click.echo(f"{f.name}: {counts}")
         return
     from passage.ingest import import_files
@@ -191,9 +191,7 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
     if result.status == "unchanged":
         click.echo(f"unchanged: the same file(s) were imported already (import {result.previous_import})")
         return
-    if not result.ok:
-        print_report(result.report)
-        sys.exit(1)
+    accepted(result)
     click.echo(f"import {result.import_id} committed: {result.inserted} new, {result.updated} updated, "
                f"{result.unchanged} unchanged of {result.rows_read} rows")
     if result.report.warnings:

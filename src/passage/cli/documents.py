@@ -47,11 +47,13 @@ def documents_add(ctx, file: Path, title: str, places: tuple[str, ...], doc_date
       passage documents add round46.pdf --title "Nigeria — North-East: Round 46" \\
         --place NG002 --place NG008 --date 2024-06-30 --language en --tag displacement
     """
+    from passage.cli.render import accepted
     from passage.documents import add_document
 
-    doc_id = add_document(ctx.store, file, title=title, places=list(places), doc_date=_date(doc_date),
-                          language=language, tags=list(tags), kind=kind,
-                          visibility="restricted" if restricted else "public", user=ctx.user)
+    added = add_document(ctx.store, file, title=title, places=list(places), doc_date=_date(doc_date),
+                         language=language, tags=list(tags), kind=kind,
+                         visibility="restricted" if restricted else "public", user=ctx.user)
+    doc_id = accepted(added).value
     click.echo(f"document {doc_id} added: {title}")
 
 

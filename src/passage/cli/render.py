@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import click
 
 from passage.findings import Report
+
+R = TypeVar("R")
 
 SHOW = 20
 
@@ -56,3 +59,14 @@ def print_report(report: Report, show: int = SHOW, *, outcome: str = "nothing wa
         click.echo("Counts per code:", err=True)
         for code, n in sorted(report.counts.items()):
             click.echo(f"  {code:<24} {n}", err=True)
+
+
+def accepted(result: R, *, outcome: str = "nothing was imported") -> R:
+    """The CLI's one answer to rejected input, for every verb: the report on stderr and exit code 1. `result` is
+    what the verb returned (an `Outcome`, the pipeline's `ImportResult`: anything with `ok` and `report`)."""
+    checked: Any = result
+    if not checked.ok:
+        print_report(checked.report, outcome=outcome)
+        sys.exit(1)
+    return result
+

@@ -5,8 +5,9 @@ search finds words in titles, tags and text, and filters narrow by place (a coun
 finds the documents of its admin areas), language, kind, tag and date. The raw file is
 archived like every imported file, under its sha256, so nothing is lost.
 
-    doc_id = add_document(store, Path("round46.pdf"), title="Nigeria — North-East: Round 46",
-                          places=["NG008"], doc_date=date(2024, 6, 30), language="en", tags=["displacement"])
+    added = add_document(store, Path("round46.pdf"), title="Nigeria — North-East: Round 46",
+                         places=["NG008"], doc_date=date(2024, 6, 30), language="en", tags=["displacement"])
+    added.ok, added.value, added.report   # the new doc_id, or the report of why the file was refused
     total, hits = search_documents(store, "displacement", places=["NGA"])
 """
 
@@ -27,8 +28,8 @@ from passage.documents.extract import (
     extract,
 )
 from passage.documents.search import index_document, query_terms, scores, snippet, term_hits
-from passage.errors import ImportRejected, NotFound, UsageError
-from passage.findings import Finding, Report
+from passage.errors import NotFound, UsageError
+from passage.findings import Finding, Outcome, Report
 from passage.ingest.files import copy_to_archive, describe, register
 from passage.store import Store
 from passage.store.schema import bump_generation
@@ -80,10 +81,11 @@ class DocumentHit:
 
 def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] = (), doc_date: date | None = None,
                  language: str | None = None, tags: Sequence[str] = (), kind: str = "report",
-                 visibility: str = "public", user: str | None = None, max_bytes: int | None = None) -> int:
-    """Check, archive and index one file; returns its doc_id.
+                 visibility: str = "public", user: str | None = None,
+                 max_bytes: int | None = None) -> Outcome[int]:
+    """Check, archive and index one file; the outcome's value is its doc_id.
 
-    Refuses (ImportRejected, nothing stored) a file that is not a PDF, PNG, JPEG, SVG or
+    Refuses (a report with errors, nothing stored) a file that is not a PDF, PNG, JPEG, SVG or
     WebP by its bytes, is empty or too large, a broken or encrypted PDF, unknown place
     codes and languages that are not ISO 639-1; raises UsageError (`doc.duplicate`) when
     the same file was added before. `max_bytes` defaults to the store's `limits.upload_bytes.documents`.
@@ -113,8 +115,9 @@ def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] 
     if language is not None and not _is_language(language):
         report.add(Finding(BAD_LANGUAGE, "Not an ISO 639-1 language code (e.g. en, fr, es, ar)",
                            file=path.name, column="language", value=language))
-    if not report.ok or extracted is None:
-        raise ImportRejected(report)
+    if not report.ok:
+        return Outcome(report)
+    assert extracted is not None, "extract() reads the file or says why it could not"
 
     source = describe(path)
     _refuse_duplicate(store, source.sha256, path.name)
@@ -131,7 +134,7 @@ def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] 
         index_document(store, doc_id, term_hits(title, extracted.body, tags, names))
         _audit(store, user, doc_id, {"title": title, "sha256": source.sha256, "visibility": visibility})
         bump_generation(store)
-    return doc_id
+    return Outcome(report, doc_id)
 
 
 def _clean_list(values: Iterable[str] | str, upper: bool = False) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from passage.errors import NotFound
+from passage.errors import NotFound, UsageError
 from passage.forms.xlsform import Field, Form
 from passage.store import Store
 from passage.store.schema import current_version_index
@@ -37,8 +37,10 @@ def record_table(form_id: str, repeat: str | None = None) -> str:
 
 
 def _ident(name: str) -> str:
+    """A form id, repeat or field name becomes a table or column name: letters, digits and `_` only."""
     if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a safe identifier: {name!r}")
+        raise UsageError(f"{name!r} cannot name a table or column: use letters, digits and _ only (the form's "
+                         "form_id, its repeats and fields)", code="usage.identifier")
     return name
 
 

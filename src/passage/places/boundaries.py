@@ -24,8 +24,8 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 
-from passage.errors import ImportRejected, NotFound
-from passage.findings import Finding, Report
+from passage.errors import NotFound
+from passage.findings import Finding, Outcome, Report
 from passage.ingest.files import SourceFile, copy_to_archive, describe, register
 from passage.places.pcodes import PcodeResolver
 from passage.store import Store
@@ -143,14 +143,14 @@ def light_geojson(geom: shapely.Geometry) -> str:
 
 
 def import_boundaries(store: Store, path: Path, *, level: int | None = None, source: str | None = None,
-                      user: str | None = None, max_bytes: int | None = None) -> dict:
+                      user: str | None = None, max_bytes: int | None = None) -> Outcome[dict]:
     """Validate a COD-AB GeoJSON file and, only if every feature is good, store its shapes in one transaction.
 
     level: the admin level of every feature (default: each feature's deepest ADMn_PCODE).
     max_bytes: the largest file accepted (default: the store's `limits.upload_bytes.boundaries`).
-    Returns {"import_id", "file", "features", "levels": {level: count}, "countries": [...], "replaced"}.
-    Raises ImportRejected with located findings (row = feature number, column = property); the
-    store's boundaries are then unchanged. The raw file is archived either way.
+    The outcome's value is {"import_id", "file", "features", "levels": {level: count}, "countries": [...],
+    "replaced"}. A rejected file's report holds the located findings (row = feature number, column =
+    property); the store's boundaries are then unchanged. The raw file is archived either way.
     """
     path = Path(path)
     if not path.is_file():
@@ -163,13 +163,13 @@ def import_boundaries(store: Store, path: Path, *, level: int | None = None, sou
     if size > max_bytes:
         report.add(Finding(TOO_LARGE, f"{size} bytes is over the limit of {max_bytes}", file=name))
         _log(store, None, name, user, report, 0, started)
-        raise ImportRejected(report)
+        return Outcome(report)
     f = describe(path)
     register(store, f, copy_to_archive(store.archive_dir, f))
     rows = _read(store, f, level, report)
     if not report.ok:
         _log(store, f, name, user, report, len(rows), started)
-        raise ImportRejected(report)
+        return Outcome(report)
 
     imported_at = _now()
     source = source or name
@@ -192,9 +192,9 @@ def import_boundaries(store: Store, path: Path, *, level: int | None = None, sou
         import_id = _log(store, f, name, user, report, len(rows), started,
                          inserted=len(rows) - replaced, updated=replaced)
         bump_generation(store)
-    return {"import_id": import_id, "file": name, "features": len(rows),
-            "levels": dict(sorted(levels.items())),
-            "countries": sorted({r["country"] for r in rows.values()}), "replaced": replaced}
+    return Outcome(report, {"import_id": import_id, "file": name, "features": len(rows),
+                            "levels": dict(sorted(levels.items())),
+                            "countries": sorted({r["country"] for r in rows.values()}), "replaced": replaced})
 
 
 def _read(store: Store, f: SourceFile, level: int | None, report: Report) -> dict[str, dict]:

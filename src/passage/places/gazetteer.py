@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pycountry
 
-from passage.errors import ImportRejected
-from passage.findings import Finding, Report
+from passage.findings import Finding, Outcome, Report
 from passage.store import Store
 
 PCODE_COLUMNS = ["Location", "Admin Level", "P-Code", "Name", "Parent P-Code", "Valid from date"]
@@ -59,11 +58,12 @@ def import_countries(store: Store) -> int:
     return len(new)
 
 
-def import_pcodes(store: Store, path: Path) -> int:
-    """Load OCHA's global P-code table (admin 1-2); replaces what it had for the same codes."""
+def import_pcodes(store: Store, path: Path) -> Outcome[int]:
+    """Load OCHA's global P-code table (admin 1-2); replaces what it had for the same codes. The outcome's
+    value is the number of P-codes; a bad file changes nothing and its report says where."""
     records, report = _read_hxl_csv(path, PCODE_COLUMNS)
     if not report.ok:
-        raise ImportRejected(report)
+        return Outcome(report)
     out = []
     for r in records:
         try:
@@ -76,7 +76,7 @@ def import_pcodes(store: Store, path: Path) -> int:
                     r["Parent P-Code"].strip().upper() or None, r["Location"].strip().upper(),
                     r["Valid from date"] or None, "OCHA global P-codes"))
     if not report.ok:
-        raise ImportRejected(report)
+        return Outcome(report)
     import_countries(store)
     with store.transaction():
         codes = [(o[0],) for o in out]
@@ -86,20 +86,30 @@ def import_pcodes(store: Store, path: Path) -> int:
         store.execute("DELETE FROM places WHERE code IN (SELECT code FROM _incoming_codes)")
         _bulk(store, "places", out)
         store.execute("DROP TABLE _incoming_codes")
-    return len(out)
+    return Outcome(report, len(out))
 
 
-def import_lengths(store: Store, path: Path) -> int:
-    """Load OCHA's P-code length table (country prefix and digits per admin level)."""
+def import_lengths(store: Store, path: Path) -> Outcome[int]:
+    """Load OCHA's P-code length table (country prefix and digits per admin level). The outcome's value is the
+    number of countries; a bad file changes nothing and its report says where."""
     records, report = _read_hxl_csv(path, LENGTH_COLUMNS)
     if not report.ok:
-        raise ImportRejected(report)
-    out = [(r["Location"].strip().upper(), int(r["Country Length"] or 0), r["Admin 1 Length"] or None,
-            r["Admin 2 Length"] or None, r["Admin 3 Length"] or None) for r in records]
+        return Outcome(report)
+    out = []
+    for r in records:
+        length = (r["Country Length"] or "0").strip()
+        if not length.isdigit():
+            report.add(Finding("type-integer", "a country's P-code prefix length is a whole number", file=str(path),
+                               row=r["_row"], column="Country Length", value=length))
+            continue
+        out.append((r["Location"].strip().upper(), int(length), r["Admin 1 Length"] or None,
+                    r["Admin 2 Length"] or None, r["Admin 3 Length"] or None))
+    if not report.ok:
+        return Outcome(report)
     with store.transaction():
         store.execute("DELETE FROM pcode_lengths")
         _bulk(store, "pcode_lengths", out)
-    return len(out)
+    return Outcome(report, len(out))
 
 
 def _bulk(store: Store, table: str, rows: list[tuple]) -> None:
@@ -132,3 +142,4 @@ def list_places(store: Store, level: int | None = None, country: str | None = No
         sql += " AND country_code = ?"
         params.append(country.upper())
     return store.query(sql + " ORDER BY code", params)
+

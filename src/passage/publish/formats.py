@@ -21,6 +21,8 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from passage.errors import UsageError
+
 FORMATS = ("csv", "xlsx", "parquet", "json", "hxl")
 
 
@@ -128,7 +130,7 @@ def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
                       neutralise_formulas=neutralise_formulas)
         return
     if path is None:
-        raise ValueError(f"{fmt} needs an output file (-o FILE)")
+        raise UsageError(f"{fmt} needs an output file (-o FILE)", code="usage.output")
     if fmt == "parquet":
         pq.write_table(data, path)
         if progress:
@@ -143,7 +145,7 @@ def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
             ws.append([_xlsx_cell(ws, v) for v in row])
         wb.save(path)
     else:
-        raise ValueError(f"unknown format {fmt!r}")
+        raise UsageError(f"unknown format {fmt!r} (have: {', '.join(FORMATS)})", code="usage.format")
 
 
 def _xlsx_cell(ws: Any, value: Any) -> Any:

@@ -23,6 +23,8 @@ from typing import BinaryIO
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
+from passage.errors import UsageError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET = 256 * 2**20
@@ -37,7 +39,7 @@ class _Entry:
 class ExportCache:
     def __init__(self, directory: Path, budget: int = DEFAULT_BUDGET):
         if budget < 0:
-            raise ValueError("the export cache budget must not be negative")
+            raise UsageError("the export cache budget must not be negative", code="usage.export_cache")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.budget = budget

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from passage import auth, documents, query, releases
 from passage.access import can_edit
-from passage.errors import AuthError, EditRejected, PassageError
+from passage.errors import AuthError, EditRejected, PassageError, UsageError
 from passage.indicators import get_indicator
 from passage.ingest.pipeline import importers
 from passage.web import i18n, service
@@ -240,9 +240,13 @@ def document_add(ctx: Context, file: Annotated[UploadFile, File()], title: Annot
                  tags: Annotated[str, Form()] = "", kind: Annotated[str, Form()] = "report",
                  visibility: Annotated[str, Form()] = "public"):
     ctx.check_csrf(csrf_token)
+    try:
+        day = date.fromisoformat(doc_date) if doc_date else None
+    except ValueError:
+        raise UsageError(f"the date must be a day as YYYY-MM-DD, not {doc_date[:20]!r}", code="usage.date") from None
     doc_id = service.add_document_upload(
         ctx, file, title=title, places=[p.strip() for p in places.split(",") if p.strip()],
-        doc_date=date.fromisoformat(doc_date) if doc_date else None, language=language or None,
+        doc_date=day, language=language or None,
         tags=[t.strip() for t in tags.split(",") if t.strip()], kind=kind, visibility=visibility)
     return RedirectResponse(f"/documents/{doc_id}", status_code=303)
 

@@ -28,6 +28,7 @@ from passage.publish.tables import get_table, list_tables
 from passage.store import Store
 from passage.store.schema import generation
 from passage.web.context import Ctx
+from passage.web.rejected import accepted
 
 EXPORT_FORMATS = {"csv": ("text/csv", "csv"), "hxl": ("text/csv", "hxl.csv"),
                   "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
@@ -340,7 +341,7 @@ def add_document_upload(ctx: Ctx, upload: UploadFile, **meta: Any) -> int:
         raise Forbidden("editors add documents about their own places only (give at least one)")
     with tempfile.TemporaryDirectory() as d:
         path = _save_upload(upload, Path(d), ctx.store.settings.limits.upload_bytes.documents)
-        return documents.add_document(ctx.store, path, user=ctx.user, **meta)
+        return accepted(documents.add_document(ctx.store, path, user=ctx.user, **meta)).value
 
 
 def search_all(ctx: Ctx, q: str) -> dict:

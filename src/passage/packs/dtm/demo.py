@@ -39,6 +39,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from passage.errors import UsageError
+from passage.findings import expect_accepted
 from passage.packs.dtm.importer import COLUMNS, HXL_TAGS
 
 PLACES_PACKAGE = "passage.places"
@@ -132,11 +134,11 @@ def ensure_places(store) -> dict[str, int]:
     marks = ", ".join("?" for _ in want)
     have = store.scalar(f"SELECT count(*) FROM places WHERE code IN ({marks})", want)
     if have < len(want):
-        loaded["pcodes"] = import_pcodes(store, packaged_file(PCODES_FILE))
+        loaded["pcodes"] = expect_accepted(import_pcodes(store, packaged_file(PCODES_FILE)), PCODES_FILE).value
     have_len = store.scalar(f"SELECT count(*) FROM pcode_lengths WHERE country_code IN ({marks})",
                             [op.iso3 for op in OPERATIONS])
     if have_len < len(OPERATIONS):
-        loaded["lengths"] = import_lengths(store, packaged_file(LENGTHS_FILE))
+        loaded["lengths"] = expect_accepted(import_lengths(store, packaged_file(LENGTHS_FILE)), LENGTHS_FILE).value
     return loaded
 
 
@@ -294,7 +296,7 @@ def _slug(op: Operation) -> str:
 def generate_dtm(out_dir: Path, *, seed: int = 2020, rounds: int = 12) -> list[Path]:
     """Write the demo's DTM files into `out_dir`; the same seed gives the same bytes."""
     if rounds < 2:
-        raise ValueError("rounds must be at least 2")
+        raise UsageError("the demo needs at least 2 rounds", code="usage.rounds")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     places = packaged_places()
@@ -495,11 +497,7 @@ def run_demo(store, work_dir: Path, *, seed: int = 2020, rounds: int = 12, progr
     paths = generate_dtm(work_dir, seed=seed, rounds=rounds)
     imports = []
     for p in paths:
-        r = import_files(store, "dtm", [p], user=DEMO_USER)
-        if r.status == "rejected":
-            from passage.errors import ImportRejected
-
-            raise ImportRejected(r.report)
+        r = expect_accepted(import_files(store, "dtm", [p], user=DEMO_USER), f"the demo's {p.name}")
         imports.append({"file": p.name, "status": r.status, "inserted": r.inserted,
                         "warnings": r.report.warning_count()})
         say(f"{p.name}: {r.status}" + (f", {r.inserted} records" if r.status == "committed" else ""))

@@ -122,6 +122,7 @@ DOCUMENTS: tuple[DemoDocument, ...] = (
 def add_demo_documents(store: Store, work_dir: Path, user: str = "demo") -> list[int]:
     """Write the demo files into `work_dir` and add those not yet in the store; returns the new ids."""
     from passage.documents import add_document
+    from passage.findings import expect_accepted
     from passage.packs.dtm.demo import ensure_places
 
     ensure_places(store)
@@ -136,8 +137,9 @@ def add_demo_documents(store: Store, work_dir: Path, user: str = "demo") -> list
             path.write_bytes(data)
         if hashlib.sha256(data).hexdigest() in known:
             continue
-        added.append(add_document(store, path, title=doc.title, places=list(doc.places), doc_date=doc.doc_date,
-                                  language=doc.language, tags=list(doc.tags), kind=doc.kind, user=user))
+        outcome = add_document(store, path, title=doc.title, places=list(doc.places), doc_date=doc.doc_date,
+                               language=doc.language, tags=list(doc.tags), kind=doc.kind, user=user)
+        added.append(expect_accepted(outcome, f"the demo's {doc.file_name}").value)
     return added
 
 

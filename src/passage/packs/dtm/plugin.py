@@ -65,6 +65,7 @@ def headline(store: Any, principal: Any) -> dict[str, Any] | None:
 def demo_seed(store: Any, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """DTM-shaped records over real P-codes, generated boundaries, documents, an editor per country."""
     from passage import releases
+    from passage.findings import expect_accepted
     from passage.packs.dtm.demo import run_demo
     from passage.packs.dtm.demo_boundaries import write_demo_boundaries
     from passage.packs.dtm.demo_documents import add_demo_documents
@@ -72,7 +73,7 @@ def demo_seed(store: Any, work_dir: Path, say: Callable[[str], None]) -> dict[st
 
     summary = run_demo(store, work_dir, progress=say)
     path = write_demo_boundaries(store, work_dir / "demo-boundaries.geojson")
-    import_boundaries(store, path, source="generated for the demo", user="demo")
+    expect_accepted(import_boundaries(store, path, source="generated for the demo", user="demo"), path.name)
     say("boundaries imported (generated shapes, not real ones)")
     docs = add_demo_documents(store, work_dir / "documents", user="demo")
     say(f"{len(docs)} demo documents added")

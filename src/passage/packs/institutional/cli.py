@@ -3,7 +3,6 @@ participation and figures."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -31,10 +30,11 @@ def offices_import(ctx, file: Path | None) -> None:
     Example:
       passage offices import offices.csv
     """
+    from passage.cli.render import accepted
     from passage.packs.institutional.offices import default_offices_csv, import_offices
 
     path = file or default_offices_csv()
-    click.echo(f"{import_offices(ctx.store, path, user=ctx.user)} offices imported from {path.name}")
+    click.echo(f"{accepted(import_offices(ctx.store, path, user=ctx.user)).value} offices imported from {path.name}")
 
 
 @offices.command("list")
@@ -69,13 +69,10 @@ def questionnaire_import(ctx, files: tuple[Path, ...], update: bool) -> None:
     Example:
       passage questionnaire import export.xlsx --update
     """
-    from passage.cli.render import print_report
+    from passage.cli.render import accepted
     from passage.packs.institutional import import_answers
 
-    result = import_answers(ctx.store, list(files), principal=ctx.principal, update=update)
-    if not result.ok:
-        print_report(result.report)
-        sys.exit(1)
+    result = accepted(import_answers(ctx.store, list(files), principal=ctx.principal, update=update))
     click.echo(f"import {result.import_id or result.previous_import}: {result.status}, {result.inserted} new, "
                f"{result.updated} changed, {result.unchanged} unchanged")
 

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from passage.errors import ImportRejected
+from passage.findings import expect_accepted
 from passage.packs.institutional.form import load_questionnaire
 from passage.packs.institutional.offices import default_offices_csv, import_offices, list_offices
 from passage.packs.institutional.workflow import import_answers, record_states, states
@@ -202,9 +202,7 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def _import(store: Store, path: Path, user: str) -> None:
-    result = import_answers(store, [path], user=user, update=True)
-    if not result.ok:
-        raise ImportRejected(result.report)
+    expect_accepted(import_answers(store, [path], user=user, update=True), f"the demo's {path.name}")
 
 
 def load_demo_questionnaire(store: Store, *, user: str = "demo", work_dir: Path | None = None,
@@ -215,7 +213,7 @@ def load_demo_questionnaire(store: Store, *, user: str = "demo", work_dir: Path 
     Returns {"offices", "answers", "accounts": {user: (role, places, password)}}; existing answers are kept.
     """
     if not list_offices(store):
-        import_offices(store, default_offices_csv(), user=user)
+        expect_accepted(import_offices(store, default_offices_csv(), user=user), "the pack's office list")
     offices = list_offices(store)
     done = {y for y in (YEAR, *EARLIER) if any(s != "not_started" for s in states(store, y).values())}
     answers = 0

@@ -38,8 +38,7 @@ from pathlib import Path
 import pycountry
 
 from passage.auth.audit import audit
-from passage.errors import ImportRejected
-from passage.findings import WARNING, Finding, Report
+from passage.findings import WARNING, Finding, Outcome, Report
 from passage.store import Store
 from passage.store.schema import bump_generation
 
@@ -172,16 +171,15 @@ def read_offices(path: Path, store: Store | None = None) -> tuple[list[Office], 
     return offices, report
 
 
-def import_offices(store: Store, path: Path, *, user: str | None = None) -> int:
-    """Load an office list (see the module docstring); returns how many offices it held.
-
-    Raises ImportRejected with the located findings when any row is wrong; nothing is changed then.
+def import_offices(store: Store, path: Path, *, user: str | None = None) -> Outcome[int]:
+    """Load an office list (see the module docstring). The outcome's value is how many offices it held; when any
+    row is wrong its report holds the located findings and nothing is changed.
     """
     from passage.places.gazetteer import import_countries
 
     offices, report = read_offices(Path(path), store)
     if not report.ok:
-        raise ImportRejected(report)
+        return Outcome(report)
     import_countries(store)
     with store.transaction():
         for o in offices:
@@ -192,7 +190,7 @@ def import_offices(store: Store, path: Path, *, user: str | None = None) -> int:
                            f"{SOURCE}: {Path(path).name}"])
         audit(store, user, "offices.import", target=Path(path).name, detail={"offices": len(offices)})
         bump_generation(store)
-    return len(offices)
+    return Outcome(report, len(offices))
 
 
 def list_offices(store: Store, region: str | None = None, kind: str | None = None) -> list[Office]:

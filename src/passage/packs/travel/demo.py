@@ -323,7 +323,7 @@ DATASET_FORMS = {"travel_levels": "travel_level", "travel_measures": "travel_mea
 def load_demo(store: Store, work_dir: Path, *, user: str = "demo", seed: int = 2020,
               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Write the generated files under `work_dir` and import them with the OxCGRT subset."""
-    from passage.errors import ImportRejected
+    from passage.findings import expect_accepted
     from passage.ingest import import_files
     from passage.plugins import install_pack
 
@@ -338,9 +338,7 @@ def load_demo(store: Store, work_dir: Path, *, user: str = "demo", seed: int = 2
                                                                     files["poe"][1], levels, seed=seed))
     counts = {}
     for form, (kind, path) in files.items():
-        result = import_files(store, kind, [path], form_id=form, user=user)
-        if not result.ok:
-            raise ImportRejected(result.report)
+        result = expect_accepted(import_files(store, kind, [path], form_id=form, user=user), f"the demo's {path.name}")
         counts[form] = result.inserted
         say(f"{form}: {result.inserted} records from {path.name}")
     return counts

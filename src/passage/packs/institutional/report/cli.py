@@ -77,7 +77,7 @@ def report_finance(ctx, file: Path | None, demo: bool, update: bool) -> None:
       passage report finance --demo
       passage report finance finance.csv --update
     """
-    from passage.cli.render import print_report
+    from passage.cli.render import accepted
     from passage.packs.institutional.report.finance import DEMO_CSV, import_finance
 
     if (file is None) == (not demo):
@@ -85,8 +85,6 @@ def report_finance(ctx, file: Path | None, demo: bool, update: bool) -> None:
     result = import_finance(ctx.store, file or DEMO_CSV, user=ctx.user, update=update)
     if result.status == "unchanged":
         click.echo(f"unchanged: imported before (import {result.previous_import})")
-    elif not result.ok:
-        print_report(result.report)
-        sys.exit(1)
     else:
+        accepted(result)
         click.echo(f"import {result.import_id} committed: {result.inserted} new, {result.updated} updated")
