@@ -267,6 +267,13 @@ def test_provenance_after_latest_and_rollup(loaded):
     assert [s.file for s in p.sources] == ["late.csv"]
 
 
+def test_provenance_of_a_measure_without_keys(loaded):
+    ids = _ids(loaded)
+    p = provenance(loaded, one({"count": "*", "where": [{"field": "admin_level", "equals": 1}]}))
+    assert p.record_ids == sorted(ids[(r["place"], r["round"], r["reason"].lower())] for r in ROWS if r["level"] == 1)
+    assert [s.file for s in p.sources] == ["early.csv", "late.csv"]
+
+
 # ---- reader scoping and bad definitions --------------------------------------------------------------------
 
 def test_a_given_table_replaces_the_forms_records(loaded):

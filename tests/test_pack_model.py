@@ -117,9 +117,9 @@ def test_wrong_types_are_located_and_say_what_was_given(tmp_path):
 
 def test_an_unquoted_yes_in_a_questionnaire_figure_is_not_text(tmp_path):
     found = problems(pack_copy(tmp_path, "institutional",
-                               ('question: collected_data, value: "yes"', "question: collected_data, value: yes")))
-    assert list(found) == ["questionnaire.indicators[0].value"]
-    assert "quote them to mean text" in found["questionnaire.indicators[0].value"]
+                               ('{field: collected_data, equals: "yes"}', "{field: collected_data, equals: yes}")))
+    assert list(found) == ["measures[0].share.numerator[0].equals"]
+    assert "quote them to mean text" in found["measures[0].share.numerator[0].equals"]
 
 
 def test_broken_references_are_located_with_a_suggestion(tmp_path):

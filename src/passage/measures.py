@@ -573,7 +573,7 @@ def _key_rows(store: Store, m: Measure, row: dict[str, Any], filters: dict[str, 
         raise UsageError(f"measure {m.name}: a row is given by {', '.join(out_keys) or 'nothing'} "
                          f"(got {', '.join(row) or 'nothing'})", code="usage.measure")
     if not (m.latest or m.rollup is not None):
-        return t.filter(*[t[k].identical_to(_literal(t[k], v)) for k, v in row.items()]), None
+        return (t.filter(*[t[k].identical_to(_literal(t[k], v)) for k, v in row.items()]) if row else t), None
     # After latest or a rollup, a row stands for some rows of the aggregate: find their keys first.
     kept = expression(store, m.model_copy(update={"rollup": None, "change": None}), filters, table)
     kept = kept.filter(*[kept[k].identical_to(_literal(kept[k], v)) for k, v in row.items()]).select(*m.keys)

@@ -467,6 +467,8 @@ def checked_pack(path: Path) -> CheckedPack:
     except ValidationError as exc:
         problems += problems_of(exc, file, data, model)
     problems += _references(file, data, context, set(dirs))
+    if compiled:
+        problems += _condition_values(file, data, forms)
     installed_as = next((n for n, d in dirs.items() if d.resolve() == folder.resolve()), None)
     if installed_as and name and name != installed_as:
         problems.append(PackProblem(file, "name", f"the pack is installed as `{installed_as}`: name it so"))
@@ -509,6 +511,36 @@ def _references(file: str, data: dict[str, Any], context: dict[str, Any], instal
         for i, ind in _listed(_mapping(spec.get("map")), "choices"):
             ref(f"{at}.map.choices[{i}]", "indicators", ind)
         ref(f"{at}.series.indicator", "indicators", _mapping(spec.get("series")).get("indicator"))
+    return out
+
+
+def _condition_values(file: str, data: dict[str, Any], forms: dict[str, Any]) -> list[PackProblem]:
+    """A condition of a `measures:` entry over one of the pack's forms compares a question with a value it can
+    hold: an unquoted yes or no is YAML's true or false, never a choice or a text."""
+    out = []
+
+    def visit(path: str, conditions: Any, types: dict[str, str]) -> None:
+        for j, c in enumerate(conditions if isinstance(conditions, list) else []):
+            c = _mapping(c)
+            visit(f"{path}[{j}].any", c.get("any"), types)
+            kind = types.get(c.get("field")) if isinstance(c.get("field"), str) else None
+            if kind is None or kind == "boolean":
+                continue
+            for key in ("equals", "in"):
+                values = c.get(key) if isinstance(c.get(key), list) else [c.get(key)]
+                if key in c and any(isinstance(v, bool) for v in values):
+                    out.append(PackProblem(file, f"{path}[{j}].{key}", f"{c['field']} is a {kind} question, not "
+                                                                        f"{_describe(next(v for v in values if isinstance(v, bool)))}"))
+
+    for i, spec in enumerate(data.get("measures") if isinstance(data.get("measures"), list) else []):
+        spec = _mapping(spec)
+        form = forms.get(spec.get("form")) if isinstance(spec.get("form"), str) else None
+        if form is None:
+            continue
+        types = {f.name: f.type for f in form.fields}
+        visit(f"measures[{i}].where", spec.get("where"), types)
+        for side in ("numerator", "denominator"):
+            visit(f"measures[{i}].share.{side}", _mapping(spec.get("share")).get(side), types)
     return out
 
 

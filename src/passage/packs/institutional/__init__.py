@@ -12,8 +12,8 @@ from passage.packs.institutional.figures import (
     Participation,
     RegionParticipation,
     Share,
+    answers,
     breakdown_sum,
-    counted_answers,
     indicator_values,
     office_share,
     participation,
@@ -44,7 +44,7 @@ def load_demo_questionnaire(store, **kw):
 
 __all__ = [
     "FORM_ID", "STATES", "IndicatorValue", "Participation", "Question", "Questionnaire", "RegionParticipation",
-    "Share", "WorkflowError", "act", "approve", "breakdown_sum", "counted_answers", "import_answers",
+    "Share", "WorkflowError", "act", "answers", "approve", "breakdown_sum", "import_answers",
     "indicator_values", "load_demo_questionnaire", "load_questionnaire", "lock", "office_share", "participation",
     "percent", "reopen", "save_answers", "state", "states", "submit",
 ]

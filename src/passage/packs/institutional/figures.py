@@ -1,28 +1,42 @@
 """The questionnaire's figures: "N offices (x %)" with the denominator said, sums with their breakdowns,
-participation, and the pack's indicators with earlier years beside them.
+participation, and the pack's figures with earlier years beside them.
 
-Which answers count: the current version of each office's record for the year whose questionnaire is in
-one of the pack's `counted` states (submitted, approved, locked); drafts do not count. Denominators:
+The figures are the pack's `measures:` (pack.yaml, in the measure language of passage.measures). This module
+adds the pack's own business: which answers count, given to each measure as its table — the current version
+of each office's record for the year whose questionnaire is in one of the pack's `counted` states (submitted,
+approved, locked; drafts do not count) — how a figure is printed, and where its records are listed.
+Denominators:
 
-* `all` — every office whose questionnaire counts that year (the offices that reported);
-* `answered` — those of them that answered the question (a skipped or not-applicable question is left out).
+* `all` (`denominator: []`) — every office whose questionnaire counts that year (the offices that reported);
+* `answered` (`denominator: [{field: q, is_null: false}]`) — those of them that answered the question (a
+  skipped or not-applicable question is left out).
 
-By region: a country office counts in its regional office's region, a regional office in its own.
-Every figure carries the record ids it was computed from (`<office>|<year>`) and a portal link listing them.
+By region (`{place_level: 11}`): a country office counts in its regional office's region, a regional office
+in its own. Every figure carries the record ids it was computed from (`<office>|<year>`, the measure's
+provenance) and a portal link listing them.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Any
 
+import ibis
+
 from passage.errors import NotFound, UsageError
-from passage.packs.institutional.form import FORM_ID, load_questionnaire
-from passage.packs.institutional.offices import KIND, KIND_OF_LEVEL
+from passage.measures import Condition, Measure, compute, parse_measures, provenance
+from passage.packs.institutional.form import FORM_ID, PACK, load_questionnaire
+from passage.packs.institutional.offices import KIND, KIND_OF_LEVEL, LEVELS
 from passage.store import Store
 
 DENOMINATORS = ("all", "answered")
+BY_REGION = "region"  # a column of the answers that count
+_SELECTED = re.compile(r"selected\(\$\{(\w+)\},\s*'([^']*)'\)")
+_REFERENCE = re.compile(r"\$\{(\w+)\}")
 
 
 def percent(share: float | None) -> int | None:
@@ -32,17 +46,28 @@ def percent(share: float | None) -> int | None:
     return int(Decimal(str(share * 100)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _grouped(n: float) -> str:
-    return f"{n:,}"
+def _grouped(n: Any) -> str:
+    return f"{n:,}" if isinstance(n, int) else str(n)
 
 
 @dataclass
-class Share:
+class _Traced:
+    """A figure whose records are looked up when first asked for (a page listing many figures needs none)."""
+
+    records: Callable[[], list[str]] = field(default=list, repr=False, compare=False, kw_only=True)
+
+    @cached_property
+    def record_ids(self) -> list[str]:
+        """The office records behind the figure: `<office>|<year>`."""
+        return self.records()
+
+
+@dataclass
+class Share(_Traced):
     group: str | None  # region (its regional office's code), or None for all offices
     count: int
     denominator: int
     share: float | None  # 0..1; None when the denominator is 0
-    record_ids: list[str] = field(default_factory=list)  # the offices counted: `<office>|<year>`
     name: str | None = None  # the region's name
     question: str = ""
     value: str | None = None
@@ -103,17 +128,17 @@ class Participation:
 
 
 @dataclass
-class IndicatorValue:
+class IndicatorValue(_Traced):
     name: str
     title: str
-    kind: str  # share | count | sum | breakdown
+    kind: str  # share (of offices; a count of offices is its numerator) | sum | breakdown (a sum of parts)
     year: int
     value: int | None
-    denominator: int | None  # offices the share is over (share), offices that reported (count, sum)
+    denominator: int | None  # offices the share is over (share), offices that reported (sum, breakdown)
     denominator_kind: str | None
     share: float | None
     text: str
-    record_ids: list[str]
+    measure: Measure
     question: str | None = None
     choice: str | None = None
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # breakdown: part -> value, share
@@ -123,6 +148,11 @@ class IndicatorValue:
     @property
     def percent(self) -> int | None:
         return percent(self.share)
+
+    @property
+    def definition(self) -> str:
+        """The measure in one line, e.g. "share of records with collected_data = 'yes' among all records"."""
+        return self.measure.describe()
 
     @property
     def change(self) -> int | None:
@@ -135,7 +165,7 @@ class IndicatorValue:
         return f"/questionnaire/{self.year}/figures/{self.name}"
 
 
-# ---- the rows figures are made of --------------------------------------------------------------------------
+# ---- the answers that count --------------------------------------------------------------------------------
 
 def _offices(store: Store) -> dict[str, dict[str, Any]]:
     rows = store.query("SELECT code, name, level, parent_code, valid_from FROM places WHERE kind = ?", [KIND])
@@ -153,71 +183,152 @@ def _region_names(offices: dict[str, dict[str, Any]]) -> dict[str | None, str]:
     return names
 
 
-def counted_answers(store: Store, year: int, fields: list[str] | None = None) -> list[dict[str, Any]]:
-    """The answers that count for a year: one dict per office, with `_record_id`, `office`, `region`."""
-    qn = load_questionnaire()
-    known = {f.name for f in qn.form.fields}
-    fields = [f for f in (fields or [q.name for q in qn.questions]) if f in known]
-    counted = list(qn.spec.get("counted", ["submitted", "approved", "locked"]))
-    if not store.table_exists(f"rec_{FORM_ID}"):
-        return []
-    cols = "".join(f', r."{f}"' for f in fields)
-    marks = ", ".join("?" for _ in counted)
-    names, rows = store.columns(
-        f"SELECT r._record_id, r.office{cols} FROM {FORM_ID} r JOIN questionnaire_states s "
-        f"ON s.office_code = r.office AND s.year = r.year WHERE r.year = ? AND s.state IN ({marks}) "
-        "ORDER BY r.office", [int(year), *counted])
-    offices = _offices(store)
-    out = []
-    for row in rows:
-        rec = dict(zip(names, row))
-        office = offices.get(rec["office"])
-        if office is None:
-            continue
-        rec["region"] = office["region"]
-        out.append(rec)
-    return out
+@dataclass(frozen=True)
+class _Sources:
+    """The tables the answers that count are drawn from, looked up once for many figures."""
+
+    records: ibis.Table
+    states: ibis.Table  # the questionnaires in a `counted` state
+    offices: ibis.Table  # code -> region: a regional office's own code, a country office's parent, none for HQ
+
+    @classmethod
+    def of(cls, store: Store) -> _Sources | None:
+        if not store.table_exists(f"rec_{FORM_ID}"):
+            return None
+        counted = list(load_questionnaire().spec.get("counted", ["submitted", "approved", "locked"]))
+        con = store.ibis()
+        states, places = con.table("questionnaire_states"), con.table("places")
+        offices = places.filter(places.kind == KIND)
+        region = ibis.cases((offices.level == LEVELS["regional"], offices.code),
+                            (offices.level == LEVELS["country"], offices.parent_code), else_=ibis.null("string"))
+        return cls(con.table(FORM_ID), states.filter(states.state.isin(counted)),
+                   offices.select(code=offices.code, region=region))
+
+    def answers(self, year: int | None = None, questions: list[str] | None = None) -> ibis.Table:
+        rec = self.records
+        if questions is not None:
+            rec = rec.select("_record_id", "_import_id", "_place_code", "office", "year",
+                             *[q for q in dict.fromkeys(questions) if q not in ("office", "year")])
+        t = rec.semi_join(self.states, [rec.office == self.states.office_code, rec.year == self.states.year])
+        t = t.inner_join(self.offices, t.office == self.offices.code).select(*rec.columns, "region")
+        return t if year is None else t.filter(t.year == int(year))
 
 
-def _matches(question_type: str, answer: Any, value: str | None) -> bool:
-    if answer is None or answer == "":
-        return False
+def answers(store: Store, year: int | None = None, questions: list[str] | None = None) -> ibis.Table | None:
+    """The answers that count, of one year or of every year: the table each figure's measure runs over
+    (records of offices the store knows, whose questionnaire is in a `counted` state), with the office's
+    `region`; None before any questionnaire was imported. `questions` keeps only those columns besides the
+    record's own (Ibis compiles a narrow table much faster)."""
+    sources = _Sources.of(store)
+    return None if sources is None else sources.answers(year, questions)
+
+
+def _measure(spec: dict[str, Any]) -> Measure:
+    return parse_measures([{"form": FORM_ID, **spec}], PACK, "questionnaire figure")[0]
+
+
+def _regrouped(m: Measure, by: list[Any]) -> Measure:
+    """The same measure grouped by other keys (by year, by region), checked again."""
+    return _measure({**m.model_dump(by_alias=True, exclude_unset=True), "by": by})
+
+
+# ---- "N offices (x %)" ------------------------------------------------------------------------------------------
+
+def _share_measure(question: str, value: str | None, denominator: str) -> Measure:
+    """Offices giving `value` to `question` (any answer when None; a choice of a select_multiple counts
+    when it is among those picked) over the denominator."""
+    q = load_questionnaire().question(question)
     if value is None:
-        return True
-    if question_type == "select_multiple":
-        return value in str(answer).split()
-    return str(answer) == str(value)
+        hit: dict[str, Any] = {"field": question, "is_null": False}
+    elif q.type == "select_multiple":
+        if value not in dict(q.choices):
+            raise UsageError(f"{question} has no choice {value!r} (have: {', '.join(dict(q.choices))})")
+        hit = {"expr": f"selected(${{{question}}}, '{value}')"}
+    else:
+        hit = {"field": question, "equals": value}
+    return _measure({"name": f"{question}_offices", "share": {
+        "numerator": [hit], "denominator": [] if denominator == "all" else [{"field": question, "is_null": False}]}})
 
 
-def _shares(rows: list[dict[str, Any]], question: str, qtype: str, value: str | None, denominator: str,
-            group: str | None, name: str | None, year: int) -> Share:
-    base = rows if denominator == "all" else [r for r in rows if r.get(question) not in (None, "")]
-    hits = [r for r in base if _matches(qtype, r.get(question), value)]
-    return Share(group, len(hits), len(base), (len(hits) / len(base)) if base else None,
-                 [r["_record_id"] for r in hits], name, question, value, denominator, year)
+def _asked(c: Condition) -> tuple[str | None, str | None]:
+    """The question and choice a condition tests: (gender_areas, violence) for selected(${gender_areas}, 'violence')."""
+    if c.expr is not None:
+        hit = _SELECTED.fullmatch(c.expr.strip())
+        ref = _REFERENCE.search(c.expr)
+        return (hit[1], hit[2]) if hit else (ref[1] if ref else None, None)
+    if c.field is not None:
+        return c.field, (str(c.equals) if "equals" in c.model_fields_set and c.equals is not None else None)
+    return None, None
+
+
+def _questions(m: Measure) -> list[str]:
+    """The questions a figure reads (when nobody answered them, the figure is left out)."""
+    found = list(m.fields)
+
+    def visit(c: Condition) -> None:
+        if c.any_ is not None:
+            for sub in c.any_:
+                visit(sub)
+        elif c.expr is not None:
+            found.extend(_REFERENCE.findall(c.expr))
+        elif c.field is not None:
+            found.append(c.field)
+
+    for c in [*m.where, *(m.share.numerator + m.share.denominator if m.share else [])]:
+        visit(c)
+    return list(dict.fromkeys(found))
+
+
+def _shares(store: Store, m: Measure, year: int, rows: list[dict[str, Any]], by_region: bool) -> list[Share]:
+    """Shares from a share measure's rows of one year: one in all, or one per region (every regional office,
+    and headquarters when it answered)."""
+    assert m.share is not None
+    question, value = _asked(m.share.numerator[0])
+    kind = "all" if not m.share.denominator else "answered"
+
+    def one(group: str | None, name: str | None, got: list[dict[str, Any]]) -> Share:
+        num, den = sum(r["numerator"] for r in got), sum(r["denominator"] for r in got)
+        measure, row = (_regrouped(m, [BY_REGION]), {"region": group}) if by_region else (_regrouped(m, []), {})
+        return Share(group, num, den, num / den if den else None, name, question or "", value, kind, int(year),
+                     records=lambda: provenance(store, measure, row, table=answers(store, year, _questions(m)))
+                     .record_ids)
+
+    if not by_region:
+        return [one(None, None, rows)]
+    names = _region_names(_offices(store))
+    regions = sorted({r["region"] for r in rows} | {c for c in names if c}, key=lambda c: (c is None, c or ""))
+    return [one(g, names.get(g), [r for r in rows if r["region"] == g]) for g in regions]
 
 
 def office_share(store: Store, year: int, question: str, value: str | None = None, *, denominator: str = "all",
-                 by: str | None = None, rows: list[dict[str, Any]] | None = None) -> list[Share]:
+                 by: str | None = None) -> list[Share]:
     """Offices giving `value` to `question` (any answer when None; a choice of a select_multiple counts
     when it is among those picked) over the denominator: one Share, or one per region with `by="region"`."""
     if denominator not in DENOMINATORS:
         raise UsageError(f"denominator must be one of {', '.join(DENOMINATORS)}")
     if by not in (None, "region"):
         raise UsageError("by must be None or 'region'")
-    qtype = load_questionnaire().question(question).type
-    rows = counted_answers(store, year, [question]) if rows is None else rows
-    if by is None:
-        return [_shares(rows, question, qtype, value, denominator, None, None, year)]
-    names = _region_names(_offices(store))
-    regions = sorted({r["region"] for r in rows} | {c for c in names if c}, key=lambda c: (c is None, c or ""))
-    return [_shares([r for r in rows if r["region"] == g], question, qtype, value, denominator, g, names.get(g), year)
-            for g in regions]
+    m = _share_measure(question, value, denominator)
+    table = answers(store, year, _questions(m))
+    rows = [] if table is None else compute(store, _regrouped(m, [BY_REGION]), table=table).to_pylist()
+    return _shares(store, m, year, rows, by == "region")
 
 
-def breakdown_sum(store: Store, year: int, field_parts: list[str], total: str | None = None, *,
-                  rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Parts of a count summed over the offices that report, each with its share of their sum.
+# ---- sums and their parts ---------------------------------------------------------------------------------------
+
+def _parts(sums: dict[str, int]) -> dict[str, dict[str, Any]]:
+    grand = sum(sums.values())
+    return {p: {"value": v, "share": (v / grand) if grand else None, "percent": percent(v / grand) if grand else None}
+            for p, v in sums.items()}
+
+
+def _sums(m: Measure, row: dict[str, Any]) -> dict[str, int]:
+    """A sum measure's row as field -> sum (a single field's sum is its `value`)."""
+    return {f: row.get(col) or 0 for f, col in zip(m.fields, m.value_columns)}
+
+
+def breakdown_sum(store: Store, year: int, field_parts: list[str], total: str | None = None) -> dict[str, Any]:
+    """Parts of a count summed over the offices that report them, each with its share of their sum.
 
     With `total` (the form's total field), its sum is returned beside the parts' as `reported_total`,
     and `consistent` says whether the two agree."""
@@ -225,21 +336,18 @@ def breakdown_sum(store: Store, year: int, field_parts: list[str], total: str | 
     for name in [*field_parts, *([total] if total else [])]:
         if qn.question(name).type not in ("integer", "decimal"):
             raise UsageError(f"{name} is not a count")
-    rows = counted_answers(store, year, [*field_parts, *([total] if total else [])]) if rows is None else rows
-    used = [r for r in rows if any(r.get(p) is not None for p in field_parts)]
-    sums = {p: sum(r.get(p) or 0 for r in used) for p in field_parts}
-    grand = sum(sums.values())
-    out: dict[str, Any] = {
-        "year": int(year),
-        "total": grand,
-        "parts": {p: {"value": v, "share": (v / grand) if grand else None, "percent": percent(v / grand) if grand
-                      else None} for p, v in sums.items()},
-        "offices": sum(1 for r in used if any((r.get(p) or 0) > 0 for p in field_parts)),
-        "record_ids": [r["_record_id"] for r in used],
-    }
+    m = _measure({"name": "breakdown", "sum": list(dict.fromkeys([*field_parts, *([total] if total else [])])),
+                  "where": [{"any": [{"field": p, "is_null": False} for p in field_parts]}]})
+    table = answers(store, year, _questions(m))
+    rows = [] if table is None else compute(store, m, table=table).to_pylist()
+    sums = _sums(m, rows[0] if rows else {})
+    ids = [] if table is None else provenance(store, m, table=table).record_ids
+    parts = {p: sums[p] for p in field_parts}
+    out: dict[str, Any] = {"year": int(year), "total": sum(parts.values()), "parts": _parts(parts),
+                           "offices": len(ids), "record_ids": ids}
     if total:
-        out["reported_total"] = sum(r.get(total) or 0 for r in used)
-        out["consistent"] = out["reported_total"] == grand
+        out["reported_total"] = sums[total]
+        out["consistent"] = out["reported_total"] == out["total"]
     return out
 
 
@@ -273,82 +381,85 @@ def participation(store: Store, year: int) -> Participation:
                          missing)
 
 
-# ---- the pack's indicators ------------------------------------------------------------------------------------
+# ---- the pack's figures ---------------------------------------------------------------------------------------
 
-def indicator_specs() -> dict[str, dict[str, Any]]:
-    return {spec["name"]: spec for spec in load_questionnaire().spec.get("indicators", [])}
+def figure_measures() -> dict[str, Measure]:
+    """The pack's questionnaire figures: its measures over the questionnaire, in pack.yaml's order."""
+    from passage.plugins import load_pack
 
-
-def _fields_of(spec: dict[str, Any]) -> list[str]:
-    return [*spec.get("parts", []), *([spec["total"]] if spec.get("total") else []),
-            *([spec["question"]] if spec.get("question") else [])]
-
-
-def _compute(store: Store, spec: dict[str, Any], year: int, rows: list[dict[str, Any]]) -> IndicatorValue | None:
-    """One indicator over one year's counted answers; None when nobody answered its question(s)."""
-    kind = spec["kind"]
-    fields = _fields_of(spec)
-    if not any(r.get(f) not in (None, "") for r in rows for f in fields):
-        return None
-    base = {"name": spec["name"], "title": spec.get("title", spec["name"]), "kind": kind, "year": int(year)}
-    if kind in ("share", "count"):
-        denominator = spec.get("denominator", "all")
-        total = office_share(store, year, spec["question"], spec.get("value"), denominator=denominator, rows=rows)[0]
-        regions = office_share(store, year, spec["question"], spec.get("value"), denominator=denominator,
-                               by="region", rows=rows)
-        fmt = {"count": total.count, "denominator": total.denominator, "percent": total.percent,
-               "value": _grouped(total.count)}
-        return IndicatorValue(**base, value=total.count, denominator=total.denominator, denominator_kind=denominator,
-                              share=total.share, text=spec.get("text", "{count} offices").format(**fmt),
-                              record_ids=total.record_ids, question=spec["question"], choice=spec.get("value"),
-                              by_region=regions)
-    if kind == "sum":
-        question = spec["question"]
-        used = [r for r in rows if r.get(question) is not None]
-        value = sum(r[question] for r in used)
-        offices = [r for r in used if r[question] > 0]
-        fmt = {"count": len(offices), "denominator": len(rows), "percent": None, "value": _grouped(value)}
-        return IndicatorValue(**base, value=value, denominator=len(rows), denominator_kind="all", share=None,
-                              text=spec.get("text", "{value}").format(**fmt),
-                              record_ids=[r["_record_id"] for r in offices], question=question)
-    if kind == "breakdown":
-        b = breakdown_sum(store, year, spec["parts"], spec.get("total"), rows=rows)
-        fmt = {"count": b["offices"], "denominator": len(rows), "value": _grouped(b["total"]), "percent": None}
-        fmt.update({f"percent_{p}": v["percent"] for p, v in b["parts"].items()})
-        fmt.update({f"value_{p}": _grouped(v["value"]) for p, v in b["parts"].items()})
-        return IndicatorValue(**base, value=b["total"], denominator=len(rows), denominator_kind="all", share=None,
-                              text=spec.get("text", "{value}").format(**fmt), record_ids=b["record_ids"],
-                              parts=b["parts"])
-    raise UsageError(f"indicator {spec['name']}: unknown kind {kind!r}")
+    spec = load_pack(PACK).spec.get("measures") or []
+    return {m.name: m for m in parse_measures(spec, PACK, f"pack {PACK} measures") if m.form == FORM_ID}
 
 
-def _years(store: Store, before: int) -> list[int]:
-    if not store.table_exists(f"rec_{FORM_ID}"):
-        return []
-    return [int(y) for (y,) in store.query("SELECT DISTINCT year FROM questionnaire_states WHERE year < ? "
-                                           "ORDER BY year DESC", [int(before)])]
+def _reported(table: ibis.Table, questions: list[str]) -> dict[int, tuple[int, set[str]]]:
+    """Per year: the offices whose answers count, and the questions at least one of them answered."""
+    agg = table.group_by("year").aggregate(_reported=table.count(), **{q: table[q].count() for q in questions})
+    return {int(r["year"]): (r["_reported"], {q for q in questions if r[q]}) for r in agg.to_pyarrow().to_pylist()}
+
+
+def _figure(store: Store, sources: _Sources, m: Measure, year: int, rows: list[dict[str, Any]], reported: int) -> IndicatorValue:
+    """One figure of one year from its measure's rows of that year (by region for a share)."""
+    base = {"name": m.name, "title": m.title or m.name, "year": int(year), "measure": m}
+    if m.kind == "share":
+        regions = _shares(store, m, year, rows, True)
+        total = _shares(store, m, year, rows, False)[0]
+        fmt = {"value": total.share, "numerator": _grouped(total.count), "denominator": _grouped(total.denominator),
+               "percent": total.percent}
+        return IndicatorValue(**base, kind="share", value=total.count, denominator=total.denominator,
+                              denominator_kind=total.denominator_kind, share=total.share,
+                              text=(m.text or "{numerator} offices").format(**fmt), question=total.question,
+                              choice=total.value, by_region=regions, records=lambda: total.record_ids)
+    ids = provenance(store, m, table=sources.answers(year, _questions(m))).record_ids
+    sums = _sums(m, rows[0] if rows else {})
+    if len(m.fields) == 1:
+        value = sums[m.fields[0]]
+        fmt = {"value": _grouped(value), "offices": _grouped(len(ids)), "denominator": _grouped(reported)}
+        return IndicatorValue(**base, kind="sum", value=value, denominator=reported, denominator_kind="all",
+                              share=None, text=(m.text or "{value}").format(**fmt), question=m.fields[0],
+                              records=lambda: ids)
+    parts = _parts(sums)
+    value = sum(sums.values())
+    fmt = {"total": _grouped(value), "offices": _grouped(len(ids)), "denominator": _grouped(reported),
+           **{f"percent_{p}": v["percent"] for p, v in parts.items()}, **{p: _grouped(v) for p, v in sums.items()}}
+    return IndicatorValue(**base, kind="breakdown", value=value, denominator=reported, denominator_kind="all",
+                          share=None, text=(m.text or "{total}").format(**fmt), parts=parts, records=lambda: ids)
+
+
+def _value(m: Measure, rows: list[dict[str, Any]]) -> int:
+    """A figure's number from its rows: offices counted (share) or the sum of its fields."""
+    if m.kind == "share":
+        return sum(r["numerator"] for r in rows)
+    return sum(sum(_sums(m, r).values()) for r in rows)
 
 
 def indicator_values(store: Store, year: int, names: list[str] | None = None) -> dict[str, IndicatorValue]:
-    """The pack's questionnaire indicators for a year, by name, each with its earlier years' values (`prior`)
-    where those questionnaires asked it; an indicator nobody answered that year is left out."""
-    specs = indicator_specs()
+    """The pack's questionnaire figures for a year, by name, each with its earlier years' values (`prior`)
+    where those questionnaires asked it; a figure nobody answered that year is left out."""
+    measures = figure_measures()
     if names:
-        unknown = set(names) - set(specs)
+        unknown = set(names) - set(measures)
         if unknown:
-            raise NotFound(f"no questionnaire indicator {', '.join(sorted(unknown))} (have: {', '.join(specs)})")
-        specs = {n: specs[n] for n in names}
-    needed = sorted({f for s in specs.values() for f in _fields_of(s)})
-    rows = counted_answers(store, year, needed)
-    earlier = {y: counted_answers(store, y, needed) for y in _years(store, year)}
+            raise NotFound(f"no questionnaire figure {', '.join(sorted(unknown))} (have: {', '.join(measures)})")
+        measures = {n: measures[n] for n in names}
+    sources = _Sources.of(store)
+    if sources is None:
+        return {}
+    table = sources.answers()
+    reported = _reported(table, sorted({q for m in measures.values() for q in _questions(m)}))
+    if int(year) not in reported:
+        return {}
     out = {}
-    for name, spec in specs.items():
-        value = _compute(store, spec, year, rows)
-        if value is None:
+    for name, m in measures.items():
+        asked = [y for y, (_, answered) in sorted(reported.items(), reverse=True)
+                 if y <= int(year) and answered & set(_questions(m))]
+        if int(year) not in asked:
             continue
-        for y, old_rows in earlier.items():
-            old = _compute(store, spec, y, old_rows) if old_rows else None
-            if old is not None:
-                value.prior[y] = old.value
+        # one query for every year (and region, for a share): the figure, its regions and its earlier years
+        grouped = _regrouped(m, ["year", BY_REGION] if m.kind == "share" else ["year"])
+        narrow = sources.answers(None, _questions(m))
+        rows = compute(store, grouped, table=narrow.filter(narrow.year.isin(asked))).to_pylist()
+        of_year = {y: [r for r in rows if r["year"] == y] for y in asked}
+        value = _figure(store, sources, m, year, of_year[int(year)], reported[int(year)][0])
+        value.prior = {y: _value(m, of_year[y]) for y in asked if y != int(year)}
         out[name] = value
     return out

@@ -343,12 +343,6 @@ def failures(results: list[Any]) -> list[Failure]:
 
 # ---- questionnaire (passage.packs.institutional) ---------------------------------------------------------------
 
-_KIND_DEFINITIONS = {
-    "share": "Offices answering {question} with {choice}, as a share of the denominator.",
-    "count": "Offices answering {question} with {choice}.",
-    "sum": "{question} summed over the offices that reported.",
-    "breakdown": "The parts {parts} summed over the offices that reported, each with its share of their sum.",
-}
 _DENOMINATORS = {"all": "offices whose questionnaire counts (submitted, approved or locked)",
                  "answered": "offices that answered the question"}
 
@@ -364,13 +358,11 @@ def questionnaire_figures(store: Store, year: int) -> tuple[dict[str, Figure], G
         if v.value is None:
             continue
         dkind = v.denominator_kind or "all"
-        definition = _KIND_DEFINITIONS.get(v.kind, "").format(
-            question=v.question or "", choice=f'"{v.choice}"' if v.choice else "any answer", parts=", ".join(v.parts))
         out[name] = Figure(
             name, v.value, v.text, v.title,
-            definition=f"{definition} {len(v.record_ids)} office records behind it.".strip(),
+            definition=f"The {v.definition} (one record per office); {len(v.record_ids)} office records behind it.",
             denominator="" if v.denominator is None else f"{v.denominator} {_DENOMINATORS.get(dkind, dkind)}",
-            unit="offices" if v.kind in ("share", "count") else "", records=[v.trace],
+            unit="offices" if v.kind == "share" else "", records=[v.trace],
             commands=[f"passage questionnaire figures --year {year}"], sources=sources, group="questionnaire",
             prior=v.prior.get(year - 1))
     if not out:
