@@ -7,12 +7,21 @@ import random
 from collections import defaultdict
 from datetime import date
 
+import ibis
 import pytest
 
 from dtm_rows import api_rows, write_csv
-from passage.errors import UsageError
+from passage.errors import NotFound, UsageError
 from passage.ingest import import_files
-from passage.measures import compare, compute, parse_comparisons, parse_measures, provenance
+from passage.measures import (
+    compare,
+    compute,
+    derived_provenance,
+    parse_comparisons,
+    parse_measures,
+    provenance,
+)
+from passage.measures import rows_of as sides
 
 ADMIN2 = {"NG002001": ("NG002", "Adamawa", "Demsa"), "NG002002": ("NG002", "Adamawa", "Fufore"),
           "NG008001": ("NG008", "Borno", "Abadam"), "NG008002": ("NG008", "Borno", "Askira/Uba")}
@@ -306,3 +315,96 @@ def test_bad_expression_and_field_are_usage_errors(loaded):
         compute(loaded, one({"sum": "nope"}))
     with pytest.raises(UsageError, match="relative tolerance"):
         parse_comparisons([{"id": "x", "left": "a", "operator": "==", "right": 1, "tolerance": "ten"}])
+
+
+# ---- derived measures ----------------------------------------------------------------------------------------
+
+def _derived_measures() -> dict:
+    admin2 = [{"field": "admin_level", "equals": 2}]
+    return {m.name: m for m in parse_measures([
+        {"name": "males", "form": "dtm_idps", "sum": "number_males", "by": ["round_number"], "where": admin2},
+        {"name": "females", "form": "dtm_idps", "sum": "number_females", "by": ["round_number"], "where": admin2},
+        {"name": "idps", "form": "dtm_idps", "sum": "num_present_idp_ind", "by": ["round_number"], "where": admin2},
+        {"name": "per_place", "form": "dtm_idps", "sum": "num_present_idp_ind", "by": ["round_number", "_place_code"],
+         "where": admin2},
+        {"name": "sexed", "derived": "males + females"},
+        {"name": "percent_male", "derived": "100 * males / sexed"},
+        {"name": "growth", "derived": "idps - before(idps, round_number)"},
+        {"name": "place_share", "derived": "per_place / idps"},
+        {"name": "nothing", "derived": "idps / (males - males)"},
+    ])}
+
+
+def test_derived_measures_join_their_parts_on_shared_keys(loaded):
+    rows = sides(loaded, _derived_measures())
+    admin2 = [r for r in ROWS if r["level"] == 2]
+    males = {k: sum(v) for k, v in grouped(admin2, lambda r: r["round"], lambda r: r["males"] or 0).items()}
+    females = {k: sum(v) for k, v in grouped(admin2, lambda r: r["round"], lambda r: r["females"] or 0).items()}
+    idps = {k: sum(v) for k, v in grouped(admin2, lambda r: r["round"], lambda r: r["idps"]).items()}
+    per_place = {k: sum(v) for k, v in grouped(admin2, lambda r: (r["round"], r["place"]), lambda r: r["idps"]).items()}
+
+    assert {r["round_number"]: r["value"] for r in rows("sexed")} == {k: males[k] + females[k] for k in ROUNDS}
+    assert {r["round_number"]: r["value"] for r in rows("percent_male")} == pytest.approx(
+        {k: 100 * males[k] / (males[k] + females[k]) for k in ROUNDS})
+    # the round before: round 40 has none, so it has no row
+    assert {r["round_number"]: r["value"] for r in rows("growth")} == {k: idps[k] - idps[k - 1] for k in (41, 42, 43)}
+    place_share = rows("place_share")
+    assert {(r["round_number"], r["_place_code"]): r["value"] for r in place_share} == pytest.approx(
+        {(rnd, p): v / idps[rnd] for (rnd, p), v in per_place.items()})
+    assert list(place_share[0]) == ["round_number", "_place_code", "value"]
+    assert [r["value"] for r in rows("nothing")] == [None] * 4  # divided by zero: no value, skipped by compare
+    # a comparison's side may be a formula over measures, written in place
+    check = parse_comparisons([{"id": "sexes", "left": "males + females", "operator": "<=", "right": "idps"}])[0]
+    assert all(r.ok for r in compare(check, rows)) and len(compare(check, rows)) == 4
+
+
+def test_derived_provenance_is_its_parts_records(loaded):
+    measures = _derived_measures()
+    ids = _ids(loaded)
+    p = derived_provenance(loaded, measures["growth"], {"round_number": 42}, measures=measures)
+    want = {ids[(r["place"], r["round"], r["reason"].lower())] for r in ROWS if r["level"] == 2 and r["round"] in (41, 42)}
+    assert p.record_ids == sorted(want)
+    assert [s.file for s in p.sources] == ["early.csv", "late.csv"]  # round 41 from one file, 42 from the other
+
+
+def test_derived_measures_over_given_tables_and_comparisons_over_one_side():
+    """Memtables by name, no store: the way a report's printed tables are checked."""
+    tables = {"printed": ibis.memtable({"year": [2018, 2019, 2020, 2019, 2020], "measure": ["total"] * 3 + ["pct"] * 2,
+                                        "value": [200, 250, 300, 25, 20]})}
+    measures = {m.name: m for m in parse_measures([
+        {"name": "total", "form": "printed", "sum": "value", "by": ["year"], "where": [{"field": "measure", "equals": "total"}]},
+        {"name": "pct", "form": "printed", "sum": "value", "by": ["year"], "where": [{"field": "measure", "equals": "pct"}]},
+        {"name": "absent", "form": "not_given", "sum": "value", "by": ["year"]},
+    ])}
+    rows = sides(None, measures, tables)
+    growth = "100 * (total - before(total, year)) / before(total, year)"
+    assert rows(growth) == [{"year": 2019, "value": 25.0}, {"year": 2020, "value": 20.0}]
+    rule = {"id": "growth", "left": "pct", "operator": "==", "right": growth, "tolerance": 0.5}
+    both, only_left = parse_comparisons([rule, {**rule, "id": "left", "left": "total", "over": "left"}])
+    assert [(r.where, r.ok) for r in compare(both, rows)] == [({"year": 2019}, True), ({"year": 2020}, True)]
+    skipped: list = []
+    assert [r.where for r in compare(only_left, rows, skipped)] == [{"year": 2019}, {"year": 2020}]
+    assert [s.where for s in skipped] == [{"year": 2018}]  # the left side's first year has no year before
+    with pytest.raises(NotFound, match="not_given"):
+        rows("absent")
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"derived": "__import__('os')"}, "unknown function"),
+    ({"derived": "idps.__class__"}, "Attribute is not allowed"),
+    ({"derived": "idps + 'a'"}, "constants are numbers"),
+    ({"derived": "before(idps)"}, r"before\(measure, key\)"),
+    ({"derived": "idps +"}, "cannot read the formula"),
+    ({"derived": "m + 1"}, "cannot read itself"),
+    ({"derived": "idps", "by": ["round_number"]}, "takes its rows from the measures it names"),
+])
+def test_bad_derived_measures_are_located(spec, message):
+    with pytest.raises(UsageError, match=message):
+        parse_measures([{"name": "m", **spec}])
+
+
+def test_a_derived_measure_reading_an_unknown_measure_is_a_usage_error():
+    with pytest.raises(UsageError, match="no measure 'idp'"):
+        sides(None, _derived_measures())("idp + 1")
+    with pytest.raises(UsageError, match="left: .*unknown function"):
+        parse_comparisons([{"id": "x", "left": "len(idps)", "operator": "==", "right": 1}])

@@ -14,31 +14,33 @@ Kinds: sum, count, count_distinct, share, mean, min, max; then optionally `lates
 place), `change` (against the previous round) and `rollup` (summed again by fewer keys). Filters (`where`,
 and a share's two sides): equals, in, range, is_null, and an XLSForm expression compiled by
 `passage.forms.expr`. Grouping: a field, a place level (the record's place or its ancestor at that level)
-or a time grain of a date field. A comparison sets two measures (or a measure and a constant) against each
-other with a tolerance and a severity. Every output row can name the records and files behind it
-(`provenance`). docs/measures.md is the reference.
+or a time grain of a date field. A derived measure is arithmetic over other measures (`derived: "dead +
+missing"`), joined on the keys they share, with `before(m, year)` for the period before. A comparison sets
+two measures (or a formula over measures, or a constant) against each other with a tolerance and a severity.
+Every output row can name the records and files behind it (`provenance`). docs/measures.md is the reference.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from passage.errors import NotFound, UsageError
 from passage.store import Store
 
 __all__ = [
     "Comparison", "ComparisonResult", "Condition", "Grouping", "Measure", "Ordering", "Provenance", "Share",
-    "Skipped", "Source", "all_measures", "compare", "compute", "expression", "get_measure", "parse_comparisons",
-    "parse_measures", "provenance",
+    "Skipped", "Source", "all_measures", "compare", "compute", "derived_expression", "derived_provenance",
+    "expression", "formula_names", "get_measure", "parse_comparisons", "parse_measures", "provenance", "rows_of",
 ]
 
-KINDS = ("sum", "count", "count_distinct", "share", "mean", "min", "max")
+KINDS = ("sum", "count", "count_distinct", "share", "mean", "min", "max", "derived")
 ADDITIVE = ("sum", "count", "share")  # kinds a rollup may sum again
 VALUE_NAMES = ("value", "numerator", "denominator", "previous", "change", "change_pct")  # not keys of a row
 GRAINS = {"day": "D", "month": "M", "quarter": "Q", "year": "Y"}
@@ -154,6 +156,7 @@ class Measure(_Model):
     mean: Fields | None = None
     min: Fields | None = None
     max: Fields | None = None
+    derived: str | None = None  # arithmetic over other measures by name: "100 * women / total" (derived measures)
     where: list[Condition] = []
     by: list[Annotated[str, Field(min_length=1)] | Grouping] = []
     latest: Ordering | None = None
@@ -166,6 +169,8 @@ class Measure(_Model):
         kinds = [k for k in KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(f"a measure has exactly one of {', '.join(KINDS)} (got {', '.join(kinds) or 'none'})")
+        if kinds[0] == "derived":
+            _check_derived(self)
         if self.rollup is not None and kinds[0] not in ADDITIVE:
             raise ValueError(f"rollup sums rows again: only {', '.join(ADDITIVE)} can be rolled up")
         missing = [k for o in (self.latest, self.change) if o for k in [*o.per, *o.order] if k not in self.keys]
@@ -182,7 +187,7 @@ class Measure(_Model):
     def fields(self) -> list[str]:
         """The measured fields (none for a share or a count of records)."""
         arg = getattr(self, self.kind)
-        if self.kind == "share" or arg == "*":
+        if self.kind in ("share", "derived") or arg == "*":
             return []
         return [arg] if isinstance(arg, str) else list(arg)
 
@@ -205,6 +210,8 @@ class Measure(_Model):
                     + (" and ".join(c.describe() for c in self.share.denominator) or "all records"))
         elif self.kind == "count" and not self.fields:
             what = "count of records"
+        elif self.kind == "derived":
+            what = f"derived: {self.derived}"
         else:
             what = f"{self.kind.replace('_', ' ')} of {', '.join(self.fields)}"
         parts = [what]
@@ -234,6 +241,14 @@ class Comparison(_Model):
     right: str | float
     tolerance: float | str = 0
     severity: Literal["error", "warning"] = "error"
+    over: Literal["left", "right"] | None = None  # compare only the keys of this side (others: not compared)
+
+    @field_validator("left", "right")
+    @classmethod
+    def _side(cls, side: str | float) -> str | float:
+        if isinstance(side, str):
+            formula_names(side)  # a measure's name, or a formula over measures
+        return side
 
     @model_validator(mode="after")
     def _tolerance(self) -> Comparison:
@@ -510,6 +525,8 @@ def expression(store: Store, m: Measure, filters: dict[str, Any] | None = None,
 
     `table` replaces the form's current records, e.g. with what a reader may see (`passage.access.readable`);
     `filters` ({field: value or [values]}) narrow the records before they are aggregated."""
+    if m.derived is not None:
+        return derived_expression(store, m, filters=filters)
     t, exprs = _rows(store, m, filters, table)
     aggs = _aggregates(t, m, exprs)
     agg = t.group_by(m.keys).aggregate(**aggs) if m.keys else t.aggregate(**aggs)
@@ -538,6 +555,176 @@ def compute(store: Store, measure: Measure | str, filters: dict[str, Any] | None
     """The measure's rows as a pyarrow Table."""
     m = get_measure(measure) if isinstance(measure, str) else measure
     return expression(store, m, filters, table).to_pyarrow()
+
+
+# ---- derived measures: arithmetic over other measures -------------------------------------------------------
+
+_FORMULA_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Call, ast.Add,
+                  ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd)
+Leaf = tuple[str, str, int]  # (measure, period key or "", steps back)
+
+
+def _formula(text: str) -> tuple[ast.expr, list[Leaf]]:
+    """A formula parsed with `ast` (never evaluated by Python) and the measures it reads, in order.
+
+    Measure names, numbers, + - * / and before(measure, key[, steps]): the measure's value `steps` periods
+    (default 1) before, read on each row's period; `key` is an integer key (a year, a round number)."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"cannot read the formula {text!r}: {exc.msg}") from None
+    leaves: list[Leaf] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Call):
+            args = node.args
+            if not (isinstance(node.func, ast.Name) and node.func.id == "before"):
+                raise ValueError(f"unknown function in {text!r}: a formula knows only before(measure, key[, steps])")
+            if (node.keywords or len(args) not in (2, 3) or not all(isinstance(a, ast.Name) for a in args[:2])
+                    or (len(args) == 3 and not (isinstance(args[2], ast.Constant) and type(args[2].value) is int
+                                                and args[2].value > 0))):
+                raise ValueError(f"before() in {text!r} is before(measure, key) or before(measure, key, steps)")
+            leaf = (args[0].id, args[1].id, args[2].value if len(args) == 3 else 1)  # type: ignore[attr-defined]
+        elif not isinstance(node, _FORMULA_NODES):
+            raise ValueError(  # noqa: TRY004  (pydantic reports a ValueError at the key)
+                f"{type(node).__name__} is not allowed in a formula ({text!r}): it holds measure "
+                             "names, numbers, + - * / and before(measure, key)")
+        elif isinstance(node, ast.Constant) and type(node.value) not in (int, float):
+            raise ValueError(f"{node.value!r} in {text!r}: a formula's constants are numbers")
+        elif isinstance(node, ast.Name):
+            leaf = (node.id, "", 0)
+        else:
+            for child in ast.iter_child_nodes(node):
+                visit(child)
+            return
+        if leaf not in leaves:
+            leaves.append(leaf)
+
+    visit(tree)
+    return tree.body, leaves
+
+
+def formula_names(text: str) -> list[str]:
+    """The measures a formula reads (a plain measure name reads itself); ValueError when it is not a formula."""
+    return list(dict.fromkeys(name for name, _, _ in _formula(text)[1]))
+
+
+def _check_derived(m: Measure) -> None:
+    if m.form or m.where or m.by or m.latest or m.change or m.rollup is not None:
+        raise ValueError("a derived measure takes its rows from the measures it names: no form, where, by, latest, "
+                         "change or rollup beside `derived`")
+    if m.name in formula_names(m.derived or ""):
+        raise ValueError(f"a derived measure cannot read itself ({m.name})")
+
+
+def _arithmetic(node: ast.expr, t: ibis.Table, columns: dict[Leaf, str]) -> Any:
+    if isinstance(node, ast.Constant):
+        return ibis.literal(node.value)
+    if isinstance(node, ast.Name):
+        return t[columns[(node.id, "", 0)]]
+    if isinstance(node, ast.Call):
+        args = node.args
+        return t[columns[(args[0].id, args[1].id, args[2].value if len(args) == 3 else 1)]]  # type: ignore[attr-defined]
+    if isinstance(node, ast.UnaryOp):
+        value = _arithmetic(node.operand, t, columns)
+        return -value if isinstance(node.op, ast.USub) else value
+    assert isinstance(node, ast.BinOp)
+    a, b = _arithmetic(node.left, t, columns), _arithmetic(node.right, t, columns)
+    if isinstance(node.op, ast.Add):
+        return a + b
+    if isinstance(node.op, ast.Sub):
+        return a - b
+    if isinstance(node.op, ast.Mult):
+        return a * b
+    return a.cast("float64") / b.cast("float64").nullif(0)  # x / 0 has no value (the row is skipped)
+
+
+def _part(store: Store | None, m: Measure, measures: dict[str, Measure], tables: dict[str, ibis.Table] | None,
+          filters: dict[str, Any] | None, seen: tuple[str, ...]) -> ibis.Table:
+    """One measure a formula reads: over the table `tables` gives for its form, else its form's records."""
+    if m.derived is not None:
+        return derived_expression(store, m, measures=measures, tables=tables, filters=filters, _seen=seen)
+    table = (tables or {}).get(m.form or "")
+    if table is None and store is None:
+        raise NotFound(f"measure {m.name}: no table {m.form!r} given")
+    return expression(store, m, filters, table)  # type: ignore[arg-type]  # a given table needs no store
+
+
+def derived_expression(store: Store | None, m: Measure, *, measures: dict[str, Measure] | None = None,
+                       tables: dict[str, ibis.Table] | None = None, filters: dict[str, Any] | None = None,
+                       _seen: tuple[str, ...] = ()) -> ibis.Table:
+    """A derived measure as an Ibis expression: the measures it names, joined on the keys they share (a row
+    needs every one of them), and its formula over their values.
+
+    `measures` resolves the names (default: every pack's); `tables` gives a form's rows by name (memtables of
+    a report's printed tables: a store is then not needed)."""
+    known = measures if measures is not None else all_measures()
+    if m.name in _seen:
+        raise UsageError(f"measure {m.name}: its formula reads itself through {' -> '.join(_seen)}",
+                         code="usage.measure")
+    tree, leaves = _formula(m.derived or "")
+    joined: ibis.Table | None = None
+    keys: list[str] = []
+    columns: dict[Leaf, str] = {}
+    for i, (name, key, steps) in enumerate(leaves):
+        if name not in known:
+            raise UsageError(f"measure {m.name}: no measure {name!r} to read", code="usage.measure")
+        t = _part(store, known[name], known, tables, filters, (*_seen, m.name))
+        if "value" not in t.columns:
+            raise UsageError(f"measure {m.name}: {name} has no single value (it gives {', '.join(t.columns)})",
+                             code="usage.measure")
+        part_keys = [c for c in t.columns if c not in VALUE_NAMES]
+        if key:
+            if key not in part_keys or not t[key].type().is_integer():
+                raise UsageError(f"measure {m.name}: before({name}, {key}) needs an integer key {key!r} of {name} "
+                                 f"(keys: {', '.join(part_keys) or 'none'})", code="usage.measure")
+            t = t.mutate(**{key: t[key] + steps})  # the value of `steps` periods before, on this period's row
+        columns[(name, key, steps)] = f"_v{i}"
+        t = t.select(*part_keys, **{f"_v{i}": t.value})
+        if joined is None:
+            joined, keys = t, part_keys
+            continue
+        shared = [k for k in keys if k in part_keys]
+        joined = joined.inner_join(t, shared) if shared else joined.cross_join(t)
+        keys += [k for k in part_keys if k not in keys]
+    if joined is None:  # a formula of constants
+        joined = ibis.memtable({"_one": [1]})
+    out = joined.select(*keys, value=_arithmetic(tree, joined, columns))
+    return out.order_by(keys) if keys else out
+
+
+def rows_of(store: Store | None, measures: dict[str, Measure] | None = None,
+            tables: dict[str, ibis.Table] | None = None, filters: dict[str, Any] | None = None) -> Side:
+    """`compare`'s sides: a measure's rows by its name, or a formula's (a derived measure written in place)."""
+    known = measures if measures is not None else all_measures()
+
+    def rows(spec: str) -> list[dict[str, Any]]:
+        m = known.get(spec) or Measure(name=spec, derived=spec)
+        t = derived_expression(store, m, measures=known, tables=tables, filters=filters) if m.derived is not None \
+            else _part(store, m, known, tables, filters, ())
+        return t.to_pyarrow().to_pylist()
+
+    return rows
+
+
+def derived_provenance(store: Store, m: Measure, row: dict[str, Any], filters: dict[str, Any] | None = None,
+                       measures: dict[str, Measure] | None = None) -> Provenance:
+    """The records behind a derived row: those of each measure it reads, at that measure's keys (the period
+    before for before())."""
+    known = measures if measures is not None else all_measures()
+    out = Provenance()
+    for name, key, steps in _formula(m.derived or "")[1]:
+        part = known[name]
+        part_keys = [c for c in _part(store, part, known, None, filters, ()).columns if c not in VALUE_NAMES]
+        sub = {k: row[k] for k in part_keys if k in row}
+        if key and sub.get(key) is not None:
+            sub[key] -= steps
+        found = derived_provenance(store, part, sub, filters, known) if part.derived is not None \
+            else provenance(store, part, sub, filters)
+        out.record_ids = sorted({*out.record_ids, *found.record_ids})
+        out.sources = sorted([*out.sources, *(s for s in found.sources if s not in out.sources)],
+                             key=lambda s: s.import_id)  # as provenance lists them: by import (stable within one)
+    return out
 
 
 # ---- provenance --------------------------------------------------------------------------------------------
@@ -585,6 +772,8 @@ def provenance(store: Store, measure: Measure | str, row: dict[str, Any] | None 
     """The records behind one output row (given by its key columns; none for a measure without keys) and
     the files they were imported from. A share's records are those of its numerator."""
     m = get_measure(measure) if isinstance(measure, str) else measure
+    if m.derived is not None:
+        return derived_provenance(store, m, row or {}, filters)
     t, kept = _key_rows(store, m, row or {}, filters, table)
     if kept is not None:
         keys = m.keys
@@ -663,7 +852,8 @@ def compare(comparison: Comparison, rows_of: Side, skipped: list[Skipped] | None
         return out
 
     lv, rv = by_key(left), by_key(right)
-    keys = list(dict.fromkeys([*(lv if isinstance(lv, dict) else {}), *(rv if isinstance(rv, dict) else {})]))
+    chosen = [s for name, s in (("left", lv), ("right", rv)) if c.over in (None, name) and isinstance(s, dict)]
+    keys = list(dict.fromkeys(k for s in chosen for k in s))
     out = []
     for key in keys or [()]:
         where = dict(zip(shared, key))
