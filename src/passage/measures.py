@@ -250,16 +250,17 @@ class Comparison(_Model):
             formula_names(side)  # a measure's name, or a formula over measures
         return side
 
-    @model_validator(mode="after")
-    def _tolerance(self) -> Comparison:
-        if isinstance(self.tolerance, str):
-            text = self.tolerance.strip()
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance(cls, tolerance: float | str) -> float | str:  # a field's check: the error names `tolerance`
+        if isinstance(tolerance, str):
+            text = tolerance.strip()
             if not text.endswith("%"):
                 raise ValueError("a relative tolerance is written like '2%'")
             float(text[:-1])
-        elif self.tolerance < 0:
+        elif tolerance < 0:
             raise ValueError("tolerance must not be negative")
-        return self
+        return tolerance
 
     def allowance(self, right: float) -> float:
         if isinstance(self.tolerance, str):

@@ -1,38 +1,39 @@
-"""Consistency rules over the staff tables, DHIS2-style: a left expression, an operator, a right expression,
-a severity. They run before a report is rendered, over computed tables or over printed ones.
+"""The staff pack's consistency rules: comparisons of measures (`passage.measures`) over the report's tables.
 
-Rules live in the pack (`rules:` in packs/staff/pack.yaml). Expressions are a small, safe language parsed
-with `ast` (never `eval`): numbers, strings, + - * /, and the functions below over tables by name. A rule
-can repeat over table rows or columns (`for_each`). A rule whose cells are absent is skipped, not failed:
-the first year of a table has no year before it, a table or figure may not be given.
+The rules live in the pack (`measures:` and `rules:` in packs/staff/pack.yaml; docs/staff.md lists them). They
+run before a report is rendered, over tables computed from the register or over printed ones, and the
+figures the report prints in its text: each becomes a table the measures run over (`rule_tables`). A rule
+whose rows are absent is skipped, not failed: the first year of a table has no year before it, a table or
+figure may not be given.
 """
 
 from __future__ import annotations
 
-import ast
 import csv
 import hashlib
 import io
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from passage.errors import UsageError
+import ibis
+import yaml
+
+from passage.errors import NotFound, UsageError
+from passage.measures import (
+    Comparison,
+    Measure,
+    compare,
+    formula_names,
+    parse_comparisons,
+    parse_measures,
+    rows_of,
+)
+from passage.measures import Skipped as Skip
 from passage.packs.staff.reference import spec
 from passage.packs.staff.tables import ANNEX1, Table
 
-OPERATORS: dict[str, Callable[[float, float, float], bool]] = {
-    "==": lambda a, b, t: a == b,
-    "!=": lambda a, b, t: a != b,
-    "<=": lambda a, b, t: a <= b,
-    ">=": lambda a, b, t: a >= b,
-    "<": lambda a, b, t: a < b,
-    ">": lambda a, b, t: a > b,
-    "~=": lambda a, b, t: abs(a - b) <= t + 1e-9,
-}
-SEVERITIES = ("error", "warning")
-FUNCTIONS = {"cell", "value", "total", "nonzero", "rows", "cols", "pct", "fig", "str", "int"}
+FIGURES_TABLE = "report_figures"  # the figures printed in the report's text: (figure, col, value)
 
 
 def table_names() -> list[str]:
@@ -40,29 +41,9 @@ def table_names() -> list[str]:
 
 
 @dataclass(frozen=True)
-class Rule:
-    id: str
-    description: str
-    left: str
-    operator: str
-    right: str
-    severity: str = "error"
-    tolerance: float = 0.5  # for ~=
-    for_each: dict[str, Any] | None = None
-
-    def tables(self) -> list[str]:
-        """The tables the rule reads: what it applies to."""
-        fe = self.for_each or {}
-        found = [fe["rows"]] if "rows" in fe else fe.get("columns", [])[:1]
-        for side in (self.left, self.right):
-            for node in ast.walk(ast.parse(side, mode="eval")):
-                if isinstance(node, ast.Name) and node.id in table_names() and node.id not in found:
-                    found.append(node.id)
-        return found
-
-
-@dataclass(frozen=True)
 class RuleResult:
+    """A rule's verdict on one row of its keys, as the report's checks page and `passage report check` print it."""
+
     rule: str
     description: str
     left: float | int
@@ -78,7 +59,7 @@ class RuleResult:
     @property
     def text(self) -> str:
         """One line: what was compared, and how it came out."""
-        tol = f" (±{_num(self.tolerance)})" if self.operator == "~=" else ""
+        tol = f" (±{_num(self.tolerance)})" if self.tolerance else ""
         where = f" [{self.where}]" if self.where else ""
         verdict = "holds" if self.ok else "fails"
         return f"{self.description}{where}: {_num(self.left)} {self.operator} {_num(self.right)}{tol} {verdict}"
@@ -100,180 +81,47 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def load_rules(pack: str = "staff", path: Path | None = None) -> list[Rule]:
-    """The rules of a pack (or of a YAML file with a `rules:` list), checked for form before use."""
-    import yaml
+def _where(keys: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in keys.items())
 
-    if path is not None:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")).get("rules", [])
-    elif pack == "staff":
-        raw = spec().get("rules", [])
-    else:
+
+def _file(path: Path | None, pack: str) -> dict[str, Any]:
+    if path is None:
+        if pack == "staff":
+            return spec()
         from passage.plugins import load_pack
 
-        raw = load_pack(pack).spec.get("rules", [])
-    rules, seen = [], set()
-    for item in raw:
-        try:
-            rule = Rule(id=item["id"], description=item["description"], left=str(item["left"]),
-                        operator=item["operator"], right=str(item["right"]), severity=item.get("severity", "error"),
-                        tolerance=float(item.get("tolerance", 0.5)), for_each=item.get("for_each"))
-        except KeyError as exc:
-            raise UsageError(f"rule {item.get('id', '?')}: {exc.args[0]} is missing") from None
-        _validate(rule)
-        if rule.id in seen:
-            raise UsageError(f"rule id {rule.id} is used twice")
-        seen.add(rule.id)
-        rules.append(rule)
+        return load_pack(pack).spec
+    loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise UsageError(f"{path}: a rule file holds `measures:` and `rules:`")
+    return loaded
+
+
+def load_measures(pack: str = "staff", path: Path | None = None) -> dict[str, Measure]:
+    """The measures the rules read: the pack's, and those of a rule file (`measures:`) when one is given."""
+    own = parse_measures(_file(None, pack).get("measures") or [], pack, f"pack {pack} measures")
+    extra = parse_measures(_file(path, pack).get("measures") or [], pack, f"{path} measures") if path else []
+    out = {m.name: m for m in own}
+    for m in extra:
+        if m.name in out:
+            raise UsageError(f"{path}: measure {m.name!r} is the pack's already", code="usage.measure")
+        out[m.name] = m
+    return out
+
+
+def load_rules(pack: str = "staff", path: Path | None = None) -> list[Comparison]:
+    """The rules of a pack (or of a YAML file with `rules:` and its own `measures:`), each checked, and each
+    name they read known."""
+    where = f"{path} rules" if path else f"pack {pack} rules"
+    rules = parse_comparisons(_file(path, pack).get("rules") or [], where)
+    known = load_measures(pack, path)
+    for rule in rules:
+        for side in (rule.left, rule.right):
+            unknown = [n for n in formula_names(side) if n not in known] if isinstance(side, str) else []
+            if unknown:
+                raise UsageError(f"{where}: rule {rule.id} reads no measure {unknown[0]!r}", code="usage.measure")
     return rules
-
-
-def _validate(rule: Rule) -> None:
-    if rule.operator not in OPERATORS:
-        raise UsageError(f"rule {rule.id}: operator {rule.operator!r} is not one of {' '.join(OPERATORS)}")
-    if rule.severity not in SEVERITIES:
-        raise UsageError(f"rule {rule.id}: severity must be error or warning")
-    fe = rule.for_each
-    if fe is not None and not (("rows" in fe and isinstance(fe.get("keys"), list))
-                               or (isinstance(fe.get("columns"), list) and len(fe["columns"]) == 3)):
-        raise UsageError(f"rule {rule.id}: for_each is {{rows: TABLE, keys: [...]}} or {{columns: [TABLE, FIRST, LAST]}}")
-    for side in (rule.left, rule.right):
-        try:
-            tree = ast.parse(side, mode="eval")
-        except SyntaxError as exc:
-            raise UsageError(f"rule {rule.id}: cannot parse {side!r}: {exc.msg}") from None
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
-                raise UsageError(f"rule {rule.id}: unknown function in {side!r}")
-            if not isinstance(node, _ALLOWED):
-                raise UsageError(f"rule {rule.id}: {type(node).__name__} is not allowed in {side!r}")
-
-
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Call, ast.keyword,
-            ast.List, ast.Subscript, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd)
-
-
-class Missing(Exception):
-    """A cell, table or figure an expression needs is not there: the rule is skipped."""
-
-
-class _Eval:
-    def __init__(self, tables: dict[str, Table], figures: dict[tuple[str, str], float] | None,
-                 names: dict[str, Any]):
-        self.tables, self.figures, self.names = tables, figures, names
-        self._text: dict[str, list[tuple[str, ...]]] = {}
-
-    def run(self, expr: str, bound: dict[str, Any]) -> Any:
-        return self._node(ast.parse(expr, mode="eval").body, bound)
-
-    def _node(self, n: ast.AST, bound: dict[str, Any]) -> Any:
-        if isinstance(n, ast.Constant):
-            return n.value
-        if isinstance(n, ast.Name):
-            if n.id in bound:
-                return bound[n.id]
-            if n.id in self.names:
-                if self.names[n.id] is None:
-                    raise Missing(f"no value for {n.id}")
-                return self.names[n.id]
-            if n.id in table_names() or n.id in self.tables:
-                return n.id
-            raise UsageError(f"unknown name {n.id!r} in a rule")
-        if isinstance(n, ast.UnaryOp):
-            v = self._node(n.operand, bound)
-            return -v if isinstance(n.op, ast.USub) else v
-        if isinstance(n, ast.BinOp):
-            a, b = self._node(n.left, bound), self._node(n.right, bound)
-            if isinstance(n.op, ast.Add):
-                return a + b
-            if isinstance(n.op, ast.Sub):
-                return a - b
-            if isinstance(n.op, ast.Mult):
-                return a * b
-            if b == 0:
-                raise Missing("division by zero")
-            return a / b
-        if isinstance(n, ast.List):
-            return [self._node(e, bound) for e in n.elts]
-        if isinstance(n, ast.Subscript):
-            container, key = self._node(n.value, bound), self._node(n.slice, bound)
-            if key not in container:
-                raise Missing(f"{key!r} has no entry")
-            return container[key]
-        if isinstance(n, ast.Call):
-            args = [self._node(a, bound) for a in n.args]
-            kw = {k.arg: self._node(k.value, bound) for k in n.keywords}
-            return getattr(self, "f_" + n.func.id)(*args, **kw)  # type: ignore[union-attr]
-        raise UsageError(f"{type(n).__name__} is not allowed in a rule")
-
-    # -- tables ---------------------------------------------------------------------------------------------
-    def _table(self, name: str) -> Table:
-        if name not in self.tables:
-            raise Missing(f"table {name} not given")
-        return self.tables[name]
-
-    def _match(self, name: str, filters: dict[str, Any]) -> list[tuple]:
-        t = self._table(name)
-        if name not in self._text:
-            self._text[name] = [tuple(str(v) for v in r) for r in t.rows]
-        idx = []
-        for col, val in filters.items():
-            if col not in t.columns:
-                raise Missing(f"{name} has no column {col}")
-            idx.append((t.columns.index(col), str(val)))
-        return [r for r, s in zip(t.rows, self._text[name]) if all(s[i] == v for i, v in idx)]
-
-    def _col(self, name: str, col: str) -> int:
-        t = self._table(name)
-        if col not in t.columns:
-            raise Missing(f"{name} has no column {col}")
-        return t.columns.index(col)
-
-    def f_cell(self, name: str, col: str, **filters: Any) -> Any:
-        found = self._match(name, filters)
-        if len(found) != 1:
-            where = ", ".join(f"{k}={v}" for k, v in filters.items())
-            raise Missing(f"{len(found)} rows of {name} match {where}")
-        return found[0][self._col(name, col)]
-
-    def f_value(self, name: str, **filters: Any) -> Any:
-        return self.f_cell(name, "value", **filters)
-
-    def f_total(self, name: str, cols: str | list[str], **filters: Any) -> int | float:
-        idx = [self._col(name, c) for c in ([cols] if isinstance(cols, str) else cols)]
-        return sum(r[i] for r in self._match(name, filters) for i in idx)
-
-    def f_nonzero(self, name: str, col: str, **filters: Any) -> int:
-        i = self._col(name, col)
-        return sum(1 for r in self._match(name, filters) if r[i])
-
-    def f_rows(self, name: str, **filters: Any) -> int:
-        return len(self._match(name, filters))
-
-    def f_cols(self, name: str, first: str, last: str) -> list[str]:
-        cols = self._table(name).columns
-        return cols[self._col(name, first): self._col(name, last) + 1]
-
-    def f_pct(self, part: float, whole: float) -> float:
-        if not whole:
-            raise Missing("percentage of zero")
-        return 100 * part / whole
-
-    def f_fig(self, fid: str, key: str = "") -> float:
-        if self.figures is None:
-            raise Missing("no printed figures given")
-        if (fid, str(key)) not in self.figures:
-            raise Missing(f"no figure {fid}{'/' + str(key) if key else ''}")
-        return self.figures[(fid, str(key))]
-
-    def f_str(self, v: Any) -> str:
-        return str(v)
-
-    def f_int(self, v: Any) -> int:
-        try:
-            return int(v)
-        except (TypeError, ValueError):
-            raise Missing(f"{v!r} is not a whole number") from None
 
 
 def report_year(tables: dict[str, Table]) -> int | None:
@@ -288,61 +136,101 @@ def report_year(tables: dict[str, Table]) -> int | None:
     return None
 
 
-@dataclass
-class _Iteration:
-    bound: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def where(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.bound.items())
+def _number(v: Any) -> int | float | None:
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _iterations(rule: Rule, ev: _Eval) -> list[_Iteration]:
-    fe = rule.for_each
-    if not fe:
-        return [_Iteration()]
-    if "rows" in fe:
-        t = ev._table(fe["rows"])
-        idx = [ev._col(fe["rows"], k) for k in fe["keys"]]
-        seen: dict[tuple, None] = {}
-        for r in t.rows:
-            seen.setdefault(tuple(r[i] for i in idx), None)
-        return [_Iteration(dict(zip(fe["keys"], key))) for key in seen]
-    name, first, last = fe["columns"]
-    return [_Iteration({"col": c}) for c in ev.f_cols(name, first, last)]
+def _memtable(columns: dict[str, list[Any]], types: dict[str, str]) -> ibis.Table:
+    values = columns["value"]
+    types = {**types, "value": "int64" if all(isinstance(v, int) or v is None for v in values) else "float64"}
+    return ibis.memtable(columns, schema=ibis.schema(types))
+
+
+def _annex_rows(name: str, t: Table) -> ibis.Table:
+    """An annex (section, country, one column per grade, total, female, male) long: one row per cell."""
+    grades = spec()["annexes"][name]["grades"]
+    a1 = spec()["annex1"]
+    label = {g: lbl for lbl, parts in a1["table2_grades"].items() for g in parts} if name == "annex3_professional" \
+        else {}
+    cols: dict[str, list[Any]] = {k: [] for k in ("section", "country", "col", "part", "grade", "table3", "value")}
+    for row in t.dicts():
+        for col, value in row.items():
+            if col in ("section", "country"):
+                continue
+            part = "grade" if col in grades else "total" if col == "total" else "sex" if col in ("female", "male") \
+                else None
+            for k, v in (("section", row.get("section")), ("country", row.get("country")), ("col", col),
+                         ("part", part), ("grade", label.get(col)), ("table3", col in a1["table3_grades"]
+                                                                    and bool(label)), ("value", _number(value))):
+                cols[k].append(v)
+    return _memtable(cols, {"section": "string", "country": "string", "col": "string", "part": "string",
+                            "grade": "string", "table3": "boolean"})
+
+
+def _long_rows(t: Table, year: int | None) -> ibis.Table:
+    """An Annex I table (year, measure, value; Table 2 also grade) with `years_before`: the report year minus
+    the row's year. A span ("2018-2020", a change) counts as its last year."""
+    keys = [c for c in ("grade",) if c in t.columns]
+    cols: dict[str, list[Any]] = {k: [] for k in (*keys, "year", "years_before", "measure", "value")}
+    for row in t.dicts():
+        text = str(row.get("year", "")).rsplit("-", 1)[-1].strip()
+        y = int(text) if text.isdigit() else None
+        for k in keys:
+            cols[k].append(None if row.get(k) is None else str(row[k]))
+        cols["year"].append(y)
+        cols["years_before"].append(None if y is None or year is None else year - y)
+        cols["measure"].append(row.get("measure"))
+        cols["value"].append(_number(row.get("value")))
+    return _memtable(cols, {**{k: "string" for k in keys}, "year": "int64", "years_before": "int64",
+                            "measure": "string"})
+
+
+def _figure_rows(figures: dict[tuple[str, str], float] | None) -> ibis.Table:
+    items = sorted((figures or {}).items())
+    return _memtable({"figure": [k[0] for k, _ in items], "col": [k[1] for k, _ in items],
+                      "value": [_number(v) for _, v in items]}, {"figure": "string", "col": "string"})
+
+
+def rule_tables(tables: dict[str, Table], figures: dict[tuple[str, str], float] | None = None,
+                year: int | None = None) -> dict[str, ibis.Table]:
+    """The tables the rules' measures run over, by name: each staff table given, and the report's figures
+    (none when not given: the rules that read them are skipped)."""
+    year = year if year is not None else report_year(tables)
+    out: dict[str, ibis.Table] = {}
+    for name, t in tables.items():
+        if name in spec()["annexes"]:
+            out[name] = _annex_rows(name, t)
+        elif name in ANNEX1:
+            out[name] = _long_rows(t, year)
+    if figures is not None:
+        out[FIGURES_TABLE] = _figure_rows(figures)
+    return out
 
 
 def check(tables: dict[str, Table], figures: dict[tuple[str, str], float] | None = None, *,
-          rules: list[Rule] | None = None, year: int | None = None,
-          skipped: list[Skipped] | None = None) -> list[RuleResult]:
-    """Run the rules over the tables (and the printed figures, when given); one result per rule and row/column.
+          rules: list[Comparison] | None = None, measures: dict[str, Measure] | None = None,
+          year: int | None = None, skipped: list[Skipped] | None = None) -> list[RuleResult]:
+    """Run the rules over the tables (and the printed figures, when given); one result per rule and key.
 
-    Rules or iterations whose cells are absent are left out of the results (listed in `skipped` when a list
-    is passed).
+    Keys whose rows are absent are left out of the results (listed in `skipped` when a list is passed).
     """
-    a1 = spec()["annex1"]
-    names = {"year": year if year is not None else report_year(tables), "table2_columns": a1["table2_grades"],
-             "table3_columns": a1["table3_grades"]}
-    ev = _Eval(tables, figures, names)
+    given = rule_tables(tables, figures, year)
+    read = rows_of(None, measures if measures is not None else load_measures(), given)
+
+    def side(spec_: str) -> list[dict[str, Any]]:
+        try:
+            return read(spec_)
+        except NotFound:  # a table or the figures not given
+            return []
+
     out: list[RuleResult] = []
     for rule in rules if rules is not None else load_rules():
-        try:
-            iterations = _iterations(rule, ev)
-        except Missing as exc:
-            if skipped is not None:
-                skipped.append(Skipped(rule.id, "", str(exc)))
-            continue
-        for it in iterations:
-            try:
-                left, right = ev.run(rule.left, it.bound), ev.run(rule.right, it.bound)
-            except Missing as exc:
-                if skipped is not None:
-                    skipped.append(Skipped(rule.id, it.where, str(exc)))
-                continue
-            ok = OPERATORS[rule.operator](left, right, rule.tolerance)
-            out.append(RuleResult(rule.id, rule.description, left, rule.operator, right, rule.severity, ok,
-                                  it.where, rule.left, rule.right,
-                                  rule.tolerance if rule.operator == "~=" else None))
+        skips: list[Skip] = []
+        for r in compare(rule, side, skips):
+            out.append(RuleResult(rule.id, rule.description, r.left, rule.operator, r.right, rule.severity, r.ok,
+                                  _where(r.where), str(rule.left), str(rule.right), r.tolerance or None))
+        if skipped is not None:
+            skipped.extend(Skipped(rule.id, _where(s.where), s.reason) for s in skips)
     return out
 
 

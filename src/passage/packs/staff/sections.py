@@ -8,19 +8,16 @@ from typing import Literal
 from pydantic import (
     Field,
     RootModel,
-    StrictFloat,
-    StrictInt,
     StrictStr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from passage.measures import Comparison
 from passage.packmodel import Section, beside_pack
-from passage.packs.staff.rules import OPERATORS, SEVERITIES
 
-Operator = Literal[tuple(OPERATORS)]  # type: ignore[valid-type]
-Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+Severity = Literal["error", "warning"]
 
 
 class Annex(Section):
@@ -57,37 +54,9 @@ class Reference(Section):
         return beside_pack(value, info)
 
 
-class ForEach(Section):
-    """Repeat a rule over a table's rows (`rows`, `keys`) or over a range of its columns (`columns`)."""
-
-    rows: StrictStr | None = Field(None, description="The table whose rows the rule repeats over.")
-    keys: list[StrictStr] | None = Field(None, description="Its columns bound as names in the expressions.")
-    columns: tuple[StrictStr, StrictStr, StrictStr] | None = Field(
-        None, description="[TABLE, FIRST, LAST]: the columns from FIRST to LAST, bound to `col`.")
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ForEach:
-        if not ((self.rows is not None and self.keys is not None and self.columns is None)
-                or (self.columns is not None and self.rows is None and self.keys is None)):
-            raise ValueError("for_each is {rows: TABLE, keys: [...]} or {columns: [TABLE, FIRST, LAST]}")
-        return self
-
-
-class Rule(Section):
-    """A consistency rule (DHIS2-style): left expression, operator, right expression, severity."""
-
-    id: StrictStr = Field(description="The rule's id, unique in the pack.")
-    description: StrictStr = Field(description="What the rule says, as the report's checks page prints it.")
-    left: StrictStr = Field(description="Left expression (docs/staff.md lists the functions).")
-    operator: Operator = Field(description="How the sides compare; `~=` within `tolerance`.")
-    right: StrictStr = Field(description="Right expression.")
-    severity: Severity = Field("error", description="error or warning.")
-    tolerance: StrictFloat | StrictInt = Field(0.5, description="For `~=`: the largest difference that holds.")
-    for_each: ForEach | None = Field(None, description="Repeat the rule over rows or columns.")
-
-
-class Rules(RootModel[list[Rule]]):
-    """The consistency rules run before a report is rendered."""
+class Rules(RootModel[list[Comparison]]):
+    """The consistency rules run before a report is rendered: comparisons of the pack's measures (or of formulas
+    over them) with a tolerance and a severity, over the report's tables (docs/staff.md)."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Rules:
