@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import date
 
 import ibis
+import pyarrow as pa
 import pytest
 
 from dtm_rows import api_rows, write_csv
@@ -369,8 +370,9 @@ def test_derived_provenance_is_its_parts_records(loaded):
 
 def test_derived_measures_over_given_tables_and_comparisons_over_one_side():
     """Memtables by name, no store: the way a report's printed tables are checked."""
-    tables = {"printed": ibis.memtable({"year": [2018, 2019, 2020, 2019, 2020], "measure": ["total"] * 3 + ["pct"] * 2,
-                                        "value": [200, 250, 300, 25, 20]})}
+    tables = {"printed": ibis.memtable(pa.table({"year": [2018, 2019, 2020, 2019, 2020],
+                                                 "measure": ["total"] * 3 + ["pct"] * 2,
+                                                 "value": [200, 250, 300, 25, 20]}))}
     measures = {m.name: m for m in parse_measures([
         {"name": "total", "form": "printed", "sum": "value", "by": ["year"], "where": [{"field": "measure", "equals": "total"}]},
         {"name": "pct", "form": "printed", "sum": "value", "by": ["year"], "where": [{"field": "measure", "equals": "pct"}]},

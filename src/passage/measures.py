@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from passage.errors import NotFound, UsageError
@@ -689,7 +690,7 @@ def derived_expression(store: Store | None, m: Measure, *, measures: dict[str, M
         joined = joined.inner_join(t, shared) if shared else joined.cross_join(t)
         keys += [k for k in part_keys if k not in keys]
     if joined is None:  # a formula of constants
-        joined = ibis.memtable({"_one": [1]})
+        joined = ibis.memtable(pa.table({"_one": [1]}))
     out = joined.select(*keys, value=_arithmetic(tree, joined, columns))
     return out.order_by(keys) if keys else out
 

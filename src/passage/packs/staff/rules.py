@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import pyarrow as pa
 import yaml
 
 from passage.errors import NotFound, UsageError
@@ -141,9 +142,10 @@ def _number(v: Any) -> int | float | None:
 
 
 def _memtable(columns: dict[str, list[Any]], types: dict[str, str]) -> ibis.Table:
+    """A table of typed columns (through Arrow: no pandas inference); whole numbers stay whole."""
     values = columns["value"]
     types = {**types, "value": "int64" if all(isinstance(v, int) or v is None for v in values) else "float64"}
-    return ibis.memtable(columns, schema=ibis.schema(types))
+    return ibis.memtable(pa.table(columns, schema=ibis.schema(types).to_pyarrow()))
 
 
 def _annex_rows(name: str, t: Table) -> ibis.Table:
