@@ -457,3 +457,28 @@ def test_generated_demo_register_imports_cleanly(store, tmp_path):
     annex3 = staff_tables(store, 2020)["annex3_professional"]
     assert sum(r[-3] for r in annex3.rows) == sum(1 for r in rows if r["category"] == PRO) == HEADCOUNT[
         "annex3_professional"]
+
+
+def test_a_rule_file_adds_its_measures_and_rules_in_the_measure_language(tmp_path):
+    from passage.packs.staff.rules import load_measures
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(json.dumps({
+        "measures": [{"name": "annex3_men", "form": "annex3_professional", "sum": "value",
+                      "where": [{"field": "col", "equals": "male"}]}],
+        "rules": [{"id": "men", "description": "Table 1's men equal Annex III's", "left": "table1_men_now",
+                   "operator": "==", "right": "annex3_men"},
+                  {"id": "share", "description": "Men are under 60 % of Annex III",
+                   "left": "100 * annex3_men / annex3_headcount", "operator": "<", "right": 60,
+                   "severity": "warning"}]}), encoding="utf-8")
+    rows = read_rows(ANNEX / "annex3_professional.csv")
+    men, total = sum(int(r["male"]) for r in rows), sum(int(r["total"]) for r in rows)
+    table1 = {r["measure"]: int(r["value"]) for r in read_rows(ANNEX / "annex1_table1.csv") if r["year"] == "2020"}
+    results = check(printed_tables(ANNEX), rules=load_rules(path=path), measures=load_measures(path=path))
+    assert [(r.rule, r.left, r.right, r.ok) for r in results] == [
+        ("men", table1["men"], men, table1["men"] == men),
+        ("share", pytest.approx(100 * men / total), 60, 100 * men / total < 60)]
+    path.write_text(json.dumps({"rules": [{"id": "x", "description": "d", "left": "annex3_wom", "operator": "==",
+                                           "right": 1}]}), encoding="utf-8")
+    with pytest.raises(UsageError, match="reads no measure 'annex3_wom'"):
+        load_rules(path=path)
