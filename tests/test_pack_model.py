@@ -234,3 +234,14 @@ def test_an_installed_pack_is_named_as_its_entry_point(tmp_path, monkeypatch):
     installed = passage.plugins.pack_dirs()
     monkeypatch.setattr(passage.plugins, "pack_dirs", lambda: {**installed, "dtm": folder})
     assert problems(folder) == {"name": "the pack is installed as `dtm`: name it so"}
+
+
+def test_a_staff_rule_reads_measures_of_its_pack(tmp_path):
+    found = problems(pack_copy(tmp_path, "staff", ("    left: table1_women_now", "    left: table1_womn_now"),
+                               ("    right: table3_percentage_women - before(table3_percentage_women, year)",
+                                "    right: table3_percentage_women - before(table3_percentage_women, year).real")))
+    assert found == {
+        "rules[10].left": "no measure `table1_womn_now` in this pack; did you mean `table1_women_now`?",
+        "rules[18].right": "Attribute is not allowed in a formula ('table3_percentage_women - "
+                           "before(table3_percentage_women, year).real'): it holds measure names, numbers, + - * / "
+                           "and before(measure, key)"}

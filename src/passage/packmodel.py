@@ -460,7 +460,9 @@ def checked_pack(path: Path) -> CheckedPack:
     exports = set(_mapping(data.get("exports")))
     context = {"forms": set(forms) if compiled else None, "indicators": set(indicators), "folder": folder,
                "layouts": set(_mapping(data.get("layouts"))), "exports": exports,
-               "tables": None if name not in dirs else exports | set(derived or {})}
+               "tables": None if name not in dirs else exports | set(derived or {}),
+               "measures": set(indicators) | {m["name"] for m in data.get("measures") or []
+                                              if isinstance(m, dict) and isinstance(m.get("name"), str)}}
     model = pack_model(name)
     try:
         model.model_validate(data, context=context)

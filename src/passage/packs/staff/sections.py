@@ -14,8 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from passage.measures import Comparison
-from passage.packmodel import Section, beside_pack
+from passage.measures import Comparison, formula_names
+from passage.packmodel import Section, beside_pack, refers_to
 
 Severity = Literal["error", "warning"]
 
@@ -54,7 +54,18 @@ class Reference(Section):
         return beside_pack(value, info)
 
 
-class Rules(RootModel[list[Comparison]]):
+class Rule(Comparison):
+    """A consistency rule: a comparison whose sides read the pack's measures (`measures:`)."""
+
+    @field_validator("left", "right")
+    @classmethod
+    def _reads_pack_measures(cls, side: str | float, info: ValidationInfo) -> str | float:
+        for name in formula_names(side) if isinstance(side, str) else []:
+            refers_to("measures", name, info)
+        return side
+
+
+class Rules(RootModel[list[Rule]]):
     """The consistency rules run before a report is rendered: comparisons of the pack's measures (or of formulas
     over them) with a tolerance and a severity, over the report's tables (docs/staff.md)."""
 
