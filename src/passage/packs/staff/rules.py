@@ -219,11 +219,15 @@ def check(tables: dict[str, Table], figures: dict[tuple[str, str], float] | None
     given = rule_tables(tables, figures, year)
     read = rows_of(None, measures if measures is not None else load_measures(), given)
 
+    read_before: dict[str, list[dict[str, Any]]] = {}  # a measure several rules read is computed once
+
     def side(spec_: str) -> list[dict[str, Any]]:
-        try:
-            return read(spec_)
-        except NotFound:  # a table or the figures not given
-            return []
+        if spec_ not in read_before:
+            try:
+                read_before[spec_] = read(spec_)
+            except NotFound:  # a table or the figures not given
+                read_before[spec_] = []
+        return read_before[spec_]
 
     out: list[RuleResult] = []
     for rule in rules if rules is not None else load_rules():
