@@ -164,7 +164,7 @@ def test_map_page(portal, public, admin):
     assert 'id="travel-map"' in html and 'id="travel-slider"' in html and 'id="travel-summary"' in html
     assert html.count('<tr data-iso3="') == len(file_statuses(DAY)) - 1 and f'data-iso3="{HIDDEN}"' not in html
     assert 'data-source="oxcgrt" data-status="complete_closure">23<' in html  # counted from the file: 23 closures
-    assert "/static/js/travel.js" in html and "countries-110m.json" in html
+    assert "/static/packs/travel/travel.js" in html and "countries-110m.json" in html
     assert f'data-iso3="{HIDDEN}"' in admin.get("/travel", params={"date": DAY, "source": "oxcgrt"},
                                                 headers={"accept": "text/html"}).text
     french = portal.client()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
+
+from passage.plugins import LOAD_PACKS, builtin_pack_names
+
+# The reference documents Passage and its own packs, whatever else is installed beside them.
+os.environ.setdefault(LOAD_PACKS, ",".join(builtin_pack_names()))
 
 from passage.cli import main
 

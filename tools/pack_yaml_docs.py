@@ -7,12 +7,18 @@ whether it is required, and the description the model gives it.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, RootModel
+
+from passage.plugins import LOAD_PACKS, builtin_pack_names
+
+# The reference documents Passage and its own packs, whatever else is installed beside them.
+os.environ.setdefault(LOAD_PACKS, ",".join(builtin_pack_names()))
 
 from passage.packmodel import IndicatorFile, PackSpec, sections_of
 from passage.plugins import available_packs

@@ -15,6 +15,7 @@ pack, so a pack installed from elsewhere is served exactly like a built-in one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,6 +28,7 @@ import pluggy
 from passage.errors import NotFound, UsageError
 
 GROUP = "passage.packs"
+LOAD_PACKS = "PASSAGE_LOAD_PACKS"
 hookspec = pluggy.HookspecMarker("passage")
 hookimpl = pluggy.HookimplMarker("passage")
 
@@ -101,13 +103,23 @@ class PackHooks:
 
 @cache
 def manager() -> pluggy.PluginManager:
-    """The plugin manager with every installed pack registered under its entry-point name."""
+    """The plugin manager with every installed pack registered under its entry-point name.
+
+    `PASSAGE_LOAD_PACKS=dtm,travel` loads only the packs named (an empty value: none), as Datasette's
+    DATASETTE_LOAD_PLUGINS does: packs are found once per process, before any settings are read."""
+    wanted = os.environ.get(LOAD_PACKS)
+    only = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
     pm = pluggy.PluginManager("passage")
     pm.add_hookspecs(PackHooks)
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        if pm.get_plugin(ep.name) is None:
+        if pm.get_plugin(ep.name) is None and (only is None or ep.name in only):
             pm.register(ep.load(), name=ep.name)
     return pm
+
+
+def builtin_pack_names() -> list[str]:
+    """The packs Passage itself ships (registered by its own distribution)."""
+    return sorted(ep.name for ep in entry_points(group=GROUP) if ep.value.startswith("passage.packs."))
 
 
 def pack_dirs() -> dict[str, Path]:
