@@ -255,7 +255,7 @@ SCOPE = [
     ("editor-tcd", "edit", "NGA", 403, "forbidden"),
     ("viewer-ssd", "edit", "TCD", 403, "forbidden"),
     ("token-nga", "edit", "TCD", 403, "forbidden"),
-    ("public", "edit", "TCD", 403, "forbidden"),
+    ("public", "edit", "TCD", 401, "auth.required"),  # the public is told to sign in, as for publish and import
     ("editor-nga", "publish", "TCD", 403, "forbidden"),
     ("editor-nga", "publish", "AFG", 403, "forbidden"),
     ("editor-tcd", "publish", "NGA", 403, "forbidden"),
@@ -354,7 +354,7 @@ def restricted(seeded_portal_store, tmp_path_factory):
     path, accounts = seeded_portal_store
     copy = copy_store(path, tmp_path_factory.mktemp("restricted"))
     with open_store(str(copy)) as store:
-        set_visibility(store, "dtm_idps", "restricted", user="admin")
+        set_visibility(store, "dtm_idps", "restricted")
     running = serve(str(copy), accounts)
     clients = {u: running.client(None if u == "public" else u) for u in RESTRICTED}
     admin = clients["admin"]

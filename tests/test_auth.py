@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
+from passage.access import Place, Places, allowed
 from passage.auth import (
     PUBLIC,
     SESSION_HOURS,
@@ -34,6 +35,7 @@ from passage.auth.audit import now
 from passage.auth.ratelimit import POLICY
 from passage.errors import AuthError, NotFound, UsageError
 
+ROOT = Principal("root", "admin")
 PASSWORD = "correct horse battery"
 OTHER_PASSWORD = "another long secret"
 
@@ -73,15 +75,15 @@ ADMIN = Principal("root", "admin")
 ])
 def test_scope_coverage(principal, country, place, covered):
     assert principal.covers(country, place) is covered
-    assert principal.can_view(country, place) is covered
+    assert allowed(principal, "read-document", Places((Place(country, place),))) is covered
 
 
 def test_only_admins_and_covering_editors_can_edit():
-    assert NGA_EDITOR.can_edit("NGA", "NG002001")
-    assert not NGA_EDITOR.can_edit("TCD")
-    assert ADMIN.can_edit("TCD")
-    assert not LAC_VIEWER.can_edit("TCD", "TCD0701")  # covered, but a viewer
-    assert not PUBLIC.can_edit("NGA")
+    assert allowed(NGA_EDITOR, "edit-records", Place("NGA", "NG002001"))
+    assert not allowed(NGA_EDITOR, "edit-records", Place("TCD"))
+    assert allowed(ADMIN, "edit-records", Place("TCD"))
+    assert not allowed(LAC_VIEWER, "edit-records", Place("TCD", "TCD0701"))  # covered, but a viewer
+    assert not allowed(PUBLIC, "edit-records", Place("NGA"))
     assert PUBLIC.is_public and not PUBLIC.is_admin and ADMIN.is_admin and not NGA_EDITOR.is_public
 
 
@@ -97,7 +99,7 @@ def test_countries_and_prefixes_split_the_scopes():
 
 def test_password_is_argon2_and_never_stored(any_store):
     add_user(any_store, "amina", PASSWORD, "editor", ["nga", "NG002"], display_name="Amina Bello",
-             email="amina@example.org", actor="root")
+             email="amina@example.org", principal=ROOT)
     stored = any_store.scalar("SELECT password_hash FROM users WHERE user_name = 'amina'")
     assert stored.startswith("$argon2id$")
     everything = json.dumps([any_store.query(f"SELECT * FROM {t}") for t in ("users", "user_scopes", "audit_log")],
@@ -143,9 +145,9 @@ def test_duplicate_user_is_refused(any_store):
 def test_update_user_changes_role_scopes_and_details(any_store):
     add_user(any_store, "root", PASSWORD, "admin")
     add_user(any_store, "amina", PASSWORD, "editor", ["NGA"])
-    update_user(any_store, "amina", role="viewer", scopes=["TCD07", "NG002"], email="a@example.org", actor="root")
+    update_user(any_store, "amina", role="viewer", scopes=["TCD07", "NG002"], email="a@example.org", principal=ROOT)
     assert get_principal(any_store, "amina") == Principal("amina", "viewer", frozenset({"TCD07", "NG002"}))
-    update_user(any_store, "amina", role="admin", actor="root")  # becoming admin drops the scopes
+    update_user(any_store, "amina", role="admin", principal=ROOT)  # becoming admin drops the scopes
     assert get_principal(any_store, "amina").scopes == frozenset()
     assert any_store.scalar("SELECT count(*) FROM user_scopes WHERE user_name = 'amina'") == 0
     with pytest.raises(UsageError) as excinfo:
@@ -160,7 +162,7 @@ def test_update_user_changes_role_scopes_and_details(any_store):
         update_user(any_store, "amina", role="viewer", scopes=["NGA", "NOPE1"])
     assert get_principal(any_store, "amina").role == "admin"  # refused updates change nothing
     before = len(_actions(any_store))
-    update_user(any_store, "amina", role="admin", actor="root")  # no change, no audit entry
+    update_user(any_store, "amina", role="admin", principal=ROOT)  # no change, no audit entry
     assert len(_actions(any_store)) == before
 
 
@@ -171,7 +173,7 @@ def test_the_last_enabled_admin_stays(any_store):
             update_user(any_store, "root", **change)
         assert _code(excinfo) == "auth.last_admin"
     add_user(any_store, "ops", PASSWORD, "admin")
-    update_user(any_store, "root", disabled=True, actor="ops")
+    update_user(any_store, "root", disabled=True, principal=Principal("ops", "admin"))
     with pytest.raises(AuthError) as excinfo:
         get_principal(any_store, "root")
     assert _code(excinfo) == "auth.disabled"
@@ -292,13 +294,13 @@ def test_disabling_or_a_new_password_ends_sessions(any_store):
     add_user(any_store, "root", PASSWORD, "admin")
     add_user(any_store, "amina", PASSWORD, "editor", ["NGA"])
     first, _ = create_session(any_store, "amina")
-    set_password(any_store, "amina", OTHER_PASSWORD, actor="root")
+    set_password(any_store, "amina", OTHER_PASSWORD, principal=ROOT)
     assert session_principal(any_store, first) is None
     with pytest.raises(AuthError):
         authenticate(any_store, "amina", PASSWORD)
     assert authenticate(any_store, "amina", OTHER_PASSWORD).user_name == "amina"
     second, _ = create_session(any_store, "amina")
-    update_user(any_store, "amina", disabled=True, actor="root")
+    update_user(any_store, "amina", disabled=True, principal=ROOT)
     assert session_principal(any_store, second) is None
     assert any_store.scalar("SELECT count(*) FROM sessions WHERE user_name = 'amina'") == 0
     with pytest.raises(AuthError) as excinfo:
@@ -317,7 +319,7 @@ def test_a_session_of_a_user_disabled_meanwhile_is_refused(any_store):
 
 def test_tokens_create_use_revoke(any_store):
     add_user(any_store, "amina", PASSWORD, "editor", ["NGA"])
-    token_id, secret = create_token(any_store, "amina", "laptop", actor="amina")
+    token_id, secret = create_token(any_store, "amina", "laptop", principal=get_principal(any_store, "amina"))
     assert secret.startswith(f"psg_{token_id}_") and len(secret) > 50
     assert any_store.scalar("SELECT token_hash FROM api_tokens") == hashlib.sha256(secret.encode()).hexdigest()
     assert secret.split("_", 2)[2] not in json.dumps(any_store.query("SELECT * FROM api_tokens"), default=str)
@@ -339,7 +341,7 @@ def test_tokens_create_use_revoke(any_store):
                 f"xyz_{token_id}_{secret.split('_', 2)[2]}", "psg_0000000000000000_" + secret.split("_", 2)[2]):
         assert token_principal(any_store, bad) is None
 
-    revoke_token(any_store, "amina", token_id, actor="amina")
+    revoke_token(any_store, "amina", token_id, principal=get_principal(any_store, "amina"))
     assert token_principal(any_store, secret) is None
     assert list_tokens(any_store, "amina")[0]["revoked_at"] is not None
     revoke_token(any_store, "amina", token_id)  # twice changes nothing
@@ -366,11 +368,11 @@ def test_tokens_belong_to_their_user(any_store):
 
 def test_every_change_is_audited(any_store):
     add_user(any_store, "root", PASSWORD, "admin")
-    add_user(any_store, "amina", PASSWORD, "editor", ["NGA"], actor="root")
-    update_user(any_store, "amina", role="viewer", actor="root")
-    set_password(any_store, "amina", OTHER_PASSWORD, actor="root")
-    token_id, secret = create_token(any_store, "amina", "laptop", actor="amina")
-    revoke_token(any_store, "amina", token_id, actor="root")
+    add_user(any_store, "amina", PASSWORD, "editor", ["NGA"], principal=ROOT)
+    update_user(any_store, "amina", role="viewer", principal=ROOT)
+    set_password(any_store, "amina", OTHER_PASSWORD, principal=ROOT)
+    token_id, secret = create_token(any_store, "amina", "laptop", principal=get_principal(any_store, "amina"))
+    revoke_token(any_store, "amina", token_id, principal=ROOT)
     assert _actions(any_store) == ["user.add", "user.add", "user.update", "user.password", "token.create",
                                    "token.revoke"]
     entries = audit_entries(any_store)
@@ -414,7 +416,7 @@ def test_audit_entries_filter_and_page(any_store):
 def _cli(store_path, *args, input=None, env=None):
     from passage.cli import main
 
-    return CliRunner().invoke(main, ["--db", str(store_path), "--user", "root", *args], input=input,
+    return CliRunner().invoke(main, ["--db", str(store_path), *args], input=input,  # as the store's operator
                               env=env or {"PASSAGE_PASSWORD": None})
 
 
@@ -455,7 +457,7 @@ def test_cli_round_trip(store_path):
     with open_store(str(store_path)) as store:
         assert authenticate(store, "amina", OTHER_PASSWORD).role == "viewer"
         assert token_principal(store, secret) is None
-    entries = json.loads(_cli(store_path, "audit", "--format", "json", "--user", "root").stdout)
+    entries = json.loads(_cli(store_path, "audit", "--format", "json", "--user", "operator").stdout)
     assert [e["action"] for e in entries] == ["token.revoke", "token.create", "user.password", "user.update",
                                               "user.update", "user.add", "user.add", "user.add"]
     assert secret not in _cli(store_path, "audit").stdout

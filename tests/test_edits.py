@@ -339,8 +339,9 @@ def test_a_questionnaire_record_changes_only_while_it_is_a_draft(store):
 
 # ---- the CLI ------------------------------------------------------------------------------------------------------
 
-def _cli(store_path, *args: str, user: str = "cli-test"):
-    return CliRunner().invoke(main, ["--db", str(store_path), "--user", user, "records", "edit", *args])
+def _cli(store_path, *args: str, user: str | None = None):
+    acting = ["--user", user] if user else []  # without --user: the store's operator
+    return CliRunner().invoke(main, ["--db", str(store_path), *acting, "records", "edit", *args])
 
 
 def test_cli_edits_run_the_checks_and_the_users_places(store_path, tmp_path):

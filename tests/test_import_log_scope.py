@@ -36,7 +36,7 @@ def two_countries(any_store, tmp_path):
                        user="amina", scopes=["NGA"])
     assert (nga.status, tcd.status, rejected.status, own.status) == ("committed", "committed", "rejected",
                                                                       "rejected")
-    releases.publish(any_store, "dtm_idps", "NGA", user="root")
+    releases.publish(any_store, "dtm_idps", "NGA")
     return any_store, {"nga": nga.import_id, "tcd": tcd.import_id, "rejected": rejected.import_id,
                        "own": own.import_id}
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
-from passage.auth import add_user, audit_entries, authenticate, unlock_user
+from passage.auth import Principal, add_user, audit_entries, authenticate, unlock_user
 from passage.auth.ratelimit import POLICY, Policy
 from passage.errors import AuthError, NotFound
 from passage.store import open_store
@@ -97,7 +97,7 @@ def test_the_per_address_ceiling_holds(any_store):
     assert _fail(any_store, "someone-new", ATTACKER, policy=policy).code == "auth.rate_limited"
     assert authenticate(any_store, "amina", PASSWORD, ip=HOME, policy=policy).user_name == "amina"
     # An unlock is about the user, not the address: the ceiling stays until the failures age out.
-    unlock_user(any_store, "amina", actor="root")
+    unlock_user(any_store, "amina", principal=Principal("root", "admin"))
     assert _fail(any_store, "amina", ATTACKER, PASSWORD, policy=policy).code == "auth.rate_limited"
     _age(any_store, timedelta(minutes=15, seconds=1))
     assert authenticate(any_store, "amina", PASSWORD, ip=ATTACKER, policy=policy).user_name == "amina"
@@ -112,7 +112,7 @@ def test_an_admin_unlocks_a_user_at_every_address(any_store):
         assert _fail(any_store, "amina", ip, PASSWORD).code == "auth.rate_limited"
     for _ in range(3):
         _fail(any_store, "root", ATTACKER)  # someone else's failures stay
-    assert unlock_user(any_store, "amina", actor="root") == 2 * POLICY.free_failures
+    assert unlock_user(any_store, "amina", principal=Principal("root", "admin")) == 2 * POLICY.free_failures
     assert authenticate(any_store, "amina", PASSWORD, ip=HOME).user_name == "amina"
     assert _fail(any_store, "amina", ATTACKER).code == "auth.invalid"  # counting starts again
     entry = audit_entries(any_store, action="user.unlock")[0]
@@ -128,6 +128,7 @@ def test_cli_unlock(store_path):
 
     with open_store(str(store_path)) as store:
         add_user(store, "amina", PASSWORD, "editor", ["NGA"])
+        add_user(store, "ops", PASSWORD, "admin")
         for _ in range(POLICY.free_failures):
             _fail(store, "amina", ATTACKER)
         assert _fail(store, "amina", ATTACKER, PASSWORD).code == "auth.rate_limited"

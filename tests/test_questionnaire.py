@@ -415,7 +415,7 @@ def test_cli_status_participation_figures_and_refusal(demo_template, tmp_path):
     assert (figures["psea_networks"]["previous_year"], figures["psea_networks"]["change"]) == ("60", "9")
     r = run(main, ["--db", str(db), "questionnaire", "reopen", "CO-NGA", "--year", "2020", "--reason", ""])
     assert r.exit_code == 1 and "reason" in r.output
-    r = run(main, ["--db", str(db), "--user", "hq", "questionnaire", "reopen", "CO-NGA", "--year", "2020",
+    r = run(main, ["--db", str(db), "questionnaire", "reopen", "CO-NGA", "--year", "2020",
                    "--reason", "a figure to correct"])
     assert r.exit_code == 0 and "draft" in r.output
     r = run(main, ["--db", str(db), "questionnaire", "status", "--year", "2020", "--region", "RO-DKR",

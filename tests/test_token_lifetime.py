@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from passage.auth import (
+    Principal,
     add_user,
     audit_entries,
     create_token,
@@ -31,6 +32,8 @@ from passage.errors import AuthError, UsageError
 from passage.store import open_store
 from passage.store.migrations import migrate
 from passage.web.app import create_app
+
+ROOT = Principal("root", "admin")
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a different long secret"
@@ -49,7 +52,7 @@ def test_a_new_password_ends_every_token(any_store):
     (id1, laptop), (id2, script) = create_token(any_store, "amina", "laptop"), create_token(any_store, "amina", "sync")
     _, other = create_token(any_store, "musa", "laptop")
     assert token_principal(any_store, laptop) and token_principal(any_store, script)
-    set_password(any_store, "amina", NEW_PASSWORD, actor="root")
+    set_password(any_store, "amina", NEW_PASSWORD, principal=ROOT)
     assert token_principal(any_store, laptop) is None and token_principal(any_store, script) is None
     assert token_principal(any_store, other).user_name == "musa"  # another user's tokens are untouched
     assert {t["token_id"]: t["status"] for t in list_tokens(any_store, "amina")} == {id1: "revoked", id2: "revoked"}
@@ -65,12 +68,12 @@ def test_disabling_ends_tokens_for_good(any_store):
     add_user(any_store, "root", PASSWORD, "admin")
     add_user(any_store, "amina", PASSWORD, "editor", ["NGA"])
     token_id, secret = create_token(any_store, "amina", "laptop")
-    update_user(any_store, "amina", disabled=True, actor="root")
+    update_user(any_store, "amina", disabled=True, principal=ROOT)
     assert token_principal(any_store, secret) is None
     with pytest.raises(AuthError) as excinfo:
         create_token(any_store, "amina", "while disabled")
     assert excinfo.value.code == "auth.disabled"
-    update_user(any_store, "amina", disabled=False, actor="root")
+    update_user(any_store, "amina", disabled=False, principal=ROOT)
     assert token_principal(any_store, secret) is None  # enabling again does not bring it back
     [token] = list_tokens(any_store, "amina")
     assert token["status"] == "revoked" and token["revoked_at"] is not None
@@ -103,8 +106,8 @@ def test_tokens_expire(any_store):
 def test_the_store_sets_the_default_lifetime(any_store):
     add_user(any_store, "amina", PASSWORD, "editor", ["NGA"])
     assert default_token_days(any_store) == DEFAULT_DAYS
-    set_default_token_days(any_store, 30, actor="root")
-    set_default_token_days(any_store, 30, actor="root")  # unchanged: one audit entry
+    set_default_token_days(any_store, 30, principal=ROOT)
+    set_default_token_days(any_store, 30, principal=ROOT)  # unchanged: one audit entry
     assert default_token_days(any_store) == 30
     token_id, _ = create_token(any_store, "amina", "laptop")
     [token] = list_tokens(any_store, "amina")
@@ -141,7 +144,7 @@ def test_tokens_from_before_expiry_get_the_default_lifetime(any_store):
 def _cli(store_path, *args):
     from passage.cli import main
 
-    return CliRunner().invoke(main, ["--db", str(store_path), "--user", "root", *args])
+    return CliRunner().invoke(main, ["--db", str(store_path), *args])  # as the store's operator
 
 
 def test_cli_creates_lists_and_sets_the_default(store_path):

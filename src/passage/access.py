@@ -1,4 +1,13 @@
-"""What a reader may see of a dataset, as one relation every reader-facing query starts from.
+"""Who may do what: one rule table, and what a reader may see of a dataset.
+
+`allowed(actor, action, resource)` answers for the CLI, the API and the pages alike, and the
+library verbs call `require(...)` themselves, so no edge can forget a check. Every action is
+denied unless a rule allows it; admins may do everything. The resources are small values:
+a `Dataset` (`passage.releases`), a `Place` (a country, or a P-code within it), `Places`
+(what a document is about), an `Account` (a user's own tokens) and `STORE` (the store as a
+whole: users, forms, settings, the import log).
+
+What a reader sees of a dataset's records, as one relation every reader-facing query starts from:
 
 - admin: every current record;
 - editor: current records inside their places (published or not), and elsewhere what
@@ -12,16 +21,162 @@ and the role matrix tests it through each of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from passage.auth.principal import Principal
 from passage.errors import Forbidden
 from passage.forms.registry import record_table
-from passage.releases import Dataset, release_cutoffs
 from passage.store import Store
 
+if TYPE_CHECKING:
+    from passage.releases import Dataset
+
+
+# ---- resources ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Place:
+    """A whole country (`code=None`) or a place within it, by P-code."""
+
+    country: str
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Places:
+    """The places a document is about, and whether it is public."""
+
+    places: tuple[Place, ...]
+    visibility: str = "restricted"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user's own account: their API tokens."""
+
+    user_name: str
+
+
+@dataclass(frozen=True)
+class TheStore:
+    """The store as a whole."""
+
+
+STORE = TheStore()
+
+
+# ---- rules ----------------------------------------------------------------------------------------------
+
+def _reads_dataset(p: Principal, ds: Dataset) -> bool:
+    return ds.visibility == "public" or (p.role in ("editor", "viewer") and bool(p.scopes))
+
+
+def _edits(p: Principal, place: Place) -> bool:
+    return p.role == "editor" and p.covers(place.country, place.code)
+
+
+def _publishes(p: Principal, place: Place) -> bool:
+    return p.role == "editor" and place.code is None and p.covers(place.country)
+
+
+def _reads_document(p: Principal, doc: Places) -> bool:
+    return doc.visibility == "public" or (not p.is_public and any(p.covers(x.country, x.code) for x in doc.places))
+
+
+def _adds_document(p: Principal, doc: Places) -> bool:
+    return p.role == "editor" and bool(doc.places) and all(p.covers(x.country, x.code) for x in doc.places)
+
+
+def _owns(p: Principal, account: Account) -> bool:
+    return not p.is_public and p.user_name == account.user_name
+
+
+@dataclass(frozen=True)
+class Rule:
+    resource: str  # the resource's type name, as `require` checks it
+    allows: Callable[[Principal, Any], bool]  # for everyone but admins, who may do everything
+    what: str  # "is not allowed to …": the action in words, `{}` the resource
+
+
+RULES: dict[str, Rule] = {
+    "read-dataset": Rule("Dataset", _reads_dataset, "read dataset {}"),
+    "edit-records": Rule("Place", _edits, "change data of {} (import, edit, delete records)"),
+    "publish": Rule("Place", _publishes, "publish data of {}"),
+    "import": Rule("TheStore", lambda p, _: p.role == "editor" and bool(p.scopes),
+                   "import data (editors import rows of their own places)"),
+    "read-import-log": Rule("TheStore", lambda p, _: p.role == "editor", "read the import log (editors and admins)"),
+    "read-document": Rule("Places", _reads_document, "read a document about {}"),
+    "add-document": Rule("Places", _adds_document,
+                         "add a document about {} (editors add documents about their own places: name at least one)"),
+    "manage-tokens": Rule("Account", _owns, "manage the API tokens of {}"),
+    "administer": Rule("TheStore", lambda p, _: False,
+                       "administer the store (users, roles, scopes, tokens, unlocks, forms, visibility, offices, "
+                       "settings): admins only"),
+}
+ACTIONS = tuple(RULES)
+
+
+def _rule(action: str, resource: Any) -> Rule:
+    rule = RULES.get(action)
+    if rule is None:
+        raise ValueError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+    if type(resource).__name__ != rule.resource:
+        raise TypeError(f"{action!r} is about a {rule.resource}, not {type(resource).__name__}")
+    return rule
+
+
+def allowed(actor: Principal, action: str, resource: Any) -> bool:
+    """Whether `actor` may do `action` to `resource`: denied unless a rule in `RULES` allows it."""
+    rule = _rule(action, resource)
+    return actor.is_admin or bool(rule.allows(actor, resource))
+
+
+def require(actor: Principal, action: str, resource: Any) -> None:
+    """`allowed`, or `Forbidden` saying who is not allowed to do what: code `forbidden` (HTTP 403), and for
+    the public `auth.required` (HTTP 401, as `AuthError` answers): they are told to sign in."""
+    if allowed(actor, action, resource):
+        return
+    what = _rule(action, resource).what.format(_describe(resource))
+    if not actor.is_public:
+        raise Forbidden(f"{actor.user_name} ({actor.role}) is not allowed to {what}")
+    refused = Forbidden(f"sign in first: the public is not allowed to {what}", code="auth.required")
+    refused.http_status = 401
+    raise refused
+
+
+def _describe(resource: Any) -> str:
+    if isinstance(resource, Place):
+        return resource.code or resource.country
+    if isinstance(resource, Places):
+        return ", ".join(x.code or x.country for x in resource.places) or "no place"
+    if isinstance(resource, Account):
+        return resource.user_name
+    return repr(getattr(resource, "name", "the store"))
+
+
+def acting(actor: Principal | None, action: str, resource: Any) -> Principal:
+    """Who a library verb acts for, once `require` allowed it. `None` is the store's operator
+    (`auth.OPERATOR`): callers that own the store by definition (the CLI without `--user`, demo
+    seeds, migrations, tests that set a store up)."""
+    from passage.auth.principal import OPERATOR
+
+    actor = OPERATOR if actor is None else actor
+    require(actor, action, resource)
+    return actor
+
+
+def import_scopes(actor: Principal) -> list[str] | None:
+    """The places an import by `actor` may touch (None: anywhere), once they may import at all."""
+    require(actor, "import", STORE)
+    return None if actor.is_admin else sorted(actor.scopes)
+
+
+# ---- what a reader sees ---------------------------------------------------------------------------------
 
 def _scope_filter(t: ibis.Table, principal: Any, country_field: str) -> Any | None:
     """Rows inside the principal's places (ISO3 scopes by country, P-code scopes by prefix)."""
@@ -32,18 +187,14 @@ def _scope_filter(t: ibis.Table, principal: Any, country_field: str) -> Any | No
     return cond
 
 
-def may_read_dataset(principal: Any, ds: Dataset) -> bool:
-    return ds.visibility == "public" or principal.is_admin or (principal.role in ("editor", "viewer")
-                                                               and bool(principal.scopes))
-
-
 def readable(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
     """The dataset's records this principal may read: an Ibis table with the record table's columns."""
+    from passage.releases import release_cutoffs
+
     con = store.ibis()
     if principal.is_admin:
         return con.table(ds.form)
-    if not may_read_dataset(principal, ds):
-        raise Forbidden(f"dataset {ds.name!r} is restricted")
+    require(principal, "read-dataset", ds)
     t = con.table(record_table(ds.form))
     cur = t.filter(t._current, ~t._deleted)
     in_scope = _scope_filter(t, principal, ds.country_field) if principal.scopes else None
@@ -105,15 +256,6 @@ def readable_sql(store: Store, principal: Any, ds: Dataset) -> str:
                            else "postgres"))
 
 
-def can_edit(principal: Any, country_code: str, place_code: str | None = None) -> bool:
-    return principal.is_admin or (principal.role == "editor" and principal.covers(country_code, place_code))
-
-
-def require_edit(principal: Any, country_code: str, place_code: str | None = None) -> None:
-    if not can_edit(principal, country_code, place_code):
-        raise Forbidden(f"not allowed to change data of {place_code or country_code}")
-
-
 IMPORT_COLUMNS = ("import_id", "started_at", "finished_at", "kind", "form_id", "files", "status", "rows_read",
                   "rows_inserted", "rows_updated", "rows_unchanged", "errors", "warnings", "user_name", "message")
 
@@ -125,8 +267,7 @@ def readable_imports(store: Store, principal: Any, limit: int = 50) -> list[dict
     all lie inside their places: file names, user names and messages of other countries' imports are not
     theirs to read. Nobody else reads the log.
     """
-    if principal.is_public or principal.role not in ("admin", "editor"):
-        raise Forbidden("the import log is for editors and admins")
+    require(principal, "read-import-log", STORE)
     cols = ", ".join(IMPORT_COLUMNS)
     if principal.is_admin:
         return [dict(zip(IMPORT_COLUMNS, r)) for r in store.query(

@@ -24,14 +24,15 @@ def needs_demo(store: Store) -> bool:
 
 def add_accounts(store: Store, specs: Iterable[tuple[str, str, tuple[str, ...]]], *,
                  actor: str = "demo") -> dict[str, tuple[str, str, str]]:
-    """Demo accounts (user, role, places) with generated passwords; users the store has already are kept."""
+    """Demo accounts (user, role, places) with generated passwords; users the store has already are kept.
+    Seeding is the store's operator's work, audited under the name `actor`."""
     existing = {u["user_name"] for u in auth.list_users(store)}
     made = {}
     for name, role, scopes in specs:
         if name in existing:
             continue
         password = secrets.token_urlsafe(12)
-        auth.add_user(store, name, password, role, list(scopes), actor=actor)
+        auth.add_user(store, name, password, role, list(scopes), principal=auth.Principal(actor, "admin"))
         made[name] = (role, ", ".join(scopes), password)
     return made
 

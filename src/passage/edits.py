@@ -33,12 +33,12 @@ from datetime import date, datetime
 from typing import Any
 
 from passage import records
-from passage.access import require_edit
+from passage.access import Place, require
 from passage.auth.audit import audit
 from passage.auth.principal import Principal
 from passage.checks import Context, q, run_checks
 from passage.checks.unique_key import key_sql
-from passage.errors import EditRejected, Forbidden, NotFound, UsageError
+from passage.errors import EditRejected, NotFound, UsageError
 from passage.findings import Finding, Report
 from passage.forms import Form, get_form
 from passage.forms.registry import record_table
@@ -82,9 +82,8 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
     country_field = _country_field(store, form_id, config)
     scopes = None
     if principal is not None:
-        if principal.is_public or principal.role not in ("editor", "admin"):
-            raise Forbidden("editing records needs the role editor")
-        require_edit(principal, (old.get(country_field) if country_field else None) or "", old.get("_place_code"))
+        require(principal, "edit-records", Place((old.get(country_field) if country_field else None) or "",
+                                                 old.get("_place_code")))
         scopes = None if principal.is_admin else sorted(principal.scopes)
 
     new_text = {name: _stored_text(old.get(name)) for name in fields}
@@ -246,13 +245,7 @@ def _place_fields(config: dict) -> set[str]:
 
 def _country_field(store: Store, form_id: str, config: dict) -> str | None:
     """The field holding a record's country: the pack's place checks', else its dataset's."""
-    country = config.get("places", {}).get("country")
-    if country:
-        return country
-    from passage.releases import dataset_for_form
-
-    ds = dataset_for_form(store, form_id)
-    return ds.country_field if ds is not None else None
+    return config.get("places", {}).get("country") or records.country_field(store, form_id)
 
 
 def _check_new_country(store: Store, principal: Principal, field: str, value: str | None, target: str,

@@ -169,3 +169,15 @@ def source_files(store: Store, principal: Any, ds: Dataset, f: RecordFilter) -> 
         out.append({"sha256": r["_source_sha256"], "file": name, "size": size, "first_seen": seen,
                     "import_id": r["_import_id"], "records": r["records"]})
     return sorted(out, key=lambda r: (r["import_id"] is None, r["import_id"] or 0, r["file"] or ""))
+
+
+def dataset_facts(store: Store, principal: Any, ds: Dataset) -> dict[str, Any]:
+    """HDX's computed fields over what this reader sees: dataset date (range), locations, record count."""
+    if not store.table_exists(ds.form):
+        return {"dataset_date": None, "locations": [], "records": 0}
+    t = readable(store, principal, ds)
+    date_col, country = ds.metadata["fields"]["date"], ds.metadata["fields"]["country"]
+    agg = t.aggregate(n=t.count(), first=t[date_col].min(), last=t[date_col].max()).to_pyarrow().to_pylist()[0]
+    locs = sorted(v for v in t.select(country).distinct().to_pyarrow().column(0).to_pylist() if v)
+    return {"dataset_date": {"from": agg["first"], "to": agg["last"]} if agg["n"] else None,
+            "locations": locs, "records": agg["n"]}

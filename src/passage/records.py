@@ -8,10 +8,12 @@ filter (the view named after the form) rather than a window over history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from passage.auth.audit import audit
+from passage.auth.principal import Principal
 from passage.checks import q
 from passage.errors import Conflict, NotFound
 from passage.forms import Form, get_form
@@ -147,8 +149,22 @@ def _current_row(store: Store, table: str, record_id: str) -> tuple[list[str], t
 CARRIED = ("_place_code", "_warnings")  # system columns an edit's checks recompute
 
 
+def country_field(store: Store, form_id: str) -> str | None:
+    """The field holding a record's country: its pack's place checks', else its dataset's."""
+    from passage.plugins import pack_for_form
+    from passage.releases import dataset_for_form
+
+    pack = pack_for_form(form_id)
+    country = (pack.record_config(form_id) if pack else {}).get("places", {}).get("country")
+    if country:
+        return country
+    ds = dataset_for_form(store, form_id)
+    return ds.country_field if ds is not None else None
+
+
 def _new_version(store: Store, form_id: str, record_id: str, user: str | None, changes: dict[str, Any],
-                 deleted: bool, *, system: dict[str, Any] | None = None, expected_version: int | None = None) -> int:
+                 deleted: bool, *, system: dict[str, Any] | None = None, expected_version: int | None = None,
+                 check: Callable[[dict[str, Any]], None] | None = None) -> int:
     form = get_form(store, form_id)
     table = record_table(form_id)
     allowed = {f.name for f in form.top_fields()}
@@ -160,6 +176,8 @@ def _new_version(store: Store, form_id: str, record_id: str, user: str | None, c
     with store.transaction():
         names, row = _current_row(store, table, record_id)
         values = dict(zip(names, row))
+        if check is not None:
+            check(values)
         if values["_deleted"] and deleted:
             raise NotFound(f"record {record_id!r} is already deleted")
         if expected_version is not None and (values["_version"] != expected_version or values["_deleted"]):
@@ -187,9 +205,21 @@ def write_version(store: Store, form_id: str, record_id: str, changes: dict[str,
                         expected_version=expected_version)
 
 
-def delete_record(store: Store, form_id: str, record_id: str, user: str | None = None) -> int:
-    """Add a tombstone version; history stays."""
-    return _new_version(store, form_id, record_id, user, {}, deleted=True)
+def delete_record(store: Store, form_id: str, record_id: str, *, principal: Principal | None = None,
+                  user: str | None = None) -> int:
+    """Add a tombstone version; history stays. Editors delete records of their places, admins any
+    (`principal=None`: the store's operator). `user` is recorded (default: the principal's name), as
+    `passage.edits.edit_record` does."""
+    from passage.access import Place, acting
+
+    field = country_field(store, form_id)
+    if user is None and principal is not None:
+        user = principal.user_name
+
+    def may_delete(row: dict[str, Any]) -> None:
+        acting(principal, "edit-records", Place((row.get(field) if field else None) or "", row.get("_place_code")))
+
+    return _new_version(store, form_id, record_id, user, {}, deleted=True, check=may_delete)
 
 
 def history(store: Store, form_id: str, record_id: str) -> tuple[list[str], list[tuple]]:
@@ -289,3 +319,30 @@ def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: For
         store.execute(f"DROP TABLE {par}")
     store.execute(f"DROP TABLE {inc}")
     return (*counts, deleted)
+
+
+def read_history(store: Store, form_id: str, record_id: str, principal: Principal) -> dict[str, Any]:
+    """A record as `principal` reads it (`passage.access.readable`), and, for those who may edit it, every
+    version with its provenance and the files behind them (`versions` is None for the others)."""
+    from passage.access import Place, allowed, readable
+    from passage.releases import dataset_for_form
+
+    ds = dataset_for_form(store, form_id)
+    if ds is None or not allowed(principal, "read-dataset", ds):  # a restricted dataset's existence is not disclosed
+        raise NotFound(f"no dataset holds form {form_id!r}")
+    t = readable(store, principal, ds)
+    rows = t.filter(t._record_id == record_id).to_pyarrow().to_pylist()
+    if not rows:
+        raise NotFound(f"no record {record_id!r}")
+    current = rows[0]
+    out: dict[str, Any] = {"record_id": record_id, "form": form_id, "record": current, "versions": None}
+    if allowed(principal, "edit-records", Place(current.get(ds.country_field) or "", current.get("_place_code"))):
+        names, vrows = history(store, form_id, record_id)
+        out["versions"] = [dict(zip(names, r)) for r in vrows]
+        sha = sorted({v["_source_sha256"] for v in out["versions"] if v["_source_sha256"]})
+        if sha:
+            n2, frows = store.columns(
+                f"SELECT sha256, name, size, first_seen FROM files WHERE sha256 IN ({', '.join('?' for _ in sha)})",
+                sha)
+            out["files"] = [dict(zip(n2, r)) for r in frows]
+    return out

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from passage.auth import audit
+from passage.access import STORE, Place, acting, allowed
+from passage.auth import Principal, audit
 from passage.errors import NotFound, UsageError
 from passage.plugins import available_packs, load_pack
 from passage.store import Store
@@ -90,7 +91,12 @@ def dataset_for_form(store: Store, form_id: str) -> Dataset | None:
     return next((d for d in list_datasets(store) if d.form == form_id), None)
 
 
-def set_visibility(store: Store, name: str, visibility: str, *, user: str | None = None) -> None:
+def set_visibility(store: Store, name: str, visibility: str, *, principal: Principal | None = None,
+                   user: str | None = None) -> None:
+    """Make a dataset public or restricted (admins; `principal=None` is the store's operator). `user` is
+    recorded (default: the principal's name)."""
+    actor = acting(principal, "administer", STORE)
+    user = user or actor.user_name
     if visibility not in VISIBILITIES:
         raise UsageError(f"visibility must be one of {', '.join(VISIBILITIES)}", code="dataset.visibility")
     ds = get_dataset(store, name)
@@ -101,9 +107,17 @@ def set_visibility(store: Store, name: str, visibility: str, *, user: str | None
         bump_generation(store)
 
 
-def publish(store: Store, name: str, country_code: str, *, user: str | None = None, note: str | None = None) -> int:
-    """Release a dataset for one country as it stands now; returns the release id."""
+def publish(store: Store, name: str, country_code: str, *, principal: Principal | None = None,
+            user: str | None = None, note: str | None = None) -> int:
+    """Release a dataset for one country as it stands now; returns the release id. Editors of the whole
+    country and admins publish (`principal=None` is the store's operator: demo seeds, benchmarks); a dataset
+    the principal may not read is not found, as it is not to them. `user` is recorded as the publisher
+    (default: the principal's name)."""
     ds = get_dataset(store, name)
+    if principal is not None and not allowed(principal, "read-dataset", ds):
+        raise NotFound(f"no dataset {name!r}")
+    actor = acting(principal, "publish", Place(country_code))
+    user = user or actor.user_name
     if not store.table_exists(ds.form):
         raise NotFound(f"dataset {name!r} has no records yet")
     n = store.scalar(f'SELECT count(*) FROM {ds.form} WHERE "{ds.country_field}" = ?', [country_code])
@@ -140,3 +154,28 @@ def release_cutoffs(store: Store, dataset: str) -> dict[str, datetime]:
     """Country -> time of its latest release."""
     return dict(store.query(
         "SELECT country_code, max(published_at) FROM releases WHERE dataset = ? GROUP BY country_code", [dataset]))
+
+
+def readable_datasets(store: Store, principal: Principal) -> list[Dataset]:
+    """The datasets `principal` may read (`passage.access`: restricted ones for signed-in users of places)."""
+    return [d for d in list_datasets(store) if allowed(principal, "read-dataset", d)]
+
+
+def read_dataset(store: Store, name: str, principal: Principal) -> Dataset:
+    """A dataset `principal` may read; a restricted one they may not read is not found (its existence is
+    not disclosed)."""
+    ds = get_dataset(store, name)
+    if not allowed(principal, "read-dataset", ds):
+        raise NotFound(f"no dataset {name!r}")
+    return ds
+
+
+def indicator_dataset(store: Store, name: str, principal: Principal) -> tuple[Dataset, Any]:
+    """An indicator and the dataset it is computed over, when `principal` may read that dataset."""
+    from passage.indicators import all_indicators
+
+    ind = all_indicators().get(name)
+    ds = dataset_for_form(store, ind.form) if ind is not None else None
+    if ds is None or not allowed(principal, "read-dataset", ds):
+        raise NotFound(f"no indicator {name!r}")
+    return ds, ind

@@ -4,11 +4,11 @@
     principal = authenticate(store, "amina", password, ip="10.0.0.7")
     cookie, csrf = create_session(store, principal.user_name, ip="10.0.0.7")
     principal, csrf = session_principal(store, cookie)
-    principal.can_edit("NGA", "NG002001")
+    allowed(principal, "edit-records", Place("NGA", "NG002001"))   # passage.access
 """
 
 from passage.auth.audit import audit, audit_entries
-from passage.auth.principal import PUBLIC, ROLES, Principal
+from passage.auth.principal import OPERATOR, PUBLIC, ROLES, Principal
 from passage.auth.sessions import (
                                    SESSION_HOURS,
                                    create_session,
@@ -37,6 +37,7 @@ from passage.auth.users import (
 )
 
 __all__ = [
+                                   "OPERATOR",
                                    "PUBLIC",
                                    "ROLES",
                                    "SESSION_HOURS",

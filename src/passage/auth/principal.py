@@ -1,7 +1,9 @@
 """Who is acting, and which places they answer for.
 
-A principal is a value: the web layer and the library pass it around and ask it
-questions (`covers`, `can_edit`) instead of re-reading users and scopes each time.
+A principal is a value: the web layer and the library pass it around, and
+`passage.access.allowed` asks it questions (`role`, `covers`) instead of re-reading users and
+scopes each time. `OPERATOR` is whoever runs the CLI without `--user`: the store's operator,
+who may do what an admin may, recorded as `operator` (a name no user can take).
 Scopes are place codes: an ISO3 country (`NGA`) or an OCHA P-code (`NG002`), and
 P-codes nest by prefix (`NG002` contains `NG002001`).
 """
@@ -63,13 +65,7 @@ class Principal:
         """The P-code scopes (for `place_code LIKE prefix || '%'` filters)."""
         return frozenset(s for s in self.scopes if not is_country_code(s))
 
-    def can_view(self, country_code: str, place_code: str | None = None) -> bool:
-        """Unpublished data: admins, and editors or viewers covering it."""
-        return self.covers(country_code, place_code)
-
-    def can_edit(self, country_code: str, place_code: str | None = None) -> bool:
-        """Changing data: admins, and editors covering it."""
-        return self.is_admin or (self.role == "editor" and self.covers(country_code, place_code))
-
 
 PUBLIC = Principal(None, PUBLIC_ROLE)
+OPERATOR_NAME = "operator"
+OPERATOR = Principal(OPERATOR_NAME, "admin")

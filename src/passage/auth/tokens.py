@@ -43,8 +43,12 @@ def default_token_days(store) -> int:
         return DEFAULT_DAYS
 
 
-def set_default_token_days(store, days: int, *, actor: str | None = None) -> None:
-    """Set the store's default token lifetime (1 to MAX_DAYS days); tokens made before keep their expiry."""
+def set_default_token_days(store, days: int, *, principal: Principal | None = None) -> None:
+    """Set the store's default token lifetime (1 to MAX_DAYS days; admins); tokens made before keep their
+    expiry."""
+    from passage.access import STORE, acting
+
+    actor = acting(principal, "administer", STORE).user_name
     days = _check_days(days)
     with store.transaction():
         old = default_token_days(store)
@@ -59,11 +63,13 @@ def _hash(secret: str) -> str:
 
 
 def create_token(store, user_name: str, name: str, *, days: int | None = None,
-                 actor: str | None = None) -> tuple[str, str]:
+                 principal: Principal | None = None) -> tuple[str, str]:
     """A new token: (token_id, the secret to show once), expiring after `days` (default: the store's).
+    Users make their own tokens, admins anyone's (`principal=None`: the store's operator).
 
     NotFound for an unknown user; AuthError `auth.disabled` for a disabled one.
     """
+    actor = _managing(principal, user_name)
     name = (name or "").strip()
     if not name or len(name) > NAME_LENGTH:
         raise UsageError(f"a token needs a name of 1-{NAME_LENGTH} characters (e.g. 'laptop')",
@@ -81,6 +87,13 @@ def create_token(store, user_name: str, name: str, *, days: int | None = None,
         audit(store, actor, "token.create", target=user_name,
               detail={"token_id": token_id, "name": name, "days": days})
     return token_id, secret
+
+
+def _managing(principal: Principal | None, user_name: str) -> str | None:
+    """The name audited for a change to `user_name`'s tokens, once `principal` may make it."""
+    from passage.access import Account, acting
+
+    return acting(principal, "manage-tokens", Account(user_name)).user_name
 
 
 def _status(revoked_at, expires_at, current) -> str:
@@ -105,8 +118,10 @@ def list_tokens(store, user_name: str) -> list[dict]:
     return out
 
 
-def revoke_token(store, user_name: str, token_id: str, *, actor: str | None = None) -> None:
-    """Revoke for good. NotFound if the user has no such token; revoking twice changes nothing."""
+def revoke_token(store, user_name: str, token_id: str, *, principal: Principal | None = None) -> None:
+    """Revoke for good (the token's user, admins). NotFound if the user has no such token; revoking twice
+    changes nothing."""
+    actor = _managing(principal, user_name)
     with store.transaction():
         rows = store.query("SELECT revoked_at FROM api_tokens WHERE token_id = ? AND user_name = ?",
                            [token_id, user_name])
@@ -118,9 +133,10 @@ def revoke_token(store, user_name: str, token_id: str, *, actor: str | None = No
         audit(store, actor, "token.revoke", target=user_name, detail={"token_id": token_id})
 
 
-def revoke_user_tokens(store, user_name: str, *, reason: str, actor: str | None = None) -> int:
+def revoke_user_tokens(store, user_name: str, *, reason: str, principal: Principal | None = None) -> int:
     """Revoke every live token of a user (a new password, a disabled account); each is audited as
     `token.revoke` with the reason. Returns how many."""
+    actor = _managing(principal, user_name)
     current = now()
     with store.transaction():
         ids = [r[0] for r in store.query(

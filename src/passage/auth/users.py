@@ -19,7 +19,7 @@ from passage.auth.passwords import (
     rehash_password,
     verify_password,
 )
-from passage.auth.principal import ROLES, Principal
+from passage.auth.principal import OPERATOR_NAME, ROLES, Principal
 from passage.errors import AuthError, NotFound, UsageError
 
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -31,6 +31,9 @@ def check_user_name(user_name: str) -> str:
     if not isinstance(user_name, str) or not USER_NAME.match(user_name):
         raise UsageError(f"bad user name {user_name!r}: 2-64 characters of a-z, 0-9, '.', '_', '-', "
                          "starting with a letter or digit", code="auth.bad_user_name")
+    if user_name == OPERATOR_NAME:
+        raise UsageError(f"{OPERATOR_NAME!r} is the name the audit log gives the store's operator (the CLI "
+                         "without --user): choose another", code="auth.bad_user_name")
     return user_name
 
 
@@ -103,8 +106,10 @@ def make_principal(user_name: str, role: str, scopes: Iterable[str]) -> Principa
 
 
 def add_user(store, user_name: str, password: str, role: str, scopes: Iterable[str] = (), *,
-             display_name: str | None = None, email: str | None = None, actor: str | None = None) -> None:
-    """Create a user. Raises UsageError (bad name, weak password, role, duplicate) or NotFound (scopes)."""
+             display_name: str | None = None, email: str | None = None, principal: Principal | None = None) -> None:
+    """Create a user (admins; `principal=None` is the store's operator). Raises UsageError (bad name, weak
+    password, role, duplicate) or NotFound (scopes)."""
+    actor = _administer(principal)
     check_user_name(user_name)
     _check_role(role)
     codes = _scopes(store, role, scopes)
@@ -122,6 +127,13 @@ def add_user(store, user_name: str, password: str, role: str, scopes: Iterable[s
                                         "email": email}.items() if v is not None})
 
 
+def _administer(principal: Principal | None) -> str | None:
+    """The name audited for an admin's change, once `principal` may administer the store."""
+    from passage.access import STORE, acting
+
+    return acting(principal, "administer", STORE).user_name
+
+
 def _other_enabled_admins(store, user_name: str) -> int:
     return store.scalar("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled AND user_name <> ?",
                         [user_name])
@@ -129,13 +141,14 @@ def _other_enabled_admins(store, user_name: str) -> int:
 
 def update_user(store, user_name: str, *, role: str | None = None, scopes: Iterable[str] | None = None,
                 display_name: str | None = None, email: str | None = None, disabled: bool | None = None,
-                actor: str | None = None) -> None:
-    """Change what is given; `scopes` replaces the scopes. Becoming admin drops scopes.
+                principal: Principal | None = None) -> None:
+    """Change what is given (admins); `scopes` replaces the scopes. Becoming admin drops scopes.
 
     Disabling a user ends their sessions and revokes their API tokens for good (enabling them again
     brings neither back).
     The last enabled admin can be neither demoted nor disabled.
     """
+    actor = _administer(principal)
     with store.transaction():
         row = require_user(store, user_name)
         old_scopes = user_scopes(store, user_name)
@@ -180,11 +193,13 @@ def update_user(store, user_name: str, *, role: str | None = None, scopes: Itera
             from passage.auth.tokens import revoke_user_tokens
 
             end_user_sessions(store, user_name)
-            revoke_user_tokens(store, user_name, reason="disabled", actor=actor)
+            revoke_user_tokens(store, user_name, reason="disabled", principal=principal)
 
 
-def set_password(store, user_name: str, password: str, *, actor: str | None = None) -> None:
-    """Replace a password. Ends the user's sessions, revokes their API tokens and lifts any sign-in throttle."""
+def set_password(store, user_name: str, password: str, *, principal: Principal | None = None) -> None:
+    """Replace a password (admins). Ends the user's sessions, revokes their API tokens and lifts any sign-in
+    throttle."""
+    actor = _administer(principal)
     password_hash = hash_password(password)
     with store.transaction():
         require_user(store, user_name)
@@ -195,12 +210,13 @@ def set_password(store, user_name: str, password: str, *, actor: str | None = No
         ended = end_user_sessions(store, user_name)
         ratelimit.clear(store, user_name)
         audit(store, actor, "user.password", target=user_name, detail={"sessions_ended": ended})
-        revoke_user_tokens(store, user_name, reason="password", actor=actor)
+        revoke_user_tokens(store, user_name, reason="password", principal=principal)
 
 
-def unlock_user(store, user_name: str, *, actor: str | None = None) -> int:
+def unlock_user(store, user_name: str, *, principal: Principal | None = None) -> int:
     """Lift a user's sign-in throttle at every address (an administrator's reset); returns the failures
     forgotten. Audited as `user.unlock`, even when there was nothing to lift."""
+    actor = _administer(principal)
     with store.transaction():
         require_user(store, user_name)
         cleared = ratelimit.clear(store, user_name)

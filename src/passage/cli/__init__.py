@@ -24,6 +24,7 @@ class Ctx:
         self.options: dict[str, tuple[str, Any]] = {"db": ("--db", db), "archive": ("--archive", archive)}
         self._settings: Settings | None = None
         self._store = None
+        self._principal = None
 
     def given(self, options: dict[str, tuple[str, Any]]) -> None:
         """A command's own options for settings keys ({"server.port": ("--port", 8080)}), before settings are read."""
@@ -49,14 +50,21 @@ class Ctx:
 
     @property
     def principal(self):
-        """The user named by --user when the store knows it (their rights apply); else the store's operator,
-        who may do anything an admin may."""
-        from passage.auth import Principal
+        """Who acts: the user named by --user, with their role and places; without --user the store's
+        operator (`auth.OPERATOR`, an admin, audited as `operator`). A name the store does not know is a
+        usage error, never an admin."""
+        from passage.auth import OPERATOR
         from passage.auth.users import get_principal
 
-        if self.user and self.store.scalar("SELECT count(*) FROM users WHERE user_name = ?", [self.user.lower()]):
-            return get_principal(self.store, self.user.lower())
-        return Principal(self.user, "admin")
+        if self._principal is None:
+            if not self.user:
+                self._principal = OPERATOR
+            elif not self.store.scalar("SELECT count(*) FROM users WHERE user_name = ?", [self.user.lower()]):
+                raise UsageError(f"no user {self.user!r} in this store: see `passage users list`",
+                                 code="usage.user")
+            else:
+                self._principal = get_principal(self.store, self.user.lower())
+        return self._principal
 
     def close(self) -> None:
         if self._store is not None:
@@ -93,7 +101,9 @@ class PassageGroup(click.Group):
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Settings file (TOML; default: $PASSAGE_CONFIG, else ./passage.toml when present). "
                    "`passage settings` shows what applies.")
-@click.option("--user", default=None, envvar="PASSAGE_USER", help="Who is acting (recorded with every change).")
+@click.option("--user", default=None, envvar="PASSAGE_USER",
+              help="Who is acting: a user of the store, whose role and places apply (recorded with every change; "
+                   "default: the store's operator, an admin).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.version_option(package_name="passage")
 @click.pass_context

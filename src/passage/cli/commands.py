@@ -54,6 +54,7 @@ def places_import(ctx, file: Path, lengths: Path | None) -> None:
     """
     from passage.places import import_lengths, import_pcodes
 
+    _administrator(ctx)
     n = accepted(import_pcodes(ctx.store, file)).value
     click.echo(f"{n} P-codes imported from {file.name}")
     if lengths:
@@ -99,6 +100,7 @@ def forms_install(ctx, file: Path) -> None:
     """Compile an XLSForm (.xlsx) with pyxform and install it (a new version adds fields)."""
     from passage.forms import compile_xlsform, install_form
 
+    _administrator(ctx)
     form = compile_xlsform(file, max_bytes=ctx.store.settings.limits.upload_bytes.forms)
     done = install_form(ctx.store, form)
     click.echo(f"{form.form_id} version {form.version}: {'installed' if done else 'already installed'} "
@@ -172,14 +174,14 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
         from passage.places.boundaries import import_boundaries
 
         for f in files:
-            counts = accepted(import_boundaries(ctx.store, f, user=ctx.user)).value
+            counts = accepted(import_boundaries(ctx.store, f, user=_administrator(ctx))).value
             click.echo(f"{f.name}: {counts}")
         return
     from passage.ingest import import_files
 
     step = _progress(ctx, f"import {kind}")
     try:
-        result = import_files(ctx.store, kind, list(files), form_id=form_id, user=ctx.user, update=update,
+        result = import_files(ctx.store, kind, list(files), form_id=form_id, principal=ctx.principal, update=update,
                               progress=step, options={} if year is None else {"year": year})
     finally:
         if step is not None:
@@ -202,9 +204,14 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
 @click.option("--limit", default=50, show_default=True)
 @pass_ctx
 def log_cmd(ctx, limit: int) -> None:
-    """Imports, newest first, with their counts and outcome."""
+    """Imports, newest first, with their counts and outcome (with --user, the imports that user may read)."""
+    from passage.access import IMPORT_COLUMNS, readable_imports
     from passage.ingest.pipeline import import_log
 
+    if not ctx.principal.is_admin:
+        table(list(IMPORT_COLUMNS), [[r[c] for c in IMPORT_COLUMNS] for r in readable_imports(
+            ctx.store, ctx.principal, limit)])
+        return
     names, rows = import_log(ctx.store, limit)
     table(names, rows)
 
@@ -254,7 +261,7 @@ def records_edit(ctx, form_id: str, record_id: str, changes: tuple[str, ...]) ->
             raise UsageError(f"expected field=value, got {c!r}")
         k, v = c.split("=", 1)
         values[k] = v or None
-    version = edit_record(ctx.store, form_id, record_id, values, principal=ctx.principal, user=ctx.user)
+    version = edit_record(ctx.store, form_id, record_id, values, principal=ctx.principal)
     click.echo(f"version {version}")
 
 
@@ -263,10 +270,18 @@ def records_edit(ctx, form_id: str, record_id: str, changes: tuple[str, ...]) ->
 @click.argument("record_id")
 @pass_ctx
 def records_delete(ctx, form_id: str, record_id: str) -> None:
-    """Delete a record (a tombstone version; its history stays)."""
+    """Delete a record (a tombstone version; its history stays): --user's role and places apply."""
     from passage.records import delete_record
 
-    click.echo(f"version {delete_record(ctx.store, form_id, record_id, user=ctx.user)} (deleted)")
+    click.echo(f"version {delete_record(ctx.store, form_id, record_id, principal=ctx.principal)} (deleted)")
+
+
+def _administrator(ctx) -> str | None:
+    """--user's name, once they may administer the store (boundaries, places, forms)."""
+    from passage.access import STORE, require
+
+    require(ctx.principal, "administer", STORE)
+    return ctx.principal.user_name
 
 
 # ---- indicators and export ----------------------------------------------------------------------------
@@ -318,6 +333,7 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
 def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool,
                neutralise_formulas: bool) -> None:
     """Export a published table: a pack export, an indicator, or a table a pack derives (`--list` names them).
+    With --user, what that user may read (a viewer: the released records).
 
     \b
     Examples:
@@ -326,16 +342,17 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
       passage export site_visits --format csv -o site_visits.csv --neutralise-formulas
       passage export households_by_district --format parquet -o households_by_district.parquet
     """
-    from passage.publish import get_table, list_tables, write
+    from passage.publish import write
+    from passage.publish.tables import list_tables, readable_names, readable_table
 
     if list_ or not name:
-        table(["name", "title"], list_tables())
+        table(["name", "title"], list_tables() if ctx.principal.is_admin else readable_names(ctx.store, ctx.principal))
         return
     if fmt in ("xlsx", "parquet") and output is None:
         raise UsageError(f"--format {fmt} needs -o FILE")
     if neutralise_formulas and fmt in ("json", "parquet"):
         raise UsageError(f"--neutralise-formulas is for csv and hxl (--format {fmt} carries types of its own)")
-    published = get_table(ctx.store, name)
+    published = readable_table(ctx.store, name, ctx.principal)
     if validate:
         from passage.publish.hxl import validate as hxl_validate
 
@@ -392,7 +409,7 @@ def datasets_visibility(ctx, name: str, visibility: str) -> None:
     """
     from passage.releases import set_visibility
 
-    set_visibility(ctx.store, name, visibility, user=ctx.user)
+    set_visibility(ctx.store, name, visibility, principal=ctx.principal)
     click.echo(f"{name} is {visibility}")
 
 
@@ -411,7 +428,7 @@ def publish_cmd(ctx, dataset: str, countries: tuple[str, ...], note: str | None)
     from passage.releases import publish
 
     for iso3 in countries:
-        click.echo(f"release {publish(ctx.store, dataset, iso3.upper(), user=ctx.user, note=note)}: "
+        click.echo(f"release {publish(ctx.store, dataset, iso3.upper(), principal=ctx.principal, note=note)}: "
                    f"{dataset} for {iso3.upper()}")
 
 

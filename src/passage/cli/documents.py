@@ -52,7 +52,7 @@ def documents_add(ctx, file: Path, title: str, places: tuple[str, ...], doc_date
 
     added = add_document(ctx.store, file, title=title, places=list(places), doc_date=_date(doc_date),
                          language=language, tags=list(tags), kind=kind,
-                         visibility="restricted" if restricted else "public", user=ctx.user)
+                         visibility="restricted" if restricted else "public", principal=ctx.principal)
     doc_id = accepted(added).value
     click.echo(f"document {doc_id} added: {title}")
 

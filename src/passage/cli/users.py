@@ -66,7 +66,7 @@ def users_add(ctx, name: str, role: str, scopes: tuple[str, ...], display_name: 
     from passage.auth import add_user
 
     add_user(ctx.store, name, _read_password(password_stdin), role, scopes, display_name=display_name,
-             email=email, actor=ctx.user)
+             email=email, principal=ctx.principal)
     click.echo(f"user {name} added ({role}{': ' + ', '.join(sorted(s.upper() for s in scopes)) if scopes else ''})")
 
 
@@ -80,8 +80,10 @@ def users_list(ctx, fmt: str) -> None:
     Example:
       passage users list --format json
     """
+    from passage.access import STORE, require
     from passage.auth import list_users
 
+    require(ctx.principal, "administer", STORE)
     users = list_users(ctx.store)
     if fmt == "json":
         _json(users)
@@ -112,7 +114,7 @@ def users_set(ctx, name: str, role: str | None, scopes: tuple[str, ...], disable
     from passage.auth import update_user
 
     update_user(ctx.store, name, role=role, scopes=scopes or None, display_name=display_name, email=email,
-                disabled=disabled, actor=ctx.user)
+                disabled=disabled, principal=ctx.principal)
     click.echo(f"user {name} updated")
 
 
@@ -130,7 +132,7 @@ def users_password(ctx, name: str, password_stdin: bool) -> None:
     """
     from passage.auth import set_password
 
-    set_password(ctx.store, name, _read_password(password_stdin), actor=ctx.user)
+    set_password(ctx.store, name, _read_password(password_stdin), principal=ctx.principal)
     click.echo(f"password of {name} changed")
 
 
@@ -149,7 +151,7 @@ def users_unlock(ctx, name: str) -> None:
     """
     from passage.auth import unlock_user
 
-    cleared = unlock_user(ctx.store, name, actor=ctx.user)
+    cleared = unlock_user(ctx.store, name, principal=ctx.principal)
     click.echo(f"user {name} unlocked ({cleared} failed sign-in{'' if cleared == 1 else 's'} forgotten)")
 
 
@@ -176,7 +178,7 @@ def tokens_create(ctx, name: str, token_name: str, days: int | None) -> None:
     """
     from passage.auth import create_token, list_tokens
 
-    token_id, secret = create_token(ctx.store, name, token_name, days=days, actor=ctx.user)
+    token_id, secret = create_token(ctx.store, name, token_name, days=days, principal=ctx.principal)
     expires = next(t["expires_at"] for t in list_tokens(ctx.store, name) if t["token_id"] == token_id)
     click.echo(secret)
     click.echo(f"token {token_id} created for {name}, expires {_when(expires)} UTC; store the secret above now, "
@@ -194,8 +196,10 @@ def tokens_list(ctx, name: str, fmt: str) -> None:
     Example:
       passage users tokens list amina
     """
+    from passage.access import Account, require
     from passage.auth import list_tokens
 
+    require(ctx.principal, "manage-tokens", Account(name))
     tokens = list_tokens(ctx.store, name)
     if fmt == "json":
         _json(tokens)
@@ -219,7 +223,7 @@ def tokens_default_days(ctx, days: int | None) -> None:
     from passage.auth import default_token_days, set_default_token_days
 
     if days is not None:
-        set_default_token_days(ctx.store, days, actor=ctx.user)
+        set_default_token_days(ctx.store, days, principal=ctx.principal)
     click.echo(default_token_days(ctx.store))
 
 
@@ -236,7 +240,7 @@ def tokens_revoke(ctx, name: str, token_id: str) -> None:
     """
     from passage.auth import revoke_token
 
-    revoke_token(ctx.store, name, token_id, actor=ctx.user)
+    revoke_token(ctx.store, name, token_id, principal=ctx.principal)
     click.echo(f"token {token_id} of {name} revoked")
 
 
@@ -255,8 +259,10 @@ def audit_cmd(ctx, limit: int, user_name: str | None, action: str | None, before
       passage audit --limit 20 --action auth.sign_in_failed
       passage audit --user amina --format json
     """
+    from passage.access import STORE, require
     from passage.auth import audit_entries
 
+    require(ctx.principal, "administer", STORE)
     entries = audit_entries(ctx.store, limit=limit, user_name=user_name, action=action, before_id=before_id)
     if fmt == "json":
         _json(entries)

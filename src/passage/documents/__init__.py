@@ -19,6 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from passage.access import Place, Places, allowed, require
+from passage.auth.principal import Principal
 from passage.documents.extract import (
     BAD_LANGUAGE,
     DUPLICATE,
@@ -81,7 +83,7 @@ class DocumentHit:
 
 def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] = (), doc_date: date | None = None,
                  language: str | None = None, tags: Sequence[str] = (), kind: str = "report",
-                 visibility: str = "public", user: str | None = None,
+                 visibility: str = "public", principal: Principal | None = None, user: str | None = None,
                  max_bytes: int | None = None) -> Outcome[int]:
     """Check, archive and index one file; the outcome's value is its doc_id.
 
@@ -89,6 +91,8 @@ def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] 
     WebP by its bytes, is empty or too large, a broken or encrypted PDF, unknown place
     codes and languages that are not ISO 639-1; raises UsageError (`doc.duplicate`) when
     the same file was added before. `max_bytes` defaults to the store's `limits.upload_bytes.documents`.
+    Editors add documents about their own places (at least one), admins any (`principal=None`: the store's
+    operator); `user` is recorded (default: the principal's name).
     """
     path = Path(path)
     title = " ".join((title or "").split())
@@ -104,6 +108,9 @@ def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] 
     if doc_date is not None and isinstance(doc_date, datetime):
         doc_date = doc_date.date()
     places = _clean_list(places, upper=True)
+    if principal is not None:
+        require(principal, "add-document", about(store, places))
+        user = user or principal.user_name
     tags = _clean_list(tags)
     language = language.strip().lower() if language and language.strip() else None
 
@@ -135,6 +142,39 @@ def add_document(store: Store, path: Path, *, title: str, places: Sequence[str] 
         _audit(store, user, doc_id, {"title": title, "sha256": source.sha256, "visibility": visibility})
         bump_generation(store)
     return Outcome(report, doc_id)
+
+
+def about(store: Store, codes: Sequence[str], visibility: str = "restricted") -> Places:
+    """What a document about `codes` is, for `passage.access`: each place with its country."""
+    found = dict(store.query(f"SELECT code, country_code FROM places WHERE code IN ({', '.join('?' for _ in codes)})",
+                             list(codes))) if codes else {}
+    return Places(tuple(Place(found.get(c) or c, c) for c in codes), visibility)
+
+
+def readable_by(store: Store, principal: Principal) -> Callable[[Document], bool]:
+    """Which documents `principal` may read (search, facets, pages): public ones, and restricted ones about
+    their places; admins read all."""
+    if principal.is_admin:
+        return lambda doc: True
+    if principal.is_public:
+        return lambda doc: doc.visibility == "public"
+    countries: dict[str, str] = {}  # a search asks about many documents of few places
+
+    def country(code: str) -> str:
+        if code not in countries:
+            countries[code] = store.scalar("SELECT country_code FROM places WHERE code = ?", [code]) or code
+        return countries[code]
+
+    return lambda doc: allowed(principal, "read-document",
+                               Places(tuple(Place(country(c), c) for c in doc.places), doc.visibility))
+
+
+def read_document(store: Store, doc_id: int, principal: Principal) -> Document:
+    """A document `principal` may read; one they may not is not found."""
+    doc = get_document(store, doc_id)
+    if not readable_by(store, principal)(doc):
+        raise NotFound(f"no document {doc_id}")
+    return doc
 
 
 def _clean_list(values: Iterable[str] | str, upper: bool = False) -> list[str]:

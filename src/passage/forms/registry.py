@@ -9,6 +9,7 @@ Repeat groups get `rec_<form_id>__<repeat>` with a `_parent_record` link.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from passage.errors import NotFound, UsageError
 from passage.forms.xlsform import Field, Form
@@ -104,3 +105,17 @@ def get_form(store: Store, form_id: str, version: str | None = None) -> Form:
 
 def list_forms(store: Store) -> list[tuple]:
     return store.query("SELECT form_id, version, title, pack, installed_at FROM forms ORDER BY form_id, version")
+
+
+def installed_forms(store: Store) -> list[dict[str, Any]]:
+    """`list_forms` as records: form_id, version, title, pack, installed_at."""
+    return [{"form_id": f, "version": v, "title": t, "pack": p, "installed_at": i} for f, v, t, p, i in list_forms(store)]
+
+
+def form_fields(store: Store, form_id: str) -> dict[str, Any]:
+    """A form and its fields (name, type, label, required, relevance, constraint, choices, repeat, SQL type)."""
+    form = get_form(store, form_id)
+    return {"form_id": form.form_id, "version": form.version, "title": form.title, "repeats": form.repeats,
+            "fields": [{"name": f.name, "type": f.type, "label": f.label, "required": f.required,
+                        "relevant": f.relevant, "constraint": f.constraint, "choices": f.choices,
+                        "repeat": f.repeat, "sql_type": f.sql_type} for f in form.fields]}

@@ -85,14 +85,21 @@ def _now() -> datetime:
 def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | None = None, user: str | None = None,
                  update: bool = False, max_bytes: int | None = None,
                  progress: Callable[[str], None] | None = None, scopes: list[str] | None = None,
-                 options: dict[str, Any] | None = None) -> ImportResult:
+                 options: dict[str, Any] | None = None, principal: Any = None) -> ImportResult:
     """Validate files and, only if they are clean, load them as one transaction.
+
+    `principal` is who imports (editors and admins, `passage.access`): their places become `scopes` and
+    their name `user`. Without one the caller is the store's operator.
 
     `max_bytes` is the largest file accepted (default: the store's `limits.upload_bytes.records`).
 
     `scopes` (place codes: ISO3 countries or P-code prefixes) limits the rows an editor may import.
     `options` go to the importer (e.g. `{"year": 2021}` for yearly lists whose files may not say it).
     """
+    if principal is not None:
+        from passage.access import import_scopes
+
+        scopes, user = import_scopes(principal), user or principal.user_name
     job = ImportJob.prepare(store, kind, [Path(p) for p in paths], form_id=form_id, user=user, update=update,
                             progress=progress, scopes=scopes, options=options or {})
     done = job.register(store.settings.limits.upload_bytes.records if max_bytes is None else max_bytes)

@@ -143,3 +143,30 @@ def list_places(store: Store, level: int | None = None, country: str | None = No
         params.append(country.upper())
     return store.query(sql + " ORDER BY code", params)
 
+
+def find_places(store: Store, *, country: str | None = None, level: int | None = None, q: str | None = None,
+                cursor: str | None = None, limit: int = 100) -> tuple[list[dict], str | None]:
+    """One page of places by code, filtered by country, level and a name or code prefix; with the cursor of
+    the next page (None on the last)."""
+    from passage.query import decode_cursor, encode_cursor
+
+    where, params = ["1=1"], []
+    if country:
+        where.append("country_code = ?")
+        params.append(country.upper())
+    if level is not None:
+        where.append("level = ?")
+        params.append(level)
+    if q:
+        where.append("(lower(name) LIKE ? OR lower(code) LIKE ?)")
+        params += [f"%{q.lower()}%", f"{q.lower()}%"]
+    if cursor:
+        where.append("code > ?")
+        params.append(decode_cursor(cursor))
+    names, rows = store.columns(
+        "SELECT code, level, kind, name, parent_code, country_code FROM places WHERE " + " AND ".join(where)
+        + " ORDER BY code LIMIT ?", [*params, limit + 1])
+    out = [dict(zip(names, r)) for r in rows]
+    more = len(out) > limit
+    out = out[:limit]
+    return out, (encode_cursor(out[-1]["code"]) if more else None)

@@ -64,3 +64,56 @@ def _sql(store: Store, table: Any) -> str:
     import ibis
 
     return str(ibis.to_sql(table, dialect="duckdb" if store.dialect == "duckdb" else "postgres"))
+
+
+def readable_names(store: Store, principal: Any) -> list[tuple[str, str]]:
+    """(name, title) of the tables `principal` may download: those of the datasets they may read."""
+    from passage.access import allowed
+    from passage.releases import list_datasets
+
+    mine = {t for d in list_datasets(store) if allowed(principal, "read-dataset", d) for t in [*d.tables, *d.indicators]}
+    return [(n, t) for n, t in list_tables() if n in mine]
+
+
+def readable_table(store: Store, name: str, principal: Any, *, country: str | None = None) -> PublishedTable:
+    """A published table as `principal` may read it, over `passage.access.readable` (admins: every current
+    record, and every table); `country` (see `download_country`) narrows it."""
+    from passage import query
+    from passage.releases import list_datasets
+
+    if not principal.is_admin and name not in {n for n, _ in readable_names(store, principal)}:
+        raise NotFound(f"nothing published as {name!r}")
+    country = download_country(store, name, principal, country)
+    if principal.is_admin and country is None:
+        return get_table(store, name)
+    by_form = {d.form: d for d in list_datasets(store)}
+    f = query.RecordFilter(country=country)
+
+    def source(form_id: str) -> Any:
+        if form_id not in by_form:  # admins only: a form no dataset presents
+            return store.ibis().table(form_id)
+        return query.filtered(store, principal, by_form[form_id], f)
+
+    return get_table(store, name, source=source)
+
+
+def download_country(store: Store, name: str, principal: Any, country: str | None) -> str | None:
+    """`country` for a download of `name`: an ISO3 code of a country in the place table, or one this reader
+    sees in the table's dataset (trackers' own codes such as RKS); anything else is a usage error."""
+    import re
+
+    from passage import query
+    from passage.errors import UsageError
+    from passage.releases import readable_datasets
+
+    if country is None:
+        return None
+    code = country.upper()
+    if re.fullmatch(r"[A-Z]{3}", code):
+        if store.scalar("SELECT count(*) FROM places WHERE code = ? AND level = 0", [code]):
+            return code
+        if any(code == c["code"] for d in readable_datasets(store, principal) if name in (*d.tables, *d.indicators)
+               and store.table_exists(d.form) for c in query.countries(store, principal, d)):
+            return code
+    raise UsageError("country must be the ISO 3166 alpha-3 code of a known country (e.g. NGA)",
+                     code="usage.country")

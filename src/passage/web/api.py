@@ -19,9 +19,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictFloat, StrictInt, StrictStr
 
 from passage import auth, documents, query, releases
+from passage.access import readable_imports
 from passage.errors import UsageError
+from passage.forms.registry import form_fields, installed_forms
 from passage.places.boundaries import boundaries_geojson
+from passage.places.gazetteer import find_places
 from passage.publish import formats
+from passage.records import read_history
 from passage.web import service
 from passage.web.context import Ctx, resolve
 from passage.web.export_cache import download_response
@@ -130,7 +134,7 @@ def create_token(ctx: Context, request: Request, name: Annotated[str, Form(min_l
     """Create a token; its secret is in this response only. Needs a signed-in session: a token cannot make one."""
     ctx.require_session()
     ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
-    token_id, secret = auth.create_token(ctx.store, ctx.user, name, days=days, actor=ctx.user)
+    token_id, secret = auth.create_token(ctx.store, ctx.user, name, days=days, principal=ctx.principal)
     expires_at = next(t["expires_at"] for t in auth.list_tokens(ctx.store, ctx.user) if t["token_id"] == token_id)
     return JSONResponse({"token_id": token_id, "name": name, "token": secret, "expires_at": expires_at.isoformat()},
                         status_code=201)
@@ -140,7 +144,7 @@ def create_token(ctx: Context, request: Request, name: Annotated[str, Form(min_l
 def revoke_token(ctx: Context, request: Request, token_id: str):
     ctx.require_user()
     ctx.check_csrf(request.headers.get("x-csrf-token"))
-    auth.revoke_token(ctx.store, ctx.user, token_id, actor=ctx.user)
+    auth.revoke_token(ctx.store, ctx.user, token_id, principal=ctx.principal)
     return Response(status_code=204)
 
 
@@ -152,20 +156,20 @@ def places(ctx: Context, request: Request, country: str | None = None,
            level: Annotated[int | None, Query(ge=0, le=5)] = None, q: str | None = None,
            cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json"):
     """Countries and admin areas (OCHA P-codes), filtered by country, level or name."""
-    rows, nxt = service.places_page(ctx.store, country=country, level=level, q=q, cursor=cursor, limit=limit)
+    rows, nxt = find_places(ctx.store, country=country, level=level, q=q, cursor=cursor, limit=limit)
     return respond(request, _page(request, rows, nxt), rows=rows, fmt=format, filename="places")
 
 
 @router.get("/forms", responses=ERRORS)
 def forms(ctx: Context, request: Request):
     """Installed forms and their versions."""
-    return respond(request, {"data": service.forms(ctx.store)})
+    return respond(request, {"data": installed_forms(ctx.store)})
 
 
 @router.get("/forms/{form_id}", responses=ERRORS)
 def form(ctx: Context, request: Request, form_id: str):
     """A form's fields (name, type, label, required, choices)."""
-    return respond(request, service.form_detail(ctx.store, form_id))
+    return respond(request, form_fields(ctx.store, form_id))
 
 
 # ---- datasets, records, indicators ----------------------------------------------------------------------
@@ -174,12 +178,12 @@ def form(ctx: Context, request: Request, form_id: str):
 @router.get("/datasets", responses=ERRORS)
 def datasets(ctx: Context, request: Request):
     """Datasets with their HDX metadata and visibility (restricted ones only for readers allowed to see them)."""
-    return respond(request, {"data": [service.dataset_json(ctx, d) for d in service.visible_datasets(ctx)]})
+    return respond(request, {"data": [service.dataset_json(ctx, d) for d in releases.readable_datasets(ctx.store, ctx.principal)]})
 
 
 @router.get("/datasets/{name}", responses=ERRORS)
 def dataset(ctx: Context, request: Request, name: str):
-    return respond(request, service.dataset_json(ctx, service.dataset(ctx, name), full=True))
+    return respond(request, service.dataset_json(ctx, releases.read_dataset(ctx.store, name, ctx.principal), full=True))
 
 
 def _filter(country: str | None, place: str | None, level: int | None, round: int | None,
@@ -203,7 +207,7 @@ def records(ctx: Context, request: Request, name: str, country: Country = None, 
             level: Level = None, round: Round = None, date_from: Day = None, date_to: Day = None,
             cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json"):
     """Current records (as this caller may see them), ordered by record id; follow `next_cursor`."""
-    ds = service.dataset(ctx, name)
+    ds = releases.read_dataset(ctx.store, name, ctx.principal)
     f = _filter(country, place, level, round, date_from, date_to)
     page, nxt = ctx.cached(("records", name, str(f), cursor, limit),
                            lambda: query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=limit))
@@ -214,7 +218,7 @@ def records(ctx: Context, request: Request, name: str, country: Country = None, 
 @router.get("/records/{form_id}/{record_id}", responses=ERRORS)
 def record_history(ctx: Context, request: Request, form_id: str, record_id: str):
     """Every version of a record with its provenance (import, file, row, user, time) — editors and admins."""
-    return respond(request, service.record_history(ctx, form_id, record_id))
+    return respond(request, read_history(ctx.store, form_id, record_id, ctx.principal))
 
 
 class EditResult(BaseModel):
@@ -255,7 +259,7 @@ def indicator(ctx: Context, request: Request, name: str, country: Country = None
               group: Annotated[str | None, Query(max_length=200, description="Comma-separated keys to roll up to")] = None,
               format: Fmt = "json"):
     """An indicator by place level × period × its disaggregation, over what the caller may read."""
-    ds, _ = service.dataset_of_indicator(ctx, name)
+    ds, _ = releases.indicator_dataset(ctx.store, name, ctx.principal)
     f = _filter(country, place, level, round, date_from, date_to)
     groups = [g.strip() for g in group.split(",") if g.strip()] if group else None
     rows = ctx.cached(("indicator", name, str(f), group),
@@ -266,7 +270,7 @@ def indicator(ctx: Context, request: Request, name: str, country: Country = None
 @router.get("/countries", responses=ERRORS)
 def country_list(ctx: Context, request: Request, dataset: MapDataset = None):
     """Countries with records the caller may read."""
-    ds = service.dataset(ctx, dataset or releases.map_dataset(ctx.store).name)
+    ds = releases.read_dataset(ctx.store, dataset or releases.map_dataset(ctx.store).name, ctx.principal)
     return respond(request, {"data": service.countries(ctx, ds)})
 
 
@@ -275,7 +279,7 @@ def country_map(ctx: Context, request: Request, iso3: ISO3,
                 level: Annotated[int, Query(ge=1, le=3)] = 1, indicator: str | None = None,
                 dataset: MapDataset = None, format: Fmt = "json"):
     """The country page's data: the indicator per place at one admin level (latest round per place)."""
-    ds = service.dataset(ctx, dataset or releases.map_dataset(ctx.store).name)
+    ds = releases.read_dataset(ctx.store, dataset or releases.map_dataset(ctx.store).name, ctx.principal)
     data = service.country_map(ctx, ds, iso3, level, indicator)
     return respond(request, data, rows=data["values"], fmt=format, filename=f"{iso3}_admin{level}")
 
@@ -283,7 +287,7 @@ def country_map(ctx: Context, request: Request, iso3: ISO3,
 @router.get("/countries/{iso3}/series", responses=JSON_OR_CSV)
 def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: MapDataset = None, format: Fmt = "json"):
     """The indicator over rounds for the country page's chart."""
-    ds = service.dataset(ctx, dataset or releases.map_dataset(ctx.store).name)
+    ds = releases.read_dataset(ctx.store, dataset or releases.map_dataset(ctx.store).name, ctx.principal)
     rows = ctx.cached(("series", ds.name, iso3), lambda: query.country_series(ctx.store, ctx.principal, ds, iso3))
     return respond(request, {"data": rows}, rows=rows, fmt=format, filename=f"{iso3}_series")
 
@@ -327,7 +331,7 @@ def publish(ctx: Context, request: Request, name: str, country: Annotated[str, F
     """Publish the dataset for one country as it stands now (editors for that country, admins)."""
     ctx.require_user()  # the anonymous are told to sign in, not about CSRF
     ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
-    release_id = service.publish(ctx, name, country, note)
+    release_id = releases.publish(ctx.store, name, country, principal=ctx.principal, note=note)
     return JSONResponse({"release_id": release_id, "dataset": name, "country": country}, status_code=201)
 
 
@@ -337,7 +341,7 @@ def publish(ctx: Context, request: Request, name: str, country: Annotated[str, F
 @router.get("/imports", responses=ERRORS)
 def import_log(ctx: Context, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50):
     """The import log (editors and admins)."""
-    return respond(request, {"data": service.import_log(ctx, limit)})
+    return respond(request, {"data": readable_imports(ctx.store, ctx.principal, limit)})
 
 
 @router.post("/imports", responses={**ERRORS, 422: {"description": "The file was rejected; the report says where"}})
@@ -369,12 +373,12 @@ def document_search(ctx: Context, request: Request, q: Annotated[str | None, Que
 
 @router.get("/documents/{doc_id}", responses=ERRORS)
 def document(ctx: Context, request: Request, doc_id: int):
-    return respond(request, service.document_json(service.document(ctx, doc_id)))
+    return respond(request, service.document_json(documents.read_document(ctx.store, doc_id, ctx.principal)))
 
 
 @router.get("/documents/{doc_id}/file", responses={**ERRORS, 200: {"description": "The document's file",
                                                                    "content": {"*/*": FILE}}})
 def document_file(ctx: Context, doc_id: int):
-    doc = service.document(ctx, doc_id)
+    doc = documents.read_document(ctx.store, doc_id, ctx.principal)
     return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name,
                         headers={"Content-Security-Policy": "sandbox"})

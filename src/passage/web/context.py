@@ -94,13 +94,10 @@ class Ctx:
         return value
 
     def require_user(self) -> None:
+        """Signed in, before a form's CSRF token is checked: the anonymous are told to sign in. What a signed-in
+        user may do is the library verbs' to decide (`passage.access`)."""
         if self.principal.is_public:
             raise AuthError("sign in first", code="auth.required")
-
-    def require_role(self, *roles: str) -> None:
-        self.require_user()
-        if self.principal.role not in roles and not self.principal.is_admin:
-            raise Forbidden(f"needs the role {' or '.join(roles)}")
 
     def require_session(self) -> None:
         """Signed in through the sign-in form: an API token cannot do this (e.g. mint another token)."""

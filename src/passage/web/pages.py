@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from passage import auth, documents, query, releases
-from passage.access import can_edit
+from passage import auth, documents, query, records, releases
+from passage.access import STORE, Place, allowed, readable_imports, require
 from passage.errors import AuthError, EditRejected, PassageError, UsageError
+from passage.forms.registry import form_fields, installed_forms
 from passage.indicators import get_indicator
 from passage.ingest.pipeline import importers
 from passage.web import i18n, service
@@ -89,7 +90,7 @@ def _ensure_csrf(ctx: Ctx) -> None:
 @router.get("/", response_class=HTMLResponse)
 def home(ctx: Context):
     return render(ctx, "home.html", headlines=service.headlines(ctx), releases=releases.releases(ctx.store, limit=8),
-                  datasets=service.visible_datasets(ctx),
+                  datasets=releases.readable_datasets(ctx.store, ctx.principal),
                   documents=service.search_documents(ctx, None, None, None, None, None, None, None, 5, 0)[1])
 
 
@@ -107,7 +108,7 @@ def countries(ctx: Context):
 @router.get("/countries/{iso3}", response_class=HTMLResponse)
 def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 1,
             indicator: Annotated[str | None, Query(max_length=60)] = None):
-    ds = service.dataset(ctx, releases.map_dataset(ctx.store).name)
+    ds = releases.read_dataset(ctx.store, releases.map_dataset(ctx.store).name, ctx.principal)
     country_name = ctx.store.scalar("SELECT name FROM places WHERE code = ? AND level = 0", [iso3])
     if country_name is None:
         from passage.errors import NotFound
@@ -125,7 +126,7 @@ def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 
                   indicator=get_indicator(data["indicator"]), map_indicators=ds.metadata["map"].get("choices") or [ds.metadata["map"]["indicator"]],
                   series_indicator=ds.metadata.get("series", {}).get("indicator", data["indicator"]),
                   releases=releases.releases(ctx.store, dataset=ds.name, country_code=iso3, limit=5),
-                  can_publish=can_edit(ctx.principal, iso3), formats=service.EXPORT_FORMATS)
+                  can_publish=allowed(ctx.principal, "publish", Place(iso3)), formats=service.EXPORT_FORMATS)
 
 
 def _iso_numeric(iso3: str) -> str:
@@ -137,12 +138,12 @@ def _iso_numeric(iso3: str) -> str:
 
 @router.get("/datasets", response_class=HTMLResponse)
 def datasets(ctx: Context):
-    return render(ctx, "datasets.html", datasets=service.visible_datasets(ctx))
+    return render(ctx, "datasets.html", datasets=releases.readable_datasets(ctx.store, ctx.principal))
 
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)
 def dataset(ctx: Context, name: str):
-    ds = service.dataset(ctx, name)
+    ds = releases.read_dataset(ctx.store, name, ctx.principal)
     return render(ctx, "dataset.html", ds=ds, info=service.dataset_json(ctx, ds, full=True),
                   formats=service.EXPORT_FORMATS, base=str(ctx.request.base_url).rstrip("/"))
 
@@ -152,7 +153,7 @@ def dataset_records(ctx: Context, name: str, country: str | None = None, place: 
                     level: Annotated[int | None, Query(ge=0, le=5)] = None,
                     round: Annotated[int | None, Query(ge=0)] = None, date_from: date | None = None,
                     date_to: date | None = None, cursor: str | None = None):
-    ds = service.dataset(ctx, name)
+    ds = releases.read_dataset(ctx.store, name, ctx.principal)
     f = query.RecordFilter(country=country or None, place=place or None, level=level, round=round,
                            date_from=date_from, date_to=date_to)
     page, nxt = query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=100)
@@ -173,7 +174,7 @@ EDITABLE_TYPES = ("integer", "decimal", "text", "date", "select_one")  # fields 
 def _record_page(ctx: Ctx, form_id: str, record_id: str, *, submitted: dict[str, Any] | None = None,
                  rejected: Any = None) -> HTMLResponse:
     """The record page; after a refused edit, the values as submitted with each finding beside its field."""
-    info = service.record_history(ctx, form_id, record_id)
+    info = records.read_history(ctx.store, form_id, record_id, ctx.principal)
     ds = releases.dataset_for_form(ctx.store, form_id)
     editable = info["versions"] is not None
     from passage.forms import get_form
@@ -211,7 +212,7 @@ def download(ctx: Context, table: str, format: str = "csv", country: str | None 
 def publish(ctx: Context, name: str, country: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "",
             note: Annotated[str, Form()] = ""):
     ctx.check_csrf(csrf_token)
-    service.publish(ctx, name, country, note or None)
+    releases.publish(ctx.store, name, country, principal=ctx.principal, note=note or None)
     return RedirectResponse(f"/countries/{country}?published=1", status_code=303)
 
 
@@ -222,14 +223,14 @@ def document_list(ctx: Context, q: Annotated[str, Query(max_length=200)] = "", p
                   kind: str = "", tag: str = "", page: Annotated[int, Query(ge=1, le=1000)] = 1):
     total, hits = service.search_documents(ctx, q or None, place or None, language or None, kind or None,
                                            tag or None, None, None, 20, (page - 1) * 20)
-    facets = documents.facets(ctx.store, visible=service._doc_visible(ctx))
+    facets = documents.facets(ctx.store, visible=documents.readable_by(ctx.store, ctx.principal))
     return render(ctx, "documents.html", total=total, hits=hits, facets=facets, page=page,
                   filters={"q": q, "place": place, "language": language, "kind": kind, "tag": tag})
 
 
 @router.get("/documents/new", response_class=HTMLResponse)
 def document_new(ctx: Context):
-    ctx.require_role("editor")
+    require(ctx.principal, "import", STORE)  # editors, who add documents about their places
     return render(ctx, "document_new.html", kinds=documents.KINDS)
 
 
@@ -253,14 +254,14 @@ def document_add(ctx: Context, file: Annotated[UploadFile, File()], title: Annot
 
 @router.get("/documents/{doc_id}", response_class=HTMLResponse)
 def document(ctx: Context, doc_id: int):
-    return render(ctx, "document.html", doc=service.document(ctx, doc_id))
+    return render(ctx, "document.html", doc=documents.read_document(ctx.store, doc_id, ctx.principal))
 
 
 @router.get("/documents/{doc_id}/file")
 def document_file(ctx: Context, doc_id: int):
     from fastapi.responses import FileResponse
 
-    doc = service.document(ctx, doc_id)
+    doc = documents.read_document(ctx.store, doc_id, ctx.principal)
     return FileResponse(documents.document_file(ctx.store, doc), media_type=doc.media_type, filename=doc.file_name,
                         headers={"Content-Security-Policy": "sandbox"})
 
@@ -269,9 +270,9 @@ def document_file(ctx: Context, doc_id: int):
 
 @router.get("/import", response_class=HTMLResponse)
 def import_page(ctx: Context):
-    ctx.require_role("editor")
-    return render(ctx, "import.html", kinds=sorted(importers()), forms=service.forms(ctx.store), result=None,
-                  log=service.import_log(ctx, 20))
+    require(ctx.principal, "import", STORE)
+    return render(ctx, "import.html", kinds=sorted(importers()), forms=installed_forms(ctx.store), result=None,
+                  log=readable_imports(ctx.store, ctx.principal, 20))
 
 
 @router.post("/import", response_class=HTMLResponse)
@@ -281,13 +282,13 @@ def import_upload(ctx: Context, file: Annotated[UploadFile, File()], kind: Annot
     ctx.check_csrf(csrf_token)
     result = service.import_upload(ctx, kind, form or None, file, update)
     return render(ctx, "import.html", status=200 if result.ok else 422, kinds=sorted(importers()),
-                  forms=service.forms(ctx.store), result=service.import_result_json(result), file_name=file.filename,
-                  log=service.import_log(ctx, 20))
+                  forms=installed_forms(ctx.store), result=service.import_result_json(result), file_name=file.filename,
+                  log=readable_imports(ctx.store, ctx.principal, 20))
 
 
 @router.get("/forms", response_class=HTMLResponse)
 def forms(ctx: Context):
-    return render(ctx, "forms.html", forms=service.forms(ctx.store))
+    return render(ctx, "forms.html", forms=installed_forms(ctx.store))
 
 
 @router.post("/forms", response_class=HTMLResponse)
@@ -299,7 +300,7 @@ def form_upload(ctx: Context, file: Annotated[UploadFile, File()], csrf_token: A
 
 @router.get("/forms/{form_id}", response_class=HTMLResponse)
 def form(ctx: Context, form_id: str):
-    return render(ctx, "form.html", form=service.form_detail(ctx.store, form_id))
+    return render(ctx, "form.html", form=form_fields(ctx.store, form_id))
 
 
 # ---- accounts -----------------------------------------------------------------------------------------------
@@ -360,7 +361,7 @@ def token_create(ctx: Context, name: Annotated[str, Form(min_length=1, max_lengt
                  csrf_token: Annotated[str, Form()] = ""):
     ctx.require_session()  # a token cannot mint tokens
     ctx.check_csrf(csrf_token)
-    _id, secret = auth.create_token(ctx.store, ctx.user, name, days=days, actor=ctx.user)
+    _id, secret = auth.create_token(ctx.store, ctx.user, name, days=days, principal=ctx.principal)
     return render(ctx, "account.html", tokens=auth.list_tokens(ctx.store, ctx.user), new_token=secret,
                   default_days=auth.default_token_days(ctx.store), max_days=auth.tokens.MAX_DAYS)
 
@@ -369,22 +370,22 @@ def token_create(ctx: Context, name: Annotated[str, Form(min_length=1, max_lengt
 def token_revoke(ctx: Context, token_id: str, csrf_token: Annotated[str, Form()] = ""):
     ctx.require_user()
     ctx.check_csrf(csrf_token)
-    auth.revoke_token(ctx.store, ctx.user, token_id, actor=ctx.user)
+    auth.revoke_token(ctx.store, ctx.user, token_id, principal=ctx.principal)
     return RedirectResponse("/account", status_code=303)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users(ctx: Context):
-    ctx.require_role("admin")
+    require(ctx.principal, "administer", STORE)
     return render(ctx, "users.html", users=auth.list_users(ctx.store), roles=auth.ROLES,
                   failures=auth.ratelimit.failures_by_user(ctx.store))
 
 
 @router.post("/admin/users/{user_name}/unlock")
 def user_unlock(ctx: Context, user_name: str, csrf_token: Annotated[str, Form()] = ""):
-    ctx.require_role("admin")
+    ctx.require_user()  # the anonymous are told to sign in, not about CSRF
     ctx.check_csrf(csrf_token)
-    auth.unlock_user(ctx.store, user_name, actor=ctx.user)
+    auth.unlock_user(ctx.store, user_name, principal=ctx.principal)
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -392,15 +393,15 @@ def user_unlock(ctx: Context, user_name: str, csrf_token: Annotated[str, Form()]
 def user_add(ctx: Context, user_name: Annotated[str, Form()], password: Annotated[str, Form()],
              role: Annotated[str, Form()], scopes: Annotated[str, Form()] = "",
              csrf_token: Annotated[str, Form()] = ""):
-    ctx.require_role("admin")
+    ctx.require_user()
     ctx.check_csrf(csrf_token)
     auth.add_user(ctx.store, user_name.strip(), password, role,
-                  [s.strip() for s in scopes.replace(";", ",").split(",") if s.strip()], actor=ctx.user)
+                  [s.strip() for s in scopes.replace(";", ",").split(",") if s.strip()], principal=ctx.principal)
     return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit(ctx: Context, user: str | None = None, action: str | None = None):
-    ctx.require_role("admin")
+    require(ctx.principal, "administer", STORE)
     return render(ctx, "audit.html", entries=auth.audit_entries(ctx.store, limit=200, user_name=user or None,
                                                                  action=action or None))

@@ -241,6 +241,7 @@ def load_demo_questionnaire(store: Store, *, user: str = "demo", work_dir: Path 
         for name, role, scopes in ACCOUNTS:
             if name not in have:
                 password = secrets.token_urlsafe(12)
-                auth.add_user(store, name, password, role, list(scopes), actor=user)
+                auth.add_user(store, name, password, role, list(scopes),  # the operator seeds, as `user`
+                              principal=auth.Principal(user, "admin") if user else None)
                 made[name] = (role, ", ".join(scopes), password)
     return {"offices": len(offices), "answers": answers, "accounts": made}

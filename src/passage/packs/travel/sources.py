@@ -60,7 +60,7 @@ def for_reader(store: Store, principal: Any) -> Relations:
     The PoE registry is no dataset of its own: a reader sees the PoEs of the countries whose
     assessments they may read (admins: the whole registry).
     """
-    from passage.access import may_read_dataset, readable_sql
+    from passage.access import allowed, readable_sql
     from passage.releases import get_dataset
 
     ensure_forms(store)
@@ -69,7 +69,7 @@ def for_reader(store: Store, principal: Any) -> Relations:
     sql = {}
     for form, name in DATASETS.items():
         ds = get_dataset(store, name)
-        sql[form] = readable_sql(store, principal, ds) if may_read_dataset(principal, ds) \
+        sql[form] = readable_sql(store, principal, ds) if allowed(principal, "read-dataset", ds) \
             else f"SELECT * FROM {form} WHERE 1 = 0"
     registry = f"SELECT * FROM {REGISTRY} WHERE iso3 IN (SELECT iso3 FROM ({sql[ASSESSMENTS]}) AS seen)"
     return Relations(measures=sql[MEASURES], levels=sql[LEVELS], registry=registry, assessments=sql[ASSESSMENTS])
