@@ -120,7 +120,10 @@ def test_a_non_admin_user_is_held_to_their_rights_on_the_command_line(cli_db):
     with open_store(cli_db) as store:
         nga = store.scalar("SELECT _record_id FROM rec_dtm_idps WHERE _current AND NOT _deleted "
                            "AND admin0_pcode = 'NGA' ORDER BY _record_id LIMIT 1")
+    assert _cli(cli_db, "records", "history", "dtm_idps", nga, user="editor-nga").exit_code == 0
     refused = {
+        "read a record's history as a viewer": _cli(cli_db, "records", "history", "dtm_idps", nga,
+                                                    user="viewer-ssd"),
         "publish outside their places": _cli(cli_db, "publish", "dtm_idps", "--country", "NGA", user="editor-tcd"),
         "set visibility": _cli(cli_db, "datasets", "visibility", "dtm_idps", "restricted", user="editor-nga"),
         "add a user": _cli(cli_db, "users", "add", "eve", "--role", "admin", "--password-stdin",

@@ -228,9 +228,13 @@ def records() -> None:
 @click.argument("record_id")
 @pass_ctx
 def records_history(ctx, form_id: str, record_id: str) -> None:
-    """Every version of a record with its provenance."""
-    from passage.records import history
+    """Every version of a record with its provenance (with --user, of records that user may edit)."""
+    from passage.errors import Forbidden
+    from passage.records import history, read_history
 
+    if not ctx.principal.is_admin and read_history(ctx.store, form_id, record_id, ctx.principal)["versions"] is None:
+        raise Forbidden(f"{ctx.principal.user_name} ({ctx.principal.role}) is not allowed to read the history of "
+                        f"{record_id!r}: editors of its place and admins are")
     names, rows = history(ctx.store, form_id, record_id)
     table(names, rows)
 
