@@ -142,6 +142,7 @@ FILTERS = [
     ({"field": "number_females", "is_null": False}, lambda r: r["females"] is not None),
     ({"expr": "${num_present_idp_ind} > 1000 and ${round_number} != 41"}, lambda r: r["idps"] > 1000 and r["round"] != 41),
     ({"expr": "${reporting_date} >= date('2022-06-01')"}, lambda r: r["date"] >= date(2022, 6, 1)),
+    ({"expr": "regex(${_place_code}, 'NG00[8]')"}, lambda r: r["place"] == "NG008"),  # the whole code matches
     ({"any": [{"field": "admin_level", "equals": 1}, {"expr": "${num_present_idp_ind} < 100"}]},
      lambda r: r["level"] == 1 or r["idps"] < 100),
 ]
@@ -206,6 +207,13 @@ def test_latest_per_place_change_between_rounds_and_rollup(loaded):
 
     rolled = rows_of(loaded, {**base, "latest": per, "rollup": ["admin_level"]})
     assert rolled == [{"admin_level": 2, "value": sum(totals[(p, rnd)] for p, rnd in want.items())}]
+
+    both = rows_of(loaded, {**base, "latest": per, "change": per})  # the latest round, against the one before it
+    for r in both:
+        prev = totals.get((r["_place_code"], max((q for (p, q) in totals if p == r["_place_code"] and q < want[p]), default=None)))
+        assert (r["round_number"], r["value"], r["previous"]) == (want[r["_place_code"]],
+                                                                   totals[(r["_place_code"], want[r["_place_code"]])], prev)
+    assert len(both) == len(ADMIN2)
 
 
 # ---- comparisons ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def _routes(app):
 @pytest.fixture(scope="module")
 def secrets(seeded_portal_store, tmp_path_factory):
     """What the admin's store holds that the readers here may not see: codes and figures."""
-    from passage.access import readable, readable_sql
+    from passage.access import readable
     from passage.indicators import compute
     from passage.packs.dtm.demo import headline
     from passage.packs.institutional import indicator_values
@@ -80,7 +80,7 @@ def secrets(seeded_portal_store, tmp_path_factory):
         afg = afg.filter(afg.admin0_pcode == "AFG")
         figures |= _indicator_values(s, afg, levels=(0, 1))
         # Totals that count Afghanistan: the admin's, where they differ from the public's.
-        mine, public = headline(s), headline(s, readable_sql(s, PUBLIC, ds))
+        mine, public = headline(s), headline(s, readable(s, PUBLIC, ds))
         if mine["total_idps"] != public["total_idps"]:
             figures.add(mine["total_idps"])
         admin_rows = compute(s, "idps", {"admin_level": 0}, table=readable(s, ADMIN, ds)).to_pylist()

@@ -371,6 +371,9 @@ def _expr_sql(expression: str, schema: ibis.Schema, dialect: str) -> str:
     def split(node: exp.Expression) -> exp.Expression:  # DuckDB's string_split is string_to_array here
         if isinstance(node, exp.Split):
             return exp.Anonymous(this="string_to_array", expressions=[node.this, node.expression])
+        if isinstance(node, exp.RegexpFullMatch):  # regex() matches the whole text: ~ against the anchored pattern
+            anchored = exp.Concat(expressions=[exp.Literal.string("^(?:"), node.expression, exp.Literal.string(")$")])
+            return exp.RegexpLike(this=node.this, expression=exp.Paren(this=anchored))
         return node
 
     return sqlglot.parse_one(sql, read="duckdb").transform(split).sql(dialect="postgres")
@@ -534,14 +537,14 @@ def expression(store: Store, m: Measure, filters: dict[str, Any] | None = None,
     agg = t.group_by(m.keys).aggregate(**aggs) if m.keys else t.aggregate(**aggs)
     if m.kind == "share":
         agg = _with_share(agg)
-    if m.latest:
-        w = ibis.window(group_by=m.latest.per, order_by=[ibis.desc(c) for c in m.latest.order])
-        agg = agg.mutate(_rank=ibis.row_number().over(w)).filter(lambda x: x._rank == 0).drop("_rank")
-    if m.change:
+    if m.change:  # before latest: the latest row keeps its change against the round before
         w = ibis.window(group_by=m.change.per, order_by=m.change.order)
         agg = agg.mutate(previous=agg.value.lag().over(w))
         agg = agg.mutate(change=agg.value - agg.previous,
                          change_pct=((agg.value - agg.previous) * 100.0 / agg.previous.nullif(0)).round(2))
+    if m.latest:
+        w = ibis.window(group_by=m.latest.per, order_by=[ibis.desc(c) for c in m.latest.order])
+        agg = agg.mutate(_rank=ibis.row_number().over(w)).filter(lambda x: x._rank == 0).drop("_rank")
     if m.rollup is not None:
         summed = ["numerator", "denominator"] if m.kind == "share" else m.value_columns
         agg = agg.group_by(m.rollup).aggregate(**{n: agg[n].sum() for n in summed}) if m.rollup else \

@@ -420,50 +420,40 @@ def generate_rows_csv(path: Path, n_rows: int, seed: int = 1) -> Path:
 # -------------------------------------------------------------------------------------------- the demo
 
 
-HEADLINE_SQL = """
-WITH t AS (
-  SELECT admin0_pcode, max(admin0_name) AS admin0_name, operation, assessment_type, round_number,
-         reporting_date, sum(num_present_idp_ind) AS idps
-  FROM {src} WHERE admin_level = 0
-  GROUP BY admin0_pcode, operation, assessment_type, round_number, reporting_date
-), r AS (
-  SELECT t.*, row_number() OVER (PARTITION BY admin0_pcode, operation, assessment_type
-                                 ORDER BY round_number DESC, reporting_date DESC) AS rn
-  FROM t
-)
-SELECT admin0_pcode, max(admin0_name), operation, assessment_type,
-       max(CASE WHEN rn = 1 THEN round_number END), max(CASE WHEN rn = 1 THEN reporting_date END),
-       sum(CASE WHEN rn = 1 THEN idps END), sum(CASE WHEN rn = 2 THEN idps END)
-FROM r WHERE rn <= 2
-GROUP BY admin0_pcode, operation, assessment_type
-ORDER BY admin0_pcode, operation, assessment_type
-"""
+def _headline_measures() -> dict[str, Any]:
+    from passage.measures import parse_measures
+    from passage.plugins import load_pack
 
-COUNTS_SQL = """
-SELECT count(*), count(DISTINCT admin0_pcode), count(DISTINCT operation),
-       count(DISTINCT _place_code), count(_warnings),
-       (SELECT count(*) FROM (SELECT DISTINCT operation, round_number FROM {src}) AS r),
-       min(reporting_date), max(reporting_date)
-FROM {src}
-"""
+    return {m.name: m for m in parse_measures(load_pack("dtm").spec.get("measures") or [], "dtm")}
 
 
-def headline(store, source: str | None = None) -> dict[str, Any]:
-    """Headline figures over the current `dtm_idps` records (or the SQL relation `source`: what a reader may see).
+def headline(store, table: Any = None) -> dict[str, Any]:
+    """Headline figures over the current `dtm_idps` records (or the Ibis `table`: what a reader may see),
+    computed from the pack's `headline_*` measures (pack.yaml).
 
     IDPs per country are the admin0 figures of each operation's latest round (summed over
     displacement reasons, and over the country's operations and assessment types).
     """
-    src = "dtm_idps" if source is None else f"({source}) AS src"
-    records, countries, operations, places, warnings, rounds, first, last = store.query(
-        COUNTS_SQL.replace("{src}", src))[0]
+    from passage.measures import compute
+
+    measures = _headline_measures()
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        return compute(store, measures[f"headline_{name}"], table=table).to_pylist()
+
+    def value(name: str) -> Any:
+        found = rows(name)
+        return found[0]["value"] if found else None
+
+    names = {r["admin0_pcode"]: r["value"] for r in rows("country_names")}
     per_country: dict[str, dict[str, Any]] = {}
-    for iso3, name, op, atype, rnd, rdate, idps, prev in store.query(HEADLINE_SQL.replace("{src}", src)):
-        c = per_country.setdefault(iso3, {"country": iso3, "name": name, "operations": [], "idps": 0,
+    for r in rows("idps"):
+        iso3, idps, prev = r["admin0_pcode"], r["value"], r["previous"]
+        c = per_country.setdefault(iso3, {"country": iso3, "name": names.get(iso3), "operations": [], "idps": 0,
                                           "previous": 0})
-        c["operations"].append({"operation": op, "assessment_type": atype, "round": int(rnd),
-                                "reporting_date": str(rdate)[:10], "idps": int(idps),
-                                "previous": None if prev is None else int(prev)})
+        c["operations"].append({"operation": r["operation"], "assessment_type": r["assessment_type"],
+                                "round": int(r["round_number"]), "reporting_date": str(r["reporting_date"])[:10],
+                                "idps": int(idps), "previous": None if prev is None else int(prev)})
         c["idps"] += int(idps)
         c["previous"] += int(prev if prev is not None else idps)
     for c in per_country.values():
@@ -471,13 +461,14 @@ def headline(store, source: str | None = None) -> dict[str, Any]:
         c["change_pct"] = round(100.0 * c["change"] / c["previous"], 1) if c["previous"] else None
         latest = max(c["operations"], key=lambda o: o["reporting_date"])
         c["round"], c["reporting_date"] = latest["round"], latest["reporting_date"]
+    first, last = value("first_date"), value("last_date")
     return {
-        "records": int(records),
-        "countries": int(countries),
-        "operations": int(operations),
-        "rounds": int(rounds),
-        "places": int(places),
-        "warnings": int(warnings),
+        "records": int(value("records") or 0),
+        "countries": int(value("countries") or 0),
+        "operations": int(value("operations") or 0),
+        "rounds": len(rows("rounds")),
+        "places": int(value("places") or 0),
+        "warnings": int(value("warnings") or 0),
         "first_date": None if first is None else str(first)[:10],
         "last_date": None if last is None else str(last)[:10],
         "total_idps": sum(c["idps"] for c in per_country.values()),

@@ -50,14 +50,14 @@ def published_tables() -> dict[str, tuple[str, Callable[..., Any]]]:
 
 @hookimpl
 def headline(store: Any, principal: Any) -> dict[str, Any] | None:
-    from passage.access import allowed, readable_sql
+    from passage.access import allowed, readable
     from passage.packs.dtm.demo import headline as compute
     from passage.releases import dataset_for_form
 
     ds = dataset_for_form(store, "dtm_idps")
     if ds is None or not store.table_exists("dtm_idps") or not allowed(principal, "read-dataset", ds):
         return None
-    figures = compute(store, None if principal.is_admin else readable_sql(store, principal, ds))
+    figures = compute(store, readable(store, principal, ds))
     return {"template": "dtm_headline.html", **figures} if figures["by_country"] else None
 
 
