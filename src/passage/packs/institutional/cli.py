@@ -196,6 +196,6 @@ def questionnaire_figures(ctx, year: int, fmt: str, by_region: bool) -> None:
         before = v.prior.get(year - 1)
         rows.append((v.name, v.value, v.denominator, v.denominator_kind or "",
                      "" if v.share is None else round(v.share, 4), v.text, "" if before is None else before,
-                     "" if v.change is None else v.change, len(v.record_ids)))
+                     "" if v.change is None else v.change, v.record_count))
     rows_out(["indicator", "value", "denominator", "denominator_kind", "share", "text", "previous_year", "change",
               "records"], rows, fmt)

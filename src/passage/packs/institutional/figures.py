@@ -150,6 +150,11 @@ class IndicatorValue(_Traced):
         return percent(self.share)
 
     @property
+    def record_count(self) -> int:
+        """How many office records are behind the figure, without listing them (a share: its numerator)."""
+        return self.value if self.kind == "share" and self.value is not None else len(self.record_ids)
+
+    @property
     def definition(self) -> str:
         """The measure in one line, e.g. "share of records with collected_data = 'yes' among all records"."""
         return self.measure.describe()

@@ -360,7 +360,7 @@ def questionnaire_figures(store: Store, year: int) -> tuple[dict[str, Figure], G
         dkind = v.denominator_kind or "all"
         out[name] = Figure(
             name, v.value, v.text, v.title,
-            definition=f"The {v.definition} (one record per office); {len(v.record_ids)} office records behind it.",
+            definition=f"The {v.definition} (one record per office); {v.record_count} office records behind it.",
             denominator="" if v.denominator is None else f"{v.denominator} {_DENOMINATORS.get(dkind, dkind)}",
             unit="offices" if v.kind == "share" else "", records=[v.trace],
             commands=[f"passage questionnaire figures --year {year}"], sources=sources, group="questionnaire",
