@@ -105,7 +105,7 @@ class PackHooks:
 def manager() -> pluggy.PluginManager:
     """The plugin manager with every installed pack registered under its entry-point name.
 
-    `PASSAGE_LOAD_PACKS=dtm,travel` loads only the packs named (an empty value: none), as Datasette's
+    `PASSAGE_LOAD_PACKS=NAME,NAME` loads only the packs named (an empty value: none), as Datasette's
     DATASETTE_LOAD_PLUGINS does: packs are found once per process, before any settings are read."""
     wanted = os.environ.get(LOAD_PACKS)
     only = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}

@@ -39,6 +39,10 @@ class Portal:
         self.settings = settings
         self.db = db or settings.db
         self.root = open_store(self.db, settings)
+        from passage.plugins import available_packs, install_pack
+
+        for pack in available_packs():  # every installed pack's forms have their tables before a page reads them
+            install_pack(self.root, pack)
         self._local = threading.local()
         self.cache = ResultCache(settings.cache.result_entries)
         self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close
