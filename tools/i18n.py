@@ -53,9 +53,12 @@ def extract(root: Path = ROOT, config: Path = CONFIG) -> Catalog:
                     method, path, KEYWORDS, COMMENT_TAGS, options_map.get(pattern, {}), strip_comment_tags=True):
                 catalog.add(message, None, [(rel, lineno)], auto_comments=comments, context=context)
     from passage.indicators import all_indicators
-    from passage.plugins import load_pack
+    from passage.plugins import builtin_pack_names, load_pack
 
+    own = set(builtin_pack_names())  # the catalogue is Passage's: a pack from elsewhere brings its own words
     for name, label in english().items():  # indicator names reach pages as data: each is a message of its own
+        if all_indicators()[name].pack not in own:
+            continue
         where = (load_pack(all_indicators()[name].pack).path / "indicators.yaml").relative_to(root).as_posix()
         if name not in catalog:
             catalog.add(name, None, [(where, None)])
