@@ -68,19 +68,65 @@ def pg_admin_url():
     return PG_URL
 
 
+def pg_schema_url(admin_url: str, schema: str) -> str:
+    sep = "&" if "?" in admin_url else "?"
+    return f"{admin_url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def pg_places_template(pg_admin_url, tmp_path_factory):
+    """A PostgreSQL schema with the P-codes loaded, built once per session and cloned per test (a clone is
+    a few server-side statements; loading the P-codes again took seconds)."""
+    import psycopg
+
+    schema = "tmpl_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        settings = Settings(archive=tmp_path_factory.mktemp("pg-template") / "files")
+        with open_store(pg_schema_url(pg_admin_url, schema), settings) as s:
+            assert import_pcodes(s, PCODES).ok
+            assert import_lengths(s, LENGTHS).ok
+        yield schema
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def clone_pg_schema(conn, source: str, target: str) -> None:
+    """`target` as a copy of `source`: its sequences (at their values) and tables (columns, defaults,
+    constraints, indexes, rows). A store's fresh schema holds nothing else; anything else stops the clone."""
+    others = conn.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind NOT IN ('r', 'S', 'i')", [source]).fetchall()
+    functions = conn.execute("SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                             "WHERE n.nspname = %s", [source]).fetchall()
+    if others or functions:
+        raise RuntimeError(f"clone_pg_schema copies tables and sequences only; {source} also holds "
+                           f"{others + functions}")
+    with conn.transaction():
+        conn.execute(f"CREATE SCHEMA {target}")
+        sequences = conn.execute("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = %s",
+                                 [source]).fetchall()
+        for name, last in sequences:
+            conn.execute(f"CREATE SEQUENCE {target}.{name} START 1")
+            if last is not None:
+                conn.execute("SELECT setval(%s, %s)", [f"{target}.{name}", last])
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [source]).fetchall()
+        for (name,) in tables:
+            conn.execute(f"CREATE TABLE {target}.{name} (LIKE {source}.{name} INCLUDING ALL)")
+            conn.execute(f"INSERT INTO {target}.{name} SELECT * FROM {source}.{name}")
+
+
 @pytest.fixture
-def pg_store(pg_admin_url, tmp_path):
+def pg_store(pg_admin_url, pg_places_template, tmp_path):
     """A fresh PostgreSQL schema per test, with the P-codes loaded; dropped afterwards."""
     import psycopg
 
     schema = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in pg_admin_url else "?"
-    url = f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"
-    s = open_store(url, Settings(archive=tmp_path / "files"))
-    assert import_pcodes(s, PCODES).ok
-    assert import_lengths(s, LENGTHS).ok
+        clone_pg_schema(conn, pg_places_template, schema)
+    s = open_store(pg_schema_url(pg_admin_url, schema), Settings(archive=tmp_path / "files"))
     try:
         yield s
     finally:
