@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,14 +28,33 @@ def pytest_configure(config):
         raise pytest.UsageError(f"test data not found at {SHARED} (the shared data folder sits beside the project)")
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """The folder `name` filled by `build(folder)` once per test run: pytest-xdist's workers share one
+    build (the first builds it under a lock, the others wait and read it). Returns the folder."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder, done = root / name, root / f"{name}.done"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _build_places(folder: Path) -> None:
+    with open_store(str(folder / "places.duckdb")) as store:
+        assert import_pcodes(store, PCODES).ok
+        assert import_lengths(store, LENGTHS).ok
+
+
 @pytest.fixture(scope="session")
 def places_template(tmp_path_factory) -> Path:
     """A DuckDB store with OCHA's P-codes and lengths, built once and copied per test."""
-    path = tmp_path_factory.mktemp("template") / "places.duckdb"
-    with open_store(str(path)) as store:
-        assert import_pcodes(store, PCODES).ok
-        assert import_lengths(store, LENGTHS).ok
-    return path
+    return built_once(tmp_path_factory, "places-template", _build_places) / "places.duckdb"
 
 
 @pytest.fixture
@@ -145,10 +167,16 @@ def any_store(request):
 
 @pytest.fixture(scope="session")
 def seeded_portal_store(tmp_path_factory):
-    """The portal demo seeded once per session: (store path, accounts)."""
+    """The portal demo seeded once per test run: (store path, accounts)."""
     from portal import seed
 
-    return seed(tmp_path_factory.mktemp("seeded"))
+    def build(folder: Path) -> None:
+        accounts = seed(folder)[1]
+        (folder / "accounts.json").write_text(json.dumps(accounts), encoding="utf-8")
+
+    folder = built_once(tmp_path_factory, "seeded-portal", build)
+    accounts = json.loads((folder / "accounts.json").read_text(encoding="utf-8"))
+    return folder / "portal.duckdb", {user: tuple(a) for user, a in accounts.items()}
 
 
 @pytest.fixture(scope="module")
