@@ -28,6 +28,23 @@ def pytest_configure(config):
         raise pytest.UsageError(f"test data not found at {SHARED} (the shared data folder sits beside the project)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """argon2id at argon2-cffi's cheapest cost for the tests run in this process: the same algorithm and code
+    path, without the half second per sign-in that the real cost takes here (what makes it safe, not what
+    the tests check). `passage serve` in a process of its own (test_serve.py) keeps the real cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from passage.auth import passwords
+
+    real = passwords._hasher
+    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._hasher = real
+    passwords._dummy_hash.cache_clear()
+
+
 def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
     """The folder `name` filled by `build(folder)` once per test run: pytest-xdist's workers share one
     build (the first builds it under a lock, the others wait and read it). Returns the folder."""
