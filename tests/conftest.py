@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,14 +28,50 @@ def pytest_configure(config):
         raise pytest.UsageError(f"test data not found at {SHARED} (the shared data folder sits beside the project)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """argon2id at argon2-cffi's cheapest cost for the tests run in this process: the same algorithm and code
+    path, without the half second per sign-in that the real cost takes here (what makes it safe, not what
+    the tests check). `passage serve` in a process of its own (test_serve.py) keeps the real cost."""
+    from argon2 import PasswordHasher, profiles
+
+    from passage.auth import passwords
+
+    real = passwords._hasher
+    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._hasher = real
+    passwords._dummy_hash.cache_clear()
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """The folder `name` filled by `build(folder)` once per test run: pytest-xdist's workers share one
+    build (the first builds it under a lock, the others wait and read it). Returns the folder."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder, done = root / name, root / f"{name}.done"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _build_places(folder: Path) -> None:
+    with open_store(str(folder / "places.duckdb")) as store:
+        assert import_pcodes(store, PCODES).ok
+        assert import_lengths(store, LENGTHS).ok
+
+
 @pytest.fixture(scope="session")
 def places_template(tmp_path_factory) -> Path:
     """A DuckDB store with OCHA's P-codes and lengths, built once and copied per test."""
-    path = tmp_path_factory.mktemp("template") / "places.duckdb"
-    with open_store(str(path)) as store:
-        assert import_pcodes(store, PCODES).ok
-        assert import_lengths(store, LENGTHS).ok
-    return path
+    return built_once(tmp_path_factory, "places-template", _build_places) / "places.duckdb"
 
 
 @pytest.fixture
@@ -68,19 +107,65 @@ def pg_admin_url():
     return PG_URL
 
 
+def pg_schema_url(admin_url: str, schema: str) -> str:
+    sep = "&" if "?" in admin_url else "?"
+    return f"{admin_url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def pg_places_template(pg_admin_url, tmp_path_factory):
+    """A PostgreSQL schema with the P-codes loaded, built once per session and cloned per test (a clone is
+    a few server-side statements; loading the P-codes again took seconds)."""
+    import psycopg
+
+    schema = "tmpl_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        settings = Settings(archive=tmp_path_factory.mktemp("pg-template") / "files")
+        with open_store(pg_schema_url(pg_admin_url, schema), settings) as s:
+            assert import_pcodes(s, PCODES).ok
+            assert import_lengths(s, LENGTHS).ok
+        yield schema
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def clone_pg_schema(conn, source: str, target: str) -> None:
+    """`target` as a copy of `source`: its sequences (at their values) and tables (columns, defaults,
+    constraints, indexes, rows). A store's fresh schema holds nothing else; anything else stops the clone."""
+    others = conn.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind NOT IN ('r', 'S', 'i')", [source]).fetchall()
+    functions = conn.execute("SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                             "WHERE n.nspname = %s", [source]).fetchall()
+    if others or functions:
+        raise RuntimeError(f"clone_pg_schema copies tables and sequences only; {source} also holds "
+                           f"{others + functions}")
+    with conn.transaction():
+        conn.execute(f"CREATE SCHEMA {target}")
+        sequences = conn.execute("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = %s",
+                                 [source]).fetchall()
+        for name, last in sequences:
+            conn.execute(f"CREATE SEQUENCE {target}.{name} START 1")
+            if last is not None:
+                conn.execute("SELECT setval(%s, %s)", [f"{target}.{name}", last])
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [source]).fetchall()
+        for (name,) in tables:
+            conn.execute(f"CREATE TABLE {target}.{name} (LIKE {source}.{name} INCLUDING ALL)")
+            conn.execute(f"INSERT INTO {target}.{name} SELECT * FROM {source}.{name}")
+
+
 @pytest.fixture
-def pg_store(pg_admin_url, tmp_path):
+def pg_store(pg_admin_url, pg_places_template, tmp_path):
     """A fresh PostgreSQL schema per test, with the P-codes loaded; dropped afterwards."""
     import psycopg
 
     schema = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in pg_admin_url else "?"
-    url = f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"
-    s = open_store(url, Settings(archive=tmp_path / "files"))
-    assert import_pcodes(s, PCODES).ok
-    assert import_lengths(s, LENGTHS).ok
+        clone_pg_schema(conn, pg_places_template, schema)
+    s = open_store(pg_schema_url(pg_admin_url, schema), Settings(archive=tmp_path / "files"))
     try:
         yield s
     finally:
@@ -99,10 +184,16 @@ def any_store(request):
 
 @pytest.fixture(scope="session")
 def seeded_portal_store(tmp_path_factory):
-    """The portal demo seeded once per session: (store path, accounts)."""
+    """The portal demo seeded once per test run: (store path, accounts)."""
     from portal import seed
 
-    return seed(tmp_path_factory.mktemp("seeded"))
+    def build(folder: Path) -> None:
+        accounts = seed(folder)[1]
+        (folder / "accounts.json").write_text(json.dumps(accounts), encoding="utf-8")
+
+    folder = built_once(tmp_path_factory, "seeded-portal", build)
+    accounts = json.loads((folder / "accounts.json").read_text(encoding="utf-8"))
+    return folder / "portal.duckdb", {user: tuple(a) for user, a in accounts.items()}
 
 
 @pytest.fixture(scope="module")

@@ -69,10 +69,12 @@ class RunningPortal:
 
 def serve(db: str, accounts: dict, **options) -> RunningPortal:
     """`options` go to `create_app` (e.g. `settings=Settings(cache={"export_bytes": 1000})`)."""
-    port = free_port()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # held from here on: no other run in parallel can take the port meanwhile
+    port = sock.getsockname()[1]
     app = create_app(db, **options)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(200):
         if server.started:

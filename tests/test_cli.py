@@ -1,4 +1,7 @@
-"""The CLI contract: commands, exit codes 0/1/2, reports on stderr, `--report` JSON, exports."""
+"""The CLI contract: commands, exit codes 0/1/2, reports on stderr, `--report` JSON, exports.
+
+Commands run in this process (`passage_cli`); the exit codes and stderr of the real process, as a shell sees
+them, are checked through `passage_process`."""
 
 from __future__ import annotations
 
@@ -7,12 +10,22 @@ import json
 import subprocess
 import sys
 
+from cli_run import passage_cli
 from dtm_rows import NGA, TCD, api_rows, write_csv, write_json
 
 
 def passage(store_path, *args, check=None):
+    return _checked(passage_cli("--db", store_path, *args), check)
+
+
+def passage_process(store_path, *args, check=None):
+    """`python -m passage …` in a process of its own: the exit status and stderr a shell sees."""
     proc = subprocess.run([sys.executable, "-m", "passage", "--db", str(store_path), *args],
                           check=False, capture_output=True, text=True, timeout=120)
+    return _checked(proc, check)
+
+
+def _checked(proc: subprocess.CompletedProcess, check: int | None) -> subprocess.CompletedProcess:
     if check is not None:
         assert proc.returncode == check, proc.stderr
     return proc
@@ -43,7 +56,7 @@ def test_rejected_input_exits_1_with_located_report(store_path, tmp_path):
     rows[3]["numPresentIdpInd"] = "about 300"
     bad = write_csv(tmp_path / "bad.csv", rows)
     report = tmp_path / "errors.json"
-    proc = passage(store_path, "import", "dtm", str(bad), "--report", str(report), check=1)
+    proc = passage_process(store_path, "import", "dtm", str(bad), "--report", str(report), check=1)
     assert "type-integer" in proc.stderr and "nothing was imported" in proc.stderr
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["ok"] is False
@@ -53,11 +66,11 @@ def test_rejected_input_exits_1_with_located_report(store_path, tmp_path):
 
 
 def test_usage_errors_exit_2(store_path, tmp_path):
-    assert passage(store_path, "import", "nosuchkind", __file__).returncode == 2
+    assert passage_process(store_path, "import", "nosuchkind", __file__).returncode == 2  # Passage's own
     assert passage(store_path, "import", "dtm", str(tmp_path / "missing.csv")).returncode == 2
     assert passage(store_path, "export", "nosuchtable").returncode == 2
     assert passage(store_path, "export", "idps", "--format", "parquet").returncode == 2  # needs -o
-    assert passage(store_path, "frobnicate").returncode == 2
+    assert passage_process(store_path, "frobnicate").returncode == 2  # click's
 
 
 def test_places_list_and_forms(store_path):

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ import openpyxl
 import pycountry
 import pytest
 
+from cli_run import passage_cli
 from dtm_rows import NGA, api_rows, write_csv
 from passage.ingest import import_files
 from passage.publish import get_table, write
@@ -134,8 +134,7 @@ def test_negative_numbers_stay_numbers(risky, tmp_path):
 
 
 def passage(store_path, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "passage", "--db", str(store_path), "-q", *args],
-                          capture_output=True, text=True, timeout=120)
+    return passage_cli("--db", store_path, "-q", *args)
 
 
 def test_cli_export_neutralises_on_request(store_path, tmp_path):

@@ -10,6 +10,7 @@ in any answer, be it HTML, JSON, CSV, XLSX, Parquet or PDF.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
@@ -225,6 +226,7 @@ def swept(portal, secrets):
     routes = _routes(portal.server.config.app)
     clients = {reader: portal.client(reader) for reader in READERS}
     results, missing = [], []
+    read: dict[tuple, list[str]] = {}  # answers already read, by URL and bytes: the same answer is read once
     for path, methods, params in routes:
         if "GET" not in methods:
             continue
@@ -242,7 +244,11 @@ def swept(portal, secrets):
                 for reader, client in clients.items():
                     r = client.get(full, headers={"accept": "text/html" if not full.startswith("/api/")
                                                   else "application/json"})
-                    found = _leaks(_text(r) if r.status_code < 300 else r.text, full, secrets)
+                    key = (full, r.status_code < 300, r.headers.get("content-type", ""),
+                           hashlib.sha256(r.content).digest())
+                    if key not in read:
+                        read[key] = _leaks(_text(r) if r.status_code < 300 else r.text, full, secrets)
+                    found = read[key]
                     if path.startswith(REFERENCE):  # codes are reference data there; figures are not
                         found = [x for x in found if x.startswith("figure")]
                     results.append((full, reader or "public", r.status_code, found))

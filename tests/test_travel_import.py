@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
 import sys
 import zipfile
 from datetime import date, datetime
@@ -17,6 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from cli_run import passage_cli
 from passage.ingest import import_files
 from passage.plugins import install_pack, load_pack
 from travel_fixtures import COBAP_COLUMNS, cobap_rows, oxcgrt_long, write_cobap
@@ -479,8 +479,7 @@ def test_acaps_real_workbook_imports_whole(acaps_store):
 
 def test_cli_imports_and_rejects(store_path, tmp_path):
     def passage(*args):
-        return subprocess.run([sys.executable, "-m", "passage", "--db", str(store_path), *args],
-                              check=False, capture_output=True, text=True, timeout=120)
+        return passage_cli("--db", store_path, *args)
 
     ok = passage("import", "cobap", str(write_cobap(tmp_path / "policy_list.csv")))
     assert ok.returncode == 0, ok.stderr
