@@ -205,3 +205,12 @@ def portal(seeded_portal_store, tmp_path_factory):
     running = serve(str(copy_store(path, tmp_path_factory.mktemp("portal"))), accounts)
     yield running
     running.stop()
+
+
+# The longest modules start first: on two workers (README: `-n 2 --dist loadfile`) the route sweep and the
+# fault injections no longer run alone at the end while the other worker idles.
+SLOW_FIRST = ("test_route_sweep.py", "test_faults.py", "test_browser.py", "test_schemathesis.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: 0 if item.path.name in SLOW_FIRST else 1)
