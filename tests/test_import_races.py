@@ -319,3 +319,39 @@ def test_an_editor_learns_nothing_of_records_outside_their_places(dtm_store, tmp
                          user="amina", scopes=["NGA"])
     assert [(f.code, f.row) for f in other.report.findings] == [("duplicate-key-store", 3)]
     assert dtm_store.scalar("SELECT count(*) FROM dtm_idps") == 2
+
+
+@pytest.mark.postgres
+def test_running_imports_of_two_schemas_do_not_share_a_lock(pg_store, pg_admin_url, tmp_path):
+    """Import ids count per schema: a store's running import 1 must neither block another schema's import 1
+    nor keep that store from finding its own import 1 dead."""
+    import threading
+    import uuid
+
+    import psycopg
+    from conftest import pg_schema_url
+
+    from passage.settings import Settings
+    from passage.store import open_store
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    other = open_store(pg_schema_url(pg_admin_url, schema), Settings(archive=tmp_path / "other"))
+    try:
+        pg_store.hold_import(1)  # this store's import 1 is running
+        held = threading.Event()
+        worker = threading.Thread(target=lambda: (other.hold_import(1), held.set(), other.release_import(1)),
+                                  daemon=True)
+        worker.start()
+        assert held.wait(10), "the other schema's import 1 waited for this schema's"
+        worker.join(10)
+        other.execute("INSERT INTO imports (import_id, kind, form_id, files, sha256, user_name, started_at, status) "
+                      "VALUES (1, 'k', 'f', 'x.csv', '', NULL, now(), 'running')")
+        other.recover()  # nobody runs the other schema's import 1: it is found dead
+        assert other.scalar("SELECT status FROM imports WHERE import_id = 1") == "failed"
+    finally:
+        pg_store.release_import(1)
+        other.close()
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -77,17 +77,20 @@ class PostgresStore(Store):
         )
 
     # Each running import holds an advisory lock in this namespace; a lock nobody holds means its process died.
+    # Import ids count per schema, so the key is the schema's import (stores in two schemas of one database
+    # both have an import 1), as for `load_lock`.
     LOCK_SPACE = 0x50415353
+    IMPORT_KEY = "hashtext(current_schema() || '.import.' || CAST(? AS VARCHAR))"
 
     def recover(self) -> None:
         for (import_id,) in self.query("SELECT import_id FROM imports WHERE status = 'running'"):
-            if self.scalar("SELECT pg_try_advisory_lock(?, ?)", [self.LOCK_SPACE, import_id]):
+            if self.scalar(f"SELECT pg_try_advisory_lock(?, {self.IMPORT_KEY})", [self.LOCK_SPACE, import_id]):
                 try:
                     self.execute(
                         "UPDATE imports SET status = 'failed', message = 'interrupted: the importing process stopped' "
                         "WHERE import_id = ? AND status = 'running'", [import_id])
                 finally:
-                    self.execute("SELECT pg_advisory_unlock(?, ?)", [self.LOCK_SPACE, import_id])
+                    self.execute(f"SELECT pg_advisory_unlock(?, {self.IMPORT_KEY})", [self.LOCK_SPACE, import_id])
 
     # One import at a time loads into a form: an advisory lock per form, in a namespace of its own.
     FORM_LOCK_SPACE = 0x50464F52
@@ -107,10 +110,10 @@ class PostgresStore(Store):
                 pass
 
     def hold_import(self, import_id: int) -> None:
-        self.execute("SELECT pg_advisory_lock(?, ?)", [self.LOCK_SPACE, import_id])
+        self.execute(f"SELECT pg_advisory_lock(?, {self.IMPORT_KEY})", [self.LOCK_SPACE, import_id])
 
     def release_import(self, import_id: int) -> None:
-        self.execute("SELECT pg_advisory_unlock(?, ?)", [self.LOCK_SPACE, import_id])
+        self.execute(f"SELECT pg_advisory_unlock(?, {self.IMPORT_KEY})", [self.LOCK_SPACE, import_id])
 
     def ibis(self) -> Any:
         if self._ibis is None:
