@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import ibis
@@ -310,15 +311,28 @@ def parse_comparisons(items: Iterable[dict[str, Any]], where: str = "") -> list[
 
 # ---- the packs' measures -------------------------------------------------------------------------------------
 
+@cache
+def published_measures() -> dict[str, Measure]:
+    """Every pack's indicators (its indicator files), parsed once per process: packs are fixed when it starts."""
+    return _pack_measures(lambda pack: pack.indicators, "indicators")
+
+
+@cache
 def all_measures() -> dict[str, Measure]:
-    """Every pack's measures: its indicators files and the `measures:` list of its pack.yaml."""
+    """Every pack's measures: its indicators and the `measures:` list of its pack.yaml."""
+    own = _pack_measures(lambda pack: pack.spec.get("measures") or [], "measures")
+    both = set(own) & set(published_measures())
+    if both:
+        raise UsageError(f"measure {min(both)!r} is both an indicator and a pack measure")
+    return {**published_measures(), **own}
+
+
+def _pack_measures(items: Callable[[Any], Any], what: str) -> dict[str, Measure]:
     from passage.plugins import available_packs, load_pack
 
     out: dict[str, Measure] = {}
     for pack_name in available_packs():
-        pack = load_pack(pack_name)
-        for m in [*parse_measures(pack.indicators, pack_name, f"pack {pack_name} indicators"),
-                  *parse_measures(pack.spec.get("measures") or [], pack_name, f"pack {pack_name} measures")]:
+        for m in parse_measures(items(load_pack(pack_name)), pack_name, f"pack {pack_name} {what}"):
             if m.name in out:
                 raise UsageError(f"packs {out[m.name].pack!r} and {pack_name!r} both define measure {m.name!r}")
             out[m.name] = m

@@ -11,21 +11,16 @@ from typing import Any
 import ibis
 
 from passage.errors import NotFound
-from passage.measures import Measure, parse_measures
+from passage.measures import Measure, published_measures
 from passage.measures import compute as compute_measure
 from passage.measures import expression as measure_expression
-from passage.plugins import available_packs, load_pack
 from passage.store import Store
 
 Indicator = Measure
 
 
 def all_indicators() -> dict[str, Measure]:
-    out: dict[str, Measure] = {}
-    for pack_name in available_packs():
-        for m in parse_measures(load_pack(pack_name).indicators, pack_name, f"pack {pack_name} indicators"):
-            out[m.name] = m
-    return out
+    return published_measures()
 
 
 def get_indicator(name: str) -> Measure:
