@@ -155,9 +155,11 @@ class ImportCommand(click.Command):
 @click.option("--year", type=click.IntRange(1900, 2100),
               help="The year the files are for, for importers of yearly lists whose files may have no year "
                    "column (default: the year in the file name).")
+@click.option("--sheet", help="The workbook sheet that holds the records, for importers of workbooks "
+                              "(default: the first sheet).")
 @pass_ctx
 def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, update: bool,
-               report_path: Path | None, year: int | None) -> None:
+               report_path: Path | None, year: int | None, sheet: str | None) -> None:
     """Validate files and import them as one transaction (all or nothing).
 
     \b
@@ -182,7 +184,7 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
     step = _progress(ctx, f"import {kind}")
     try:
         result = import_files(ctx.store, kind, list(files), form_id=form_id, principal=ctx.principal, update=update,
-                              progress=step, options={} if year is None else {"year": year})
+                              progress=step, options={k: v for k, v in (("year", year), ("sheet", sheet)) if v is not None})
     finally:
         if step is not None:
             step.bar.__exit__(None, None, None)  # type: ignore[attr-defined]
