@@ -84,6 +84,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
 
 from passage.checks import Context, flag, q
 from passage.findings import WARNING, Finding, Report
@@ -97,19 +98,29 @@ from passage.ingest.xlsx import open_workbook
 # Record-table columns this importer adds (see the module docstring).
 EXTRA_COLUMNS = [("_uuid", "VARCHAR"), ("_submission_time", "TIMESTAMP")]
 
-# Metadata columns with a role; the number orders the alternatives for the submission id.
-_ROLES: dict[str, tuple[str, int]] = {
-    "_uuid": ("_uuid", 0),
-    "meta/instanceID": ("_uuid", 1),
-    "meta-instanceID": ("_uuid", 1),
-    "KEY": ("_uuid", 2),
-    "instanceID": ("_uuid", 3),
-    "_submission_time": ("_submission_time", 0),
-    "SubmissionDate": ("_submission_time", 1),
-    "_index": ("_index", 0),
-    "_parent_index": ("_parent_index", 0),
+# Metadata columns with a role: header -> (role, priority) on the main sheet and on a repeat's sheet. The
+# priority orders the alternatives (lower wins): Kobo's `_uuid`, else `meta/instanceID`, else ODK's `KEY`.
+# ODK Central's `KEY` is both the submission id and what its repeat rows' `PARENT_KEY` names.
+_MAIN_ROLES: dict[str, list[tuple[str, int]]] = {
+    "_uuid": [("_uuid", 0)],
+    "KEY": [("_uuid", 2), ("_index", 1)],
+    "instanceID": [("_uuid", 3)],
+    "_submission_time": [("_submission_time", 0)],
+    "SubmissionDate": [("_submission_time", 1)],
+    "_index": [("_index", 0)],
 }
-_MAIN_ONLY_ROLES = {"_uuid", "_submission_time"}
+for _sep in "/-:.":
+    _MAIN_ROLES[f"meta{_sep}instanceID"] = [("_uuid", 1)]
+_REPEAT_ROLES: dict[str, list[tuple[str, int]]] = {
+    "_index": [("_index", 0)],
+    "KEY": [("_index", 1)],
+    "_parent_index": [("_parent_index", 0)],
+    "PARENT_KEY": [("_parent_index", 1)],
+}
+_ALL_ROLES = set(_MAIN_ROLES) | set(_REPEAT_ROLES)
+# ODK Central / Briefcase split a geopoint into four columns, `<path>-Latitude` ... (in this order).
+_GEO_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
+_SEPARATORS = "/-:."  # group separators of exports: Kobo lets the user choose one, ODK writes `-`
 # Other metadata: XLSForm meta questions and ODK Central / Briefcase system columns.
 _META_NAMES = {
     "start",
@@ -125,7 +136,6 @@ _META_NAMES = {
     "start-geopoint",
     "background-audio",
     "__version__",
-    "PARENT_KEY",
     "SubmitterID",
     "SubmitterName",
     "AttachmentsPresent",
@@ -136,28 +146,69 @@ _META_NAMES = {
     "Edits",
     "FormVersion",
 }
-_META_PREFIXES = ("meta/", "meta-", "formhub/", "SET-OF-")
+_META_PREFIXES = ("meta/", "meta-", "meta:", "meta.", "formhub/", "formhub-", "formhub:", "SET-OF-")
 _TRUE = ("1", "1.0", "true", "True", "TRUE")
 SHEET_NAME_MAX = 31  # Excel cuts sheet names here; Kobo names repeat sheets after the repeat
 CHUNK_ROWS = 20_000
 _MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Za-z]+[0-9]+(?::[A-Za-z]+[0-9]+)?)"')
 
 
+def xml_name(f: Field) -> str:
+    """The field's name as the XLSForm writes it (the storage name `Field.name` may be a safe variant)."""
+    return getattr(f, "xml_name", "") or f.name
+
+
+def _repeat_name(form: Form, repeat: str) -> str:
+    """A repeat's name as the XLSForm writes it (`Form.repeats` holds storage names)."""
+    return getattr(form, "repeat_names", {}).get(repeat, repeat)
+
+
+def _repeat_path(form: Form, repeat: str) -> str:
+    """A repeat group's export path (`household/members`)."""
+    known = getattr(form, "repeat_paths", {}).get(repeat)
+    if known:
+        return known
+    name = _repeat_name(form, repeat)
+    for f in form.fields:
+        segs = f.path.split("/")
+        if f.repeat == repeat and name in segs[:-1]:
+            return "/".join(segs[: len(segs) - 1 - segs[:-1][::-1].index(name)])
+    return ""
+
+
+def _norm_label(text: str) -> str:
+    """A label as headers are compared with it: case and runs of spaces do not count."""
+    return " ".join(str(text).split()).casefold()
+
+
 @dataclass
 class _Level:
     """The main records (repeat None) or one repeat group, with the fields its sheet holds."""
 
-    repeat: str | None
+    repeat: str | None  # storage name
     parent: str | None  # enclosing repeat; None = the main records
     fields: list[Field]
+    xml_repeat: str | None = None  # the repeat's name in the XLSForm (sheets and ODK paths use it)
     by_path: dict[str, Field] = field(default_factory=dict)
     by_name: dict[str, list[Field]] = field(default_factory=dict)
+    by_label: dict[str, list[Field]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for f in self.fields:
-            self.by_path[f.path] = f
-            self.by_path.setdefault(f.path.replace("/", "-"), f)  # ODK Central / Briefcase CSV headers
-            self.by_name.setdefault(f.name, []).append(f)
+            segs = f.path.split("/") if f.path else [xml_name(f)]
+            variants = [segs]
+            rname = self.xml_repeat or self.repeat
+            if rname is not None and rname in segs[:-1]:
+                # ODK Briefcase names a repeat's columns from the repeat down
+                below = segs[len(segs) - segs[::-1].index(rname):]
+                if len(below) > 1:
+                    variants.append(below)
+            for v in variants:
+                for sep in _SEPARATORS:
+                    self.by_path.setdefault(sep.join(v), f)
+            self.by_name.setdefault(xml_name(f), []).append(f)
+            if f.label and f.label.strip():
+                self.by_label.setdefault(_norm_label(f.label), []).append(f)
 
 
 @dataclass
@@ -169,9 +220,21 @@ class _SheetMap:
     options: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     meta: dict[str, tuple[int, int]] = field(default_factory=dict)  # role -> (priority, column)
     blank: list[int] = field(default_factory=list)  # columns with no header
+    geo: dict[str, dict[str, int]] = field(default_factory=dict)  # geopoint field name -> part -> column
+
+    def value_columns(self) -> set[int]:
+        """Columns whose cells become form values (a formula there is refused, not read)."""
+        cols = set(self.fields.values()) | {i for opts in self.options.values() for _, i in opts}
+        return cols | {i for parts in self.geo.values() for i in parts.values()}
 
 
 _AMBIGUOUS = object()
+
+
+def _link_key(col: str) -> str:
+    """SQL: a row's link key as compared between sheets: Kobo's `_index` numbers (`7`, `7.0`) as one number,
+    ODK Central's `KEY` / `PARENT_KEY` (`uuid:.../members[1]`) as written."""
+    return f"coalesce(CAST(TRY_CAST(TRY_CAST({col} AS DOUBLE) AS BIGINT) AS VARCHAR), trim({col}))"
 
 
 def _cell_text(v: Any) -> str | None:
@@ -198,8 +261,16 @@ def _cell_text(v: Any) -> str | None:
 
 
 def _kind_of(path: Path) -> str:
+    """xlsx, xls, csvzip (ODK Central's "CSV zip": one CSV for the records and one per repeat) or csv."""
     head = path.open("rb").read(8)
     if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            return "xlsx"  # open_workbook says why it cannot be read
+        if "xl/workbook.xml" not in names and any(n.lower().endswith(".csv") for n in names):
+            return "csvzip"
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
@@ -219,8 +290,8 @@ def _csv_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_header(path: Path) -> tuple[list[str], str] | None:
-    raw = path.open("rb").read(csvfile.HEAD_BYTES)
+def _csv_header(raw: bytes) -> tuple[list[str], str] | None:
+    """The header and separator of a CSV, from its first bytes."""
     text = raw.decode("utf-8", errors="ignore").lstrip("\ufeff")
     if not text.strip():
         return None
@@ -230,25 +301,21 @@ def _csv_header(path: Path) -> tuple[list[str], str] | None:
     return None
 
 
-def _peek_header(path: Path) -> list[str]:
-    """The main header of an export, best effort (the real reading reports any problem)."""
-    try:
-        kind = _kind_of(path)
-        if kind == "csv":
-            got = _csv_header(path)
-            return got[0] if got else []
-        if kind == "xlsx":
-            wb = open_workbook(path, Report())  # a workbook refused here is reported by stage()
-            if wb is None:
-                return []
-            try:
-                for row in wb.worksheets[0].iter_rows(max_row=1, values_only=True):
-                    return [str(v).strip() for v in row if v is not None]
-            finally:
-                wb.close()
-    except Exception:  # noqa: BLE001 - stage() reports unreadable files properly
-        return []
-    return []
+def _csv_members(path: Path, repeats: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The CSV members of an ODK Central zip: (main candidates, repeat -> member). A repeat's CSV is named
+    `<form id>-<repeat>.csv`; any other CSV (outside `media/`) is a candidate for the records."""
+    with zipfile.ZipFile(path) as z:
+        names = [n for n in z.namelist() if n.lower().endswith(".csv") and not n.startswith(("media/", "__MACOSX"))]
+    by_repeat: dict[str, str] = {}
+    main: list[str] = []
+    for n in names:
+        stem = n.rsplit("/", 1)[-1][:-4].casefold()
+        hit = next((r for r in sorted(repeats, key=len, reverse=True) if stem.endswith("-" + r.casefold())), None)
+        if hit is not None and hit not in by_repeat:
+            by_repeat[hit] = n
+        else:
+            main.append(n)
+    return main, by_repeat
 
 
 def _merged_ranges(path: Path, ws: Any) -> list[str]:
@@ -277,6 +344,10 @@ class XlsformDataImporter(Importer):
         "KoboToolbox / ODK exports (CSV, or XLSX with one sheet per repeat group) of an installed XLSForm"
     )
 
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        sheet: str | None = None  # the workbook sheet of the main records (default: the first)
+
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.form: Form | None = None  # the installed form, as the export is read by it
@@ -286,6 +357,58 @@ class XlsformDataImporter(Importer):
         self._levels: dict[str | None, _Level] = {}
         self._level_of: dict[str, str | None] = {}  # field name -> its level
         self._groups: set[str] = set()
+
+    def _peek_header(self, path: Path) -> list[str]:
+        """The main header of an export, best effort (the real reading reports any problem)."""
+        try:
+            kind = _kind_of(path)
+            if kind == "csv":
+                got = _csv_header(path.open("rb").read(csvfile.HEAD_BYTES))
+                return got[0] if got else []
+            if kind == "csvzip":
+                main, _ = _csv_members(path, [_repeat_name(self.form, r) for r in self.form.repeats] if self.form else [])
+                if len(main) != 1:
+                    return []
+                with zipfile.ZipFile(path) as z, z.open(main[0]) as fh:
+                    got = _csv_header(fh.read(csvfile.HEAD_BYTES))
+                return got[0] if got else []
+            if kind == "xlsx":
+                wb = open_workbook(path, Report())  # a workbook refused here is reported by stage()
+                if wb is None:
+                    return []
+                try:
+                    ws = self._main_sheet(wb, Report(), path.name)
+                    for row in ws.iter_rows(max_row=1, values_only=True) if ws is not None else []:
+                        return [str(v).strip() for v in row if v is not None]
+                finally:
+                    wb.close()
+        except Exception:  # noqa: BLE001 - stage() reports unreadable files properly
+            return []
+        return []
+
+    def _main_sheet(self, wb: Any, report: Report, fname: str) -> Any | None:
+        """The sheet of the main records: `--sheet NAME` (exact, else ignoring case and spaces), else the first."""
+        sheets = wb.worksheets
+        want = self.options.sheet
+        if not want:
+            return sheets[0] if sheets else None
+        for ws in sheets:
+            if ws.title == want:
+                return ws
+        for ws in sheets:
+            if ws.title.strip().casefold() == want.strip().casefold():
+                return ws
+        report.add(
+            Finding(
+                "sheet-missing",
+                f"the workbook has no sheet {want!r}; its sheets are "
+                + ", ".join(repr(w.title) for w in sheets),
+                file=fname,
+                sheet=want,
+                value=want,
+            )
+        )
+        return None
 
     # ---------------------------------------------------------------- pipeline hooks
 
@@ -299,12 +422,12 @@ class XlsformDataImporter(Importer):
         self.form = form
         self._levels = {None: _Level(None, None, form.top_fields())}
         for r in form.repeats:
-            self._levels[r] = _Level(r, self._parent_repeat(form, r), form.repeat_fields(r))
+            self._levels[r] = _Level(r, self._parent_repeat(form, r), form.repeat_fields(r), _repeat_name(form, r))
         self._level_of = {f.name: f.repeat for f in form.fields}
         self._groups = {seg for f in form.fields for seg in f.path.split("/")[:-1]}
         names = {f.name for f in form.fields}
-        headers = {h for p in paths for h in _peek_header(Path(p))}
-        keyed = any(_ROLES.get(h, ("",))[0] == "_uuid" for h in headers)
+        headers = {h for p in paths for h in self._peek_header(Path(p))}
+        keyed = any(role == "_uuid" for h in headers for role, _ in _MAIN_ROLES.get(h, []))
         extra = []
         if keyed and "_uuid" not in names:
             extra.append(Field("_uuid", "text", label="Submission UUID", required=True, path="_uuid"))
@@ -355,6 +478,8 @@ class XlsformDataImporter(Importer):
                     )
                 elif kind == "xlsx":
                     total += self._stage_xlsx(eng, f, report)
+                elif kind == "csvzip":
+                    total += self._stage_csvzip(eng, f, report)
                 else:
                     total += self._stage_csv(eng, f, report)
             if not report.ok:
@@ -400,14 +525,14 @@ class XlsformDataImporter(Importer):
         linked = []
         for repeat, table, _ in self.repeat_stages:
             parent = parents[self._levels[repeat].parent]
-            lit = repeat.replace("'", "''")
+            lit = _repeat_name(self.form, repeat).replace("'", "''")
             eng.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT r.*, p._key AS _parent_record, "
                 f"p._key || '/{lit}[' || row_number() OVER ("
-                f"PARTITION BY r._file, TRY_CAST(r._parent_index AS BIGINT) "
+                f"PARTITION BY r._file, {_link_key('r._parent_index')} "
                 f"ORDER BY TRY_CAST(r._index AS BIGINT), r._row) || ']' AS _key "
                 f"FROM {table} r JOIN {parent} p ON p._file = r._file "
-                f"AND TRY_CAST(p._index AS BIGINT) = TRY_CAST(r._parent_index AS BIGINT)"
+                f"AND {_link_key('p._index')} = {_link_key('r._parent_index')}"
             )
             parents[repeat] = table
             linked.append((repeat, table, parent))
@@ -417,13 +542,13 @@ class XlsformDataImporter(Importer):
 
     @staticmethod
     def _parent_repeat(form: Form, repeat: str) -> str | None:
-        for f in form.fields:
-            segs = f.path.split("/")
-            if repeat in segs[:-1]:
-                above = segs[: len(segs) - 1 - segs[::-1].index(repeat)]
-                enclosing = [s for s in above if s in form.repeats and s != repeat]
-                return enclosing[-1] if enclosing else None
-        return None
+        """The repeat that encloses this one (None: the main records), from the repeats' export paths."""
+        paths = {r: _repeat_path(form, r) for r in form.repeats}
+        mine = paths[repeat]
+        if not mine:
+            return None
+        enclosing = [r for r, p in paths.items() if r != repeat and p and mine.startswith(p + "/")]
+        return max(enclosing, key=lambda r: len(paths[r])) if enclosing else None
 
     def _ancestors(self, repeat: str | None) -> list[str | None]:
         out: list[str | None] = []
@@ -435,7 +560,7 @@ class XlsformDataImporter(Importer):
     def _level_for_sheet(self, title: str) -> _Level | None:
         t = title.strip().casefold()
         for r in self.form.repeats:
-            name = r.casefold()
+            name = _repeat_name(self.form, r).casefold()
             if t == name or (len(name) > SHEET_NAME_MAX and t == name[:SHEET_NAME_MAX]):
                 return self._levels[r]
         return None
@@ -443,6 +568,7 @@ class XlsformDataImporter(Importer):
     # ---------------------------------------------------------------- headers
 
     def _match(self, h: str, level: _Level) -> Field | object | None:
+        """The field a header names by its path (any group separator) or its bare XML name."""
         f = level.by_path.get(h)
         if f is not None:
             return f
@@ -454,46 +580,99 @@ class XlsformDataImporter(Importer):
                 return _AMBIGUOUS
         return None
 
+    @staticmethod
+    def _match_label(h: str, level: _Level) -> tuple[Field | object | None, str]:
+        """The field a header names by its label (Kobo's "labels" export), and the label that matched: the
+        whole header, else the longest tail after a group separator (group labels are not in the form)."""
+        tails = [h] + [h[i + 1 :] for i, ch in enumerate(h) if ch in _SEPARATORS]
+        for tail in tails:
+            cands = level.by_label.get(_norm_label(tail), [])
+            if len(cands) == 1:
+                return cands[0], tail
+            if cands:
+                return _AMBIGUOUS, tail
+        return None, ""
+
     def _other_level(self, h: str, level: _Level) -> _Level | None:
         for other in self._levels.values():
             if other is not level and self._match(h, other) not in (None, _AMBIGUOUS):
                 return other
         return None
 
-    def _option(self, h: str, level: _Level) -> tuple[Field, str] | None:
-        for sep in ("/", "-", "."):
-            if sep in h:
-                head, choice = h.rsplit(sep, 1)
-                f = self._match(head, level)
-                if (
-                    isinstance(f, Field)
-                    and f.type == "select_multiple"
-                    and (f.choices is None or choice in f.choices)
-                ):
-                    return f, choice
+    def _any_field(self, h: str) -> bool:
+        """A field of any level named by this header (its path, XML name or label)."""
+        return any(
+            isinstance(self._match(h, lv), Field) or isinstance(self._match_label(h, lv)[0], Field)
+            for lv in self._levels.values()
+        )
+
+    def _option(self, h: str, level: _Level) -> tuple[Field, str | None] | None:
+        """A select_multiple's 0/1 column for one choice (`needs/water`, or by labels `Needs/Water`);
+        the choice is None when the column names it by a label the form does not hold."""
+        for sep in _SEPARATORS:
+            if sep not in h:
+                continue
+            head, choice = h.rsplit(sep, 1)
+            f = self._match(head, level)
+            by_label = not isinstance(f, Field)
+            if by_label:
+                f = self._match_label(head, level)[0]
+            if not (isinstance(f, Field) and f.type == "select_multiple"):
+                continue
+            if f.choices is None or choice in f.choices:
+                return f, choice
+            folded = {c.casefold(): c for c in f.choices}
+            if choice.strip().casefold() in folded:
+                return f, folded[choice.strip().casefold()]
+            if by_label:
+                return f, None
+        return None
+
+    def _geo_part(self, h: str, level: _Level) -> tuple[Field, str] | None:
+        """ODK Central's split geopoint column: `<path>-Latitude` (-Longitude, -Altitude, -Accuracy)."""
+        for part in _GEO_PARTS:
+            for sep in _SEPARATORS:
+                suffix = sep + part
+                if len(h) > len(suffix) and h[-len(suffix) :].casefold() == suffix.casefold():
+                    f = self._match(h[: -len(suffix)], level)
+                    if isinstance(f, Field) and f.type == "geopoint":
+                        return f, part
         return None
 
     @staticmethod
     def _is_meta(h: str) -> bool:
         return (
-            h in _ROLES
+            h in _ALL_ROLES
             or h in _META_NAMES
             or h.startswith(_META_PREFIXES)
             or h.startswith("_")
             or h.rsplit("/", 1)[-1].startswith("_")
+            or "SET-OF-" in h  # ODK Briefcase's link from a record to its repeat rows
         )
 
     def _looks_like_path(self, h: str) -> bool:
-        return "/" in h or ("-" in h and h.split("-", 1)[0] in self._groups)
+        return "/" in h or any(sep in h and h.split(sep, 1)[0] in self._groups for sep in _SEPARATORS)
 
     def _map_header(
         self, headers: list[str], level: _Level, fname: str, sheet: str | None, report: Report
     ) -> _SheetMap:
         sm = _SheetMap()
-        options: list[tuple[Field, str, int]] = []
+        options: list[tuple[Field, str | None, int]] = []
+        roles = _MAIN_ROLES if level.repeat is None else _REPEAT_ROLES
 
         def at(col: str, code: str, message: str, severity: str = "error") -> None:
             report.add(Finding(code, message, severity=severity, file=fname, sheet=sheet, row=1, column=col))
+
+        def take(m: Field, h: str, i: int) -> None:
+            if m.name in sm.fields:
+                at(
+                    h,
+                    "column-duplicate",
+                    f"column {h!r} is the field {m.path} again "
+                    f"(already column {headers[sm.fields[m.name]]!r})",
+                )
+            else:
+                sm.fields[m.name] = i
 
         for i, h in enumerate(headers):
             if not h:
@@ -509,36 +688,52 @@ class XlsformDataImporter(Importer):
                 )
                 continue
             if isinstance(m, Field):
-                if m.name in sm.fields:
-                    at(
-                        h,
-                        "column-duplicate",
-                        f"column {h!r} is the field {m.path} again "
-                        f"(already column {headers[sm.fields[m.name]]!r})",
-                    )
-                else:
-                    sm.fields[m.name] = i
+                take(m, h, i)
                 continue
             if self._is_meta(h):
-                role = _ROLES.get(h)
-                if role and (level.repeat is None or role[0] not in _MAIN_ONLY_ROLES):
-                    name, prio = role
+                for name, prio in roles.get(h, []):
                     if name in sm.meta and sm.meta[name][0] == prio:
                         at(h, "column-duplicate", f"column {h!r} appears twice")
                     elif name not in sm.meta or prio < sm.meta[name][0]:
                         sm.meta[name] = (prio, i)
                 continue
+            if h.endswith("_URL") and self._any_field(h[:-4]):
+                continue  # Kobo's link to a media answer's file, beside the answer (the file name)
+            geo = self._geo_part(h, level)
+            if geo:
+                parts = sm.geo.setdefault(geo[0].name, {})
+                if geo[1] in parts:
+                    at(h, "column-duplicate", f"column {h!r} is the {geo[1].lower()} of {geo[0].path} again")
+                else:
+                    parts[geo[1]] = i
+                continue
             opt = self._option(h, level)
-            if opt:
+            if opt and opt[1] is not None:
                 options.append((opt[0], opt[1], i))
+                continue
+            lab, text = self._match_label(h, level)
+            if lab is _AMBIGUOUS:
+                paths = ", ".join(f.path for f in level.by_label[_norm_label(text)])
+                at(
+                    h,
+                    "column-unexpected",
+                    f"column {h!r}: the label {text.strip()!r} is the label of several fields ({paths}), "
+                    "so the column cannot be told apart: export with XML names as headers",
+                )
+                continue
+            if isinstance(lab, Field):
+                take(lab, h, i)
+                continue
+            if opt:
+                options.append((opt[0], None, i))
                 continue
             other = self._other_level(h, level)
             if other is not None:
-                where = f"repeat group {other.repeat!r}" if other.repeat else "the main records"
+                where = f"repeat group {other.xml_repeat or other.repeat!r}" if other.repeat else "the main records"
                 how = (
-                    "its rows are read from the XLSX export's sheet of that name"
+                    "its rows are read from the export's sheet (or CSV) of that repeat"
                     if other.repeat
-                    else "it is read from the first sheet"
+                    else "it is read from the main sheet"
                 )
                 at(
                     h,
@@ -557,10 +752,31 @@ class XlsformDataImporter(Importer):
             else:
                 at(h, "column-unexpected", f"column {h!r} is not a field of the form: ignored", WARNING)
         for f, choice, i in options:
-            if f.name not in sm.fields:
-                sm.options.setdefault(f.name, []).append((choice, i))
+            if f.name in sm.fields:
+                continue  # the answer's own column holds the value; the 0/1 columns only repeat it
+            if choice is None:
+                at(
+                    headers[i],
+                    "column-unexpected",
+                    f"column {headers[i]!r} is an option column of {f.path}, but its choice is not one of "
+                    f"{', '.join(f.choices or [])}, and the export has no column with the answer itself: "
+                    "export with XML values",
+                )
+                continue
+            sm.options.setdefault(f.name, []).append((choice, i))
+        for f, parts in sm.geo.items():
+            fld = next(x for x in level.fields if x.name == f)
+            if f in sm.fields:
+                continue
+            missing = [p for p in ("Latitude", "Longitude") if p not in parts]
+            if missing:
+                at(
+                    fld.path,
+                    "column-missing",
+                    f"geopoint {fld.path} is split into columns but has no {' or '.join(missing)} column",
+                )
         for f in level.fields:
-            if f.name not in sm.fields and f.name not in sm.options:
+            if f.name not in sm.fields and f.name not in sm.options and f.name not in sm.geo:
                 report.add(
                     Finding(
                         "column-missing",
@@ -591,6 +807,16 @@ class XlsformDataImporter(Importer):
                     for c, i in opts
                 )
                 expr = f"nullif(concat_ws(' ', {parts}), '')"
+            elif fld.name in sm.geo:
+                # "lat lon alt acc", as the geopoint's own column holds it (altitude, accuracy when given)
+                parts = sm.geo[fld.name]
+                lat, lon = v(parts.get("Latitude", -1)), v(parts.get("Longitude", -1))
+                rest = [v(parts[p]) for p in ("Altitude", "Accuracy") if p in parts]
+                expr = (
+                    f"CASE WHEN {lat} IS NULL AND {lon} IS NULL THEN NULL "
+                    f"ELSE concat_ws(' ', coalesce({lat}, ''), coalesce({lon}, ''), {', '.join(rest) or 'NULL'}) "
+                    "END"
+                )
             else:
                 expr = "NULL::VARCHAR"
             out.append(f"{expr} AS {q(fld.name)}")
@@ -628,7 +854,7 @@ class XlsformDataImporter(Importer):
             report.add(
                 Finding(
                     "column-missing",
-                    f"the sheet of repeat group {level.repeat!r} needs a _parent_index "
+                    f"the sheet of repeat group {level.xml_repeat or level.repeat!r} needs a _parent_index "
                     "column linking each row to its parent row",
                     file=f.name,
                     sheet=sheet,
@@ -647,28 +873,49 @@ class XlsformDataImporter(Importer):
 
     # ---------------------------------------------------------------- CSV
 
-    def _stage_csv(self, eng, f: SourceFile, report: Report) -> int:
-        if csvfile.read_head(f.path, report, lines=1) is None:
+    def _stage_csv(
+        self,
+        eng,
+        f: SourceFile,
+        report: Report,
+        level: _Level | None = None,
+        member: str | None = None,
+        path: Path | None = None,
+    ) -> int:
+        """One CSV: a Kobo / ODK export of the main records, or (`member` of an ODK Central zip, extracted
+        to `path`) the records or one repeat's rows; findings name the zip's member as the sheet."""
+        level = level or self._levels[None]
+        path = path or f.path
+        sub = Report()  # findings of this CSV, located in the zip's member when it is one
+        try:
+            return self._stage_csv_rows(eng, f, path, level, member, sub)
+        finally:
+            for x in sub.findings:
+                report.add(dataclasses.replace(x, sheet=x.sheet or member) if member else x)
+
+    def _stage_csv_rows(self, eng, f: SourceFile, path: Path, level: _Level, member: str | None, report: Report) -> int:
+        if csvfile.read_head(path, report, lines=1) is None:
             return 0
-        got = _csv_header(f.path)
+        got = _csv_header(path.open("rb").read(csvfile.HEAD_BYTES))
         if got is None:
             report.add(Finding("file-empty", "the file is empty", file=f.name))
             return 0
         header, delim = got
-        level = self._levels[None]
-        sm = self._map_header(header, level, f.name, None, report)
+        sm = self._map_header(header, level, f.name, member, report)
         if not report.ok:
             return 0
-        counted = csvfile.count_records(f, report, delim)
+        part = f if member is None else dataclasses.replace(f, path=path, shape=None, blank_lines=())
+        counted = csvfile.count_records(part, report, delim)
         if not report.ok:
             return 0
         view = f"{self._table}_raw"
         named = ", ".join(f'c{i} AS "c{i}"' for i in range(len(header)))
         cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+        sheet_sql = "NULL::VARCHAR" if member is None else csvfile.sql_str(member)
         eng.execute(
             f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER () + 1 AS _row, "
-            f"{csvfile.sql_str(f.name)} AS _file, NULL::VARCHAR AS _sheet, {named} "
-            f"FROM read_csv({csvfile.sql_str(str(f.path))}, auto_detect=false, header=false, skip=1, "
+            f"{csvfile.sql_str(f.name)} AS _file, {sheet_sql} AS _sheet, {named} "
+            f"FROM read_csv({csvfile.sql_str(str(path))}, auto_detect=false, header=false, skip=1, "
             f"columns={cols}, "
             f"delim={csvfile.sql_str(delim)}, quote='\"', escape='\"', strict_mode=true, "
             f"max_line_size={csvfile.MAX_LINE_BYTES})"
@@ -694,21 +941,77 @@ class XlsformDataImporter(Importer):
                     )
             if not report.ok:
                 return 0
-            for r in self.form.repeats:
-                report.add(
-                    Finding(
-                        "sheet-missing",
-                        f"a CSV export holds no rows of repeat group {r!r}: "
-                        "import the XLSX export to keep them",
-                        severity=WARNING,
-                        file=f.name,
+            if member is None:
+                for r in self.form.repeats:
+                    report.add(
+                        Finding(
+                            "sheet-missing",
+                            f"a CSV export holds no rows of repeat group {_repeat_name(self.form, r)!r}: "
+                            "import the XLSX export (or ODK Central's CSV zip) to keep them",
+                            severity=WARNING,
+                            file=f.name,
+                        )
                     )
-                )
-            n = self._materialise(eng, view, level, sm, f, None, report)
-            csvfile.check_row_count(f, counted, n, skip=1, columns=len(header), report=report)
+            n = self._materialise(eng, view, level, sm, f, member, report)
+            csvfile.check_row_count(part, counted, n, skip=1, columns=len(header), report=report)
             return n
         finally:
             eng.execute(f"DROP VIEW IF EXISTS {view}")
+
+    # ---------------------------------------------------------------- ODK Central CSV zip
+
+    def _stage_csvzip(self, eng, f: SourceFile, report: Report) -> int:
+        """ODK Central's "CSV zip": `<form>.csv` holds the records, `<form>-<repeat>.csv` each repeat's rows,
+        linked by `PARENT_KEY` = the parent row's `KEY`; `media/` holds attachments (not read)."""
+        import tempfile
+
+        from passage.ingest.xlsx import check_workbook
+
+        problem = check_workbook(f.path, f.name)  # the zip's declared sizes, before anything is inflated
+        if problem is not None:
+            report.add(problem)
+            return 0
+        names = {_repeat_name(self.form, r): r for r in self.form.repeats}
+        main, by_name = _csv_members(f.path, list(names))
+        by_repeat = {names[n]: m for n, m in by_name.items()}
+        if len(main) != 1:
+            report.add(
+                Finding(
+                    "sheet-missing",
+                    "the zip holds no CSV of the records besides the repeats' CSVs"
+                    if not main
+                    else "the zip holds several CSVs that are not a repeat's: "
+                    + ", ".join(repr(m) for m in main)
+                    + " (a repeat's CSV is named <form id>-<repeat>.csv)",
+                    file=f.name,
+                )
+            )
+            return 0
+        for r in self.form.repeats:
+            if r not in by_repeat:
+                report.add(
+                    Finding(
+                        "sheet-missing",
+                        f"no CSV for repeat group {_repeat_name(self.form, r)!r} in the zip: no rows of it imported",
+                        severity=WARNING,
+                        file=f.name,
+                        sheet=_repeat_name(self.form, r),
+                    )
+                )
+        plan = [(main[0], self._levels[None])] + [
+            (by_repeat[r], self._levels[r]) for r in self.form.repeats if r in by_repeat
+        ]
+        total = 0
+        with tempfile.TemporaryDirectory(prefix="passage-zip-") as tmp, zipfile.ZipFile(f.path) as z:
+            for k, (member, level) in enumerate(plan):
+                target = Path(tmp) / f"{k}.csv"
+                with z.open(member) as src, target.open("wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                total += self._stage_csv(eng, f, report, level, member, target)
+                if not report.ok:
+                    break
+        return total
 
     # ---------------------------------------------------------------- XLSX
 
@@ -722,9 +1025,14 @@ class XlsformDataImporter(Importer):
             if not sheets:
                 report.add(Finding("file-empty", "the workbook has no sheets", file=f.name))
                 return 0
-            plan: list[tuple[Any, _Level]] = [(sheets[0], self._levels[None])]
+            main = self._main_sheet(wb, report, f.name)
+            if main is None:
+                return 0
+            plan: list[tuple[Any, _Level]] = [(main, self._levels[None])]
             stray = []
-            for ws in sheets[1:]:
+            for ws in sheets:
+                if ws is main:
+                    continue
                 level = self._level_for_sheet(ws.title)
                 if level is None:
                     stray.append(ws)
@@ -732,7 +1040,7 @@ class XlsformDataImporter(Importer):
                     report.add(
                         Finding(
                             "sheet-missing",
-                            f"two sheets for repeat group {level.repeat!r}",
+                            f"two sheets for repeat group {level.xml_repeat or level.repeat!r}",
                             file=f.name,
                             sheet=ws.title,
                         )
@@ -747,7 +1055,7 @@ class XlsformDataImporter(Importer):
                         report.add(
                             Finding(
                                 "sheet-missing",
-                                f"no sheet for repeat group {r!r}, and sheet(s) "
+                                f"no sheet for repeat group {_repeat_name(self.form, r)!r}, and sheet(s) "
                                 f"{', '.join(repr(t) for t in with_data)} hold rows the form has no "
                                 "repeat for: "
                                 f"name the repeat's sheet {r!r}",
@@ -759,10 +1067,10 @@ class XlsformDataImporter(Importer):
                         report.add(
                             Finding(
                                 "sheet-missing",
-                                f"no sheet for repeat group {r!r}: no rows of it imported",
+                                f"no sheet for repeat group {_repeat_name(self.form, r)!r}: no rows of it imported",
                                 severity=WARNING,
                                 file=f.name,
-                                sheet=r,
+                                sheet=_repeat_name(self.form, r),
                             )
                         )
             for ws, level in plan:
@@ -798,7 +1106,7 @@ class XlsformDataImporter(Importer):
 
         merged = _merged_ranges(f.path, ws)
         for ref in merged:
-            min_col, min_row, _, max_row = range_boundaries(ref)
+            min_col, min_row, _, _ = range_boundaries(ref)
             part = "header" if min_row == 1 else "data"
             report.add(
                 Finding(
@@ -838,6 +1146,9 @@ class XlsformDataImporter(Importer):
         )
         eng.execute(f"CREATE OR REPLACE TEMP TABLE {raw} ({ddl})")
         reported_cols: set[int] = set()
+        refused = sm.value_columns()
+        wanted = {i for _, i in sm.meta.values()}  # columns read though they are not form values
+        cached: list[tuple[int, int]] = []  # (row, column) of formulas in those: their cached values are read
         chunk: list[list[Any]] = []
         n = 0
         try:
@@ -849,6 +1160,15 @@ class XlsformDataImporter(Importer):
                     if value is None:
                         continue
                     if c.data_type == "f":
+                        # A formula in a form value is refused; one in another column (a HYPERLINK an
+                        # officer added) is no form data: ignored, or its cached value taken where the
+                        # column is read (a submission id, an _index).
+                        if ci in wanted and ci not in refused:
+                            cached.append((rno, ci))
+                            seen = True
+                            continue
+                        if ci not in refused:
+                            continue
                         report.add(
                             Finding(
                                 "formula",
@@ -889,9 +1209,38 @@ class XlsformDataImporter(Importer):
             if not report.ok:
                 return n
             self._flush(eng, raw, chunk, width, f.name, sheet)
+            if cached:
+                self._cached_values(eng, raw, f, sheet, cached)
             return self._materialise(eng, raw, level, sm, f, sheet, report)
         finally:
             eng.execute(f"DROP TABLE IF EXISTS {raw}")
+
+    @staticmethod
+    def _cached_values(eng, raw: str, f: SourceFile, sheet: str, cells: list[tuple[int, int]]) -> None:
+        """The values the workbook's writer stored for these formula cells (openpyxl's data_only), as the
+        cells' text in the staged sheet; a formula never calculated has none (empty)."""
+        wb = open_workbook(f.path, Report(), f.name, data_only=True)
+        if wb is None:
+            return
+        want: dict[int, list[int]] = {}
+        for r, c in cells:
+            want.setdefault(r, []).append(c)
+        last = max(want)
+        updates: list[tuple[str | None, int, int]] = []
+        try:
+            ws = wb[sheet]
+            ws.reset_dimensions()
+            for rno, row in enumerate(ws.iter_rows(values_only=True), start=1):
+                if rno > last:
+                    break
+                for c in want.get(rno, []):
+                    value = _cell_text(row[c]) if c < len(row) else None
+                    updates.append((value.strip() if value and value.strip() else None, rno, c))
+        finally:
+            wb.close()
+        for col in sorted({c for _, _, c in updates}):
+            rows = [(v, r) for v, r, c in updates if c == col]
+            eng.executemany(f'UPDATE {raw} SET "c{col}" = ? WHERE _row = ?', rows)
 
     @staticmethod
     def _flush(eng, raw: str, chunk: list[list[Any]], width: int, fname: str, sheet: str) -> None:
@@ -947,8 +1296,8 @@ class XlsformDataImporter(Importer):
             else:
                 dups = f"{table}_dups"
                 eng.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {dups} AS SELECT _file, TRY_CAST(_index AS BIGINT) AS i "
-                    f"FROM {parent} WHERE TRY_CAST(_index AS BIGINT) IS NOT NULL GROUP BY 1, 2 "
+                    f"CREATE OR REPLACE TEMP TABLE {dups} AS SELECT _file, {_link_key('_index')} AS i "
+                    f"FROM {parent} WHERE {_link_key('_index')} IS NOT NULL GROUP BY 1, 2 "
                     "HAVING count(*) > 1"
                 )
                 try:
@@ -957,8 +1306,8 @@ class XlsformDataImporter(Importer):
                             Context(eng, parent, self.form, {}, report),
                             "duplicate-key",
                             f"EXISTS (SELECT 1 FROM {dups} d WHERE d._file = {parent}._file "
-                            f"AND d.i = TRY_CAST({parent}._index AS BIGINT))",
-                            f"_index is not unique on this sheet, so rows of repeat group {r!r} cannot be "
+                            f"AND d.i = {_link_key(parent + '._index')})",
+                            f"_index is not unique on this sheet, so rows of repeat group {_repeat_name(self.form, r)!r} cannot be "
                             "linked to it",
                             column="_index",
                             value="_index",
@@ -967,13 +1316,13 @@ class XlsformDataImporter(Importer):
                     eng.execute(f"DROP TABLE IF EXISTS {dups}")
                 cond = (
                     f"NOT EXISTS (SELECT 1 FROM {parent} p WHERE p._file = {table}._file "
-                    f"AND TRY_CAST(p._index AS BIGINT) = TRY_CAST({table}._parent_index AS BIGINT))"
+                    f"AND {_link_key('p._index')} = {_link_key(table + '._parent_index')})"
                 )
             flag(
                 Context(eng, table, self.form, {}, report),
                 "parent-unknown",
                 cond,
-                f"_parent_index matches no _index of the parent sheet (repeat group {r!r})",
+                f"_parent_index matches no _index of the parent sheet (repeat group {_repeat_name(self.form, r)!r})",
                 column="_parent_index",
                 value="_parent_index",
             )
@@ -1005,7 +1354,7 @@ class XlsformDataImporter(Importer):
             for k, lv in enumerate(chain, start=1):
                 joins.append(
                     f"LEFT JOIN {self._stages[lv]} a{k} ON a{k}._file = {prev}._file "
-                    f"AND TRY_CAST(a{k}._index AS BIGINT) = TRY_CAST({prev}._parent_index AS BIGINT)"
+                    f"AND {_link_key(f'a{k}._index')} = {_link_key(prev + '._parent_index')}"
                 )
                 prev = f"a{k}"
             cols = []
