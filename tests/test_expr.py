@@ -306,8 +306,9 @@ def test_error_trailing_garbage():
 
 
 def test_error_unsupported_xpath():
-    assert _error("/data/x > 1").position == 0
-    assert _error("../x > 1").position == 0
+    assert _error("/data/z > 1").position == 0  # no field z
+    assert _error("../z > 1").position == 0
+    assert _error("../x[1] > 1").feature == "path"
     assert _error("count(instance('c')/root/item)").position == 0
     assert "instance" in _error(". = instance('c')").message
     assert _error(". = position()").position == 4

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 
-from passage.forms import compile_xlsform, install_form
+from passage.errors import UsageError
+from passage.forms import Form, compile_xlsform, install_form
+from passage.forms.registry import record_table
 from passage.ingest import import_files
 
 
@@ -57,3 +60,68 @@ def test_required_inside_a_skipped_group_is_not_required(store, tmp_path):
     rejected = import_files(store, "xlsform-data", [bad], form_id="shelter_check")
     assert sorted((f.row, f.column, f.code) for f in rejected.report.errors) == [
         (2, "tents", "required"), (3, "tents", "not-relevant"), (4, "materials", "not-relevant")]
+
+
+def _trouble_form(path: Path) -> Path:
+    """Names no SQL identifier can hold as written: hyphen, keyword, the same name in two groups, case twins,
+    a system column's name; a form id with a hyphen."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "constraint", "relevant"])
+    ws.append(["integer", "hh-size", "Household size", ". > 0", ""])
+    ws.append(["text", "group", "Group", "", ""])
+    ws.append(["begin_group", "hoh", "Head", "", ""])
+    ws.append(["integer", "age", "Age", ". <= 120", ""])
+    ws.append(["end_group", "", "", "", ""])
+    ws.append(["begin_group", "spouse", "Spouse", "", ""])
+    ws.append(["integer", "age", "Age", ". <= 120", ""])
+    ws.append(["end_group", "", "", "", ""])
+    ws.append(["text", "Name", "Name", "", ""])
+    ws.append(["text", "name", "Name again", "", ""])
+    ws.append(["text", "_version", "Version", "", ""])
+    ws.append(["integer", "kids", "Children", ". < ${hh-size}", "${hh-size} > 1"])
+    ch = wb.create_sheet("choices")
+    ch.append(["list_name", "name", "label"])
+    st = wb.create_sheet("settings")
+    st.append(["form_id", "version"])
+    st.append(["hh-roster", "1"])
+    wb.save(path)
+    return path
+
+
+def test_storage_names_are_safe_and_keep_the_xlsform_names(tmp_path):
+    form = compile_xlsform(_trouble_form(tmp_path / "f.xlsx"))
+    got = [(f.name, f.xlsform_name, f.path) for f in form.fields]
+    assert got == [("hh_size", "hh-size", "hh-size"), ("group_", "group", "group"), ("age", "age", "hoh/age"),
+                   ("spouse_age", "age", "spouse/age"), ("Name", "Name", "Name"), ("name_2", "name", "name"),
+                   ("version", "_version", "_version"), ("kids", "kids", "kids")]
+    assert form.form_id == "hh-roster"
+    # Stored Form JSON of an older version (no xml_name) still loads.
+    old = Form.from_json(form.to_json().replace('"xml_name": "hh-size", ', ""))
+    assert old.field("hh_size").xlsform_name == "hh_size"
+
+
+def test_a_form_with_unsafe_names_installs_and_imports(store, tmp_path):
+    install_form(store, compile_xlsform(_trouble_form(tmp_path / "f.xlsx")))
+    assert record_table("hh-roster") == "rec_hh_roster"
+    data = tmp_path / "export.csv"
+    data.write_text("_uuid,hh-size,group,hoh/age,spouse/age,Name,name,_version,kids\n"
+                    "u1,4,a,40,38,Ann,ann,v,2\n", encoding="utf-8")
+    result = import_files(store, "xlsform-data", [data], form_id="hh-roster")
+    assert result.status == "committed", result.report.findings
+    assert store.query("SELECT hh_size, group_, age, spouse_age, kids FROM hh_roster") == [(4, "a", 40, 38, 2)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("_uuid,hh-size,group,hoh/age,spouse/age,Name,name,_version,kids\n"
+                   "u2,3,a,40,130,Ann,ann,v,5\n", encoding="utf-8")
+    rejected = import_files(store, "xlsform-data", [bad], form_id="hh-roster")
+    assert sorted((f.column, f.code) for f in rejected.report.errors) == [
+        ("kids", "constraint"), ("spouse_age", "constraint")]
+
+
+def test_two_form_ids_for_one_table_are_refused(store, tmp_path):
+    install_form(store, compile_xlsform(_trouble_form(tmp_path / "f.xlsx")))
+    other = compile_xlsform(_trouble_form(tmp_path / "g.xlsx"))
+    other.form_id = "hh_roster"
+    with pytest.raises(UsageError, match="hh-roster"):
+        install_form(store, other)

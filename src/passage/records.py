@@ -17,7 +17,7 @@ from passage.auth.principal import Principal
 from passage.checks import q
 from passage.errors import Conflict, NotFound
 from passage.forms import Form, get_form
-from passage.forms.registry import SYSTEM_COLUMNS, column_type, record_table
+from passage.forms.registry import SYSTEM_COLUMNS, column_type, record_table, view_name
 from passage.store import Store
 from passage.store.schema import bump_generation
 
@@ -256,7 +256,7 @@ def ensure_columns(store: Store, form_id: str, columns: list[tuple[str, str]], r
             store.execute(f"ALTER TABLE {table} ADD COLUMN {q(name)} {sql_type}")
             added.append(name)
     if added:
-        view = form_id if repeat is None else f"{form_id}__{repeat}"
+        view = view_name(form_id, repeat)
         store.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE _current AND NOT _deleted")
     return added
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from passage.checks import Batch, Context, q
 from passage.findings import Finding
-from passage.forms.expr import ExpressionError, to_sql
+from passage.forms.expr import ExpressionError, Options, to_sql
 
 MAX_CELL_CHARS = 10_000
 
@@ -22,9 +22,15 @@ def _literal_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
-def _compile(ctx: Context, expression: str, field_name: str, kind: str, types: dict[str, str]) -> str | None:
+def options(form, **extra) -> Options:
+    """How the form's expressions name its fields: XLSForm names and paths -> storage columns."""
+    return Options(names=form.by_xlsform_name(), paths={f.name: f.path for f in form.fields}, **extra)
+
+
+def _compile(ctx: Context, expression: str, field_name: str, kind: str, types: dict[str, str],
+             opts: Options | None = None) -> str | None:
     try:
-        return to_sql(expression, types, self_field=field_name)
+        return to_sql(expression, types, self_field=field_name, options=opts)
     except ExpressionError as exc:
         ctx.report.add(Finding("expression-invalid", f"{kind} of {field_name!r}: {exc.message} at {exc.position}",
                                column=field_name, value=expression))
@@ -36,6 +42,7 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
     present = ctx.columns()
     fields = [f for f in ctx.form.fields if f.name in present and f.type != "calculate"]
     types = {f.name: f.type for f in ctx.form.fields}
+    opts = options(ctx.form)
     own = batch is None
     batch = batch or Batch(ctx)
     flag = batch.add
@@ -45,7 +52,7 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
              column=f.name, value=f"left({c}, 40)")
         flag("encoding", f"contains({c}, chr(0))", f"{f.name} holds a NUL byte (a binary or mis-encoded file)",
              column=f.name)
-        relevant = _compile(ctx, f.relevant, f.name, "relevance", types) if f.relevant else None
+        relevant = _compile(ctx, f.relevant, f.name, "relevance", types, opts) if f.relevant else None
         if f.required:
             cond = f"{c} IS NULL" + (f" AND coalesce(({relevant}), false)" if relevant else "")
             flag("required", cond, f"{f.name} is required", column=f.name)
@@ -67,7 +74,7 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
                  f"lambda v: v <> '' AND NOT list_contains({_literal_list(f.choices)}, v))) > 0",
                  f"{f.name} holds a value that is not one of its choices", column=f.name, value=c)
         if f.constraint:
-            sql = _compile(ctx, f.constraint, f.name, "constraint", types)
+            sql = _compile(ctx, f.constraint, f.name, "constraint", types, opts)
             if sql:
                 guard = f" AND NOT ({bad_type})" if bad_type else ""
                 flag("constraint", f"{c} IS NOT NULL{guard} AND NOT coalesce(({sql}), false)",

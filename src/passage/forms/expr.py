@@ -37,16 +37,19 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["ExpressionError", "referenced_fields", "to_sql"]
+__all__ = ["UNCHECKABLE", "ExpressionError", "Options", "functions", "referenced_fields", "to_sql"]
 
 
 class ExpressionError(ValueError):
     """An expression cannot be compiled; `position` is the character offset of the problem."""
 
-    def __init__(self, message: str, expression: str, position: int):
+    def __init__(self, message: str, expression: str, position: int, feature: str | None = None):
         self.message = message
         self.expression = expression
         self.position = position
+        # A valid XLSForm feature Passage cannot evaluate (a function name, "path", "instance()"), as
+        # opposed to a mistake in the expression: reported when the form is installed, the rule unchecked.
+        self.feature = feature
         super().__init__(f"{message} (at position {position} in {expression!r})")
 
 
@@ -259,6 +262,44 @@ def _unify(values: list[_Val]) -> tuple[list[str], str]:
 _RE2_UNSUPPORTED = re.compile(r"(?<!\\)\(\?(?:=|!|<=|<!|>)|(?<!\\)\\[1-9]|(?<!\\)[*+?}]\+")
 
 
+@dataclass(frozen=True)
+class Options:
+    """What an expression may refer to beyond the row's own fields.
+
+    names: XLSForm name -> storage name (`${hh-size}` is the column `hh_size`); paths: storage name -> the
+    field's path in the form (`household/hh-size`), so that `../x` and `/data/g/x` resolve; now: SQL of the
+    moment `today()` and `now()` mean (the submission's own time), default the clock; choice_columns:
+    bare name -> SQL (a choice_filter reads the choices' columns); choice_labels: storage name ->
+    {value: label} for jr:choice-name; position: SQL of the row's 1-based position among its siblings
+    (position(..) in a repeat).
+    """
+
+    names: Mapping[str, str] | None = None
+    paths: Mapping[str, str] | None = None
+    now: str | None = None
+    choice_columns: Mapping[str, str] | None = None
+    choice_labels: Mapping[str, Mapping[str, str]] | None = None
+    position: str | None = None
+
+
+# Functions of ODK XPath that cannot be decided from one row's exported values: installing a form that uses
+# them says so, and the rule that uses them is not checked.
+UNCHECKABLE = {
+    "pulldata": "reads a CSV attached on the device", "instance": "reads a secondary instance",
+    "random": "a random number", "uuid": "a fresh identifier", "once": "a value kept from the first edit",
+    "indexed-repeat": "reads other repeat rows", "sum": "sums over repeat rows", "count": "counts repeat rows",
+    "max": "over repeat rows", "min": "over repeat rows", "join": "joins repeat rows",
+    "digest": "a hash function", "area": "geometry", "distance": "geometry", "format-date": "a formatted date",
+    "format-date-time": "a formatted date", "version": "the form version on the device",
+    "property": "a device property", "randomize": "shuffles choices", "sin": "trigonometry",
+    "cos": "trigonometry", "tan": "trigonometry", "asin": "trigonometry", "acos": "trigonometry",
+    "atan": "trigonometry", "atan2": "trigonometry", "pi": "trigonometry", "checklist": "over several nodes",
+    "weighted-checklist": "over several nodes", "decimal-time": "a time of day", "geofence": "geometry",
+    "last-saved": "the last saved form", "jr:itext": "a translation", "base64-decode": "decoding",
+    "encrypt-string": "encryption", "decrypt-string": "encryption", "extract-signed": "signatures",
+}
+
+
 # --------------------------------------------------------------------------- functions
 
 _Handler = Callable[["_Parser", list[_Val], list[int]], _Val]
@@ -350,8 +391,8 @@ _FUNCTIONS: dict[str, tuple[int, int | None, _Handler]] = {
     "count-selected": (1, 1, _f_count_selected),
     "regex": (2, 2, _f_regex),
     "string-length": (1, 1, _f_string_length),
-    "today": (0, 0, lambda p, a, pos: _Val("current_date", _DATE)),
-    "now": (0, 0, lambda p, a, pos: _Val("CAST(current_timestamp AS TIMESTAMP)", _DATETIME)),
+    "today": (0, 0, lambda p, a, pos: _Val(f"CAST(({p.now_sql}) AS DATE)", _DATE)),
+    "now": (0, 0, lambda p, a, pos: _Val(p.now_sql, _DATETIME)),
     "if": (3, 3, _f_if),
     "coalesce": (2, 2, _f_coalesce),
     "concat": (0, None, _f_concat),
@@ -366,6 +407,29 @@ _FUNCTIONS: dict[str, tuple[int, int | None, _Handler]] = {
     "starts-with": (2, 2, _simple("starts_with({0}, {1})", _BOOLEAN, _as_str)),
     "ends-with": (2, 2, _simple("ends_with({0}, {1})", _BOOLEAN, _as_str)),
     "string": (1, 1, _simple("{0}", _STRING, _as_str)),
+    "selected-at": (2, 2, lambda p, a, pos: _Val(
+        f"string_split(trim(coalesce({_as_str(a[0])}, '')), ' ')[CAST({_as_num(a[1])} AS INTEGER) + 1]", _STRING)),
+    "jr:choice-name": (2, 2, lambda p, a, pos: p.choice_name(a, pos)),
+    "position": (0, 1, lambda p, a, pos: p.position(pos)),  # handled in call()
+    "substr": (2, 3, lambda p, a, pos: _Val(
+        f"substr(coalesce({_as_str(a[0])}, ''), CAST({_as_num(a[1])} AS INTEGER) + 1"
+        + (f", CAST({_as_num(a[2])} AS INTEGER) - CAST({_as_num(a[1])} AS INTEGER))" if len(a) > 2 else ")"),
+        _STRING)),
+    "substring-before": (2, 2, lambda p, a, pos: _Val(
+        f"(CASE WHEN strpos({_as_str(a[0])}, {_as_str(a[1])}) > 0 THEN "
+        f"left({_as_str(a[0])}, strpos({_as_str(a[0])}, {_as_str(a[1])}) - 1) ELSE '' END)", _STRING)),
+    "substring-after": (2, 2, lambda p, a, pos: _Val(
+        f"(CASE WHEN strpos({_as_str(a[0])}, {_as_str(a[1])}) > 0 THEN substr({_as_str(a[0])}, "
+        f"strpos({_as_str(a[0])}, {_as_str(a[1])}) + length({_as_str(a[1])})) ELSE '' END)", _STRING)),
+    "normalize-space": (1, 1, _simple("trim(regexp_replace(coalesce({0}, ''), '\\s+', ' ', 'g'))", _STRING, _as_str)),
+    "translate": (3, 3, _simple("translate({0}, {1}, {2})", _STRING, _as_str)),
+    "pow": (2, 2, _simple("pow({0}, {1})", _NUMBER, _as_num)),
+    "sqrt": (1, 1, _simple("sqrt({0})", _NUMBER, _as_num)),
+    "exp": (1, 1, _simple("exp({0})", _NUMBER, _as_num)),
+    "log": (1, 1, _simple("ln({0})", _NUMBER, _as_num)),
+    "log10": (1, 1, _simple("log10({0})", _NUMBER, _as_num)),
+    "boolean-from-string": (1, 1, _simple("(coalesce({0}, '') IN ('true', '1'))", _BOOLEAN, _as_str)),
+    "decimal-date-time": (1, 1, _simple("(epoch({0}) / 86400.0)", _NUMBER, _as_timestamp)),
 }
 
 _SQL_COMPARE = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -375,12 +439,42 @@ _SQL_COMPARE = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="
 
 
 class _Parser:
-    def __init__(self, expr: str, fields: Mapping[str, str], self_field: str | None):
+    def __init__(self, expr: str, fields: Mapping[str, str], self_field: str | None, options: Options | None = None):
         self.expr = expr
         self.fields = fields
         self.self_field = self_field
+        self.opts = options or Options()
+        self.now_sql = self.opts.now or "CAST(current_timestamp AS TIMESTAMP)"
         self.tokens = _tokenize(expr)
         self.i = 0
+
+    def resolve(self, name: str) -> str | None:
+        """The storage column of a field named as the XLSForm names it (or by its storage name)."""
+        names = self.opts.names or {}
+        if name in names and names[name] in self.fields:
+            return names[name]
+        return name if name in self.fields else None
+
+    def choice_name(self, a: list[_Val], pos: list[int]) -> _Val:
+        """jr:choice-name(value, '${field}'): the label of the value among that field's choices."""
+        ref = a[1].literal if isinstance(a[1].literal, str) else None
+        target = None
+        if ref is not None:
+            m = _FIELD_RE.fullmatch(ref.strip())
+            target = self.resolve(m.group(1) if m else ref.strip().rsplit("/", 1)[-1])
+        labels = (self.opts.choice_labels or {}).get(target or "")
+        if labels is None:
+            raise self.error("jr:choice-name() needs the field named as a literal '${name}' with its choices",
+                             pos[1] if len(pos) > 1 else 0)
+        if not labels:
+            return _Val("''", _STRING, literal="")
+        cases = " ".join(f"WHEN {_quote_str(k)} THEN {_quote_str(v)}" for k, v in labels.items())
+        return _Val(f"(CASE {_as_str(a[0])} {cases} ELSE '' END)", _STRING)
+
+    def position(self, pos: list[int]) -> _Val:
+        if self.opts.position is None:
+            raise self.error("position() is known only in a repeat", pos[0] if pos else 0, feature="position")
+        return _Val(f"CAST(({self.opts.position}) AS DOUBLE)", _NUMBER)
 
     # -- helpers
 
@@ -394,8 +488,8 @@ class _Parser:
             self.i += 1
         return tok
 
-    def error(self, message: str, pos: int) -> ExpressionError:
-        return ExpressionError(message, self.expr, pos)
+    def error(self, message: str, pos: int, feature: str | None = None) -> ExpressionError:
+        return ExpressionError(message, self.expr, pos, feature)
 
     def at_op(self, *ops: str) -> bool:
         t = self.tok
@@ -483,9 +577,12 @@ class _Parser:
             return _Val(_quote_str(t.value), _STRING, literal=t.value)
         if t.kind == _FIELD:
             self.advance()
-            if t.value not in self.fields:
+            col = self.resolve(t.value)
+            if col is None:
                 raise self.error(f"unknown field ${{{t.value}}}", t.pos)
-            return self.column(t.value)
+            return self.column(col)
+        if self.at_path():
+            return self.path()
         if t.kind == _DOT:
             self.advance()
             if self.self_field is None:
@@ -501,6 +598,9 @@ class _Parser:
         if t.kind == _NAME:
             if self.tokens[self.i + 1].kind == _LPAREN:
                 return self.call()
+            if self.opts.choice_columns is not None and t.text in self.opts.choice_columns:
+                self.advance()  # a choice_filter names the choices' own columns
+                return _Val(self.opts.choice_columns[t.text], _STRING)
             hint = f"; did you mean {t.text}()?" if t.text in ("true", "false") else ""
             raise self.error(
                 f"bare name {t.text!r} is an XPath path, which is not supported: "
@@ -509,7 +609,8 @@ class _Parser:
             )
         if t.kind == _PATH:
             raise self.error(
-                f"XPath path syntax {t.text!r} is not supported: reference fields as ${{name}}", t.pos
+                f"XPath path syntax {t.text!r} is not supported: reference fields as ${{name}}", t.pos,
+                feature="path",
             )
         if t.kind == _EOF:
             raise self.error("expression ends where a value was expected", t.pos)
@@ -530,9 +631,17 @@ class _Parser:
         name = name_tok.text
         spec = _FUNCTIONS.get(name)
         if spec is None:
+            if name in UNCHECKABLE:
+                raise self.error(f"{name}() ({UNCHECKABLE[name]}) cannot be checked from the exported row",
+                                 name_tok.pos, feature=f"{name}()")
             raise self.error(f"unknown or unsupported function {name}()", name_tok.pos)
         args: list[_Val] = []
         positions: list[int] = []
+        if name == "position":  # position(..): the current node's position among its siblings
+            while self.tok.kind in (_PATH, _DOT) and self.tok.text in ("..", "."):
+                self.advance()
+            self.expect_close(open_tok)
+            return self.position([name_tok.pos])
         if self.tok.kind != _RPAREN:
             while True:
                 positions.append(self.tok.pos)
@@ -555,6 +664,96 @@ class _Parser:
                 name_tok.pos,
             )
         return spec[2](self, args, positions)
+
+    def at_path(self) -> bool:
+        """`..`, `./x`, `/data/x` or `current()/..`: a location path as pyxform writes references."""
+        t = self.tok
+        if t.kind == _EOF:
+            return False
+        nxt = self.tokens[self.i + 1]
+        if t.kind == _PATH and t.text in ("..", "/"):
+            return True
+        if t.kind == _DOT and nxt.kind == _PATH and nxt.text == "/":
+            return True
+        return (t.kind == _NAME and t.text == "current" and nxt.kind == _LPAREN and self.i + 2 < len(self.tokens)
+                and self.tokens[self.i + 2].kind == _RPAREN)
+
+    def path(self) -> _Val:
+        """Resolve a relative (`../x`, `current()/../x`) or absolute (`/data/g/x`) path to a field: by its
+        steps against the fields' paths when they are known, else by its last name when that is unique."""
+        start = self.tok.pos
+        steps: list[str] = []
+        absolute = False
+        if self.tok.kind == _NAME:  # current()
+            self.advance(), self.advance(), self.advance()
+            steps.append(".")
+        elif self.tok.kind == _PATH and self.tok.text == "/":
+            absolute = True
+            self.advance()
+        expect_step = absolute
+        while True:
+            t = self.tok
+            if expect_step or not steps:
+                if t.kind == _PATH and t.text == "..":
+                    steps.append("..")
+                elif t.kind == _DOT:
+                    steps.append(".")
+                elif t.kind == _NAME and self.tokens[self.i + 1].kind != _LPAREN:
+                    steps.append(t.text)
+                else:
+                    raise self.error(f"XPath path step {t.text!r} is not supported", t.pos, feature="path")
+                self.advance()
+                expect_step = False
+                continue
+            if t.kind == _PATH and t.text == "/":
+                self.advance()
+                expect_step = True
+                continue
+            if t.kind == _PATH and t.text in ("[", "//"):
+                raise self.error(f"XPath {t.text!r} (predicates, descendants) is not supported", t.pos,
+                                 feature="path")
+            break
+        target = self.resolve_path(steps, absolute, start)
+        if target is None:
+            return self.column(self.self_field) if self.self_field in self.fields else self.error_path(start)
+        return self.column(target)
+
+    def error_path(self, pos: int) -> _Val:
+        raise self.error("'.' (the current field) used where there is no current field", pos)
+
+    def resolve_path(self, steps: list[str], absolute: bool, pos: int) -> str | None:
+        names = [s for s in steps if s not in (".", "..")]
+        if not names:
+            if all(s == "." for s in steps):
+                return None  # the current field
+            raise self.error("a path to a group, not a field", pos, feature="path")
+        paths = self.opts.paths or {}
+        candidates: list[str] = []
+        if paths:
+            here: list[str] | None = None
+            if absolute:
+                here = []
+                steps = steps[1:]  # the instance root (/data)
+            elif self.self_field in paths:
+                here = paths[self.self_field].split("/")
+            if here is not None:
+                for s in steps:
+                    if s == "..":
+                        if not here:
+                            here = None
+                            break
+                        here = here[:-1]
+                    elif s != ".":
+                        here = here + [s]
+                if here:
+                    want = "/".join(here)
+                    candidates = [c for c, p in paths.items() if p == want and c in self.fields]
+        if not candidates:
+            col = self.resolve(names[-1])
+            if col is not None:
+                return col
+            raise self.error(f"the path {'/'.join(steps)} names no field of the form", pos)
+        return candidates[0]
 
     def column(self, name: str) -> _Val:
         raw = _quote_ident(name)
@@ -596,7 +795,8 @@ def _compare(op: str, left: _Val, right: _Val) -> _Val:
 # --------------------------------------------------------------------------- public API
 
 
-def to_sql(expression: str, fields: Mapping[str, str], self_field: str | None = None) -> str:
+def to_sql(expression: str, fields: Mapping[str, str], self_field: str | None = None,
+           options: Options | None = None) -> str:
     """Compile an XLSForm expression into a DuckDB SQL expression.
 
     `fields` maps every form field name to its XLSForm type ('integer', 'decimal',
@@ -605,11 +805,16 @@ def to_sql(expression: str, fields: Mapping[str, str], self_field: str | None = 
     `.` refers to `self_field`. Raises ExpressionError for syntax errors, unknown
     ${field} references, unknown functions and unsupported XPath constructs.
     """
-    return _Parser(expression, fields, self_field).parse().sql
+    return _Parser(expression, fields, self_field, options).parse().sql
+
+
+def functions() -> list[str]:
+    """The functions the compiler evaluates (docs/forms.md lists them; a test checks it does)."""
+    return sorted(_FUNCTIONS)
 
 
 def referenced_fields(expression: str) -> set[str]:
-    """Names used as ${name} in the expression (not inside string literals).
+    """Names used as ${name} in the expression (not inside string literals), as the XLSForm writes them.
 
     Only tokenizes, so it also works on expressions `to_sql` rejects (paths,
     unsupported functions); it raises ExpressionError only for lexical errors.

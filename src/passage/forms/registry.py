@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from passage.errors import NotFound, UsageError
+from passage.forms.names import table_ident
 from passage.forms.xlsform import Field, Form
 from passage.store import Store
 from passage.store.schema import current_version_index
@@ -34,15 +35,33 @@ REPEAT_COLUMNS = [("_parent_record", "VARCHAR NOT NULL"), ("_parent_index", "INT
 
 
 def record_table(form_id: str, repeat: str | None = None) -> str:
-    return f"rec_{form_id}" + (f"__{repeat}" if repeat else "")
+    """`rec_<form>` (`rec_<form>__<repeat>`); a form id that is no plain identifier (`field-list`) is mapped
+    to one (`rec_field_list`), deterministically (passage.forms.names.table_ident)."""
+    return f"rec_{table_ident(form_id)}" + (f"__{table_ident(repeat)}" if repeat else "")
+
+
+def view_name(form_id: str, repeat: str | None = None) -> str:
+    """The view of current records: named after the form (mapped like its table when needed)."""
+    return table_ident(form_id) + (f"__{table_ident(repeat)}" if repeat else "")
 
 
 def _ident(name: str) -> str:
-    """A form id, repeat or field name becomes a table or column name: letters, digits and `_` only."""
+    """A field or repeat's storage name is a column or table name: letters, digits and `_` only (compile_xlsform
+    maps every name so; a form built by hand must too)."""
     if not name.replace("_", "").isalnum():
         raise UsageError(f"{name!r} cannot name a table or column: use letters, digits and _ only (the form's "
-                         "form_id, its repeats and fields)", code="usage.identifier")
+                         "repeats and fields)", code="usage.identifier")
     return name
+
+
+def _check_table_clash(store: Store, form_id: str) -> None:
+    """Two form ids that map to one table name (`field-list`, `field_list`) cannot both be installed."""
+    table = record_table(form_id)
+    for (other,) in store.query("SELECT DISTINCT form_id FROM forms WHERE form_id <> ?", [form_id]):
+        if record_table(other).lower() == table.lower():
+            raise UsageError(f"form id {form_id!r} would share the record table {table} with the installed form "
+                             f"{other!r}: change the form_id in the XLSForm's settings sheet",
+                             code="usage.identifier")
 
 
 def _fields_for(form: Form, repeat: str | None) -> list[Field]:
@@ -59,6 +78,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
     have = store.scalar("SELECT sha256 FROM forms WHERE form_id = ? AND version = ?", [form.form_id, form.version])
     if have == form.sha256:
         return False
+    _check_table_clash(store, form.form_id)
     with store.transaction():
         if have is not None:
             store.execute("DELETE FROM forms WHERE form_id = ? AND version = ?", [form.form_id, form.version])
@@ -68,7 +88,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
              datetime.now(UTC).replace(tzinfo=None)],
         )
         for repeat in [None, *form.repeats]:
-            table = record_table(_ident(form.form_id), repeat and _ident(repeat))
+            table = record_table(form.form_id, repeat and _ident(repeat))
             cols = [(_ident(f.name), column_type(store, f.sql_type)) for f in _fields_for(form, repeat)]
             cols += list(extra_columns) if repeat is None else []
             system = SYSTEM_COLUMNS + (REPEAT_COLUMNS if repeat else [])
@@ -85,7 +105,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
             if store.dialect == "postgres":  # DuckDB's zone maps serve these scans; a server needs indexes
                 store.execute(f"CREATE INDEX IF NOT EXISTS {table}_record ON {table} (_record_id, _version)")
                 store.execute(f"CREATE INDEX IF NOT EXISTS {table}_place ON {table} (_place_code) WHERE _current")
-            view = form.form_id if repeat is None else f"{form.form_id}__{repeat}"
+            view = view_name(form.form_id, repeat)
             store.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE _current AND NOT _deleted")
     return True
 
@@ -116,6 +136,6 @@ def form_fields(store: Store, form_id: str) -> dict[str, Any]:
     """A form and its fields (name, type, label, required, relevance, constraint, choices, repeat, SQL type)."""
     form = get_form(store, form_id)
     return {"form_id": form.form_id, "version": form.version, "title": form.title, "repeats": form.repeats,
-            "fields": [{"name": f.name, "type": f.type, "label": f.label, "required": f.required,
+            "fields": [{"name": f.name, "xlsform_name": f.xlsform_name, "path": f.path, "type": f.type, "label": f.label, "required": f.required,
                         "relevant": f.relevant, "constraint": f.constraint, "choices": f.choices,
-                        "repeat": f.repeat, "sql_type": f.sql_type} for f in form.fields]}
+                        "repeat": f.repeat, "sql_type": f.sql_type, "hxl": f.hxl} for f in form.fields]}
