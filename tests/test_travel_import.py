@@ -10,7 +10,7 @@ import csv
 import re
 import sys
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -215,11 +215,13 @@ def test_oxcgrt_wrong_file_types(store, tmp_path):
 
 
 def _cobap_expected(path: Path, fmt: str) -> dict[str, tuple]:
-    """ID -> (iso3, date in force, date lifted) read with csv and strptime in the given order."""
+    """ID -> (iso3, date in force, date lifted) read with csv and strptime in the given order: END_DATE is the
+    last day in force, the form's date lifted the day after it."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
         out = {}
         for r in csv.DictReader(fh):
-            end = None if r["END_DATE"] == "NONE" else datetime.strptime(r["END_DATE"], fmt).date()
+            end = None if r["END_DATE"] == "NONE" else (
+                datetime.strptime(r["END_DATE"], fmt).date() + timedelta(days=1))
             out[r["ID"]] = (r["ISO3"], datetime.strptime(r["START_DATE"], fmt).date(), end)
     return out
 

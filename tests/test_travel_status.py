@@ -22,6 +22,7 @@ from passage.errors import UsageError
 from passage.ingest import import_files
 from passage.packs.travel import compare, daily_status, headline, kappa, poe_status, summary, timeline
 from passage.plugins import install_pack
+from travel_fixtures import COBAP_COLUMNS, write_cobap
 
 DAY = date(2020, 4, 15)
 OXCGRT = SHARED / "oxcgrt" / "c8_internationaltravel_subset.csv"
@@ -173,6 +174,43 @@ def test_usage_errors(mapped):
         timeline(mapped, "AAA", "2020-05-01", "2020-04-01")
 
 
+# ---- COBAP's END_DATE ---------------------------------------------------------------------------------------------
+
+def _cobap_policy(pid: str, ptype: str, start: str, end: str) -> dict[str, str]:
+    row = {c: "NA" for c in COBAP_COLUMNS}
+    row.update({"ID": pid, "COUNTRY_NAME": "Saint Lucia", "ISO3": "LCA", "ISO2": "LC", "POLICY_TYPE": ptype,
+                "POLICY_SUBTYPE": "ESSENTIAL_ONLY" if ptype == "COMPLETE" else "BORDER_CLOSURE",
+                "START_DATE": start, "END_DATE": end, "COMMENTS": ""})
+    return row
+
+
+def test_cobap_end_date_is_the_last_day_in_force(any_store, tmp_path):
+    # Saint Lucia in the real policy list: LC03 (COMPLETE) ends 04_15_20 and LC05 starts 04_16_20, so there is
+    # no day without a closure between them. LC04 (PARTIAL) overlaps LC03: the complete closure wins.
+    # LC06 ends on its start day: in force that one day.
+    rows = [_cobap_policy("LC03", "COMPLETE", "03_23_20", "04_15_20"),
+            _cobap_policy("LC04", "PARTIAL", "04_01_20", "04_10_20"),
+            _cobap_policy("LC05", "PARTIAL", "04_16_20", "05_31_20"),
+            _cobap_policy("LC06", "COMPLETE", "05_20_20", "05_20_20")]
+    result = import_files(any_store, "cobap", [write_cobap(tmp_path / "policy_list.csv", rows=rows)])
+    assert result.status == "committed", result.report.summary()
+    t = timeline(any_store, "LCA", "2020-03-22", "2020-06-02", sources=["cobap"])
+    runs = [(r["from"].isoformat(), r["to"].isoformat(), r["status"], r["native_value"]) for r in t["runs"]]
+    assert runs == [
+        ("2020-03-22", "2020-03-22", "no_restriction", None),
+        ("2020-03-23", "2020-03-31", "complete_closure", "COMPLETE"),
+        ("2020-04-01", "2020-04-10", "complete_closure", "COMPLETE;PARTIAL"),  # overlap: most restrictive
+        ("2020-04-11", "2020-04-15", "complete_closure", "COMPLETE"),          # the 15th is LC03's last day
+        ("2020-04-16", "2020-05-19", "partial_restriction", "PARTIAL"),
+        ("2020-05-20", "2020-05-20", "complete_closure", "COMPLETE;PARTIAL"),
+        ("2020-05-21", "2020-05-31", "partial_restriction", "PARTIAL"),        # the 31st is LC05's last day
+        ("2020-06-01", "2020-06-02", "no_restriction", None),
+    ]
+    # the headline counts the same measures in force as the status (one rule: date_lifted is the first free day)
+    h = headline(any_store, "2020-04-15")["measures"]["cobap"]
+    assert h["record_ids"] == ["cobap|LC03"]
+
+
 # ---- comparison -------------------------------------------------------------------------------------------------
 
 def test_compare_on_constructed_disagreements(any_store, tmp_path):
@@ -205,6 +243,26 @@ def test_compare_on_constructed_disagreements(any_store, tmp_path):
                                                 "flight_suspension"),
                                                ("DDD", "conditions_only", "no_restriction", "1", None)]
     assert res["only"] == {"oxcgrt": ["EEE"], "iom": ["FFF"]}
+
+
+def test_compare_leaves_out_countries_a_source_has_no_data_for(any_store, tmp_path):
+    # AAA: both have data. BBB: OxCGRT's level is for another day. CCC: IOM's first measure comes later.
+    levels(any_store, tmp_path, [("AAA", "2020-04-15", "C8", 4), ("BBB", "2020-04-14", "C8", 4),
+                                 ("CCC", "2020-04-15", "C8", 3)])
+    measures(any_store, tmp_path, [
+        ("iom", "1", "AAA", "all", "entry_restriction", "complete_closure", "", "introduce", "", "2020-03-01", "",
+         "", ""),
+        ("iom", "2", "BBB", "all", "entry_restriction", "flight_suspension", "", "introduce", "", "2020-03-01", "",
+         "", ""),
+        ("iom", "3", "CCC", "all", "entry_restriction", "nationality_ban", "", "introduce", "", "2020-05-01", "",
+         "", ""),
+    ])
+    res = compare(any_store, DAY, "oxcgrt,iom")
+    assert (res["countries"], res["agreed"]) == (1, 1)
+    assert [p["iso3"] for p in res["pairs"]] == ["AAA"]
+    assert res["matrix"]["no_data"] == {s: 0 for s in res["matrix"]}
+    assert all(row["no_data"] == 0 for row in res["matrix"].values())
+    assert res["only"] == {"oxcgrt": ["CCC"], "iom": ["BBB"]}
 
 
 def test_kappa_by_hand():

@@ -1,5 +1,8 @@
 """Where two trackers agree on a day: the agreement matrix over the countries both cover, and Cohen's kappa.
 
+Both cover a country when each has data for it on the day: a `no_data` status on either side leaves the
+country out of the matrix (and out of `only`, which lists the countries one source alone has data for).
+
 Kappa corrects the raw agreement rate for the agreement two sources would reach by chance given how
 often each uses each status: (p_o - p_e) / (1 - p_e). It is undefined (None) when chance agreement is
 certain (both sources put every country in the same single status).
@@ -43,7 +46,10 @@ def compare(store: Store, day: date | str, sources: list[str] | tuple[str, ...] 
     rel = rel or current(store)
     rows = daily_status(store, day, [a, b], rel=rel)
     by = {(r.source, r.iso3): r for r in rows}
-    both = sorted({r.iso3 for r in rows if r.source == a} & {r.iso3 for r in rows if r.source == b})
+    # a source covers a country on the day when it has data for it then: `no_data` (no level that day, or
+    # before a measure source's first record for the country) is not coverage
+    covered = {s: {r.iso3 for r in rows if r.source == s and r.status != "no_data"} for s in (a, b)}
+    both = sorted(covered[a] & covered[b])
     matrix = {s: {t: 0 for t in STATUSES} for s in STATUSES}
     pairs, disagree = [], []
     for iso3 in both:
@@ -59,5 +65,5 @@ def compare(store: Store, day: date | str, sources: list[str] | tuple[str, ...] 
     agreed = sum(matrix[s][s] for s in STATUSES)
     return {"date": day, "sources": [a, b], "countries": n, "agreed": agreed,
             "agreement_rate": agreed / n if n else None, "kappa": kappa(matrix), "matrix": matrix,
-            "only": {s: sorted({r.iso3 for r in rows if r.source == s} - set(both)) for s in (a, b)},
+            "only": {s: sorted(covered[s] - set(both)) for s in (a, b)},
             "pairs": pairs, "disagreements": disagree}

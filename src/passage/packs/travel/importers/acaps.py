@@ -27,8 +27,8 @@ from typing import Any
 import duckdb
 
 from passage.findings import WARNING, Finding, Report
-from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
+from passage.ingest.importer import Importer
 from passage.ingest.xlsx import open_workbook
 from passage.packs.travel.importers import trackers
 from passage.packs.travel.importers.mappings import fold, folded, load_mappings

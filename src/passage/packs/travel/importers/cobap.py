@@ -9,7 +9,9 @@ releases and are read when present). Quirks handled here, once:
   12 month first; both seen is `travel.date-order-mixed`; neither (and not ISO) is `travel.date-order-ambiguous`, unless the
   order is given (`passage import cobap-dmy` / `cobap-mdy`). Separators `_ / - .`, two- or four-digit years
   and ISO dates are read.
-- `END_DATE` NONE (or blank, NA) = still in force: `date_lifted` NULL. An end before the start is kept, warned.
+- `END_DATE` is the last day a policy is in force (Saint Lucia's LC03 ends 04_15_20, LC05 starts 04_16_20), while
+  the form's `date_lifted` is the first day it no longer is (ACAPS's phase-out day): `date_lifted` = END_DATE + 1.
+  NONE (or blank, NA) = still in force: `date_lifted` NULL. An end before the start is kept, warned.
 - Non-ISO codes (XKX Kosovo, SOL Somaliland, EUR Schengen area) are kept with a warning.
 - `NA` means "not applicable" in the type and list columns, but is Namibia in ISO2: only the former read it so.
 - POLICY_TYPE / POLICY_SUBTYPE map to IOM categories by the pack's `cobap_policy_type` and
@@ -22,15 +24,15 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from passage.findings import WARNING, Finding, Report
-from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
+from passage.ingest.importer import Importer
 from passage.packs.travel.importers import trackers
 from passage.packs.travel.importers.mappings import load_mappings
 
@@ -81,6 +83,11 @@ def to_iso(parts: tuple[str, int, int, int], order: str | None) -> str | None:
         return None
 
 
+def lifted(end: str | None) -> str | None:
+    """The form's `date_lifted` (first day no longer in force) of an ISO END_DATE (last day in force)."""
+    return None if end is None else (date.fromisoformat(end) + timedelta(days=1)).isoformat()
+
+
 class CobapImporter(Importer):
     kind = "cobap"
     pack = "travel"
@@ -107,8 +114,10 @@ class CobapImporter(Importer):
             report.add(Finding("file-empty", "the file has a header but no data rows", file=files[0].name, row=2))
             return 0
         days = self._dates(rows, report)
-        if not report.ok:
+        if days is None:  # the file's date order cannot be told: no row can be read
             return len(rows)
+        # Rows whose own dates are wrong are staged too (their dates empty), located by their findings: an
+        # import that quarantines sets them aside; one that rejects stops after staging.
         return self._stage(eng, table, rows, days, report)
 
     # ------------------------------------------------------------------ reading
@@ -144,8 +153,9 @@ class CobapImporter(Importer):
 
     # ------------------------------------------------------------------ dates
 
-    def _dates(self, rows, report: Report) -> dict[str, str | None]:
-        """Each distinct date text -> ISO date (None: open end); detects the file's order first."""
+    def _dates(self, rows, report: Report) -> dict[str, str | None] | None:
+        """Each distinct date text -> ISO date (None: open end or not a date); detects the file's order first.
+        None when the order cannot be told (a problem of the whole file)."""
         seen: dict[str, tuple] = {}
         first: dict[str, tuple] = {}  # evidence: 'dmy'/'mdy' -> (file, row, column, value)
         for f, line, rec in rows:
@@ -153,7 +163,8 @@ class CobapImporter(Importer):
                 text = rec.get(col, "")
                 if text.casefold() in OPEN_END:
                     if col == "START_DATE":
-                        report.add(Finding("travel.date-missing", "START_DATE is empty: a policy needs its start",
+                        said = f"START_DATE is {text}" if text else "START_DATE is empty"
+                        report.add(Finding("travel.date-missing", f"{said}: a policy needs its start date",
                                            file=f.name, row=line, column=col, value=text or None))
                     continue
                 parts = seen.get(text) if text in seen else seen.setdefault(text, split_date(text))
@@ -166,8 +177,6 @@ class CobapImporter(Importer):
                         first.setdefault("dmy", (f.name, line, col, text))
                     elif parts[2] > 12 and parts[1] <= 12:
                         first.setdefault("mdy", (f.name, line, col, text))
-        if not report.ok:
-            return {}
         order = self.date_order
         if order is None:
             if len(first) == 2:
@@ -175,7 +184,7 @@ class CobapImporter(Importer):
                     report.add(Finding("travel.date-order-mixed", f"this date can only be {ORDERS[o]}, while another row's "
                                        f"can only be {ORDERS['mdy' if o == 'dmy' else 'dmy']}", file=name, row=line,
                                        column=col, value=text))
-                return {}
+                return None
             if first:
                 order = next(iter(first))
             elif any(p and p[0] == "?" for p in seen.values()):
@@ -184,12 +193,15 @@ class CobapImporter(Importer):
                     report.add(Finding("travel.date-order-ambiguous", f"no {col} in {', '.join(names)} has a part above 12: "
                                        "day first and month first both fit; give the order (cobap-dmy or cobap-mdy)",
                                        file=names[0], column=col))
-                return {}
+                return None
         days: dict[str, str | None] = {}
         for f, line, rec in rows:
             for col in DATE_COLUMNS:
                 text = rec.get(col, "")
                 if text.casefold() in OPEN_END:
+                    days[text] = None
+                    continue
+                if seen.get(text) is None:  # not a date at all: reported above
                     days[text] = None
                     continue
                 iso = to_iso(seen[text], order)
@@ -233,7 +245,7 @@ class CobapImporter(Importer):
                 "country_name": rec.get("COUNTRY_NAME") or None, "applies_to": "listed" if listed else "all",
                 "category": category, "subcategory": subcategory,
                 "exceptions": (" ".join(s.get("exceptions") or []) or None) if category != "not_travel" else None,
-                "action": "introduce", "date_in_force": start, "date_lifted": end,
+                "action": "introduce", "date_in_force": start, "date_lifted": lifted(end),
                 "native_category": ptype or None, "native_measure": sub or None,
                 "native_value": (f"{ptype}/{sub}" + (f" {','.join(ports)}" if ports else "")) or None,
                 "source_name": f"COBAP ({rec['SOURCE_QUALITY']})" if rec.get("SOURCE_QUALITY") else "COBAP",

@@ -22,8 +22,8 @@ from datetime import date
 import duckdb
 
 from passage.findings import Finding, Report
-from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
+from passage.ingest.importer import Importer
 from passage.packs.travel.importers import trackers
 
 MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
