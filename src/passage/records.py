@@ -8,7 +8,7 @@ filter (the view named after the form) rather than a window over history.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,10 +63,12 @@ def _typed(fields: list) -> list[tuple[str, str]]:
 
 
 def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user: str | None,
-         file_hashes: dict[str, str], update: bool) -> tuple[int, int, int]:
+         file_hashes: dict[str, str], update: bool, absent: Collection[str] = ()) -> tuple[int, int, int]:
     """Write validated staging rows as record versions; returns (inserted, updated, unchanged).
 
-    Runs inside the caller's transaction.
+    `absent`: the form's fields that the file(s) did not carry (no such column, not an empty cell): a record
+    already in the store keeps its stored values there, and they do not count as a change (an API response
+    without a column must not blank it in every record). Runs inside the caller's transaction.
     """
     table = record_table(form.form_id)
     typed = _typed(form.top_fields())
@@ -104,16 +106,19 @@ def load(store: Store, eng: Any, stage: str, form: Form, *, import_id: int, user
     # Created inside the caller's transaction: a failure rolls it back with everything else.
     store.execute(f"CREATE TEMP TABLE {inc} ({ddl})")
     store.load_from_engine(eng, select, inc, [q(c) for c in incoming_cols])
-    counts = _apply_versions(store, table, inc, fields, import_id, user, now)
+    kept = tuple(f for f in fields if f in set(absent))
+    counts = _apply_versions(store, table, inc, [f for f in fields if f not in kept], import_id, user, now,
+                             keep=kept)
     store.execute(f"DROP TABLE {inc}")
     return counts
 
 
 def _apply_versions(store: Store, table: str, inc: str, fields: list[str], import_id: int, user: str | None,
                     now: str, carry: tuple[str, ...] = ("_place_code", "_warnings"),
-                    compare: tuple[str, ...] = ()) -> tuple[int, int, int]:
+                    compare: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> tuple[int, int, int]:
     """Turn an incoming table into versions: new ids start at 1, changed ones (in `fields` or `compare`)
-    get the next version, identical ones are left alone. Returns (new, changed, same)."""
+    get the next version, identical ones are left alone. `keep`: columns the input did not carry, copied
+    from the current version (NULL in a new record) and not compared. Returns (new, changed, same)."""
     differs = " OR ".join(f"r.{q(f)} IS DISTINCT FROM i.{q(f)}" for f in [*compare, *fields]) or "false"
     act = f"{inc}_act"
     store.execute(
@@ -127,12 +132,13 @@ def _apply_versions(store: Store, table: str, inc: str, fields: list[str], impor
         f"(SELECT _record_id FROM {act} WHERE action = 'changed')"
     )
     cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
-            "_source_sheet", "_user", "_created_at", *carry, *fields]
+            "_source_sheet", "_user", "_created_at", *carry, *fields, *keep]
+    prev = (f" LEFT JOIN {table} r ON r._record_id = a._record_id AND r._version = a.prev_version" if keep else "")
     store.execute(
         f"INSERT INTO {table} ({', '.join(map(q, cols))}) SELECT i._record_id, coalesce(a.prev_version, 0) + 1, "
         f"true, false, ?, i._source_sha256, i._source_row, i._source_sheet, ?, ?"
-        + "".join(f", i.{q(c)}" for c in [*carry, *fields])
-        + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id WHERE a.action <> 'same'",
+        + "".join(f", i.{q(c)}" for c in [*carry, *fields]) + "".join(f", r.{q(c)}" for c in keep)
+        + f" FROM {inc} i JOIN {act} a ON a._record_id = i._record_id{prev} WHERE a.action <> 'same'",
         [import_id, user, datetime.fromisoformat(now) if isinstance(now, str) else now],
     )
     store.execute(f"DROP TABLE {act}")
@@ -262,13 +268,15 @@ def ensure_columns(store: Store, form_id: str, columns: list[tuple[str, str]], r
 
 
 def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: Form, repeat: str, *, import_id: int,
-                user: str | None, file_hashes: dict[str, str], update: bool) -> tuple[int, int, int, int]:
+                user: str | None, file_hashes: dict[str, str], update: bool,
+                absent: Collection[str] = ()) -> tuple[int, int, int, int]:
     """Write a repeat group's validated staging rows as versions of `rec_<form>__<repeat>`.
 
     `stage` holds `_key` (the child's record id), `_parent_record`, `_parent_index`, `_file`, `_sheet`,
     `_row` and the repeat's fields as text; `parent_stage` holds the `_key` of every parent record of
     this import. Children are versioned like records: a new id is version 1, a changed child (fields or
-    parent) a new version, an identical one is left alone; when `update`, a current child of one of these
+    parent) a new version, an identical one is left alone; `absent` repeat fields (no column in the file)
+    keep their stored values, as in `load`; when `update`, a current child of one of these
     parents that the import no longer holds gets a tombstone. Returns (inserted, updated, unchanged,
     deleted). Runs inside the caller's transaction.
     """
@@ -290,8 +298,9 @@ def load_repeat(store: Store, eng: Any, stage: str, parent_stage: str, form: For
     # Temp tables created inside the caller's transaction: a failure rolls them back with everything else.
     store.execute(f"CREATE TEMP TABLE {inc} ({', '.join(f'{q(c)} {t}' for c, t in inc_cols)})")
     store.load_from_engine(eng, select, inc, [q(c) for c, _ in inc_cols])
-    counts = _apply_versions(store, table, inc, names, import_id, user, now,
-                             carry=("_parent_record", "_parent_index"), compare=("_parent_record",))
+    kept = tuple(n for n in names if n in set(absent))
+    counts = _apply_versions(store, table, inc, [n for n in names if n not in kept], import_id, user, now,
+                             carry=("_parent_record", "_parent_index"), compare=("_parent_record",), keep=kept)
     cols = ["_record_id", "_version", "_current", "_deleted", "_import_id", "_source_sha256", "_source_row",
             "_source_sheet", "_user", "_created_at", "_place_code", "_warnings", "_parent_record",
             "_parent_index", *names]

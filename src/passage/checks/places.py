@@ -77,6 +77,8 @@ def run(ctx: Context) -> None:
     cc = q(country)
     iso3 = f"upper(trim(s.{cc}))"
     specs = _specs(cfg)
+    # The provider's codes are written here, not read from the file: not a field the file failed to carry.
+    ctx.extra.get("absent", set()).difference_update(s["provider"] for s in specs if s["provider"])
     level_field = q(cfg["level_field"])
 
     def name_at_own_level(row: str, spec: dict) -> str:

@@ -78,6 +78,13 @@ class Importer:
         """Columns the record table needs beside the form's fields: (name, SQL type)."""
         return []
 
+    def absent_fields(self, repeat: str | None = None) -> set[str]:
+        """Fields of the form (or of one repeat) that the staged files did not carry at all: a column the
+        file lacks, not an empty cell. `--update` keeps their stored values (`records.load`). The pipeline
+        adds by itself the fields a staging table has no column for; an importer that stages every field
+        (NULL for a column its file lacked) names them here."""
+        return set()
+
     def repeat_tables(self) -> list[tuple[str, str, str]]:
         """Repeat groups loaded beside the records: (repeat name, its staging table, the parents' staging)."""
         return []

@@ -217,12 +217,13 @@ class ImportJob:
             return
         store, eng = self.store, self.eng
         self.say("validating")
-        _ensure_form_columns(eng, self.stage_table, self.form)
+        self.absent = _ensure_form_columns(eng, self.stage_table, self.form) | self.importer.absent_fields()
         self.checked = generation(store)  # a change committed after this is checked again under the load lock
         self.ctx = ctx = Context(eng, self.stage_table, self.form, self.config, self.report,
                                  store_keys=records.current_keys(store, eng, self.form_id) if self.scopes is None
                                  else None,
-                                 extra={"resolver": PcodeResolver(store), "update": self.update, "store": store})
+                                 extra={"resolver": PcodeResolver(store), "update": self.update, "store": store,
+                                        "absent": self.absent})
         run_checks(ctx)
         if self.scopes is not None and self.report.ok:
             _check_scope(eng, ctx.table, self.config, self.scopes, self.report)
@@ -291,10 +292,11 @@ class ImportJob:
             records.ensure_columns(store, self.form_id, importer.extra_columns())
         result.inserted, result.updated, result.unchanged = records.load(
             store, eng, self.ctx.table, self.form, import_id=self.import_id, user=self.user,
-            file_hashes=self.hashes, update=self.update)
+            file_hashes=self.hashes, update=self.update, absent=self.absent)
         for repeat, rstage, pstage in importer.repeat_tables():
             records.load_repeat(store, eng, rstage, pstage, importer.form, repeat, import_id=self.import_id,
-                                user=self.user, file_hashes=self.hashes, update=self.update)
+                                user=self.user, file_hashes=self.hashes, update=self.update,
+                                absent=importer.absent_fields(repeat))
         result.status = "committed"
 
     # ---- finish and close ------------------------------------------------------------------------------
@@ -376,11 +378,15 @@ def _check_scope(eng: Any, table: str, config: dict[str, Any], scopes: list[str]
                            row=row, column=country, value=code))
 
 
-def _ensure_form_columns(eng: Any, stage: str, form: Form) -> None:
+def _ensure_form_columns(eng: Any, stage: str, form: Form) -> set[str]:
+    """Give the staging table every field of the form; returns those the files did not carry."""
     have = {r[0] for r in eng.execute(f"DESCRIBE {stage}").fetchall()}
+    added = set()
     for f in form.top_fields():
         if f.name not in have:
             eng.execute(f"ALTER TABLE {stage} ADD COLUMN {q(f.name)} VARCHAR")
+            added.add(f.name)
+    return added
 
 
 def _finish(store: Store, r: ImportResult, user: str | None = None, message: str | None = None) -> None:

@@ -104,6 +104,7 @@ class DtmImporter(Importer):
 
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
         total = 0
+        self._carried: set[str] = set()  # provider columns some file holds (an API response has no operationStatus)
         for i, f in enumerate(files):
             head = f.path.open("rb").read(64).lstrip(b"\xef\xbb\xbf \r\n\t")
             if head.startswith((b"{", b"[")):
@@ -115,6 +116,11 @@ class DtmImporter(Importer):
                 return total
         return total
 
+    def absent_fields(self, repeat: str | None = None) -> set[str]:
+        """The optional fields no file carried: `--update` from API JSON keeps the stored operation status."""
+        carried = getattr(self, "_carried", set(COLUMNS))
+        return {COLUMNS[c][0] for c in OPTIONAL - {"adminLevel"} if c not in carried} if repeat is None else set()
+
     def _stage_csv(self, eng, f: SourceFile, table: str, report: Report, append: bool) -> int:
         head = csvfile.read_head(f.path, report)
         if head is None:
@@ -123,6 +129,7 @@ class DtmImporter(Importer):
         csvfile.check_header(header, list(COLUMNS), REQUIRED, report, f.name)
         if not report.ok:
             return 0
+        self._carried |= set(header)
         tags = head[1] if len(head) > 1 else []
         if not csvfile.check_hxl_row(header, tags, HXL_TAGS, report, f.name) or not report.ok:
             return 0
@@ -202,6 +209,7 @@ class DtmImporter(Importer):
                 report.add(Finding("column-missing", f"field {col!r} is missing from every row", file=f.name, column=col))
         if not report.ok:
             return 0
+        self._carried |= present
         cols = [c for c in COLUMNS if c in present]
         data = {c: pa.array([None if r.get(c) is None else str(r.get(c)) for r in rows], pa.string()) for c in cols}
         data["_row"] = pa.array(range(1, len(rows) + 1), pa.int64())
