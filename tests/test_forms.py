@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from passage.errors import UsageError
+from passage.errors import ImportRejected, UsageError
+from passage.findings import Report
 from passage.forms import Form, compile_xlsform, install_form
 from passage.forms.registry import record_table
 from passage.ingest import import_files
@@ -125,3 +126,96 @@ def test_two_form_ids_for_one_table_are_refused(store, tmp_path):
     other.form_id = "hh_roster"
     with pytest.raises(UsageError, match="hh-roster"):
         install_form(store, other)
+
+
+def _semantics_form(folder: Path) -> Path:
+    """One question per XLSForm rule Passage enforces on import."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "constraint", "choice_filter", "parameters", "calculation"])
+    ws.append(["select_one country", "country", "Country", "", "", "", ""])
+    ws.append(["select_one region", "region", "Region", "", "country=${country}", "", ""])
+    ws.append(["range", "rating", "Rating", "", "", "start=1 end=5 step=1", ""])
+    ws.append(["geopoint", "gps", "Location", "", "", "", ""])
+    ws.append(["time", "arrival", "Arrival time", "", "", "", ""])
+    ws.append(["int", "people", "People", "", "", "", ""])
+    ws.append(["date", "visit", "Visit", ". <= today()", "", "", ""])
+    ws.append(["select_one color or_other", "color", "Colour", "", "", "", ""])
+    ws.append(["calculate", "double", "", "", "", "", "${people} * 2"])
+    ws.append(["select_one_from_file camps.csv", "camp", "Camp", "", "", "", ""])
+    ch = wb.create_sheet("choices")
+    ch.append(["list_name", "name", "label", "country"])
+    for row in [("country", "ghana", "Ghana", ""), ("country", "nigeria", "Nigeria", ""),
+                ("region", "ashanti", "Ashanti", "ghana"), ("region", "kano", "Kano", "nigeria"),
+                ("color", "red", "Red", "")]:
+        ch.append(list(row))
+    st = wb.create_sheet("settings")
+    st.append(["form_id", "version"])
+    st.append(["semantics", "1"])
+    (folder / "camps.csv").write_text("name,label\ncamp_a,Camp A\ncamp_b,Camp B\n", encoding="utf-8")
+    wb.save(folder / "semantics.xlsx")
+    return folder / "semantics.xlsx"
+
+
+HEADER = "_uuid,_submission_time,country,region,rating,gps,arrival,people,visit,color,color_other,double,camp\n"
+
+
+def test_xlsform_semantics_are_enforced_on_import(store, tmp_path):
+    form = compile_xlsform(_semantics_form(tmp_path))
+    assert form.field("people").sql_type == "BIGINT" and form.field("camp").choices == ["camp_a", "camp_b"]
+    install_form(store, form)
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "u1,2024-03-01T10:00:00,ghana,ashanti,3,5.6 -0.2 100 5,10:30,4,2024-03-01,other,teal,8,"
+                    "camp_a\n", encoding="utf-8")
+    result = import_files(store, "xlsform-data", [good], form_id="semantics")
+    assert result.status == "committed", result.report.findings
+    assert store.query("SELECT people, color_other FROM semantics") == [(4, "teal")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER
+                   + "u2,2024-03-01T10:00:00,ghana,kano,9,abc def,25:99,x,2024-03-02,red,teal,8,camp_z\n"
+                   + "u3,2024-03-01T10:00:00,nigeria,kano,2.5,91 10,10:30,3,2024-02-01,red,,7,camp_b\n",
+                   encoding="utf-8")
+    rejected = import_files(store, "xlsform-data", [bad], form_id="semantics")
+    got = sorted((f.row, f.column, f.code) for f in rejected.report.findings if f.row)
+    assert got == [
+        (2, "arrival", "type-time"), (2, "camp", "choice-unknown"), (2, "color_other", "not-relevant"),
+        (2, "gps", "type-geo"), (2, "people", "type-integer"), (2, "rating", "range"),
+        (2, "region", "choice-filtered"),
+        # today() in the constraint is the submission's day (2024-03-01), not the import's
+        (2, "visit", "constraint"),
+        (3, "double", "calculate-mismatch"), (3, "gps", "type-geo"), (3, "rating", "range")]
+    assert store.query("SELECT count(*) FROM semantics") == [(1,)]
+
+
+def test_what_cannot_be_checked_is_said_at_install(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "constraint", "calculation"])
+    ws.append(["integer", "n", "N", ". < pulldata('caps', 'cap', 'id', '1')", ""])
+    ws.append(["calculate", "r", "", "", "random()"])
+    ws.append(["select_one_from_file missing.csv", "site", "Site", "", ""])
+    wb.save(tmp_path / "f.xlsx")
+    notes = Report()
+    compile_xlsform(tmp_path / "f.xlsx", report=notes)
+    got = sorted((f.code, f.column, f.severity) for f in notes.findings)
+    assert got == [("expression-unsupported", "n", "warning"), ("expression-unsupported", "r", "warning"),
+                   ("expression-unsupported", "site", "warning")]
+    assert any("pulldata()" in f.message for f in notes.findings)
+
+
+def test_pyxform_message_is_whole(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label"])
+    ws.append(["select_one " + "nolist" * 100, "q", "Q"])
+    ch = wb.create_sheet("choices")
+    ch.append(["list_name", "name", "label"])
+    ch.append(["yn", "yes", "Yes"])
+    wb.save(tmp_path / "f.xlsx")
+    with pytest.raises(ImportRejected) as err:
+        compile_xlsform(tmp_path / "f.xlsx")
+    finding = err.value.report.findings[0]
+    assert finding.code == "form-invalid" and "nolist" * 100 in finding.message and "row" in finding.message.lower()

@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["UNCHECKABLE", "ExpressionError", "Options", "functions", "referenced_fields", "to_sql"]
+__all__ = ["UNCHECKABLE", "ExpressionError", "Options", "functions", "referenced_fields", "to_sql", "to_sql_typed"]
 
 
 class ExpressionError(ValueError):
@@ -806,6 +806,13 @@ def to_sql(expression: str, fields: Mapping[str, str], self_field: str | None = 
     ${field} references, unknown functions and unsupported XPath constructs.
     """
     return _Parser(expression, fields, self_field, options).parse().sql
+
+
+def to_sql_typed(expression: str, fields: Mapping[str, str], self_field: str | None = None,
+                 options: Options | None = None) -> tuple[str, str]:
+    """`to_sql` and the XPath type of its value: number, string, boolean, date or dateTime."""
+    v = _Parser(expression, fields, self_field, options).parse()
+    return v.sql, v.kind
 
 
 def functions() -> list[str]:

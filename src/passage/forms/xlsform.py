@@ -7,6 +7,7 @@ ODK name export columns: `group/field`) and their repeat (exported as its own sh
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -217,9 +218,11 @@ def _storage(fields: list[Field], repeats: list[dict]) -> tuple[list[str], dict[
     return rnames, {n: r["name"] for r, n in zip(repeats, rnames) if n != r["name"]}
 
 
-def compile_xlsform(path: Path, max_bytes: int | None = None) -> Form:
+def compile_xlsform(path: Path, max_bytes: int | None = None, report: Report | None = None) -> Form:
     """Read an XLSForm (.xlsx) into a Form; an invalid form raises ImportRejected(form-invalid), one over
-    `max_bytes` (an upload's limit, `limits.upload_bytes.forms`) ImportRejected(file-too-large) unread."""
+    `max_bytes` (an upload's limit, `limits.upload_bytes.forms`) ImportRejected(file-too-large) unread.
+    `report`, when given, receives warnings about what of the form imports cannot check
+    (passage.checks.form_rules.review_form)."""
     from passage.ingest.xlsx import check_workbook
 
     path = Path(path)
@@ -252,7 +255,7 @@ def compile_xlsform(path: Path, max_bytes: int | None = None) -> Form:
         if f.choice_rows and not (f.choice_filter or named):
             f.choice_rows = None
     rnames, rmap = _storage(fields, repeats)
-    return Form(
+    form = Form(
         form_id=tree.get("id_string") or path.stem,
         version=str(tree.get("version") or "1"),
         title=tree.get("title") or path.stem,
@@ -263,3 +266,9 @@ def compile_xlsform(path: Path, max_bytes: int | None = None) -> Form:
         repeat_counts={n: r["count"] for r, n in zip(repeats, rnames) if r["count"]},
         repeat_paths={n: r["path"] for r, n in zip(repeats, rnames)},
     )
+    if report is not None:
+        from passage.checks.form_rules import review_form
+
+        for finding in review_form(form):
+            report.add(dataclasses.replace(finding, file=path.name))
+    return form
