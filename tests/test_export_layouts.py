@@ -240,8 +240,10 @@ def test_sheet_option(store, tmp_path, household):
     form, subs = household
     path = X.write_kobo_xlsx(form, subs, tmp_path / "report.xlsx", main_sheet="Data", before=["Read me", "Pivot"])
     install_form(store, form)
-    r = run(store, form, path)  # the first sheet holds no records
+    r = run(store, form, path)  # the first sheet holds no records: the sheet that does is named
     assert r.status == "rejected"
+    assert [(f.code, f.sheet) for f in r.report.errors] == [("sheet-missing", "Read me")]
+    assert "import it with --sheet 'Data'" in r.report.errors[0].message
     missing = run(store, form, path, options={"sheet": "Records"})
     assert missing.status == "rejected"
     [f] = missing.report.errors
@@ -311,3 +313,11 @@ def test_formula_in_a_form_field_is_refused(store, tmp_path, household):
     assert r.status == "rejected"
     assert [(f.code, f.sheet, f.row, f.column) for f in r.report.errors] == [
         ("formula", form.title, 3, "household/hh_size")]
+
+
+def test_sheet_option_on_a_csv_is_said(store, tmp_path, household):
+    form, subs = household
+    install_form(store, form)
+    r = run(store, form, X.write_kobo_csv(form, subs, tmp_path / "kobo.csv"), options={"sheet": "Data"})
+    assert r.status == "committed"
+    assert ("sheet-missing", "kobo.csv") in [(w.code, w.file) for w in r.report.warnings]

@@ -2,46 +2,75 @@
 
     install_form(store, compile_xlsform("household_survey.xlsx"))
     import_files(store, "xlsform-data", [Path("export.xlsx")], form_id="household_survey")
+    import_files(store, "xlsform-data", [Path("odk.zip")], form_id="household_survey")   # ODK Central
+    import_files(store, "xlsform-data", [Path("report.xlsx")], form_id="household_survey",
+                 options={"sheet": "Data"})                                          # --sheet Data
 
-Accepted input ("XML values" exports; Kobo's "labels" exports are out of scope):
+Accepted input (values are XML values — choice names, ISO dates — in every layout; headers may be XML
+names or labels):
 
-* **CSV** — the main records. Comma, semicolon (what KoboToolbox writes) or tab separated, UTF-8,
-  header on line 1. A CSV export carries no repeat rows: use the XLSX export for forms with repeats.
-* **XLSX** — the first sheet holds the main records; each repeat group is its own sheet, named after
-  the repeat (case-insensitive, Excel's 31-character cut understood), each row linked to its parent
-  row by `_parent_index` = the parent sheet's `_index` (nested repeats link to the enclosing repeat's
-  sheet the same way). Read with openpyxl in read-only mode; dates arrive as ISO text
-  (`YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` when there is a time of day), whole numbers without `.0`.
-  Rejected: a cell holding a formula (`formula`), merged cells anywhere in a sheet we read
-  (`merged-cells`), a repeat row whose `_parent_index` matches no parent row (`parent-unknown`),
-  a parent sheet whose `_index` is repeated (`duplicate-key`), no sheet for a repeat while the
-  workbook holds an unrecognised sheet with data — a renamed repeat sheet (`sheet-missing`; with no
-  such sheet a missing repeat sheet is only a warning: that export has no rows for the repeat).
+* **CSV** — KoboToolbox's CSV export of the main records. Comma, semicolon (what KoboToolbox writes) or
+  tab separated, UTF-8, header on line 1. A CSV export carries no repeat rows (a warning says so): use
+  the XLSX export or ODK Central's CSV zip for forms with repeats.
+* **XLSX** — KoboToolbox's XLSX export: the first sheet (or the sheet `--sheet NAME` names, exactly or
+  ignoring case and spaces; a name no sheet has is `sheet-missing` listing the sheets; a first sheet
+  with no column of the form while another sheet has some is `sheet-missing` naming that sheet) holds the
+  main records; each repeat group is its own sheet, named after the repeat (case-insensitive, Excel's
+  31-character cut understood), each row linked to its parent row by `_parent_index` = the parent
+  sheet's `_index` (nested repeats link to the enclosing repeat's sheet the same way). Read with
+  openpyxl in read-only mode; dates arrive as ISO text (`YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` when
+  there is a time of day), whole numbers without `.0`.
+  A formula in a cell that becomes a form value is refused (`formula`: paste its value); a formula
+  elsewhere (a HYPERLINK column an officer added) is no form data: ignored, or, in a column that is read
+  (`_uuid`, `_index`, ...), its cached value is taken (openpyxl's data_only). Also rejected: merged cells
+  anywhere in a sheet we read (`merged-cells`), a repeat row whose `_parent_index` matches no parent row
+  (`parent-unknown`), a parent sheet whose `_index` is repeated (`duplicate-key`), no sheet for a repeat
+  while the workbook holds an unrecognised sheet with data — a renamed repeat sheet (`sheet-missing`;
+  with no such sheet a missing repeat sheet is only a warning: that export has no rows for the repeat).
+* **ODK Central's CSV zip** (a .zip of CSVs, told from an .xlsx by its members): `<form id>.csv` holds
+  the records (`SubmissionDate`, fields by `-`-joined paths, `meta-instanceID`, `KEY`, ...), and
+  `<form id>-<repeat>.csv` each repeat's rows, linked by `PARENT_KEY` = the parent row's `KEY` (ODK's
+  own `uuid:.../repeat[n]` keys, compared as text; Kobo's `_index` numbers compare as numbers).
+  Findings name the zip as the file and its member as the sheet. `media/` is not read. A zip without
+  exactly one CSV besides the repeats' is `sheet-missing`; a repeat without its CSV, a warning.
 
 How header columns are read, on each sheet, in this order:
 
 1. **Form fields** of that sheet's level (top-level fields on the main sheet, the repeat's own fields on
-   a repeat sheet) match by group path — `household/hh_size`, `household/wash/water_source`, ODK
-   Central's `household-hh_size` — or by bare name (`hh_size`, Kobo's "without group names"
-   export) when that name is unambiguous at that level. Two columns for one field: `column-duplicate`.
+   a repeat sheet) match by group path with any of the separators Kobo and ODK write — `/`, `-`, `:`,
+   `.` (`household/hh_size`, ODK Central's `household-hh_size`, `household:hh_size`; on a repeat sheet
+   also the path below the repeat) — or by bare XML name (`hh_size`, Kobo's "without group names"
+   export) when that name is unambiguous at that level. Paths and names are the XLSForm's own (the
+   storage column may be a safe variant of the name). Two columns for one field: `column-duplicate`.
 2. **Metadata** — Kobo's `_id`, `_uuid`, `_submission_time`, `_index`, `_parent_index`,
    `_validation_status`, `_status`, `_submitted_by`, `__version__`, `_notes`, `_tags`,
    `_submission__*`, geopoint parts like `_gps_latitude`, in short any column whose name (or last path
-   segment) starts with `_`; `meta/...`, `formhub/...`, `start`, `end`, `today`, `deviceid`, ...;
-   ODK Central's `KEY`, `SubmissionDate`, `SubmitterName`, ... — are not form data and are skipped, except:
-   `_uuid` (else `meta/instanceID`, `KEY`, `instanceID`, with any `uuid:` prefix removed) becomes the
-   record key, `_submission_time` (or `SubmissionDate`) is kept, `_index`/`_parent_index` link repeats.
-3. **select_multiple option columns** (`household/priority_needs/water`, 0/1): ignored when the main
-   column exists; when it does not, the space-separated value is rebuilt from them (in choice order).
-4. A field of **another level** (a repeat's field on the main sheet): warning `column-unexpected`, ignored.
-5. **Anything else** is `column-unexpected`: an ERROR when the column looks like a form path — it holds
-   a `/`, or an ODK-style `group-name` whose first part is a group of the form — because that is a
+   segment) starts with `_`; `meta/...` (any separator), `formhub/...`, `start`, `end`, `today`,
+   `deviceid`, ...; ODK Central's `KEY`, `PARENT_KEY`, `SubmissionDate`, `SubmitterName`, `SET-OF-...`,
+   ... — are not form data and are skipped, except: `_uuid` (else `meta/instanceID`, `KEY`,
+   `instanceID`, with any `uuid:` prefix removed) becomes the record key, `_submission_time` (or
+   `SubmissionDate`) is kept, `_index`/`_parent_index` (ODK: `KEY`/`PARENT_KEY`) link repeats.
+3. **Kobo's media links**: `<header>_URL` beside a media question's column (the file name) is skipped.
+4. **ODK Central's split geopoints**: `<path>-Latitude`, `-Longitude`, `-Altitude`, `-Accuracy` of a
+   geopoint field become its one value `lat lon alt acc` (altitude and accuracy when given); a split
+   geopoint without its latitude or longitude column is `column-missing`.
+5. **select_multiple option columns** (`household/priority_needs/water`, 0/1, by path or by label):
+   ignored when the main column exists; when it does not, the space-separated value is rebuilt from
+   them (in choice order) — an option column whose choice is not a choice name (a labels export) cannot
+   be, and is then `column-unexpected`.
+6. **Labels** (Kobo's "labels" export): a header equal to a field's label, ignoring case and runs of
+   spaces, or whose tail after a group separator is one (`Household/How many people live here?`:
+   group labels are not in the compiled form, so the part before is not compared). A label that two
+   fields of the level share cannot be told apart: `column-unexpected` (export with XML names).
+7. A field of **another level** (a repeat's field on the main sheet): warning `column-unexpected`, ignored.
+8. **Anything else** is `column-unexpected`: an ERROR when the column looks like a form path — it holds
+   a `/`, or a `group-name` (any separator) whose first part is a group of the form — because that is a
    renamed or misspelt field (or one of another form version) whose values would otherwise be lost
    without a word; a WARNING (column ignored) for any other name, e.g. a column an officer added.
    A column without a header is an error only if it holds values.
 
 A form field with no column is a `column-missing` warning (its values are empty; `required` then
-flags the rows that needed it).
+flags the rows that needed it). `--sheet` given for a CSV or a CSV zip is a warning (`sheet-missing`).
 
 Record keys and the Kobo metadata in the record table:
 
@@ -62,7 +91,7 @@ Repeat groups:
   (`passage.checks.form_rules`) over the repeat's fields; values of enclosing levels that the repeat's
   expressions refer to (`${has_children}` in a member's relevance) are joined in from the parent row.
 * Loaded into `rec_<form>__<repeat>`: `_parent_record` = the parent's `_record_id`, `_parent_index` =
-  the export's `_parent_index` (as given, for provenance), `_record_id` = `<parent id>/<repeat>[n]`
+  the export's `_parent_index` (as given, for provenance; empty for ODK's text `PARENT_KEY`), `_record_id` = `<parent id>/<repeat>[n]`
   with n the position of the row among its parent's rows (ODK's own way of naming repeat instances), so
   the same submission gives the same child ids in every export.
 * Versioned like the parent (`records.load_repeat`): a new child id is version 1, a changed child gets
@@ -468,6 +497,16 @@ class XlsformDataImporter(Importer):
         try:
             for f in files:
                 kind = _kind_of(f.path)
+                if self.options.sheet and kind in ("csv", "csvzip"):
+                    report.add(
+                        Finding(
+                            "sheet-missing",
+                            f"--sheet {self.options.sheet!r} names a workbook sheet, but this is a CSV "
+                            f"{'zip' if kind == 'csvzip' else 'file'}: ignored",
+                            severity=WARNING,
+                            file=f.name,
+                        )
+                    )
                 if kind == "xls":
                     report.add(
                         Finding(
@@ -1028,6 +1067,19 @@ class XlsformDataImporter(Importer):
             main = self._main_sheet(wb, report, f.name)
             if main is None:
                 return 0
+            if not self.options.sheet and not self._fields_in(main):
+                better = [ws.title for ws in sheets if ws is not main and self._fields_in(ws)]
+                if better:
+                    report.add(
+                        Finding(
+                            "sheet-missing",
+                            f"the first sheet {main.title!r} has no column of the form's fields; sheet "
+                            f"{better[0]!r} has: import it with --sheet {better[0]!r}",
+                            file=f.name,
+                            sheet=main.title,
+                        )
+                    )
+                    return 0
             plan: list[tuple[Any, _Level]] = [(main, self._levels[None])]
             stray = []
             for ws in sheets:
@@ -1078,6 +1130,17 @@ class XlsformDataImporter(Importer):
         finally:
             wb.close()
         return total
+
+    def _fields_in(self, ws: Any) -> int:
+        """How many header cells of a sheet name a top-level field (by path, name or label)."""
+        level = self._levels[None]
+        n = 0
+        for row in ws.iter_rows(max_row=1, values_only=True):
+            for v in row:
+                h = (_cell_text(v) or "").strip()
+                if h and (isinstance(self._match(h, level), Field) or isinstance(self._match_label(h, level)[0], Field)):
+                    n += 1
+        return n
 
     @staticmethod
     def _has_data(ws: Any) -> bool:
