@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from passage.access import ACTIONS, STORE, Account, Place, Places, allowed, require
+from passage.access import ACTIONS, STORE, Account, HeldRow, Place, Places, allowed, require
 from passage.auth import PUBLIC, Principal
 from passage.errors import Forbidden
 from passage.releases import Dataset
@@ -46,6 +46,9 @@ RULE_TABLE = [
     ("add-document", Places(()), "about no place",                 (True, False, False, False, False)),
     ("manage-tokens", Account("amina"), "amina's tokens",          (True, True, False, False, False)),
     ("administer", STORE, "the store",                             (True, False, False, False, False)),
+    ("review-quarantine", HeldRow("NGA", "NG002"), "a held Nigerian row", (True, True, False, False, False)),
+    ("review-quarantine", HeldRow("", None, "idriss"), "a held row of no place idriss imported",
+     (True, False, True, False, False)),
 ]
 
 

@@ -63,6 +63,16 @@ class Account:
 
 
 @dataclass(frozen=True)
+class HeldRow:
+    """A row an import set aside with its errors (`passage.ingest.quarantine`): its country and P-code as the
+    file gave them (either may be missing or wrong: that may be the error), and who imported it."""
+
+    country: str
+    code: str | None = None
+    imported_by: str | None = None
+
+
+@dataclass(frozen=True)
 class TheStore:
     """The store as a whole."""
 
@@ -78,6 +88,12 @@ def _reads_dataset(p: Principal, ds: Dataset) -> bool:
 
 def _edits(p: Principal, place: Place) -> bool:
     return p.role == "editor" and p.covers(place.country, place.code)
+
+
+def _reviews(p: Principal, row: HeldRow) -> bool:
+    """Editors of the row's place, and the editor who imported it (whose place may be what is wrong)."""
+    return p.role == "editor" and ((bool(row.country) and p.covers(row.country, row.code))
+                                   or (row.imported_by is not None and row.imported_by == p.user_name))
 
 
 def _publishes(p: Principal, place: Place) -> bool:
@@ -107,6 +123,7 @@ RULES: dict[str, Rule] = {
     "read-dataset": Rule("Dataset", _reads_dataset, "read dataset {}"),
     "edit-records": Rule("Place", _edits, "change data of {} (import, edit, delete records)"),
     "publish": Rule("Place", _publishes, "publish data of {}"),
+    "review-quarantine": Rule("HeldRow", _reviews, "review the quarantined row about {} (fix, release, drop)"),
     "import": Rule("TheStore", lambda p, _: p.role == "editor" and bool(p.scopes),
                    "import data (editors import rows of their own places)"),
     "read-import-log": Rule("TheStore", lambda p, _: p.role == "editor", "read the import log (editors and admins)"),
@@ -156,6 +173,8 @@ def _describe(resource: Any) -> str:
         return ", ".join(x.code or x.country for x in resource.places) or "no place"
     if isinstance(resource, Account):
         return resource.user_name
+    if isinstance(resource, HeldRow):
+        return resource.code or resource.country or "no place"
     return repr(getattr(resource, "name", "the store"))
 
 

@@ -38,18 +38,19 @@ def flag(ctx: Context, code: str, where: str, message: str, column: str | None =
          value: str | None = None, severity: str = ERROR, total: int | None = None) -> int:
     """Report every staging row matching `where` as `code`; returns how many there are."""
     value_sql = f"CAST(({value}) AS VARCHAR)" if value else "NULL"
+    kept = int(ctx.extra.get("kept_per_check", KEPT_PER_CHECK))  # an import that quarantines locates them all
     # No ORDER BY: the staging table keeps the file's order, so a plain LIMIT stops at the first matches
     # instead of sorting millions of them (a warning may hold for every row); sorted here.
     rows = sorted(ctx.eng.execute(
-        f"SELECT _file, _sheet, _row, {value_sql} FROM {ctx.table} WHERE {where} LIMIT {KEPT_PER_CHECK}"
-    ).fetchall()[:KEPT_PER_CHECK], key=lambda r: (r[0] or "", r[1] or "", r[2] or 0))
+        f"SELECT _file, _sheet, _row, {value_sql} FROM {ctx.table} WHERE {where} LIMIT {kept}"
+    ).fetchall()[:kept], key=lambda r: (r[0] or "", r[1] or "", r[2] or 0))
     if not rows:
         return 0
     for file, sheet, row, val in rows:
         ctx.report.add(Finding(code, message, severity=severity, file=file, sheet=sheet, row=row,
                                column=column, value=val))
     if total is None:
-        total = len(rows) if len(rows) < KEPT_PER_CHECK else ctx.eng.execute(
+        total = len(rows) if len(rows) < kept else ctx.eng.execute(
             f"SELECT count(*) FROM {ctx.table} WHERE {where}").fetchall()[0][0]
     ctx.report.count(code, ctx.report.counts.get(code, 0) - len(rows) + total)
     return total

@@ -129,6 +129,7 @@ from passage.cli import (
     documents,  # noqa: F401
     migrate,  # noqa: F401  (registers `migrate`)
     packs,  # noqa: F401  (registers `packs list` and `packs check`)
+    quarantine,  # noqa: F401  (registers `quarantine`)
     settings,  # noqa: F401  (registers `settings`)
     users,  # noqa: F401  (registers `users` and `audit`)
 )

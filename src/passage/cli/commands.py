@@ -161,10 +161,15 @@ class ImportCommand(click.Command):
                    "column (default: the year in the file name).")
 @click.option("--sheet", help="The workbook sheet that holds the records, for importers of workbooks "
                               "(default: the first sheet).")
+@click.option("--on-error", "on_error", type=click.Choice(["reject", "quarantine"]),
+              help="Rows with errors: reject the whole import, or quarantine them (kept aside with their findings "
+                   "for `passage quarantine`) and load the others. Problems of the file itself always reject it. "
+                   "Default: the pack's `on_error:`, else reject.")
 @pass_ctx
 def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, update: bool,
-               report_path: Path | None, year: int | None, sheet: str | None) -> None:
-    """Validate files and import them as one transaction (all or nothing).
+               report_path: Path | None, year: int | None, sheet: str | None, on_error: str | None) -> None:
+    """Validate files and import them as one transaction (all or nothing, or, with --on-error quarantine,
+    the valid rows with the others kept aside).
 
     \b
     KIND: boundaries (OCHA COD-AB GeoJSON whose features carry P-codes, for the portal's maps), or one of
@@ -188,7 +193,8 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
     step = _progress(ctx, f"import {kind}")
     try:
         result = import_files(ctx.store, kind, list(files), form_id=form_id, principal=ctx.principal, update=update,
-                              progress=step, options={k: v for k, v in (("year", year), ("sheet", sheet)) if v is not None})
+                              progress=step, options={k: v for k, v in (("year", year), ("sheet", sheet)) if v is not None},
+                              on_error=on_error)
     finally:
         if step is not None:
             step.bar.__exit__(None, None, None)  # type: ignore[attr-defined]
@@ -202,7 +208,13 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
     accepted(result)
     click.echo(f"import {result.import_id} committed: {result.inserted} new, {result.updated} updated, "
                f"{result.unchanged} unchanged of {result.rows_read} rows")
-    if result.report.warnings:
+    if result.quarantined:
+        click.echo(f"{result.counts_text()} (see `passage quarantine list --import {result.import_id}`)")
+        held = result.report.errors
+        click.echo(f"Quarantined: {result.quarantined} row(s) with {result.report.error_count()} error(s):", err=True)
+        table(["file", "sheet", "row", "column", "code", "value", "message"],
+              [(f.file, f.sheet, f.row, f.column, f.code, f.value, f.message) for f in held[:20]], err=True)
+    elif result.report.warnings:
         print_report(result.report)
 
 

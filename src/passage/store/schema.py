@@ -180,6 +180,30 @@ DDL = [
         migration VARCHAR NOT NULL,
         changed_at TIMESTAMP NOT NULL
     )""",
+    # ---- rows an import set aside with their errors (passage.ingest.quarantine)
+    """CREATE SEQUENCE IF NOT EXISTS quarantine_ids START 1""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        quarantine_id BIGINT PRIMARY KEY,
+        import_id BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        form_id VARCHAR NOT NULL,
+        options VARCHAR NOT NULL,
+        file_name VARCHAR NOT NULL,
+        file_sha256 VARCHAR,
+        sheet VARCHAR,
+        source_row BIGINT NOT NULL,
+        country VARCHAR,
+        place_code VARCHAR,
+        row_values VARCHAR NOT NULL,
+        repeats VARCHAR NOT NULL,
+        findings VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        imported_by VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        changed_by VARCHAR,
+        changed_at TIMESTAMP,
+        record_id VARCHAR
+    )""",
     # Bumped by every change readers may have cached (commits, edits, releases).
     """INSERT INTO passage_meta SELECT 'generation', '0' WHERE NOT EXISTS
         (SELECT 1 FROM passage_meta WHERE key = 'generation')""",
