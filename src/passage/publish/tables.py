@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from passage.errors import NotFound
 from passage.plugins import available_packs, load_pack, merged
@@ -32,12 +33,70 @@ def list_tables() -> list[tuple[str, str]]:
     return sorted(out)
 
 
+# SQL column types (DuckDB's and PostgreSQL's spellings) -> the one Arrow type an export gives them on every store.
+# Whole numbers are int64 (a count is never a decimal), text is string even when every value is NULL.
+_ARROW = [(("bigint", "integer", "int", "int8", "int4", "int2", "smallint", "tinyint", "hugeint", "ubigint",
+            "uinteger"), pa.int64()),
+          (("double", "double precision", "float", "float8", "float4", "real"), pa.float64()),
+          (("date",), pa.date32()),
+          (("timestamp with time zone", "timestamptz"), pa.timestamp("us", tz="UTC")),
+          (("timestamp", "timestamp without time zone"), pa.timestamp("us")),
+          (("boolean", "bool"), pa.bool_())]
+
+
+def arrow_type(sql_type: str) -> pa.DataType:
+    """The Arrow type of a column of SQL type `sql_type` in an export (text for anything else)."""
+    t = sql_type.strip().lower()
+    return next((a for names, a in _ARROW if t in names), pa.string())
+
+
+def column_types(store: Store, table: str) -> dict[str, pa.DataType]:
+    """Column -> Arrow type of a store table, read from the catalogue (the same on DuckDB and PostgreSQL)."""
+    rows = store.query("SELECT column_name, data_type FROM information_schema.columns "
+                       "WHERE table_name = ? AND table_schema = current_schema()", [table])
+    return {c: arrow_type(t) for c, t in rows}
+
+
+def conform(data: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
+    """`data` with each column of the type `types` gives it (others: NULL-only columns as text, whole-number
+    decimals as int64).
+
+    PostgreSQL's rows reach Arrow as Python values, so a column of NULLs has no type there and a sum is a
+    `decimal128(p, 0)` of the data's own width; DuckDB says `decimal128(38, 0)` for the same sum. An export
+    must not depend on the store: the same schema on both."""
+    fields = []
+    for f in data.schema:
+        want = types.get(f.name)
+        if want is None:
+            whole = pa.types.is_decimal(f.type) and f.type.scale == 0  # a sum of whole numbers: a count
+            want = pa.string() if pa.types.is_null(f.type) else pa.int64() if whole else f.type
+        fields.append(pa.field(f.name, want))
+    schema = pa.schema(fields)
+    return data if schema.equals(data.schema) else data.cast(schema)
+
+
+def sort_rows(data: pa.Table, keys: list[str]) -> pa.Table:
+    """Rows by `keys` ascending, NULLs last, text by code point: the same order on every store (a server's
+    collation may order text otherwise, and SQL leaves ties in any order)."""
+    if not keys or data.num_rows < 2:
+        return data
+    return data.take(pc.sort_indices(data, sort_keys=[(k, "ascending") for k in keys]))  # NULLs at the end
+
+
 def _pack_export(store: Store, pack_name: str, name: str, spec: dict, source: str | None) -> PublishedTable:
+    """A form's records in the pack's layout, typed by the form's table and sorted by the export's `order`,
+    then by record id (unique), in Arrow: byte for byte the same table on DuckDB and PostgreSQL."""
     layout = load_pack(pack_name).layouts[spec["layout"]]
-    cols = ", ".join(f'"{fld}" AS "{col}"' for col, fld, _ in layout)
-    order = ", ".join(f'"{c}"' for c in spec.get("order", []))
+    order = list(spec.get("order", []))
+    keys = [f"__order{i}" for i in range(len(order))] + ["__record"]
+    cols = ", ".join([f'"{fld}" AS "{col}"' for col, fld, _ in layout]
+                     + [f'"{fld}" AS "{k}"' for fld, k in zip([*order, "_record_id"], keys)])
     rel = spec["form"] if source is None else f"({source}) AS src"
-    data = store.arrow(f"SELECT {cols} FROM {rel}" + (f" ORDER BY {order}" if order else ""))
+    types = column_types(store, spec["form"])
+    data = store.arrow(f"SELECT {cols} FROM {rel}")
+    data = conform(data, {col: types[fld] for col, fld, _ in layout if fld in types}
+                   | {k: types[fld] for fld, k in zip([*order, "_record_id"], keys) if fld in types})
+    data = sort_rows(data, keys).drop_columns(keys)
     return PublishedTable(name, spec["title"], data, hxl={col: tag for col, _, tag in layout if tag},
                           hxl_schema=spec.get("hxl_schema", []))
 
@@ -47,7 +106,9 @@ def get_table(store: Store, name: str, source: Any = None) -> PublishedTable:
     taking the form id and returning an Ibis table (see `passage.access.readable`)."""
     derived = merged("published_tables").get(name)
     if derived:  # built by its pack from the SQL relation of each form it reads
-        return derived[1](store, lambda form: _sql(store, source(form)) if source else form)
+        table = derived[1](store, lambda form: _sql(store, source(form)) if source else form)
+        table.data = conform(table.data, {})
+        return table
     for pack_name in available_packs():
         spec = load_pack(pack_name).exports.get(name)
         if spec:
@@ -56,7 +117,8 @@ def get_table(store: Store, name: str, source: Any = None) -> PublishedTable:
 
     ind = all_indicators().get(name)
     if ind:
-        return PublishedTable(name, ind.title, compute(store, name, table=source(ind.form) if source else None))
+        data = compute(store, name, table=source(ind.form) if source else None)
+        return PublishedTable(name, ind.title, conform(data, {}))
     raise NotFound(f"nothing published as {name!r} (see `passage export --list`)")
 
 

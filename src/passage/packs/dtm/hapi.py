@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from passage.places.pcodes import PcodeResolver
-from passage.publish.tables import PublishedTable
+from passage.publish.tables import PublishedTable, conform
 from passage.store import Store
 
 COLUMNS = ["location_code", "has_hrp", "in_gho", "provider_admin1_name", "provider_admin2_name", "admin1_code",
@@ -42,6 +42,10 @@ HXL = {"location_code": "#country+code", "has_hrp": "#meta+has_hrp", "in_gho": "
        "assessment_type": "#assessment+type", "population": "#affected+idps", "reporting_round": "#round+code",
        "reference_period_start": "#date+start", "reference_period_end": "#date+end", "warning": "#meta+warning",
        "error": "#meta+error"}
+
+# Counts and levels are whole numbers on every store (a sum is HUGEINT on DuckDB, NUMERIC on PostgreSQL).
+TYPES = {"admin_level": pa.int64(), "population": pa.int64(), "reporting_round": pa.int64(),
+         "reference_period_start": pa.date32(), "reference_period_end": pa.date32()}
 
 NONE = "***NONE***"  # where OCHA's grouping puts a missing value: before any code or name
 
@@ -179,4 +183,4 @@ def hapi_idps(store: Store, source: str = "dtm_idps") -> PublishedTable:
     data = data.append_column("warning", _warnings(store, data))
     data = data.append_column("error", pa.array([""] * data.num_rows, pa.string()))
     title = "HDX HAPI: IDPs by admin area, operation and round"
-    return PublishedTable("hapi-idps", title, data.select(COLUMNS), hxl=HXL)
+    return PublishedTable("hapi-idps", title, conform(data.select(COLUMNS), TYPES), hxl=HXL)
