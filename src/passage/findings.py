@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "sex-exceeds-total": "Males plus females exceed the total",
     "future-date": "The date lies in the future",
     "pcode-unknown": "The P-code is not in the place table",
+    "places-missing": "The store has no places (or none of a country at a level) to check the codes against",
     "pcode-wrong-level": "The P-code exists at another admin level",
     "pcode-parent-mismatch": "The P-code's parent differs from the parent given in the row",
     "pcode-length": "The provider's P-code was normalised to the COD length",
@@ -187,10 +188,27 @@ class Report:
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.findings)
 
+    def messages(self, code: str, most: int = 3) -> list[str]:
+        """The distinct messages of a code's kept findings, first ones first: what a count per code means."""
+        out: list[str] = []
+        for f in self.findings:
+            if f.code == code and f.message not in out:
+                out.append(f.message)
+                if len(out) == most:
+                    break
+        return out
+
     def summary(self) -> str:
+        """One line for the import log: the count per code, each with its message(s)."""
+        def part(code: str, n: int) -> str:
+            said = self.messages(code)
+            return f"{code}: {n}" + (f" ({'; '.join(said)})" if said else "")
+
         if self.ok:
-            return f"valid ({len(self.warnings)} warnings)"
-        parts = ", ".join(f"{code}: {n}" for code, n in sorted(self.counts.items()) if n)
+            warned = {f.code for f in self.warnings}
+            parts = ", ".join(part(c, n) for c, n in sorted(self.counts.items()) if n and c in warned)
+            return f"valid ({self.warning_count()} warnings{': ' + parts if parts else ''})"
+        parts = ", ".join(part(c, n) for c, n in sorted(self.counts.items()) if n)
         return f"rejected: {self.error_count()} errors ({parts})"
 
     def to_json(self) -> str:

@@ -52,6 +52,9 @@ def _scopes(store, role: str, scopes: Iterable[str]) -> list[str]:
         return []
     if not codes:
         raise UsageError(f"a {role} needs at least one scope (an ISO3 country or a P-code)", code="auth.no_scope")
+    from passage.places.bundled import ensure_places
+
+    ensure_places(store)  # a new store's first editor may come before its first import
     marks = ", ".join("?" for _ in codes)
     known = {r[0] for r in store.query(f"SELECT code FROM places WHERE code IN ({marks})", codes)}
     unknown = [c for c in codes if c not in known]

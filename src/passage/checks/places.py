@@ -13,12 +13,15 @@ import unicodedata
 
 import pyarrow as pa
 
-from passage.checks import Batch, Context, flag, q
-from passage.findings import WARNING
+from passage.checks import KEPT_PER_CHECK, Batch, Context, flag, q
+from passage.findings import WARNING, Finding
+from passage.places.bundled import HOW_TO_LOAD
 from passage.places.pcodes import PcodeResolver
 
 MAP_COLUMNS = {"iso3": pa.string(), "given": pa.string(), "given_name": pa.string(), "given_parent": pa.string(),
-               "code": pa.string(), "status": pa.string(), "warning": pa.string(), "renamed": pa.bool_()}
+               "code": pa.string(), "status": pa.string(), "warning": pa.string(), "renamed": pa.bool_(),
+               "hint": pa.string()}
+MAX_HINT_DISTANCE = 3  # edits between an unknown code and the known one suggested for it
 
 
 def _specs(cfg: dict) -> list[dict]:
@@ -63,8 +66,42 @@ def _resolve_rows(resolver: PcodeResolver, spec: dict, distinct: list[tuple]) ->
             if named and named != r.code:
                 warnings.append(f"PCode mismatch {r.code} != {given_name}")
         rows.append((iso3, given, given_name, given_parent, r.code if status == "ok" else None, status,
-                     "|".join(warnings) or None, bool(r.warning) and status == "ok"))
+                     "|".join(warnings) or None, bool(r.warning) and status == "ok", None))
     return rows
+
+
+def _hints(eng, unknown: list[tuple[str, str]], level: int) -> dict[tuple[str, str], str]:
+    """The nearest known code (and its name) of the same country and level for each distinct unknown code,
+    by edit distance, in SQL: "NG008 Borno" for NG08. None beyond MAX_HINT_DISTANCE edits."""
+    if not unknown:
+        return {}
+    bad = pa.table({"iso3": pa.array([u[0] for u in unknown], pa.string()),
+                    "given": pa.array([u[1] for u in unknown], pa.string())})
+    eng.register("_pcode_unknown", bad)
+    try:
+        found = eng.execute(
+            "SELECT iso3, given, code || ' ' || name FROM (SELECT b.iso3, b.given, p.code, p.name, "
+            "levenshtein(upper(trim(b.given)), p.code) AS d, row_number() OVER (PARTITION BY b.iso3, b.given "
+            "ORDER BY levenshtein(upper(trim(b.given)), p.code), p.code) AS k FROM _pcode_unknown b "
+            "JOIN places p ON p.country_code = b.iso3 AND p.level = ?) AS n "
+            "WHERE k = 1 AND d <= ? AND d < length(given)", [level, MAX_HINT_DISTANCE]).fetchall()
+    finally:
+        eng.unregister("_pcode_unknown")
+    return {(iso3, given): hint for iso3, given, hint in found}
+
+
+def _flag_unknown(ctx: Context, m: str, on: str, code: str, text: str, column: str) -> None:
+    """pcode-unknown on every row of an unknown code, each with the suggestion for its code."""
+    t = ctx.table
+    join = f"FROM {t} JOIN {m} ON {on} AND {m}.status = 'unknown'"
+    rows = sorted(ctx.eng.execute(f"SELECT {t}._file, {t}._sheet, {t}._row, CAST({t}.{code} AS VARCHAR), {m}.hint "
+                                  f"{join} LIMIT {KEPT_PER_CHECK}").fetchall(),
+                  key=lambda r: (r[0] or "", r[1] or "", r[2] or 0))
+    for file, sheet, row, value, hint in rows:
+        ctx.report.add(Finding("pcode-unknown", f"{text}; did you mean {hint}?" if hint else text, file=file,
+                               sheet=sheet, row=row, column=column, value=value))
+    total = len(rows) if len(rows) < KEPT_PER_CHECK else ctx.eng.execute(f"SELECT count(*) {join}").fetchall()[0][0]
+    ctx.report.count("pcode-unknown", ctx.report.counts.get("pcode-unknown", 0) - len(rows) + total)
 
 
 def run(ctx: Context) -> None:
@@ -93,8 +130,14 @@ def run(ctx: Context) -> None:
     # One scan for every code column's distinct (code, name, parent) tuples.
     exprs = [iso3] + [e for spec in specs for e in (f"s.{q(spec['code'])}", name_at_own_level("s", spec),
                                                     parent_of("s", spec))]
+    if not eng.execute("SELECT EXISTS (SELECT 1 FROM places)").fetchall()[0][0]:
+        # Said once: every row would otherwise say its country is unknown.
+        ctx.report.add(Finding("places-missing", f"the store holds no places, so no {country} or P-code can be "
+                               f"checked: load OCHA's P-codes with `{HOW_TO_LOAD}`", column=country))
+        return
     combos = eng.execute(f"SELECT DISTINCT {', '.join(exprs)} FROM {t} s").fetchall()
     countries = {c[0] for c in combos}
+    with_codes = {(p.country, p.level) for p in resolver.places.values()}
     known = {c for c in countries if c and resolver.level_of(c) == 0}
     if countries - known:
         flag(ctx, "pcode-unknown", f"{cc} IS NOT NULL AND upper(trim({cc})) NOT IN "
@@ -106,6 +149,16 @@ def run(ctx: Context) -> None:
         distinct = sorted({(c[0], *c[1 + 3 * i: 4 + 3 * i]) for c in combos if c[1 + 3 * i] is not None},
                           key=lambda r: tuple("" if v is None else v for v in r))
         rows = _resolve_rows(resolver, spec, distinct)
+        # A known country without P-codes at this level is said once, not as an unknown code on each row.
+        bare = sorted({r[0] for r in rows if r[5] == "unknown" and r[0] in known
+                       and (r[0], spec["level"]) not in with_codes})
+        for iso in bare:
+            ctx.report.add(Finding("places-missing", f"the store has no admin{spec['level']} P-codes of {iso}, so "
+                                   f"{spec['code']} cannot be checked: load them with `passage places import FILE` "
+                                   "(OCHA's global P-codes or the country's COD)", column=spec["code"], value=iso))
+        rows = [(*r[:5], "no-places", *r[6:]) if r[5] == "unknown" and r[0] in bare else r for r in rows]
+        hints = _hints(eng, sorted({(r[0], r[1]) for r in rows if r[5] == "unknown" and r[0]}), spec["level"])
+        rows = [(*r[:8], hints.get((r[0], r[1]))) for r in rows]
         m = f"{t}_pc{i}"
         arrow = pa.table({c: pa.array([r[j] for r in rows], type=ty) for j, (c, ty) in enumerate(MAP_COLUMNS.items())})
         eng.register(m + "_a", arrow)
@@ -118,8 +171,9 @@ def run(ctx: Context) -> None:
                     f"AND {m}.given_name IS NOT DISTINCT FROM {name_at_own_level(row, spec)} "
                     f"AND {m}.given_parent IS NOT DISTINCT FROM {col(spec['parent'])}")
         statuses = {r[5] for r in rows}
+        if "unknown" in statuses:
+            _flag_unknown(ctx, m, on(t), code, f"{spec['code']} is not a P-code of this country", spec["code"])
         for status, code_name, text in [
-            ("unknown", "pcode-unknown", f"{spec['code']} is not a P-code of this country"),
             ("wrong-level", "pcode-wrong-level", f"{spec['code']} is a P-code of another admin level "
                                                  f"(expected admin{spec['level']})"),
             ("parent-mismatch", "pcode-parent-mismatch", f"{spec['code']} does not lie in the {spec['parent']} "

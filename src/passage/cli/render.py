@@ -54,11 +54,13 @@ def print_report(report: Report, show: int = SHOW, *, outcome: str = "nothing wa
     if warnings and not errors:
         click.echo(f"{report.warning_count()} warning(s), e.g.:", err=True)
         for f in warnings[:5]:
-            click.echo(f"  {f.file} row {f.row} {f.column or ''}: {f.code} {f.value or ''}", err=True)
+            click.echo(f"  {f.file} row {f.row} {f.column or ''}: {f.code} {f.message}"
+                       + (f" ({f.value})" if f.value else ""), err=True)
     if report.counts:
         click.echo("Counts per code:", err=True)
         for code, n in sorted(report.counts.items()):
-            click.echo(f"  {code:<24} {n}", err=True)
+            said = "; ".join(report.messages(code))
+            click.echo(f"  {code:<24} {n:>8}  {said}".rstrip(), err=True)
 
 
 def accepted(result: R, *, outcome: str = "nothing was imported") -> R:

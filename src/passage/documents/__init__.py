@@ -199,6 +199,9 @@ def _place_findings(store: Store, places: list[str], file_name: str) -> list[Fin
 def _known_places(store: Store, codes: Sequence[str]) -> set[str]:
     if not codes:
         return set()
+    from passage.places.bundled import ensure_places
+
+    ensure_places(store)  # a new store's first document may come before its first import
     marks = ", ".join("?" for _ in codes)
     return {r[0] for r in store.query(f"SELECT code FROM places WHERE code IN ({marks})", list(codes))}
 

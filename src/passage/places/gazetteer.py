@@ -13,6 +13,7 @@ from pathlib import Path
 import pycountry
 
 from passage.findings import Finding, Outcome, Report
+from passage.places.bundled import ensure_places
 from passage.store import Store
 
 PCODE_COLUMNS = ["Location", "Admin Level", "P-Code", "Name", "Parent P-Code", "Valid from date"]
@@ -48,6 +49,7 @@ def _read_hxl_csv(path: Path, required: list[str]) -> tuple[list[dict], Report]:
 
 def import_countries(store: Store) -> int:
     """Every ISO 3166 country as an admin0 place (code = alpha-3)."""
+    ensure_places(store)
     rows = [(c.alpha_3, 0, "admin0", getattr(c, "common_name", None) or c.name, None, c.alpha_3, None, "ISO 3166")
             for c in pycountry.countries]
     with store.transaction():
@@ -77,7 +79,7 @@ def import_pcodes(store: Store, path: Path) -> Outcome[int]:
                     r["Valid from date"] or None, "OCHA global P-codes"))
     if not report.ok:
         return Outcome(report)
-    import_countries(store)
+    import_countries(store)  # and the bundled places first, which this file then replaces or extends
     with store.transaction():
         codes = [(o[0],) for o in out]
         store.execute("CREATE TEMP TABLE IF NOT EXISTS _incoming_codes (code VARCHAR)")
@@ -106,6 +108,7 @@ def import_lengths(store: Store, path: Path) -> Outcome[int]:
                     r["Admin 2 Length"] or None, r["Admin 3 Length"] or None))
     if not report.ok:
         return Outcome(report)
+    ensure_places(store)
     with store.transaction():
         store.execute("DELETE FROM pcode_lengths")
         _bulk(store, "pcode_lengths", out)
@@ -133,6 +136,7 @@ def _bulk(store: Store, table: str, rows: list[tuple]) -> None:
 
 def list_places(store: Store, level: int | None = None, country: str | None = None) -> list[tuple]:
     """(code, level, name, parent_code, country_code), ordered by code."""
+    ensure_places(store)
     sql = "SELECT code, level, name, parent_code, country_code FROM places WHERE 1=1"
     params: list = []
     if level is not None:
@@ -150,6 +154,7 @@ def find_places(store: Store, *, country: str | None = None, level: int | None =
     the next page (None on the last)."""
     from passage.query import decode_cursor, encode_cursor
 
+    ensure_places(store)
     where, params = ["1=1"], []
     if country:
         where.append("country_code = ?")

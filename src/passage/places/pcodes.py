@@ -52,6 +52,9 @@ class PcodeResolver:
 
     def __init__(self, store: Store, countries: list[str] | None = None):
         """countries: load only these countries' places (all when None)."""
+        from passage.places.bundled import ensure_places
+
+        ensure_places(store)  # a store's first import: the places it checks against
         where, params = "", []
         if countries is not None:
             marks = ", ".join("?" * len(countries))

@@ -124,6 +124,9 @@ class PostgresStore(Store):
         return self._ibis
 
     def engine(self) -> duckdb.DuckDBPyConnection:
+        from passage.places.bundled import ensure_places
+
+        ensure_places(self)  # before the copy: a store's first import checks against the bundled places
         eng = duckdb.connect()
         self.copy_table_to_engine(
             eng, "SELECT code, level, kind, name, parent_code, country_code FROM places", "places",
