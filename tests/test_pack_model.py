@@ -96,7 +96,7 @@ def test_an_unknown_top_level_section_is_an_error(tmp_path):
     # `mappings` is the travel pack's own section: another pack does not know it
     found = problems(pack_copy(tmp_path, "dtm", ("\nlayouts:", "\nmappings: {}\nlayouts:")))
     assert found == {"mappings": "unknown key `mappings` (known: comparisons, datasets, exports, forms, "
-                                 "indicators, layouts, measures, name, records, requires, title)"}
+                                 "indicators, layouts, measures, name, on_error, records, requires, title)"}
 
 
 def test_wrong_types_are_located_and_say_what_was_given(tmp_path):

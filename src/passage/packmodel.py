@@ -187,6 +187,11 @@ class PackSpec(Section):
                                                                       "indicators (passage.measures).")
     comparisons: list[Comparison] = Field(default_factory=list, description="Consistency checks between "
                                                                             "measures (passage.measures).")
+    on_error: Literal["reject", "quarantine"] = Field(
+        "reject", description="What rows with errors do in an import of the pack's importers when the command "
+                              "does not say (`--on-error`): `reject` the whole file, or `quarantine` them (kept "
+                              "aside for `passage quarantine`) and load the others. Problems of the file itself "
+                              "always reject it.")
 
 
 class IndicatorFile(Section):

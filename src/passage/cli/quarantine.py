@@ -18,12 +18,12 @@ def quarantine() -> None:
 
     \b
     Examples:
-      passage import cobap policy_list.csv --on-error quarantine    # "1,755 loaded, 7 quarantined"
+      passage import xlsform-data --form site_visit export.csv --on-error quarantine   # "1,755 loaded, 7 quarantined"
       passage quarantine list
       passage quarantine show 3
-      passage quarantine fix 3 --set date_in_force=2020-03-20     # checked again as an import checks it
-      passage quarantine release 3                                 # loaded as a record version
-      passage quarantine drop 4 --reason "duplicate of AR04"
+      passage quarantine fix 3 --set visit_date=2020-03-20   # checked again as an import checks it
+      passage quarantine release 3                            # loaded as a record version
+      passage quarantine drop 4 --reason "a duplicate visit"
     """
 
 

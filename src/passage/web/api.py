@@ -313,9 +313,10 @@ def exports(ctx: Context, request: Request):
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": FILE}}})
 def export(ctx: Context, table: str,
            format: Annotated[Literal["csv", "xlsx", "hxl", "parquet", "json"], Query()] = "csv",
-           country: Country = None):
+           country: Country = None,
+           bom: Annotated[bool, Query(description="csv, hxl: start with a UTF-8 byte order mark, for Excel")] = False):
     """A published table as a file (CSV, XLSX, HXL CSV, Parquet, JSON), as this caller may see it."""
-    return download_response(*service.export_file(ctx, table, format, country))
+    return download_response(*service.export_file(ctx, table, format, country, bom))
 
 
 @router.get("/releases", responses=ERRORS)
@@ -347,11 +348,13 @@ def import_log(ctx: Context, request: Request, limit: Annotated[int, Query(ge=1,
 @router.post("/imports", responses={**ERRORS, 422: {"description": "The file was rejected; the report says where"}})
 def import_file(ctx: Context, request: Request, kind: Annotated[str, Form(min_length=1, max_length=40)],
                 file: Annotated[UploadFile, File()], form: Annotated[str | None, Form(max_length=80)] = None,
-                update: Annotated[bool, Form()] = False, csrf_token: Annotated[str | None, Form()] = None):
-    """Validate a file and commit it when clean (editors within their places, admins)."""
+                update: Annotated[bool, Form()] = False, csrf_token: Annotated[str | None, Form()] = None,
+                on_error: Annotated[Literal["reject", "quarantine"] | None, Form()] = None):
+    """Validate a file and commit it when clean (editors within their places, admins). `on_error=quarantine`
+    keeps rows with errors aside (`quarantined` in the answer) and commits the others."""
     ctx.require_user()
     ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
-    result = service.import_upload(ctx, kind, form, file, update)
+    result = service.import_upload(ctx, kind, form, file, update, on_error)
     return JSONResponse(service.import_result_json(result), status_code=200 if result.ok else 422)
 
 

@@ -202,10 +202,10 @@ async def record_edit(ctx: Context, form_id: str, record_id: str):
 
 
 @router.get("/download/{table}", response_class=Response)
-def download(ctx: Context, table: str, format: str = "csv", country: str | None = None):
+def download(ctx: Context, table: str, format: str = "csv", country: str | None = None, bom: bool = False):
     from passage.web.export_cache import download_response
 
-    return download_response(*service.export_file(ctx, table, format, country or None))
+    return download_response(*service.export_file(ctx, table, format, country or None, bom))
 
 
 @router.post("/datasets/{name}/publish")
@@ -278,9 +278,9 @@ def import_page(ctx: Context):
 @router.post("/import", response_class=HTMLResponse)
 def import_upload(ctx: Context, file: Annotated[UploadFile, File()], kind: Annotated[str, Form()],
                   csrf_token: Annotated[str, Form()] = "", form: Annotated[str, Form()] = "",
-                  update: Annotated[bool, Form()] = False):
+                  update: Annotated[bool, Form()] = False, on_error: Annotated[str, Form()] = ""):
     ctx.check_csrf(csrf_token)
-    result = service.import_upload(ctx, kind, form or None, file, update)
+    result = service.import_upload(ctx, kind, form or None, file, update, on_error or None)
     return render(ctx, "import.html", status=200 if result.ok else 422, kinds=sorted(importers()),
                   forms=installed_forms(ctx.store), result=service.import_result_json(result), file_name=file.filename,
                   log=readable_imports(ctx.store, ctx.principal, 20))
