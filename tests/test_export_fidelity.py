@@ -10,14 +10,21 @@
 from __future__ import annotations
 
 import io
+import re
 import uuid
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from openpyxl import load_workbook
 
+from cli_run import passage_cli
 from conftest import clone_pg_schema, pg_schema_url
+from dtm_rows import NGA, api_rows, write_csv
 from passage.demo_portal import seed_portal
+from passage.errors import UsageError
+from passage.ingest import import_files
 from passage.plugins import available_packs, install_pack
 from passage.publish import get_table, list_tables, write
 from passage.settings import Settings
@@ -95,3 +102,69 @@ def test_hapi_population_is_int64(both):
         schema = get_table(store, "hapi-idps").data.schema
         assert schema.field("population").type == pa.int64()
         assert schema.field("admin_level").type == pa.int64()
+
+
+# ---- for spreadsheets ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def dtm_store(store, tmp_path):
+    rows = api_rows("NGA", NGA)
+    rows[0]["admin1Name"] = "Bornó"  # an accent Excel garbles without a byte order mark
+    result = import_files(store, "dtm", [write_csv(tmp_path / "nga.csv", rows)], user="test")
+    assert result.status == "committed", result.report.findings
+    return store
+
+
+@pytest.mark.parametrize("fmt", ["csv", "hxl"])
+def test_bom_on_request(dtm_store, tmp_path, fmt):
+    table = get_table(dtm_store, "dtm_idps")
+    plain, excel = tmp_path / "plain.csv", tmp_path / "excel.csv"
+    write(table, fmt, plain, neutralise_formulas=True)
+    write(table, fmt, excel, neutralise_formulas=True, bom=True)
+    assert not plain.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert excel.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert excel.read_bytes()[3:] == plain.read_bytes()  # nothing else changes
+    assert "Bornó" in excel.read_text(encoding="utf-8-sig")
+    with pytest.raises(UsageError):
+        write(table, "json", None, io.StringIO(), bom=True)
+
+
+def test_cli_export_bom(store_path, tmp_path):
+    rows = api_rows("NGA", NGA)
+    assert passage_cli("--db", str(store_path), "import", "dtm", str(write_csv(tmp_path / "n.csv", rows))).returncode == 0
+    out = tmp_path / "excel.csv"
+    done = passage_cli("--db", str(store_path), "export", "dtm_idps", "--format", "csv", "--neutralise-formulas",
+                       "--bom", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    wrong = passage_cli("--db", str(store_path), "export", "dtm_idps", "--format", "json", "--bom")
+    assert wrong.returncode == 2 and "--bom" in wrong.stderr
+
+
+def test_xlsx_dates_are_date_cells(dtm_store, tmp_path):
+    path = tmp_path / "dtm.xlsx"
+    write(get_table(dtm_store, "dtm_idps"), "xlsx", path)
+    ws = load_workbook(path).active
+    header = [c.value for c in ws[1]]
+    col = header.index("reportingDate") + 1
+    cells = [ws.cell(row=r, column=col) for r in range(2, ws.max_row + 1)]
+    assert cells and all(c.is_date for c in cells)
+    assert {c.number_format for c in cells} == {"yyyy-mm-dd"}
+    assert {c.value.date() for c in cells} == {date.fromisoformat(r["reportingDate"][:10]) for r in api_rows("NGA", NGA)}
+    # numbers stay numbers, text stays text
+    assert isinstance(ws.cell(row=2, column=header.index("numPresentIdpInd") + 1).value, int)
+
+
+def test_portal_offers_csv_for_excel(portal):
+    public = portal.client()
+    page = public.get("/datasets/dtm_idps").text
+    links = re.findall(r'href="([^"]+)" data-format="csv-excel"', page)
+    assert links, "no 'Excel' link beside the CSV download"
+    excel = public.get(links[0].replace("&amp;", "&"))
+    assert excel.status_code == 200 and excel.content.startswith(b"\xef\xbb\xbf")
+    plain = public.get("/download/dtm_idps", params={"format": "csv"})
+    assert not plain.content.startswith(b"\xef\xbb\xbf")
+    assert excel.content[3:] == plain.content
+    api = public.get("/api/v1/exports/dtm_idps", params={"format": "hxl", "bom": "true"})
+    assert api.status_code == 200 and api.content.startswith(b"\xef\xbb\xbf")
+    assert public.get("/api/v1/exports/dtm_idps", params={"format": "json", "bom": "true"}).status_code == 400

@@ -351,9 +351,12 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
               help="With csv or hxl: make the file safe to open in a spreadsheet, as portal downloads are: text "
                    "starting with = + - @, a tab or a carriage return gets a leading ', cells holding , ; or a "
                    "tab are quoted. Numbers are kept. (XLSX always types text as text.)")
+@click.option("--bom", is_flag=True,
+              help="With csv or hxl: start the file with a UTF-8 byte order mark, so Excel reads it as UTF-8 "
+                   "(the portal's \"for Excel\" links do). Use with --neutralise-formulas for a file to open there.")
 @pass_ctx
 def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool,
-               neutralise_formulas: bool) -> None:
+               neutralise_formulas: bool, bom: bool) -> None:
     """Export a published table: a pack export, an indicator, or a table a pack derives (`--list` names them).
     With --user, what that user may read (a viewer: the released records).
 
@@ -362,6 +365,7 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
       passage export --list
       passage export site_visits --format hxl -o site_visits.csv --validate
       passage export site_visits --format csv -o site_visits.csv --neutralise-formulas
+      passage export site_visits --format csv -o site_visits.csv --neutralise-formulas --bom   # for Excel
       passage export households_by_district --format parquet -o households_by_district.parquet
     """
     from passage.publish import write
@@ -374,6 +378,8 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
         raise UsageError(f"--format {fmt} needs -o FILE")
     if neutralise_formulas and fmt in ("json", "parquet"):
         raise UsageError(f"--neutralise-formulas is for csv and hxl (--format {fmt} carries types of its own)")
+    if bom and fmt not in ("csv", "hxl"):
+        raise UsageError(f"--bom is for csv and hxl (--format {fmt} is not read as text by a spreadsheet)")
     published = readable_table(ctx.store, name, ctx.principal)
     if validate:
         from passage.publish.hxl import validate as hxl_validate
@@ -384,10 +390,11 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
                 click.echo(f"HXL: {p['tag']} row {p['row']}: {p['message']} ({p['value']})", err=True)
             sys.exit(1)
     if output is None or ctx.quiet:
-        write(published, fmt, output, sys.stdout if output is None else None, neutralise_formulas=neutralise_formulas)
+        write(published, fmt, output, sys.stdout if output is None else None, neutralise_formulas=neutralise_formulas,
+              bom=bom)
         return
     with click.progressbar(length=published.data.num_rows, label=f"export {name}", file=sys.stderr) as bar:
-        write(published, fmt, output, progress=bar.update, neutralise_formulas=neutralise_formulas)
+        write(published, fmt, output, progress=bar.update, neutralise_formulas=neutralise_formulas, bom=bom)
     click.echo(f"{published.data.num_rows} rows written to {output}", err=True)
 
 

@@ -1,4 +1,4 @@
-"""Writers: UTF-8, header row, ISO dates, no index column.
+"""Writers: UTF-8, header row, ISO dates (XLSX: date cells), no index column.
 
 Nothing written here opens as a live formula. XLSX cells holding text are always typed as text (a value
 starting with `=` stays the text it was). CSV and HXL CSV meant for spreadsheets (every portal and API
@@ -105,20 +105,30 @@ def write_csv(data: pa.Table, out: IO[str], hxl: dict[str, str] | None = None,
         w.writerow(row if neutralise_formulas else [_text(v) for v in row])
 
 
+BOM = "\ufeff"
+
+
 def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
-          progress: Callable[[int], None] | None = None, *, neutralise_formulas: bool = False) -> None:
+          progress: Callable[[int], None] | None = None, *, neutralise_formulas: bool = False,
+          bom: bool = False) -> None:
     """Write a PublishedTable to `path` (or a text stream for csv, hxl and json); `progress` gets row counts.
 
     `neutralise_formulas` makes CSV and HXL safe to open in a spreadsheet (see the module's docstring);
-    XLSX always types text as text, and JSON and Parquet carry types of their own.
+    XLSX always types text as text, and JSON and Parquet carry types of their own. `bom` starts a CSV or HXL
+    file with a UTF-8 byte order mark: Excel reads a CSV without one in the computer's legacy code page, so
+    `Côte d'Ivoire` would open as `CÃ´te d'Ivoire`.
     """
     data: pa.Table = table.data
+    if bom and fmt not in ("csv", "hxl"):
+        raise UsageError(f"a byte order mark is for csv and hxl, not {fmt}", code="usage.bom")
     if fmt in ("csv", "hxl", "json"):
         if path is not None:
             with open(path, "w", encoding="utf-8", newline="") as fh:
-                write(table, fmt, None, fh, progress, neutralise_formulas=neutralise_formulas)
+                write(table, fmt, None, fh, progress, neutralise_formulas=neutralise_formulas, bom=bom)
             return
         assert out is not None
+        if bom:
+            out.write(BOM)
         if fmt == "json":
             names = data.column_names
             out.write("[\n")
@@ -141,21 +151,44 @@ def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(table.name[:31])
         ws.append([_xlsx_cell(ws, v) for v in data.column_names])
-        for row in _rows(data, progress):
+        for row in _xlsx_rows(data, progress):
             ws.append([_xlsx_cell(ws, v) for v in row])
         wb.save(path)
     else:
         raise UsageError(f"unknown format {fmt!r} (have: {', '.join(FORMATS)})", code="usage.format")
 
 
+def _xlsx_rows(data: pa.Table, progress: Callable[[int], None] | None = None) -> Iterator[list[Any]]:
+    """Rows for a workbook: dates and times stay `date`/`datetime` (Excel date cells), other values as `_rows`."""
+    for batch in data.to_batches(max_chunksize=65536):
+        cols = [c.to_pylist() for c in batch.columns]
+        for row in zip(*cols):
+            yield [v if isinstance(v, (dt.date, dt.datetime)) else _cell(v) for v in row]
+        if progress:
+            progress(batch.num_rows)
+
+
+XLSX_DATE = "yyyy-mm-dd"
+XLSX_DATETIME = "yyyy-mm-dd hh:mm:ss"
+
+
 def _xlsx_cell(ws: Any, value: Any) -> Any:
     """openpyxl reads text starting with `=` as a formula and `#N/A` and the like as errors: such text
-    goes in as a cell typed as text (inline string), so it opens as the text it is."""
+    goes in as a cell typed as text (inline string), so it opens as the text it is. A date is a date cell
+    (a serial number with a date format), so Excel sorts, filters and computes with it; shown ISO-style."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ERROR_CODES
 
     if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
         cell = WriteOnlyCell(ws, value)
         cell.data_type = "s"
+        return cell
+    if isinstance(value, dt.datetime):
+        cell = WriteOnlyCell(ws, value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value)
+        cell.number_format = XLSX_DATETIME
+        return cell
+    if isinstance(value, dt.date):
+        cell = WriteOnlyCell(ws, value)
+        cell.number_format = XLSX_DATE
         return cell
     return value
