@@ -219,3 +219,11 @@ def test_pyxform_message_is_whole(tmp_path):
         compile_xlsform(tmp_path / "f.xlsx")
     finding = err.value.report.findings[0]
     assert finding.code == "form-invalid" and "nolist" * 100 in finding.message and "row" in finding.message.lower()
+
+
+def test_docs_list_every_function_the_compiler_evaluates():
+    from passage.forms.expr import UNCHECKABLE, functions
+
+    doc = (Path(__file__).parent.parent / "docs" / "forms.md").read_text(encoding="utf-8")
+    missing = [f for f in [*functions(), *UNCHECKABLE] if f"`{f}()`" not in doc]
+    assert not missing, missing

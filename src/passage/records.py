@@ -17,6 +17,7 @@ from passage.auth.principal import Principal
 from passage.checks import q
 from passage.errors import Conflict, NotFound
 from passage.forms import Form, get_form
+from passage.forms.names import table_ident
 from passage.forms.registry import SYSTEM_COLUMNS, column_type, record_table, view_name
 from passage.store import Store
 from passage.store.schema import bump_generation
@@ -37,7 +38,7 @@ def current_keys(store: Store, eng: Any, form_id: str) -> str | None:
     table = record_table(form_id)
     if store.dialect == "duckdb":
         return f"(SELECT _record_id FROM {table} WHERE _current AND NOT _deleted)"
-    name = f"_store_keys_{form_id}"
+    name = f"_store_keys_{table_ident(form_id)}"
     store.copy_table_to_engine(eng, f"SELECT _record_id FROM {table} WHERE _current AND NOT _deleted",
                                name, "_record_id VARCHAR")
     return name
@@ -45,7 +46,7 @@ def current_keys(store: Store, eng: Any, form_id: str) -> str | None:
 
 def drop_current_keys(store: Store, eng: Any, form_id: str) -> None:
     if store.dialect != "duckdb":
-        eng.execute(f"DROP TABLE IF EXISTS _store_keys_{form_id}")
+        eng.execute(f"DROP TABLE IF EXISTS _store_keys_{table_ident(form_id)}")
 
 
 def _typed(fields: list) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from passage.checks import Batch, Context, q
 from passage.findings import WARNING, Finding
-from passage.forms.expr import ExpressionError, Options, to_sql, to_sql_typed
+from passage.forms.expr import ExpressionError, Options, to_sql, to_sql_bool, to_sql_typed
 
 MAX_CELL_CHARS = 10_000
 
@@ -71,9 +71,9 @@ def _compile(ctx: Context, expression: str, f, kind: str, types: dict[str, str],
     try:
         if typed:
             return to_sql_typed(expression, types, self_field=f.name, options=opts)
-        return to_sql(expression, types, self_field=f.name, options=opts)
+        return to_sql_bool(expression, types, self_field=f.name, options=opts)
     except ExpressionError as exc:
-        if exc.feature:  # said at install; the rule cannot be checked here
+        if exc.feature or kind == "calculation":  # said at install; the rule cannot be checked here
             ctx.report.add(Finding("expression-unsupported",
                                    f"{kind} of {f.xlsform_name!r} is not checked: {exc.message}",
                                    severity=WARNING, column=f.name, value=expression))

@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["UNCHECKABLE", "ExpressionError", "Options", "functions", "referenced_fields", "to_sql", "to_sql_typed"]
+__all__ = ["UNCHECKABLE", "ExpressionError", "Options", "functions", "referenced_fields", "to_sql", "to_sql_bool", "to_sql_typed"]
 
 
 class ExpressionError(ValueError):
@@ -606,6 +606,7 @@ class _Parser:
                 f"bare name {t.text!r} is an XPath path, which is not supported: "
                 f"reference fields as ${{name}}{hint}",
                 t.pos,
+                feature=None if hint else "path",
             )
         if t.kind == _PATH:
             raise self.error(
@@ -813,6 +814,12 @@ def to_sql_typed(expression: str, fields: Mapping[str, str], self_field: str | N
     """`to_sql` and the XPath type of its value: number, string, boolean, date or dateTime."""
     v = _Parser(expression, fields, self_field, options).parse()
     return v.sql, v.kind
+
+
+def to_sql_bool(expression: str, fields: Mapping[str, str], self_field: str | None = None,
+                options: Options | None = None) -> str:
+    """`to_sql` converted to a boolean as XPath does (a rule such as `constraint = 0` is a number)."""
+    return _as_bool(_Parser(expression, fields, self_field, options).parse())
 
 
 def functions() -> list[str]:

@@ -54,6 +54,12 @@ def _ident(name: str) -> str:
     return name
 
 
+def _q(name: str) -> str:
+    """Field columns are quoted, so PostgreSQL keeps a mixed-case storage name (`Name`) as the records
+    code (which quotes every column) writes it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _check_table_clash(store: Store, form_id: str) -> None:
     """Two form ids that map to one table name (`field-list`, `field_list`) cannot both be installed."""
     table = record_table(form_id)
@@ -93,7 +99,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
             cols += list(extra_columns) if repeat is None else []
             system = SYSTEM_COLUMNS + (REPEAT_COLUMNS if repeat else [])
             if not store.table_exists(table):
-                ddl = ", ".join(f"{n} {t}" for n, t in system + cols)
+                ddl = ", ".join(f"{n} {t}" for n, t in system) + "".join(f", {_q(n)} {t}" for n, t in cols)
                 store.execute(f"CREATE TABLE {table} ({ddl})")
                 current_version_index(store, table)  # PostgreSQL; older tables get it when the store opens
             else:
@@ -101,7 +107,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
                     "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])}
                 for n, t in cols:
                     if n not in existing:  # a new form version may add fields; old records keep NULL
-                        store.execute(f"ALTER TABLE {table} ADD COLUMN {n} {t}")
+                        store.execute(f"ALTER TABLE {table} ADD COLUMN {_q(n)} {t}")
             if store.dialect == "postgres":  # DuckDB's zone maps serve these scans; a server needs indexes
                 store.execute(f"CREATE INDEX IF NOT EXISTS {table}_record ON {table} (_record_id, _version)")
                 store.execute(f"CREATE INDEX IF NOT EXISTS {table}_place ON {table} (_place_code) WHERE _current")
