@@ -138,3 +138,21 @@ def test_warning_summaries_carry_their_message():
     summary = report.summary()
     assert "2 warnings" in summary and "pcode-length" in summary
     assert "admin1_pcode normalised to the COD length" in summary
+
+
+def test_the_portal_shows_each_code_with_its_message(portal, tmp_path):
+    """The import page's findings by code, and the API's import result, say what each code means here."""
+    import re
+
+    editor = portal.client("editor-nga")
+    csrf = re.search(r'hx-headers=\'\{"X-CSRF-Token": "([^"]+)"\}\'', editor.get("/").text).group(1)
+    rows = api_rows("NGA", [(2, "NG008", "Borno", "NG008901", "Abadam", 47, "2024-08-31", "Conflict", 10, None,
+                             None)])
+    path = write_csv(tmp_path / "abadam-typo.csv", rows)
+    with path.open("rb") as fh:
+        page = editor.post("/import", data={"kind": "dtm", "csrf_token": csrf},
+                           files={"file": (path.name, fh, "text/csv")}, headers={"accept": "text/html"})
+    assert page.status_code == 422, page.text[:500]
+    counts = page.text.split('id="finding-counts"')[1].split("</table>")[0]
+    assert "pcode-unknown" in counts
+    assert "admin2_pcode is not a P-code of this country; did you mean NG008001 Abadam?" in counts
