@@ -65,13 +65,14 @@ def install_form_upload(ctx: Ctx, upload: UploadFile) -> dict:
     return {"form_id": form.form_id, "version": form.version, "installed": installed}
 
 
-def import_upload(ctx: Ctx, kind: str, form_id: str | None, upload: UploadFile, update: bool) -> ImportResult:
+def import_upload(ctx: Ctx, kind: str, form_id: str | None, upload: UploadFile, update: bool,
+                  on_error: str | None = None) -> ImportResult:
     if kind not in importers():
         raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(importers()))})", code="usage.kind")
     with tempfile.TemporaryDirectory() as d:
         path = _save_upload(upload, Path(d), ctx.store.settings.limits.upload_bytes.records)
         return import_files(ctx.store, kind, [path], form_id=form_id or None, principal=ctx.principal,
-                            update=update)
+                            update=update, on_error=on_error or None)
 
 
 def add_document_upload(ctx: Ctx, upload: UploadFile, **meta: Any) -> int:
@@ -114,12 +115,16 @@ def country_map(ctx: Ctx, ds: releases.Dataset, iso3: str, level: int, indicator
                       lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
 
 
-def export_file(ctx: Ctx, table: str, fmt: str, country: str | None) -> tuple[BinaryIO, int, str, str]:
+def export_file(ctx: Ctx, table: str, fmt: str, country: str | None,
+                bom: bool = False) -> tuple[BinaryIO, int, str, str]:
     """A published table as this reader may see it: (open file, size, media type, file name). Files are
     written once per table, format, country, reader class and data generation, and kept within the portal's
-    export cache budget (`passage.web.export_cache`). CSV and HXL are neutralised for spreadsheets."""
+    export cache budget (`passage.web.export_cache`). CSV and HXL are neutralised for spreadsheets; `bom`
+    (the "for Excel" links) starts them with a UTF-8 byte order mark."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"format must be one of {', '.join(EXPORT_FORMATS)}", code="usage.format")
+    if bom and fmt not in ("csv", "hxl"):
+        raise UsageError("bom is for csv and hxl", code="usage.bom")
     if table not in {n for n, _ in readable_names(ctx.store, ctx.principal)}:
         raise NotFound(f"nothing published as {table!r}")
     country = download_country(ctx.store, table, ctx.principal, country)
@@ -127,10 +132,10 @@ def export_file(ctx: Ctx, table: str, fmt: str, country: str | None) -> tuple[Bi
 
     def write(path: Path) -> None:
         published = readable_table(ctx.store, table, ctx.principal, country=country)
-        formats.write(published, fmt, path, neutralise_formulas=True)
+        formats.write(published, fmt, path, neutralise_formulas=True, bom=bom)
 
     fh, size = ctx.request.app.state.portal.exports.open(
-        generation(ctx.store), (table, fmt, country, ctx.cache_key()), f".{ext}", write)
+        generation(ctx.store), (table, fmt, country, bom, ctx.cache_key()), f".{ext}", write)
     return fh, size, media, f"{table}{'_' + country if country else ''}.{ext}"
 
 
@@ -161,6 +166,8 @@ def import_result_json(r: ImportResult) -> dict:
     counts = {c: n for c, n in sorted(r.report.counts.items()) if n}
     return {"import_id": r.import_id, "status": r.status, "ok": r.ok, "rows_read": r.rows_read,
             "inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged, "skipped": r.skipped,
+            "loaded": r.loaded, "quarantined": r.quarantined,
+            "summary": r.counts_text() if r.status == "committed" else r.report.summary(),
             "previous_import": r.previous_import,
             "report": {"ok": r.report.ok, "errors": r.report.error_count(), "warnings": r.report.warning_count(),
                        "counts": counts, "messages": {c: r.report.messages(c) for c in counts},
