@@ -18,6 +18,7 @@ import pytest
 
 import xlsform_exports as X
 from passage.forms import compile_xlsform, install_form
+from passage.forms.registry import view_name
 from passage.ingest import import_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xlsform"
@@ -93,7 +94,7 @@ def _text(v) -> str | None:
 def stored(store, form, repeat: str | None = None) -> dict[str, dict[str, str | None]]:
     """Record id -> {field path: value as text} of the current records (of one repeat)."""
     fields = X.level_fields(form, repeat)
-    view = form.form_id if repeat is None else f"{form.form_id}__{repeat}"
+    view = view_name(form.form_id, repeat)
     cols = ", ".join(f'"{f.name}"' for f in fields)
     rows = store.query(f"SELECT _record_id, {cols} FROM {view}")
     return {r[0]: {f.path: _text(v) for f, v in zip(fields, r[1:])} for r in rows}
@@ -126,7 +127,7 @@ def test_household_round_trip(store, tmp_path, household, layout):
     assert r.status == "committed", [f for f in r.report.findings if f.severity == "error"]
     assert stored(store, form) == expected(form, subs)
     if "csv" in layout and "zip" not in layout:
-        assert store.scalar(f"SELECT count(*) FROM {form.form_id}__members") == 0
+        assert store.scalar(f"SELECT count(*) FROM {view_name(form.form_id, 'members')}") == 0
     else:
         assert stored(store, form, "members") == expected(form, subs, "members")
     assert all(w.code in ("sheet-missing", "column-missing") for w in r.report.warnings), r.report.warnings
@@ -321,3 +322,62 @@ def test_sheet_option_on_a_csv_is_said(store, tmp_path, household):
     r = run(store, form, X.write_kobo_csv(form, subs, tmp_path / "kobo.csv"), options={"sheet": "Data"})
     assert r.status == "committed"
     assert ("sheet-missing", "kobo.csv") in [(w.code, w.file) for w in r.report.warnings]
+
+
+def test_label_that_is_another_fields_name(store, tmp_path):
+    """`travellers` is labelled "Travellers", and its case twin `Travellers` "Travellers (case twin)": in a
+    labels export the column "Travellers" is the first field's label, not the twin's name."""
+    form = compile_xlsform(Path(__file__).parent / "fixtures" / "xlsform_corpus" / "field" / "flow_monitoring.xlsx")
+    subs = X.submissions(form, n=4, seed=2)
+    install_form(store, form)
+    r = run(store, form, X.write_kobo_csv(form, subs, tmp_path / "labels.csv", headers="label", group_sep=""))
+    assert r.status == "committed", r.report.errors
+    assert stored(store, form) == expected(form, subs)
+
+
+def awkward_form(path: Path) -> Path:
+    """Names real forms use that are not SQL identifiers: hyphens, one name in two groups, SQL keywords,
+    a repeat with a hyphen in its name."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "required", "constraint"])
+    for row in [
+        ("begin_group", "hoh", "Head of household", "", ""),
+        ("integer", "age", "Age of the head", "yes", ". >= 15"),
+        ("end_group", "", "", "", ""),
+        ("begin_group", "spouse", "Spouse", "", ""),
+        ("integer", "age", "Age of the spouse", "", ". >= 15"),
+        ("end_group", "", "", "", ""),
+        ("integer", "hh-size", "Household size", "yes", ". >= ${hh-size} - 100"),
+        ("select_one yn", "group", "In a group?", "", ""),
+        ("geopoint", "where", "Location", "", ""),
+        ("begin_repeat", "member-list", "Members", "", ""),
+        ("text", "order", "Member name", "yes", ""),
+        ("end_repeat", "", "", "", ""),
+    ]:
+        ws.append(list(row))
+    ch = wb.create_sheet("choices")
+    ch.append(["list_name", "name", "label"])
+    ch.append(["yn", "yes", "Yes"])
+    ch.append(["yn", "no", "No"])
+    st = wb.create_sheet("settings")
+    st.append(["form_title", "form_id"])
+    st.append(["Awkward names", "awkward-names"])
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["kobo-csv-comma-dash", "kobo-xlsx", "odk-central-zip", "kobo-xlsx-labels"])
+def test_names_that_are_not_sql_identifiers(store, tmp_path, layout):
+    form = compile_xlsform(awkward_form(tmp_path / "awkward.xlsx"))
+    assert len({f.name for f in form.fields}) == len(form.fields)  # storage names are unique
+    subs = X.submissions(form, n=4, seed=5)
+    files = X.write_all(form, subs, tmp_path)
+    install_form(store, form)
+    r = run(store, form, files[layout])
+    assert r.status == "committed", r.report.errors
+    assert stored(store, form) == expected(form, subs)
+    if "csv" not in layout or "zip" in layout:
+        [rep] = form.repeats
+        assert stored(store, form, rep) == expected(form, subs, rep)

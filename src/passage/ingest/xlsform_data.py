@@ -704,6 +704,15 @@ class XlsformDataImporter(Importer):
 
         def take(m: Field, h: str, i: int) -> None:
             if m.name in sm.fields:
+                # A labels export of a form where one field's label is another's name (`Travellers`,
+                # the label of `travellers`, and the name of its case twin labelled `Travellers (case
+                # twin)`): the column taken by name was that label; it goes to its label's field.
+                prev = sm.fields[m.name]
+                alt, text = self._match_label(headers[prev], level)
+                if isinstance(alt, Field) and alt.name not in sm.fields and text == headers[prev]:
+                    sm.fields[alt.name] = prev
+                    sm.fields[m.name] = i
+                    return
                 at(
                     h,
                     "column-duplicate",
