@@ -61,7 +61,7 @@ def test_rejected_input_exits_1_with_located_report(store_path, tmp_path):
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["ok"] is False
     f = next(f for f in data["findings"] if f["code"] == "type-integer")
-    assert (f["file"], f["row"], f["column"], f["value"]) == ("bad.csv", 6, "num_present_idp_ind", "about 300")
+    assert (f["file"], f["row"], f["column"], f["value"]) == ("bad.csv", 6, "numPresentIdpInd", "about 300")
     assert "rejected" in passage(store_path, "log", check=0).stdout
 
 

@@ -113,9 +113,9 @@ def test_an_unknown_p_code_suggests_the_nearest(store, tmp_path):
     result = import_files(store, "dtm", [write_csv(tmp_path / "nga.csv", rows)])
     assert result.status == "rejected"
     said = {(f.column, f.value, f.message) for f in result.report.findings if f.code == "pcode-unknown"}
-    assert ("admin1_pcode", "NG0O8", "admin1_pcode is not a P-code of this country; did you mean NG008 Borno?") in said
-    assert ("admin2_pcode", "NG008901",
-            "admin2_pcode is not a P-code of this country; did you mean NG008001 Abadam?") in said
+    assert ("admin1Pcode", "NG0O8", "admin1Pcode is not a P-code of this country; did you mean NG008 Borno?") in said
+    assert ("admin2Pcode", "NG008901",
+            "admin2Pcode is not a P-code of this country; did you mean NG008001 Abadam?") in said
     assert "did you mean NG008 Borno?" in result.report.summary()
 
 
@@ -126,7 +126,7 @@ def test_a_code_far_from_every_known_one_gets_no_suggestion(store, tmp_path):
             r["admin1Pcode"] = "XYZ"
     result = import_files(store, "dtm", [write_csv(tmp_path / "nga.csv", rows)])
     said = {f.message for f in result.report.findings if f.code == "pcode-unknown" and f.value == "XYZ"}
-    assert said == {"admin1_pcode is not a P-code of this country"}
+    assert said == {"admin1Pcode is not a P-code of this country"}
 
 
 def test_warning_summaries_carry_their_message():
@@ -155,4 +155,4 @@ def test_the_portal_shows_each_code_with_its_message(portal, tmp_path):
     assert page.status_code == 422, page.text[:500]
     counts = page.text.split('id="finding-counts"')[1].split("</table>")[0]
     assert "pcode-unknown" in counts
-    assert "admin2_pcode is not a P-code of this country; did you mean NG008001 Abadam?" in counts
+    assert "admin2Pcode is not a P-code of this country; did you mean NG008001 Abadam?" in counts

@@ -34,3 +34,21 @@ def test_many_bad_rows_are_counted_exactly(store, tmp_path: Path):
     assert r.status == "rejected"
     assert r.report.counts["pcode-unknown"] >= 250
     assert len([x for x in r.report.errors if x.code == "pcode-unknown"]) <= 400
+
+
+def test_findings_name_the_files_own_columns(store, tmp_path: Path):
+    """A DTM file's findings say `numPresentIdpInd`, the column the file and the API have, not the form's
+    storage field `num_present_idp_ind`, in the column and in the message."""
+    head, hxl, *rows = CSV.splitlines()
+    rows[2] = rows[2].replace(",2,300,2023-05-31T00:00:00,", ",2,-300,2023-05-31T00:00:00,")
+    rows[1] = rows[1].replace(",1,800,2023-05-31T00:00:00,2023,5,10,", ",1,800,2023-05-31T00:00:00,2023,5,ten,")
+    for name, text in (("dtm.csv", "\n".join([head, hxl, *rows]) + "\n"),):
+        f = tmp_path / name
+        f.write_text(text, encoding="utf-8")
+        r = import_files(store, "dtm", [f], user="test")
+        assert r.status == "rejected"
+        said = {(x.code, x.row, x.column, x.message) for x in r.report.errors}
+        assert ("negative-count", 5, "numPresentIdpInd", "numPresentIdpInd is negative") in said
+        assert ("type-integer", 4, "roundNumber", "roundNumber must be a whole number") in said
+        assert not any("num_present_idp_ind" in m or c in ("num_present_idp_ind", "round_number")
+                       for _, _, c, m in said)

@@ -85,6 +85,11 @@ class Importer:
         (NULL for a column its file lacked) names them here."""
         return set()
 
+    def file_columns(self) -> dict[str, str]:
+        """Form field -> the column the provider's files call it, so findings name the file's own header
+        (`numPresentIdpInd`, not the storage column `num_present_idp_ind`). Empty: the files use the form's names."""
+        return {}
+
     def repeat_tables(self) -> list[tuple[str, str, str]]:
         """Repeat groups loaded beside the records: (repeat name, its staging table, the parents' staging)."""
         return []
@@ -106,3 +111,17 @@ class Importer:
 def _option(name: object) -> str:
     """An option as the command line spells it (`year` -> `--year`)."""
     return "--" + str(name).replace("_", "-")
+
+
+def name_file_columns(report: Any, names: dict[str, str]) -> None:
+    """Findings of `report` with each form field in `names` called as the file calls it: in `column`, and as a
+    whole word in the message."""
+    import re
+    from dataclasses import replace
+
+    if not names:
+        return
+    word = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
+    report.findings[:] = [replace(f, column=names.get(f.column, f.column) if f.column else f.column,
+                                  message=word.sub(lambda m: names[m.group(1)], f.message))
+                          for f in report.findings]

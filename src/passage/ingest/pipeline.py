@@ -43,7 +43,7 @@ from passage.ingest.files import (
     disk_full,
     register,
 )
-from passage.ingest.importer import Importer
+from passage.ingest.importer import Importer, name_file_columns
 from passage.places.pcodes import PcodeResolver
 from passage.plugins import install_pack, pack_for_form
 from passage.store import Store
@@ -144,6 +144,7 @@ def import_files(store: Store, kind: str, paths: list[Path], *, form_id: str | N
     with job:
         job.stage()
         job.check()
+        name_file_columns(job.report, job.importer.file_columns())  # a file's findings name its own columns
         job.load()
     return job.result
 

@@ -210,7 +210,7 @@ def _simulate(op: Operation, places: dict[str, Place], rounds: int, rng: random.
                 reasons.setdefault(rng.choice(op.reasons), rng.uniform(0.02, 0.2))
             total = sum(reasons.values())
             for reason, share in sorted(reasons.items()):
-                n = int(round(level * share / total))
+                n = round(level * share / total)
                 row = _Row(2, places[code].parent, code, k, reason, n)
                 if rng.random() < SEX_SHARE:
                     row.females = int(n * rng.uniform(0.50, 0.56))
@@ -505,9 +505,9 @@ def _fmt(n: int | None) -> str:
 def format_headline(d: dict[str, Any]) -> str:
     """The headline figures as a few lines of text for a terminal."""
     lines = [
-        f"{_fmt(d['records'])} records over {_fmt(d['places'])} places in {d['countries']} countries, "
+        (f"{_fmt(d['records'])} records over {_fmt(d['places'])} places in {d['countries']} countries, "
         f"{d['operations']} operations, {d['rounds']} rounds ({d['first_date']} to {d['last_date']}); "
-        f"{_fmt(d['warnings'])} records carry warnings.",
+        f"{_fmt(d['warnings'])} records carry warnings."),
         "",
         f"{'country':<28} {'round':>5}  {'date':<10} {'IDPs':>12} {'previous':>12} {'change':>10} {'%':>7}",
     ]

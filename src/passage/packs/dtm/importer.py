@@ -18,8 +18,8 @@ import yaml
 
 from passage.findings import Finding, Report
 from passage.ingest import csvfile
-from passage.ingest.importer import Importer
 from passage.ingest.files import SourceFile
+from passage.ingest.importer import Importer
 
 
 def _layout() -> dict[str, tuple[str, str]]:
@@ -65,19 +65,19 @@ def mapping_sql(present: set[str]) -> str:
         out.append(f"{v(col)} AS {field}")
     out += [
         # "2017-09-30T00:00:00" -> "2017-09-30"; anything else is left for the date check to flag
-        f"CASE WHEN {v('reportingDate')} LIKE '____-__-__T%' THEN left({v('reportingDate')}, 10) "
-        f"ELSE {v('reportingDate')} END AS reporting_date",
+        (f"CASE WHEN {v('reportingDate')} LIKE '____-__-__T%' THEN left({v('reportingDate')}, 10) "
+        f"ELSE {v('reportingDate')} END AS reporting_date"),
         # "Conflict; Natural disaster", "conflict" -> lower case, trimmed, sorted, "; "-joined
-        f"CASE WHEN NOT contains({v('displacementReason')}, ';') THEN lower({v('displacementReason')}) ELSE "
+        (f"CASE WHEN NOT contains({v('displacementReason')}, ';') THEN lower({v('displacementReason')}) ELSE "
         f"nullif(array_to_string(list_sort(list_filter(list_transform(string_split(lower({v('displacementReason')}), ';'), "
-        f"lambda s: trim(s)), lambda s: s <> '')), '; '), '') END AS displacement_reason",
-        f"CASE WHEN lower({v('idpOriginAdmin1Name')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Name')} END "
-        "AS idp_origin_admin1_name",
-        f"CASE WHEN lower({v('idpOriginAdmin1Pcode')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Pcode')} END "
-        "AS idp_origin_admin1_pcode",
+        f"lambda s: trim(s)), lambda s: s <> '')), '; '), '') END AS displacement_reason"),
+        (f"CASE WHEN lower({v('idpOriginAdmin1Name')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Name')} END "
+        "AS idp_origin_admin1_name"),
+        (f"CASE WHEN lower({v('idpOriginAdmin1Pcode')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Pcode')} END "
+        "AS idp_origin_admin1_pcode"),
         # The level is implied by which codes are filled; a level given by the file wins.
-        f"coalesce({level_given}, CASE WHEN {v('admin2Pcode')} IS NOT NULL THEN '2' "
-        f"WHEN {v('admin1Pcode')} IS NOT NULL THEN '1' ELSE '0' END) AS admin_level",
+        (f"coalesce({level_given}, CASE WHEN {v('admin2Pcode')} IS NOT NULL THEN '2' "
+        f"WHEN {v('admin1Pcode')} IS NOT NULL THEN '1' ELSE '0' END) AS admin_level"),
     ]
     return ",\n  ".join(out)
 
@@ -88,6 +88,10 @@ class DtmImporter(Importer):
     form_id = "dtm_idps"
     description = "DTM API v3 JSON responses or the HDX CSV (header + HXL row)"
     examples = ("passage import dtm nigeria_admin2.json nigeria_admin1.json",)
+
+    def file_columns(self) -> dict[str, str]:
+        """Findings name DTM's columns (`numPresentIdpInd`), as the file and the API do, not the form's fields."""
+        return {field: col for col, (field, _) in COLUMNS.items() if field != col}
 
     def normalise_edit(self, eng: duckdb.DuckDBPyConnection, table: str) -> str:
         """A record edit's row, staged by form field (`passage.edits`), normalised as a file's row is
