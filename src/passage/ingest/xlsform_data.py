@@ -370,7 +370,7 @@ class XlsformDataImporter(Importer):
     form_id = None  # any installed form: `--form ID`
     pack = None
     description = (
-        "KoboToolbox / ODK exports (CSV, or XLSX with one sheet per repeat group) of an installed XLSForm"
+        "KoboToolbox exports (CSV, or XLSX with one sheet per repeat group) or ODK Central's CSV zip of an installed XLSForm"
     )
 
     class Options(BaseModel):
