@@ -381,3 +381,17 @@ def test_names_that_are_not_sql_identifiers(store, tmp_path, layout):
     if "csv" not in layout or "zip" in layout:
         [rep] = form.repeats
         assert stored(store, form, rep) == expected(form, subs, rep)
+
+
+@pytest.mark.parametrize("group_sep", ["", ".", ":"])
+def test_group_separators_and_no_group_names(store, tmp_path, household, group_sep):
+    form, subs = household
+    path = X.write_kobo_xlsx(form, subs, tmp_path / "kobo.xlsx", group_sep=group_sep)
+    header = next(openpyxl.load_workbook(path, read_only=True)["members"].iter_rows(max_row=1, values_only=True))
+    assert header[0] == {"": "member_sex", ".": "household.members.member_sex",
+                               ":": "household:members:member_sex"}[group_sep]
+    install_form(store, form)
+    r = run(store, form, path)
+    assert r.status == "committed", r.report.errors
+    assert stored(store, form) == expected(form, subs)
+    assert stored(store, form, "members") == expected(form, subs, "members")
