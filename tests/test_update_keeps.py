@@ -74,3 +74,36 @@ def test_a_new_record_from_a_file_without_the_column_has_it_empty(any_store, tmp
     assert sorted(store.query(f"SELECT operation_status, count(*) FROM {TABLE} WHERE _current "
                               "GROUP BY operation_status"), key=str) == sorted([("Active", 4), (None, len(NGA) - 4)],
                                                                                key=str)
+
+
+def test_a_repeat_field_the_file_lacks_keeps_its_values(any_store, tmp_path, monkeypatch):
+    """load_repeat as load: a repeat column the export lacks (here member_school, named by the importer's
+    absent_fields) keeps each child's stored value, and unchanged children are no new versions."""
+    import importlib.util
+    from pathlib import Path
+
+    from passage.forms import compile_xlsform, install_form
+    from passage.ingest.xlsform_data import XlsformDataImporter
+
+    fixtures = Path(__file__).parent / "fixtures" / "xlsform"
+    spec = importlib.util.spec_from_file_location("xlsform_fixtures", fixtures / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    store = any_store
+    install_form(store, compile_xlsform(fixtures / "household_survey.xlsx"))
+
+    def run(path, **kw):
+        return import_files(store, "xlsform-data", [path], form_id="household_survey", **kw)
+
+    assert run(build.write_xlsx(tmp_path / "w1.xlsx")).status == "committed"
+    members = "rec_household_survey__members"
+    before = store.query(f"SELECT _record_id, member_school FROM {members} WHERE _current ORDER BY 1")
+    assert sum(1 for _, school in before if school) == 10
+    monkeypatch.setattr(XlsformDataImporter, "absent_fields",
+                        lambda self, repeat=None: {"member_school"} if repeat == "members" else set())
+    rows = [{k: v for k, v in m.items() if k != "household/members/member_school"} for m in build.member_rows()]
+    rows[0]["household/members/member_age"] += 1  # one child changes
+    result = run(build.write_xlsx(tmp_path / "w2.xlsx", build.main_rows(), rows), update=True)
+    assert result.status == "committed", result.report.findings
+    assert store.query(f"SELECT _record_id, member_school FROM {members} WHERE _current ORDER BY 1") == before
+    assert store.query(f"SELECT _version, count(*) FROM {members} GROUP BY 1 ORDER BY 1") == [(1, 21), (2, 1)]
