@@ -395,3 +395,13 @@ def test_group_separators_and_no_group_names(store, tmp_path, household, group_s
     assert r.status == "committed", r.report.errors
     assert stored(store, form) == expected(form, subs)
     assert stored(store, form, "members") == expected(form, subs, "members")
+
+
+@pytest.mark.parametrize("layout", ["odk-central-zip", "kobo-xlsx-labels"])
+def test_layouts_on_both_stores(any_store, tmp_path, household, layout):
+    form, subs = household
+    install_form(any_store, form)
+    r = run(any_store, form, X.write_all(form, subs, tmp_path)[layout])
+    assert r.status == "committed", r.report.errors
+    assert stored(any_store, form) == expected(form, subs)
+    assert stored(any_store, form, "members") == expected(form, subs, "members")
