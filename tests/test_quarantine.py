@@ -237,3 +237,41 @@ def test_the_command_line(store_path, tmp_path):
     assert passage_cli(*db, "quarantine", "drop", rows[0].split()[0]).returncode == 2  # once
     assert "travel.date-missing (5)" in passage_cli(*db, "quarantine", "list").stdout
     assert passage_cli(*db, "quarantine", "fix", first, "--set", "nofield=1").returncode == 2
+
+
+def test_a_user_form_export_with_repeats(store, tmp_path):
+    """xlsform-data: a household with a bad answer is held with its member rows, the other households load with
+    theirs; an error on a member row alone is not located on a record: the file is rejected."""
+    import test_xlsform_data as kobo
+    from passage.forms import install_form
+
+    install_form(store, kobo.household_form())
+    before = kobo.snapshot(store)
+    bad = kobo.run(store, kobo.bad_integer(tmp_path), on_error="quarantine")
+    assert bad.status == "committed", bad.report.summary()
+    assert bad.quarantined == 1
+    held = qn.list_held(store, form_id="household_survey")
+    assert len(held) == 1
+    h = held[0]
+    members = store.scalar("SELECT count(*) FROM rec_household_survey__members")
+    total = store.scalar("SELECT count(*) FROM rec_household_survey")
+    assert total == bad.loaded == 5 and members > 0
+    assert h.repeats["members"] and all(r["_parent_index"] == h.values["_index"] for r in h.repeats["members"])
+    assert store.scalar("SELECT count(*) FROM rec_household_survey__members m WHERE m._parent_record NOT IN "
+                        "(SELECT _record_id FROM rec_household_survey)") == 0
+    with pytest.raises(UsageError):  # with its member rows: not yet
+        qn.release(store, h.quarantine_id)
+    assert before != kobo.snapshot(store)
+    # An error on a member row: on no record's row, so the whole file is rejected.
+    rejected = kobo.run(store, kobo.bad_member_constraint(tmp_path), on_error="quarantine")
+    assert rejected.status == "rejected" and qn.list_held(store, form_id="household_survey") == held
+
+
+def test_every_bad_row_is_located_beyond_the_reports_first_200(store, tmp_path):
+    """A check reports its first 200 rows; quarantining, each row with an error is located and held."""
+    base = cobap_rows("mdy")[0]
+    rows = [{**base, "ID": f"B{i:04d}", "ISO3": "" if i % 2 else base["ISO3"]} for i in range(600)]
+    result = import_files(store, "cobap", [write_cobap(tmp_path / "many.csv", rows=rows)], on_error="quarantine")
+    assert result.status == "committed", result.report.summary()
+    assert (result.loaded, result.quarantined) == (300, 300)
+    assert result.report.counts["required"] == 300

@@ -38,7 +38,8 @@ def flag(ctx: Context, code: str, where: str, message: str, column: str | None =
          value: str | None = None, severity: str = ERROR, total: int | None = None) -> int:
     """Report every staging row matching `where` as `code`; returns how many there are."""
     value_sql = f"CAST(({value}) AS VARCHAR)" if value else "NULL"
-    kept = int(ctx.extra.get("kept_per_check", KEPT_PER_CHECK))  # an import that quarantines locates them all
+    # An import that quarantines locates every row with an error (each is set aside); warnings as always.
+    kept = int(ctx.extra.get("kept_per_check", KEPT_PER_CHECK)) if severity == ERROR else KEPT_PER_CHECK
     # No ORDER BY: the staging table keeps the file's order, so a plain LIMIT stops at the first matches
     # instead of sorting millions of them (a warning may hold for every row); sorted here.
     rows = sorted(ctx.eng.execute(
