@@ -80,7 +80,8 @@ def test_store_creation_pays_nothing_for_places(tmp_path):
         assert time.perf_counter() - t < seeded / 10  # afterwards one lookup
 
 
-def test_a_store_without_places_says_so_once(store, tmp_path):
+def test_a_store_without_places_says_so_once(any_store, tmp_path):
+    store = any_store
     store.execute("DELETE FROM places")
     rows = api_rows("NGA", NGA) * 50
     for i, r in enumerate(rows):
@@ -93,7 +94,8 @@ def test_a_store_without_places_says_so_once(store, tmp_path):
     assert "pcode-unknown" not in result.report.counts
 
 
-def test_a_country_without_p_codes_is_said_once(store, tmp_path):
+def test_a_country_without_p_codes_is_said_once(any_store, tmp_path):
+    store = any_store
     store.execute("DELETE FROM places WHERE country_code = 'NGA' AND level > 0")
     result = import_files(store, "dtm", [write_csv(tmp_path / "nga.csv", api_rows("NGA", NGA))])
     assert result.status == "rejected"
@@ -103,7 +105,8 @@ def test_a_country_without_p_codes_is_said_once(store, tmp_path):
     assert "pcode-unknown" not in result.report.counts
 
 
-def test_an_unknown_p_code_suggests_the_nearest(store, tmp_path):
+def test_an_unknown_p_code_suggests_the_nearest(any_store, tmp_path):
+    store = any_store
     rows = api_rows("NGA", NGA)
     for r in rows:
         if r["admin1Pcode"] == "NG008":
