@@ -80,3 +80,23 @@ def test_others_cannot_see_or_change_a_row(portal, imported):
     dropped = admin.post(f"/quarantine/{mar}/drop", data={"csrf_token": csrf_of(admin), "reason": "not a policy"})
     assert dropped.status_code == 303
     assert _held_ids(admin.get("/quarantine").text) == []
+
+
+def test_the_api_takes_on_error_and_answers_the_counts(portal, tmp_path):
+    rows = cobap_rows("mdy")
+    for i, r in enumerate(rows):
+        r["ID"] = f"QA{i:02d}"
+    rows[2]["START_DATE"] = "NONE"
+    path = write_cobap(tmp_path / "api.csv", rows=rows)
+    admin = portal.client("admin")
+    with path.open("rb") as fh:
+        r = admin.post("/api/v1/imports", data={"kind": "cobap", "on_error": "quarantine"},
+                       files={"file": ("api.csv", fh, "text/csv")}, headers={"X-CSRF-Token": csrf_of(admin)})
+    assert r.status_code == 200, r.text[:500]
+    body = r.json()
+    assert (body["status"], body["loaded"], body["quarantined"]) == ("committed", len(rows) - 1, 1)
+    assert body["summary"] == f"{len(rows) - 1} loaded, 1 quarantined"
+    with path.open("rb") as fh:
+        bad = admin.post("/api/v1/imports", data={"kind": "cobap", "on_error": "skip"},
+                         files={"file": ("api.csv", fh, "text/csv")}, headers={"X-CSRF-Token": csrf_of(admin)})
+    assert bad.status_code == 400  # not an on_error value: a usage error
