@@ -381,3 +381,35 @@ def test_security_headers_on_every_error(boom):
     for name, r in answers.items():
         assert str(r.status_code) == name.split()[0], (name, r.status_code, r.text[:200])
         assert_secured(r)
+
+
+def test_the_formats_of_one_table_are_written_from_one_read(seeded_portal_store, tmp_path, monkeypatch):
+    """A reader taking CSV, then XLSX, then Parquet of one table: the store is read once, and every file
+    holds the same rows."""
+    import pyarrow.parquet as pq
+    from openpyxl import load_workbook
+
+    from passage.web import service
+    from portal import copy_store, serve
+
+    reads = []
+    real = service.readable_table
+
+    def counted(*args, **kwargs):
+        reads.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "readable_table", counted)
+    path, accounts = seeded_portal_store
+    running = serve(str(copy_store(path, tmp_path)), accounts)
+    try:
+        c = running.client(None)
+        body = {fmt: c.get(f"/api/v1/exports/idps_by_sex?format={fmt}").content for fmt in ("csv", "xlsx", "parquet")}
+        c.close()
+    finally:
+        running.stop()
+    assert reads == ["idps_by_sex"], reads
+    rows = {"csv": len(body["csv"].decode("utf-8").strip().splitlines()) - 1,
+            "xlsx": load_workbook(io.BytesIO(body["xlsx"]), read_only=True).active.max_row - 1,
+            "parquet": pq.read_table(io.BytesIO(body["parquet"])).num_rows}
+    assert len(set(rows.values())) == 1 and rows["csv"] > 0, rows

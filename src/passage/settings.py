@@ -77,6 +77,9 @@ class Cache(_Group):
     export_bytes: ByteSize = Field(ByteSize(256 * MiB), ge=0, description=(
         "Disk space for the portal's cached downloads, least recently used out first "
         "(`passage serve --export-cache-mb`); 0 keeps none"))
+    table_bytes: ByteSize = Field(ByteSize(128 * MiB), ge=0, description=(
+        "Memory for the tables behind downloads, so the formats of one table are written from one read; "
+        "0 keeps none"))
     result_entries: int = Field(512, ge=1, description=(
         "Answers the portal keeps in memory (maps, series, figures), least recently used out first"))
 

@@ -35,3 +35,33 @@ class ResultCache:
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
         return value, gen
+
+
+class TableCache:
+    """Published tables behind downloads, kept in memory within a byte budget until the data changes: a
+    reader who takes CSV and then XLSX, or the five formats of one table, reads the store once."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self._data: OrderedDict[tuple, Any] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, key: tuple, compute: Callable[[], Any], size: Callable[[Any], int]) -> Any:
+        """The table for (this generation, `key`), computed when missing; `size(table)` is its bytes."""
+        full = (generation(store), *key)
+        with self._lock:
+            if full in self._data:
+                self._data.move_to_end(full)
+                return self._data[full][0]
+        value = compute()
+        nbytes = size(value)
+        with self._lock:
+            for k in [k for k in self._data if k[0] != full[0]]:  # an older generation is never read again
+                self._bytes -= self._data.pop(k)[1]
+            if nbytes <= self.budget and full not in self._data:
+                self._data[full] = (value, nbytes)
+                self._bytes += nbytes
+                while self._bytes > self.budget:
+                    self._bytes -= self._data.popitem(last=False)[1][1]
+        return value

@@ -130,11 +130,15 @@ def export_file(ctx: Ctx, table: str, fmt: str, country: str | None,
     country = download_country(ctx.store, table, ctx.principal, country)
     media, ext = EXPORT_FORMATS[fmt]
 
+    portal = ctx.request.app.state.portal
+
     def write(path: Path) -> None:
-        published = readable_table(ctx.store, table, ctx.principal, country=country)
+        published = portal.tables.get(ctx.store, (table, country, ctx.cache_key()),
+                                      lambda: readable_table(ctx.store, table, ctx.principal, country=country),
+                                      size=lambda t: t.data.nbytes)
         formats.write(published, fmt, path, neutralise_formulas=True, bom=bom)
 
-    fh, size = ctx.request.app.state.portal.exports.open(
+    fh, size = portal.exports.open(
         generation(ctx.store), (table, fmt, country, bom, ctx.cache_key()), f".{ext}", write)
     return fh, size, media, f"{table}{'_' + country if country else ''}.{ext}"
 
