@@ -60,7 +60,8 @@ def test_required_inside_a_skipped_group_is_not_required(store, tmp_path):
                    "u5,yes,0,tarp\n", encoding="utf-8")
     rejected = import_files(store, "xlsform-data", [bad], form_id="shelter_check")
     assert sorted((f.row, f.column, f.code) for f in rejected.report.errors) == [
-        (2, "tents", "required"), (3, "tents", "not-relevant"), (4, "materials", "not-relevant")]
+        (2, "shelter/tents", "required"), (3, "shelter/tents", "not-relevant"),
+        (4, "shelter/materials", "not-relevant")]
 
 
 def _trouble_form(path: Path) -> Path:
@@ -116,8 +117,11 @@ def test_a_form_with_unsafe_names_installs_and_imports(store, tmp_path):
     bad.write_text("_uuid,hh-size,group,hoh/age,spouse/age,Name,name,_version,kids\n"
                    "u2,3,a,40,130,Ann,ann,v,5\n", encoding="utf-8")
     rejected = import_files(store, "xlsform-data", [bad], form_id="hh-roster")
+    # findings name the file's headers: `spouse/age`, not the storage column `spouse_age`
     assert sorted((f.column, f.code) for f in rejected.report.errors) == [
-        ("kids", "constraint"), ("spouse_age", "constraint")]
+        ("kids", "constraint"), ("spouse/age", "constraint")]
+    assert [f.message for f in rejected.report.errors if f.column == "spouse/age"] == [
+        "spouse/age breaks its constraint . <= 120"]
 
 
 def test_two_form_ids_for_one_table_are_refused(store, tmp_path):

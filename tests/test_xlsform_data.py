@@ -371,21 +371,21 @@ def bad_empty(tmp):
 SHEET = build.TITLE
 BAD = [
     # builder, (code, sheet, row, column) expected among the errors (rows are file lines / Excel rows)
-    (bad_constraint, ("constraint", None, 4, "hh_size")),
-    (bad_regex, ("constraint", None, 5, "site_code")),
-    (bad_relevance, ("not-relevant", None, 3, "num_children")),
-    (bad_choice, ("choice-unknown", None, 6, "site_type")),
-    (bad_multiple, ("choice-unknown", None, 2, "priority_needs")),
-    (bad_integer, ("type-integer", SHEET, 7, "hh_size")),
+    (bad_constraint, ("constraint", None, 4, "household/hh_size")),
+    (bad_regex, ("constraint", None, 5, "site/site_code")),
+    (bad_relevance, ("not-relevant", None, 3, "household/num_children")),
+    (bad_choice, ("choice-unknown", None, 6, "site/site_type")),
+    (bad_multiple, ("choice-unknown", None, 2, "household/priority_needs")),
+    (bad_integer, ("type-integer", SHEET, 7, "household/hh_size")),
     (bad_renamed, ("column-unexpected", None, 1, "household/household_size")),
     (bad_duplicate_uuid, ("duplicate-key", None, 6, None)),
     (bad_formula, ("formula", "members", 4, "household/members/member_age")),
     (bad_merged_header, ("merged-cells", SHEET, 1, "site/site_code")),
     (bad_merged_data, ("merged-cells", "members", 5, "household/members/member_sex")),
     (bad_parent, ("parent-unknown", "members", 9, "_parent_index")),
-    (bad_member_constraint, ("constraint", "members", 12, "member_age")),
-    (bad_member_relevance, ("not-relevant", "members", 7, "member_school")),
-    (bad_member_required, ("required", "members", 2, "member_sex")),
+    (bad_member_constraint, ("constraint", "members", 12, "household/members/member_age")),
+    (bad_member_relevance, ("not-relevant", "members", 7, "household/members/member_school")),
+    (bad_member_required, ("required", "members", 2, "household/members/member_sex")),
     (bad_sheet_renamed, ("sheet-missing", "Household members", None, None)),
     (bad_legacy_xls, ("file-unreadable", None, None, None)),
     (bad_empty, ("file-empty", None, 2, None)),
@@ -414,7 +414,7 @@ def test_findings_carry_value_and_file(kobo_store, tmp_path):
 @pytest.mark.parametrize(
     "make, expected",
     [
-        (bad_member_relevance, ("not-relevant", "members", 7, "member_school")),
+        (bad_member_relevance, ("not-relevant", "members", 7, "household/members/member_school")),
         (bad_parent, ("parent-unknown", "members", 9, "_parent_index")),
         (bad_renamed, ("column-unexpected", None, 1, "household/household_size")),
     ],
@@ -482,7 +482,7 @@ def test_nested_repeats(store, tmp_path):
     bad = import_files(
         store, "xlsform-data", [_nested_export(tmp_path / "bad.xlsx", qty=(3, 25, 5))], form_id="visits"
     )
-    assert errors(bad) == [("constraint", "item", 3, "qty")]  # 25 > 2 visits * 10, two levels up
+    assert errors(bad) == [("constraint", "item", 3, "visit/item/qty")]  # 25 > 2 visits * 10, two levels up
     r = import_files(store, "xlsform-data", [_nested_export(tmp_path / "good.xlsx")], form_id="visits")
     assert r.status == "committed", r.report.findings
     assert store.query("SELECT _record_id, _parent_record, visit_date FROM visits__visit ORDER BY 1") == [

@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "duplicate-key": "Two rows of the input share the same key",
     "duplicate-key-store": "A row's key is already in the store",
     "parent-unknown": "A repeat row points to a parent row that does not exist",
+    "repeat-count": "A row has more or fewer rows of a repeat group than its repeat_count says",
     "form-invalid": "The XLSForm cannot be compiled",
     "expression-invalid": "An XLSForm expression cannot be compiled",
     "expression-unsupported": "An XLSForm expression uses a feature Passage cannot check (its rule is not checked)",

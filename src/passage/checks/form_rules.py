@@ -4,8 +4,8 @@ relevance and calculations. `review_form` says at install what of it cannot be c
 from __future__ import annotations
 
 from passage.checks import Batch, Context, q
-from passage.findings import WARNING, Finding
-from passage.forms.expr import ExpressionError, Options, to_sql, to_sql_bool, to_sql_typed
+from passage.findings import ERROR, WARNING, Finding
+from passage.forms.expr import ExpressionError, Options, RepeatScope, to_sql, to_sql_bool, to_sql_typed
 
 MAX_CELL_CHARS = 10_000
 
@@ -59,6 +59,45 @@ def options(form, **extra) -> Options:
                    choice_labels=labels, **extra)
 
 
+def repeat_paths(form) -> dict[str, str]:
+    """Each repeat's export path (`household/members`), from the form or its fields' paths."""
+    out = {}
+    for r in form.repeats:
+        known = form.repeat_paths.get(r)
+        if not known:
+            name = form.repeat_xlsform_name(r)
+            for f in form.repeat_fields(r):
+                segs = f.path.split("/")
+                if name in segs[:-1]:
+                    known = "/".join(segs[: len(segs) - 1 - segs[:-1][::-1].index(name)])
+                    break
+        out[r] = known or ""
+    return out
+
+
+def parent_repeat(form, repeat: str) -> str | None:
+    """The repeat that encloses this one (None: the main records)."""
+    paths = repeat_paths(form)
+    mine = paths.get(repeat, "")
+    outer = [r for r, p in paths.items() if r != repeat and p and mine.startswith(p + "/")]
+    return max(outer, key=lambda r: len(paths[r])) if outer else None
+
+
+def repeat_scope(form, level: str | None, rows) -> RepeatScope:
+    """What `sum(${age})`, `count(${members})` or `indexed-repeat(...)` read from the rows of a check at `level`
+    (None: the main records): `rows(repeat)` gives the SQL of that repeat's rows of the current row (RepeatScope),
+    and is asked only for a repeat directly inside `level` (its children) or `level` itself (its siblings)."""
+    def reachable(repeat: str):
+        if repeat != level and parent_repeat(form, repeat) != level:
+            return None  # nested deeper, or in another branch: not read
+        return rows(repeat)
+
+    names = {**{form.repeat_xlsform_name(r): r for r in form.repeats}, **form.by_xlsform_name()}
+    return RepeatScope(names=names, field_repeat={f.name: f.repeat for f in form.fields if f.repeat},
+                       repeat_names={form.repeat_xlsform_name(r): r for r in form.repeats},
+                       types={f.name: f.type for f in form.fields}, rows=reachable)
+
+
 def now_sql(columns: set[str]) -> str:
     """The submission's own moment where the staging table has it, else the clock."""
     have = [c for c in SUBMISSION_TIME if c in columns]
@@ -67,7 +106,8 @@ def now_sql(columns: set[str]) -> str:
 
 
 def _compile(ctx: Context, expression: str, f, kind: str, types: dict[str, str],
-             opts: Options | None = None, typed: bool = False):
+             opts: Options | None = None, typed: bool = False, shown: str | None = None):
+    shown = shown or f.xlsform_name
     try:
         if typed:
             return to_sql_typed(expression, types, self_field=f.name, options=opts)
@@ -75,13 +115,27 @@ def _compile(ctx: Context, expression: str, f, kind: str, types: dict[str, str],
     except ExpressionError as exc:
         if exc.feature or kind == "calculation":  # said at install; the rule cannot be checked here
             ctx.report.add(Finding("expression-unsupported",
-                                   f"{kind} of {f.xlsform_name!r} is not checked: {exc.message}",
+                                   f"{kind} of {shown!r} is not checked: {exc.message}",
                                    severity=WARNING, column=f.name, value=expression))
         else:
             ctx.report.add(Finding("expression-invalid",
-                                   f"{kind} of {f.xlsform_name!r}: {exc.message} at {exc.position}",
+                                   f"{kind} of {shown!r}: {exc.message} at {exc.position}",
                                    column=f.name, value=expression))
         return None
+
+
+def _absent_required(ctx: Context, f, shown: str, relevant: str | None) -> None:
+    """A required field the file has no column for: one finding, not `required` on every row. With --update
+    each record keeps its stored value (a warning); otherwise, when some row needs it, the file lacks a column."""
+    if ctx.extra.get("update"):
+        ctx.report.add(Finding("column-missing", f"{shown} is required and the file has no column for it: "
+                               "each record keeps its stored value", severity=WARNING, column=f.name))
+        return
+    needed = ctx.eng.execute(f"SELECT count(*) FROM {ctx.table}"
+                             + (f" WHERE coalesce(({relevant}), false)" if relevant else "")).fetchall()[0][0]
+    if needed:
+        ctx.report.add(Finding("column-missing", f"{shown} is required, and the file has no column for it "
+                               f"({needed} row{'s' if needed != 1 else ''} need it)", severity=ERROR, column=f.name))
 
 
 def _range_rule(f, c: str) -> tuple[str, str] | None:
@@ -100,12 +154,12 @@ def _range_rule(f, c: str) -> tuple[str, str] | None:
     return cond, text
 
 
-def _choice_filter(ctx: Context, f, c: str, types: dict[str, str], opts: Options) -> str | None:
+def _choice_filter(ctx: Context, f, c: str, types: dict[str, str], opts: Options, shown: str) -> str | None:
     """The condition that a value is NOT among the choices the field's choice_filter leaves for the row."""
     rows = f.choice_rows or []
     cols = sorted({k for r in rows for k in r})
     choice_opts = Options(**{**opts.__dict__, "choice_columns": {k: f"ch.{q(k)}" for k in cols}})
-    cond = _compile(ctx, f.choice_filter, f, "choice_filter", types, choice_opts)
+    cond = _compile(ctx, f.choice_filter, f, "choice_filter", types, choice_opts, shown=shown)
     if cond is None:
         return None
     structs = ", ".join("{" + ", ".join(f"{_lit(k)}: {_lit(r.get(k, ''))}" for k in cols) + "}" for r in rows)
@@ -116,9 +170,10 @@ def _choice_filter(ctx: Context, f, c: str, types: dict[str, str], opts: Options
             f"len(list_filter([{structs}], lambda ch: ch.{q('name')} = v AND coalesce(({cond}), false))) = 0)) > 0")
 
 
-def _calculation(ctx: Context, f, c: str, types: dict[str, str], opts: Options) -> tuple[str, str] | None:
+def _calculation(ctx: Context, f, c: str, types: dict[str, str], opts: Options,
+                 shown: str) -> tuple[str, str] | None:
     """The condition that an exported calculated value differs from the form's calculation."""
-    compiled = _compile(ctx, f.calculation, f, "calculation", types, opts, typed=True)
+    compiled = _compile(ctx, f.calculation, f, "calculation", types, opts, typed=True, shown=shown)
     if compiled is None:
         return None
     sql, kind = compiled
@@ -137,18 +192,26 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
     present = ctx.columns()
     fields = [f for f in ctx.form.fields if f.name in present and f.type != "calculate"]
     types = {f.name: f.type for f in ctx.form.fields}
-    opts = options(ctx.form, now=now_sql(present), position=ctx.extra.get("position_sql"))
+    scope = ctx.extra.get("repeat_scope")  # the importer's repeat rows, for sum(), count(), indexed-repeat()
+    opts = options(ctx.form, now=now_sql(present), position=ctx.extra.get("position_sql"),
+                   repeats=scope(ctx.table) if scope else None)
+    headers = ctx.extra.get("file_columns") or {}  # a field as the file's header names it
+    absent = set(ctx.extra.get("absent") or ())  # fields the file has no column for
     own = batch is None
     batch = batch or Batch(ctx)
     flag = batch.add
     for f in fields:
         c = q(f.name)
-        shown = f.xlsform_name
+        shown = headers.get(f.name) or f.xlsform_name
+        if f.name in absent and f.required:
+            _absent_required(ctx, f, shown, _compile(ctx, f.relevant, f, "relevance", types, opts, shown=shown)
+                             if f.relevant else None)
+            continue
         flag("cell-too-long", f"length({c}) > {MAX_CELL_CHARS}", f"{shown} is longer than {MAX_CELL_CHARS} characters",
              column=f.name, value=f"left({c}, 40)")
         flag("encoding", f"contains({c}, chr(0))", f"{shown} holds a NUL byte (a binary or mis-encoded file)",
              column=f.name)
-        relevant = _compile(ctx, f.relevant, f, "relevance", types, opts) if f.relevant else None
+        relevant = _compile(ctx, f.relevant, f, "relevance", types, opts, shown=shown) if f.relevant else None
         if f.required:
             cond = f"{c} IS NULL" + (f" AND coalesce(({relevant}), false)" if relevant else "")
             flag("required", cond, f"{shown} is required", column=f.name)
@@ -175,7 +238,7 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
                  f"lambda v: v <> '' AND NOT list_contains({_literal_list(f.choices)}, v))) > 0",
                  f"{shown} holds a value that is not one of its choices", column=f.name, value=c)
         if f.choice_filter and f.choice_rows and f.type in ("select_one", "select_multiple"):
-            cond = _choice_filter(ctx, f, c, types, opts)
+            cond = _choice_filter(ctx, f, c, types, opts, shown)
             if cond:
                 known = (f" AND list_contains({_literal_list(f.choices)}, trim({c}))"
                          if f.type == "select_one" and f.choices else "")
@@ -183,17 +246,18 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
                      f"{shown}: the choice is not among those its filter leaves here ({f.choice_filter})",
                      column=f.name, value=c)
         if f.constraint:
-            sql = _compile(ctx, f.constraint, f, "constraint", types, opts)
+            sql = _compile(ctx, f.constraint, f, "constraint", types, opts, shown=shown)
             if sql:
                 guard = f" AND NOT coalesce(({bad_type}), true)" if bad_type else ""
                 flag("constraint", f"{c} IS NOT NULL{guard} AND NOT coalesce(({sql}), false)",
                      f.constraint_message or f"{shown} breaks its constraint {f.constraint}", column=f.name, value=c)
     for f in ctx.form.fields:  # calculations, checked against the exported value where there is one
-        if f.calculation and f.name in present:
-            rule = _calculation(ctx, f, q(f.name), types, opts)
+        if f.calculation and f.name in present and f.name not in absent:
+            shown = headers.get(f.name) or f.xlsform_name
+            rule = _calculation(ctx, f, q(f.name), types, opts, shown)
             if rule:
                 flag("calculate-mismatch", f"{q(f.name)} IS NOT NULL AND ({rule[0]})",
-                     f"{f.xlsform_name} is not what its calculation gives ({f.calculation})",
+                     f"{shown} is not what its calculation gives ({f.calculation})",
                      column=f.name, value=q(f.name), severity=WARNING)
     if own:
         batch.run()
@@ -203,15 +267,20 @@ def review_form(form) -> list[Finding]:
     """At install: every expression of the form compiled once; what Passage cannot evaluate is a warning
     naming the field and the function (its rule will not be checked on import), never a crash later."""
     types = {f.name: f.type for f in form.fields}
-    opts = options(form, position="1")
+    # Repeat rows as an export carries them: what sum(), count() and indexed-repeat() can read is checked
+    opts_at = {lv: options(form, position="1", repeats=repeat_scope(form, lv, _any_rows))
+               for lv in [None, *form.repeats]}
+    opts = opts_at[None]
     out: list[Finding] = []
     for f in form.fields:
         exprs = [("relevance", f.relevant), ("constraint", f.constraint), ("calculation", f.calculation)]
+        level_types = {x.name: x.type for x in form.fields if x.repeat is None or x.repeat == f.repeat
+                       or x.repeat in _enclosing(form, f.repeat)}
         for kind, expr in exprs:
             if not expr:
                 continue
             try:
-                to_sql(expr, types, self_field=f.name, options=opts)
+                to_sql(expr, level_types, self_field=f.name, options=opts_at.get(f.repeat, opts))
             except ExpressionError as exc:
                 out.append(_review_finding(f, kind, expr, exc))
         if f.choice_filter:
@@ -225,12 +294,29 @@ def review_form(form) -> list[Finding]:
             out.append(Finding("expression-unsupported", f"{f.xlsform_name}: the choices file {f.choice_file!r} "
                                "did not come with the form (put it beside the .xlsx): its values are not checked",
                                severity=WARNING, column=f.xlsform_name, value=f.choice_file))
-    for repeat, expr in form.repeat_counts.items():
+    for repeat, expr in form.repeat_counts.items():  # evaluated on the rows of the enclosing level
+        parent = parent_repeat(form, repeat)
+        level_types = {x.name: x.type for x in form.fields if x.repeat is None or x.repeat == parent
+                       or x.repeat in _enclosing(form, parent)}
         try:
-            to_sql(expr, types, options=opts)
+            to_sql(expr, level_types, options=opts_at.get(parent, opts))
         except ExpressionError as exc:
             out.append(Finding("expression-unsupported", f"repeat_count of {form.repeat_xlsform_name(repeat)!r}: "
                                f"{exc.message}", severity=WARNING, column=form.repeat_xlsform_name(repeat), value=expr))
+    return out
+
+
+def _any_rows(repeat: str) -> tuple[str, str]:
+    """At install: any repeat's rows, to compile against (RepeatScope.rows)."""
+    return "FROM (SELECT NULL AS _row) _rc", "_rc._row"
+
+
+def _enclosing(form, repeat: str | None) -> list[str]:
+    out = []
+    while repeat is not None:
+        repeat = parent_repeat(form, repeat)
+        if repeat is not None:
+            out.append(repeat)
     return out
 
 

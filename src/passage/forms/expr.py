@@ -37,7 +37,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["UNCHECKABLE", "ExpressionError", "Options", "functions", "referenced_fields", "to_sql", "to_sql_bool", "to_sql_typed"]
+__all__ = ["REPEAT_FUNCTIONS", "UNCHECKABLE", "ExpressionError", "Options", "RepeatScope", "functions",
+           "referenced_fields", "to_sql", "to_sql_bool", "to_sql_typed"]
 
 
 class ExpressionError(ValueError):
@@ -280,6 +281,25 @@ class Options:
     choice_columns: Mapping[str, str] | None = None
     choice_labels: Mapping[str, Mapping[str, str]] | None = None
     position: str | None = None
+    repeats: RepeatScope | None = None
+
+
+@dataclass(frozen=True)
+class RepeatScope:
+    """The repeat rows an expression of one level may read (`sum(${age})`, `indexed-repeat(...)`).
+
+    names: XLSForm name -> storage name of every field and repeat of the form; field_repeat: storage name of a
+    field in a repeat -> its repeat; repeat_names: XLSForm repeat name -> storage name; types: every field's type;
+    rows(repeat): the SQL `FROM <table> _rc WHERE ...` of that repeat's rows that belong to the current row
+    (children of it, or for its own repeat its siblings) with `_rc` as their alias, and the SQL of their order,
+    or None when they cannot be read (the export does not carry them, or the repeat is nested deeper).
+    """
+
+    names: Mapping[str, str]
+    field_repeat: Mapping[str, str]
+    repeat_names: Mapping[str, str]
+    types: Mapping[str, str]
+    rows: Callable[[str], tuple[str, str] | None]
 
 
 # Functions of ODK XPath that cannot be decided from one row's exported values: installing a form that uses
@@ -287,8 +307,6 @@ class Options:
 UNCHECKABLE = {
     "pulldata": "reads a CSV attached on the device", "instance": "reads a secondary instance",
     "random": "a random number", "uuid": "a fresh identifier", "once": "a value kept from the first edit",
-    "indexed-repeat": "reads other repeat rows", "sum": "sums over repeat rows", "count": "counts repeat rows",
-    "max": "over repeat rows", "min": "over repeat rows", "join": "joins repeat rows",
     "digest": "a hash function", "area": "geometry", "distance": "geometry", "format-date": "a formatted date",
     "format-date-time": "a formatted date", "version": "the form version on the device",
     "property": "a device property", "randomize": "shuffles choices", "sin": "trigonometry",
@@ -298,6 +316,12 @@ UNCHECKABLE = {
     "last-saved": "the last saved form", "jr:itext": "a translation", "base64-decode": "decoding",
     "encrypt-string": "encryption", "decrypt-string": "encryption", "extract-signed": "signatures",
 }
+
+
+# Functions over the nodes of a repeat: evaluated over the repeat's rows of the current row when the check
+# is given them (Options.repeats), otherwise unchecked like those above. name -> (min args, max args).
+REPEAT_FUNCTIONS = {"sum": (1, 1), "count": (1, 1), "max": (1, 1), "min": (1, 1), "join": (2, 2),
+                    "indexed-repeat": (3, 3)}
 
 
 # --------------------------------------------------------------------------- functions
@@ -630,6 +654,8 @@ class _Parser:
         name_tok = self.advance()
         open_tok = self.advance()
         name = name_tok.text
+        if name in REPEAT_FUNCTIONS:
+            return self.over_repeat(name, name_tok, open_tok)
         spec = _FUNCTIONS.get(name)
         if spec is None:
             if name in UNCHECKABLE:
@@ -665,6 +691,103 @@ class _Parser:
                 name_tok.pos,
             )
         return spec[2](self, args, positions)
+
+    # -- functions over repeat rows
+
+    def over_repeat(self, name: str, name_tok: _Token, open_tok: _Token) -> _Val:
+        """sum/count/max/min/join over a repeat's nodes, indexed-repeat(${field}, ${repeat}, n): correlated
+        subqueries over the repeat rows of the current row (RepeatScope.rows)."""
+        scope = self.opts.repeats
+        why = {"sum": "sums over repeat rows", "count": "counts repeat rows", "join": "joins repeat rows",
+               "indexed-repeat": "reads other repeat rows"}.get(name, "over repeat rows")
+        if scope is None:
+            raise self.error(f"{name}() ({why}) cannot be checked without the repeat's rows", name_tok.pos,
+                             feature=f"{name}()")
+        low, high = REPEAT_FUNCTIONS[name]
+        args: list[tuple[_Token, _Val | None]] = []
+        if self.tok.kind != _RPAREN:
+            while True:
+                t = self.tok
+                if t.kind == _FIELD and self.tokens[self.i + 1].kind in (_COMMA, _RPAREN):
+                    self.advance()  # a node set: read below, not as the current row's value
+                    args.append((t, None))
+                else:
+                    args.append((t, self.or_expr()))
+                if self.tok.kind == _COMMA:
+                    self.advance()
+                    continue
+                break
+        self.expect_close(open_tok)
+        if not low <= len(args) <= high:
+            raise self.error(f"{name}() takes {low if low == high else f'{low} to {high}'} argument"
+                             f"{'s' if high > 1 else ''}, got {len(args)}", name_tok.pos)
+        node_tok = args[1][0] if name == "join" else args[0][0]
+        if node_tok.kind != _FIELD:
+            raise self.error(f"{name}() over a path or an expression, not a ${{field}}, is not checked",
+                             node_tok.pos, feature=f"{name}()")
+        target = scope.names.get(node_tok.value, node_tok.value)
+        repeat = scope.field_repeat.get(target)
+        counted_group = None
+        if repeat is None and name == "count":
+            counted_group = scope.repeat_names.get(node_tok.value, node_tok.value if node_tok.value in
+                                                   scope.repeat_names.values() else None)
+            repeat = counted_group
+        if target in self.fields and name != "indexed-repeat":
+            return self.single_node(name, args, target)  # a node of the current row (its level or above): itself
+        if repeat is None:
+            raise self.error(f"{name}() over ${{{node_tok.value}}}, which is in no repeat group, is not checked",
+                             node_tok.pos, feature=f"{name}()")
+        if name == "indexed-repeat":
+            group_tok = args[1][0]
+            group = scope.repeat_names.get(group_tok.value, group_tok.value) if group_tok.kind == _FIELD else None
+            if group != repeat:
+                raise self.error("indexed-repeat() across nested repeats (or of a field outside its repeat) is "
+                                 "not checked", group_tok.pos, feature="indexed-repeat()")
+        rows = scope.rows(repeat)
+        if rows is None:
+            raise self.error(f"{name}() reads rows of repeat group {node_tok.value!r} that this check does not have "
+                             "(the export does not carry them, or they lie in a nested repeat)", name_tok.pos,
+                             feature=f"{name}()")
+        source, order = rows
+        if name == "count":
+            return _Val(f"CAST((SELECT count(*) {source}) AS DOUBLE)", _NUMBER)
+        col = f"_rc.{_quote_ident(target)}"
+        if name in ("sum", "max", "min"):
+            agg = {"sum": "coalesce(sum({x}), 0)", "max": "max({x})", "min": "min({x})"}[name]
+            return _Val(f"(SELECT {agg.format(x=f'TRY_CAST({col} AS DOUBLE)')} {source})", _NUMBER)
+        if name == "join":
+            sep = args[0][1]
+            assert sep is not None
+            return _Val(f"coalesce((SELECT string_agg({col}, {_as_str(sep)} ORDER BY {order}) {source}), '')",
+                        _STRING)
+        index = args[2][1]
+        if index is None:  # a bare ${field} as the index: the current row's value
+            index = self.column_of(args[2][0])
+        cell = f"list_extract((SELECT list({col} ORDER BY {order}) {source}), CAST({_as_num(index)} AS INTEGER))"
+        xls_type = (scope.types.get(target) or "").split()[:1]
+        kind = xls_type[0].lower() if xls_type else ""
+        if kind in _NUMERIC_TYPES:
+            return _Val(f"TRY_CAST({cell} AS DOUBLE)", _NUMBER, text_sql=cell)
+        if kind in _DATE_TYPES:
+            return _Val(f"TRY_CAST({cell} AS DATE)", _DATE, text_sql=cell)
+        if kind in _DATETIME_TYPES:
+            return _Val(f"TRY_CAST({cell} AS TIMESTAMP)", _DATETIME, text_sql=cell)
+        return _Val(cell, _STRING)
+
+    def column_of(self, tok: _Token) -> _Val:
+        col = self.resolve(tok.value)
+        if col is None:
+            raise self.error(f"unknown field ${{{tok.value}}}", tok.pos)
+        return self.column(col)
+
+    def single_node(self, name: str, args: list[tuple[_Token, _Val | None]], target: str) -> _Val:
+        """sum/max/min/join/count over a field of the current level: one node, itself."""
+        v = self.column(target)
+        if name == "count":
+            return _Val("CAST(1 AS DOUBLE)", _NUMBER)
+        if name == "join":
+            return _Val(f"coalesce({_as_str(v)}, '')", _STRING)
+        return _Val(f"coalesce({_as_num(v)}, 0)" if name == "sum" else _as_num(v), _NUMBER)
 
     def at_path(self) -> bool:
         """`..`, `./x`, `/data/x` or `current()/..`: a location path as pyxform writes references."""
@@ -823,8 +946,9 @@ def to_sql_bool(expression: str, fields: Mapping[str, str], self_field: str | No
 
 
 def functions() -> list[str]:
-    """The functions the compiler evaluates (docs/forms.md lists them; a test checks it does)."""
-    return sorted(_FUNCTIONS)
+    """The functions the compiler evaluates (docs/forms.md lists them; a test checks it does); those over repeat
+    rows (REPEAT_FUNCTIONS) are evaluated when the check has the repeat's rows."""
+    return sorted([*_FUNCTIONS, *REPEAT_FUNCTIONS])
 
 
 def referenced_fields(expression: str) -> set[str]:

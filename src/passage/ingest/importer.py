@@ -90,6 +90,12 @@ class Importer:
         (`numPresentIdpInd`, not the storage column `num_present_idp_ind`). Empty: the files use the form's names."""
         return {}
 
+    def rule_context(self) -> dict[str, Any]:
+        """What the form's rules (passage.checks.form_rules) may read beyond the staged row, merged into the
+        checks' context: `file_columns` (their messages name the file's headers), `repeat_scope` (a function of
+        the checked table giving the repeat rows sum(), count() and indexed-repeat() read). Empty: neither."""
+        return {}
+
     def repeat_tables(self) -> list[tuple[str, str, str]]:
         """Repeat groups loaded beside the records: (repeat name, its staging table, the parents' staging)."""
         return []
@@ -115,13 +121,21 @@ def _option(name: object) -> str:
 
 def name_file_columns(report: Any, names: dict[str, str]) -> None:
     """Findings of `report` with each form field in `names` called as the file calls it: in `column`, and as a
-    whole word in the message."""
+    whole word in the message. A message that names its column's header already (its check knew the file's
+    names) is left as it is, and so is a finding about a column the file names as the form does."""
     import re
     from dataclasses import replace
 
     if not names:
         return
     word = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
-    report.findings[:] = [replace(f, column=names.get(f.column, f.column) if f.column else f.column,
-                                  message=word.sub(lambda m: names[m.group(1)], f.message))
-                          for f in report.findings]
+
+    def named(f: Any) -> Any:
+        header = names.get(f.column) if f.column else None
+        if f.column and header is None:
+            return f
+        if header is not None and header in f.message:
+            return replace(f, column=header)
+        return replace(f, column=header or f.column, message=word.sub(lambda m: names[m.group(1)], f.message))
+
+    report.findings[:] = [named(f) for f in report.findings]

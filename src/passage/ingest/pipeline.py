@@ -283,7 +283,7 @@ class ImportJob:
                                  store_keys=records.current_keys(store, eng, self.form_id) if self.scopes is None
                                  else None,
                                  extra={"resolver": PcodeResolver(store), "update": self.update, "store": store,
-                                        "absent": self.absent})
+                                        "absent": self.absent, **self.importer.rule_context()})
         self._step(lambda: run_checks(ctx))
         if self.quarantining and self.report.ok and self.aside and "_key" not in ctx.columns():
             self._step(lambda: unique_key.run(ctx))  # skipped by run_checks while some rows had errors

@@ -386,6 +386,10 @@ class XlsformDataImporter(Importer):
         self._levels: dict[str | None, _Level] = {}
         self._level_of: dict[str, str | None] = {}  # field name -> its level
         self._groups: set[str] = set()
+        self._headers: dict[str, str] = {}  # field name -> the header the (first) file gave it
+        self._carried: dict[str | None, set[str]] = {}  # level -> fields some file had a column for
+        self._staged_files: dict[str | None, set[str]] = {}  # level -> files that held its rows' sheet
+        self._files: list[str] = []
 
     def _peek_header(self, path: Path) -> list[str]:
         """The main header of an export, best effort (the real reading reports any problem)."""
@@ -481,12 +485,48 @@ class XlsformDataImporter(Importer):
     def repeat_tables(self) -> list[tuple[str, str, str]]:
         return self.repeat_stages
 
+    def file_columns(self) -> dict[str, str]:
+        """Each field as the file's header named it (`household/hh-size`, `hh-size`, a label): findings say it."""
+        return {name: h for name, h in self._headers.items() if h != name}
+
+    def absent_fields(self, repeat: str | None = None) -> set[str]:
+        """Fields of a level whose sheet the files held, but no file had a column for (`--update` keeps their
+        stored values). A level no file held is not "absent": it has no rows to load."""
+        if repeat not in self._staged_files or self.form is None:
+            return set()
+        fields = self.form.top_fields() if repeat is None else self.form.repeat_fields(repeat)
+        return {f.name for f in fields} - self._carried.get(repeat, set())
+
+    def rule_context(self) -> dict[str, Any]:
+        """For the main records' form rules: the file's headers, and the repeat rows sum(), count() and
+        indexed-repeat() read."""
+        return {"file_columns": self.file_columns(), "repeat_scope": lambda table: self._scope(None, table)}
+
+    def _scope(self, level: str | None, table: str):
+        """The repeat rows an expression of `level`, checked over `table`, may read: the rows of a repeat
+        directly inside it (its children) or of its own repeat (its siblings), when every file held them."""
+        from passage.checks import form_rules
+
+        def rows(repeat: str) -> tuple[str, str] | None:
+            stage = self._stages.get(repeat) if hasattr(self, "_stages") else None
+            if stage is None or stage not in self._created or \
+                    self._staged_files.get(repeat, set()) != set(self._files):
+                return None
+            link = "_parent_index" if repeat == level else "_index"
+            source = (f"FROM {stage} _rc WHERE _rc._file = {table}._file AND "
+                      f"{_link_key('_rc._parent_index')} = {_link_key(f'{table}.{link}')}")
+            return source, "TRY_CAST(_rc._index AS BIGINT), _rc._row"
+
+        return form_rules.repeat_scope(self.form, level, rows)
+
     def stage(
         self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report
     ) -> int:
         if self.form is None:
             raise RuntimeError("XlsformDataImporter.bind_form must run before stage")
         self._table = table
+        self._headers, self._carried, self._staged_files = {}, {}, {}
+        self._files = [f.name for f in files]
         self._stages = {
             r: (table if r is None else f"{table}__r{i}") for i, r in enumerate([None, *self.form.repeats])
         }
@@ -549,6 +589,7 @@ class XlsformDataImporter(Importer):
         every repeat row's record id and its parent's."""
         for repeat, table, _ in self.repeat_stages:
             self._check_repeat(ctx, repeat, table)
+        self._check_repeat_counts(ctx)
         if not ctx.report.ok or not self.repeat_stages:
             return
         eng = ctx.eng
@@ -823,12 +864,22 @@ class XlsformDataImporter(Importer):
                     "column-missing",
                     f"geopoint {fld.path} is split into columns but has no {' or '.join(missing)} column",
                 )
+        for name, i in sm.fields.items():
+            self._headers.setdefault(name, headers[i])
+        for name, opts in sm.options.items():  # `needs/water` -> `needs`
+            h, choice = headers[opts[0][1]], opts[0][0]
+            self._headers.setdefault(name, h[: -len(choice) - 1] if h.casefold().endswith(choice.casefold()) else h)
+        for name, parts in sm.geo.items():  # `gps-Latitude` -> `gps`
+            h = headers[next(iter(parts.values()))]
+            self._headers.setdefault(name, h[: h.rfind(next(p for p in _GEO_PARTS if h.endswith(p))) - 1]
+                                     if any(h.endswith(p) for p in _GEO_PARTS) else h)
         for f in level.fields:
             if f.name not in sm.fields and f.name not in sm.options and f.name not in sm.geo:
                 report.add(
                     Finding(
                         "column-missing",
-                        f"no column for field {f.path}: its values are empty",
+                        f"no column for field {f.path}: its values are empty "
+                        "(with --update, each record keeps its stored value)",
                         severity=WARNING,
                         file=fname,
                         sheet=sheet,
@@ -917,6 +968,8 @@ class XlsformDataImporter(Importer):
         )
         if report.ok:
             self._created.add(target)
+            self._staged_files.setdefault(level.repeat, set()).add(f.name)
+            self._carried.setdefault(level.repeat, set()).update(sm.fields, sm.options, sm.geo)
         return n
 
     # ---------------------------------------------------------------- CSV
@@ -1408,7 +1461,7 @@ class XlsformDataImporter(Importer):
         own = {f.name for f in fields}
         refs: set[str] = set()
         for f in fields:
-            for expr in (f.relevant, f.constraint):
+            for expr in (f.relevant, f.constraint, f.calculation):
                 if expr:
                     try:
                         refs |= referenced_fields(expr)
@@ -1451,8 +1504,76 @@ class XlsformDataImporter(Importer):
                 f"FROM {table} a0 {' '.join(joins)}"
             )
         sub = dataclasses.replace(self.form, fields=fields + helpers, repeats=[])
+        extra = {"file_columns": self.file_columns(), "absent": self.absent_fields(repeat),
+                 "update": ctx.extra.get("update"), "repeat_scope": lambda t: self._scope(repeat, t),
+                 **({"kept_per_check": ctx.extra["kept_per_check"]} if "kept_per_check" in ctx.extra else {})}
         try:
-            form_rules.run(Context(eng, target, sub, {}, ctx.report))
+            form_rules.run(Context(eng, target, sub, {}, ctx.report, extra=extra))
         finally:
             if target != table:
                 eng.execute(f"DROP TABLE IF EXISTS {target}")
+
+    def _check_repeat_counts(self, ctx: Context) -> None:
+        """`repeat_count`: ODK makes exactly that many instances, so a parent row whose export holds more or
+        fewer rows of the repeat is a broken export (`repeat-count`, on the parent's row). Checked where every
+        file held the repeat's rows, and where the count is known (an empty count is not checked)."""
+        from passage.checks import form_rules
+        from passage.forms.expr import to_sql
+
+        for repeat, expression in self.form.repeat_counts.items():
+            stage = self._stages.get(repeat)
+            if stage not in self._created or self._staged_files.get(repeat, set()) != set(self._files):
+                continue
+            parent = self._levels[repeat].parent
+            table = ctx.table if parent is None else self._stages[parent]
+            fields = self.form.top_fields() if parent is None else self.form.repeat_fields(parent)
+            target, helpers = self._with_outer(ctx.eng, parent, table, expression, fields)
+            sub = dataclasses.replace(self.form, fields=fields + helpers, repeats=[])
+            name = _repeat_name(self.form, repeat)
+            try:
+                opts = form_rules.options(sub, now=form_rules.now_sql(Context(ctx.eng, target, sub, {}, ctx.report)
+                                                                      .columns()),
+                                          repeats=self._scope(parent, target))
+                want = to_sql(expression, {f.name: f.type for f in sub.fields}, options=opts)
+            except ExpressionError:
+                continue  # said at install (expression-unsupported): not checked
+            n = (f"(SELECT count(*) FROM {stage} _rc WHERE _rc._file = {target}._file AND "
+                 f"{_link_key('_rc._parent_index')} = {_link_key(target + '._index')})")
+            k = f"greatest(CAST(floor(TRY_CAST(({want}) AS DOUBLE)) AS BIGINT), 0)"
+            rctx = Context(ctx.eng, target, sub, {}, ctx.report, extra=ctx.extra)
+            try:
+                flag(rctx, "repeat-count", f"{k} IS NOT NULL AND {n} <> {k}",
+                     f"repeat group {name!r} has a number of rows here other than its repeat_count "
+                     f"({expression}): ODK makes exactly that many",
+                     column=name, value=f"{n} || ' rows, repeat_count ' || {k}")
+            finally:
+                if target != table:
+                    ctx.eng.execute(f"DROP TABLE IF EXISTS {target}")
+
+    def _with_outer(self, eng, level: str | None, table: str, expression: str,
+                    fields: list[Field]) -> tuple[str, list[Field]]:
+        """`table` (a level's staged rows) with the values of enclosing levels that `expression` names joined
+        in from the parent rows (a temp table, else `table` itself), and the fields they are (without rules)."""
+        try:
+            refs = referenced_fields(expression)
+        except ExpressionError:
+            return table, []
+        by_name = self.form.by_xlsform_name()
+        own = {f.name for f in fields}
+        chain = self._ancestors(level)
+        outside = sorted({by_name.get(n, n) for n in refs} - own)
+        outside = [n for n in outside if n in self._level_of and self._level_of[n] in chain]
+        if not outside:
+            return table, []
+        joins, prev = [], "a0"
+        for k, lv in enumerate(chain, start=1):
+            joins.append(f"LEFT JOIN {self._stages[lv]} a{k} ON a{k}._file = {prev}._file "
+                         f"AND {_link_key(f'a{k}._index')} = {_link_key(prev + '._parent_index')}")
+            prev = f"a{k}"
+        cols = [f"a{chain.index(self._level_of[n]) + 1}.{q(n)} AS {q(n)}" for n in outside]
+        target = f"{table}_rc"
+        eng.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT a0.*, {', '.join(cols)} "
+                    f"FROM {table} a0 {' '.join(joins)}")
+        helpers = [dataclasses.replace(self.form.field(n), required=False, constraint=None, relevant=None,
+                                       choices=None, calculation=None) for n in outside]
+        return target, helpers
