@@ -10,8 +10,9 @@ order. The rules:
 - codes converted to the COD by the P-code length table: ISO2 for ISO3 prefixes (`TD07` -> `TCD07`),
   a missing or extra leading zero (`NG08`, `NG0008` -> `NG008`); warning `PCode length <given>-><COD>`;
 - a code given exactly as in the COD whose provider name matches another place of the same parent
-  (exact or fuzzy) warns `PCode mismatch <code> != <name>`; a name that matches the same place
-  (`Ouest` for `West`) does not; no name check on a code that had to be converted, nor on the admin 1
+  (exact or fuzzy, as hdx-python-country 3.9.8 matches: substring, then RefinedSoundex) warns
+  `PCode mismatch <code> != <name>`; a name that matches the same place (`Ouest` for `West`) does not,
+  and `Nord Ouest` on HT09 does (it sounds as near North-East, which comes first: HAPI's HTI rows); no name check on a code that had to be converted, nor on the admin 1
   name of an admin 2 row;
 - warnings admin 2 first, then admin 1, joined with `|`; admin0 rows carry none (the origin code is
   not part of HAPI), nor any admin field;
@@ -28,7 +29,7 @@ import json
 from pathlib import Path
 
 from passage.ingest import import_files
-from passage.packs.dtm.hapi import COLUMNS, admin_warnings
+from passage.packs.dtm.hapi import COLUMNS, admin_warnings, hapi_name_match
 from passage.places.pcodes import PcodeResolver
 from passage.publish import get_table, write
 
@@ -97,6 +98,16 @@ FILES = {
     ]),
     "hti-admin1.json": response("HTI", [
         ("HT01", "Ouest", None, None, 5, "Conflict", 2000, "BA", None),  # French for the COD's "West"
+        # The COD names Haiti's departments in English. OCHA's name matching (hdx-python-country 3.9.8) finds
+        # "Nord Ouest" nearest to North-East (HT04), not North-West (HT09): HAPI's five HTI warnings.
+        ("HT09", "Nord Ouest", None, None, 5, "Conflict", 700, "BA", None),
+        ("HT05", "Nord Ouest", None, None, 5, "Conflict", 60, "BA", None),  # Artibonite's code: a true mismatch
+        ("HT03", "Nord", None, None, 5, "Conflict", 400, "BA", None),  # North: the same place
+        ("HT07", "Sud", None, None, 5, "Conflict", 90, "BA", None),  # under 4 letters: not matched, no warning
+    ]),
+    "hti-admin2.json": response("HTI", [
+        ("HT09", "Nord Ouest", "HT0911", "Port de Paix", 5, "Conflict", 300, "BA", None),  # admin 1 name unchecked
+        ("HT09", "Nord Ouest", "HT0912", "Bassin Bleu", 5, "Conflict", 30, "BA", None),  # Bassin Bleu is HT0913
     ]),
     "ken-admin0.json": response("KEN", [
         (None, None, None, None, 5, "Drought", 3000, "BA", None),
@@ -112,6 +123,18 @@ EXPECTED = [
      OP["AFG"], "BA", "900", "5", "2024-01-31", "2024-01-31", "PCode mismatch AF1722 != Darwaz-e-Balla", ""],
     ["HTI", "Y", "Y", "Ouest", "", "HT01", "West", "", "", "1", OP["HTI"], "BA", "2000", "5", "2024-01-31",
      "2024-01-31", "", ""],
+    ["HTI", "Y", "Y", "Nord", "", "HT03", "North", "", "", "1", OP["HTI"], "BA", "400", "5", "2024-01-31",
+     "2024-01-31", "", ""],
+    ["HTI", "Y", "Y", "Nord Ouest", "", "HT05", "Artibonite", "", "", "1", OP["HTI"], "BA", "60", "5", "2024-01-31",
+     "2024-01-31", "PCode mismatch HT05 != Nord Ouest", ""],
+    ["HTI", "Y", "Y", "Sud", "", "HT07", "South", "", "", "1", OP["HTI"], "BA", "90", "5", "2024-01-31",
+     "2024-01-31", "", ""],
+    ["HTI", "Y", "Y", "Nord Ouest", "", "HT09", "North-West", "", "", "1", OP["HTI"], "BA", "700", "5", "2024-01-31",
+     "2024-01-31", "PCode mismatch HT09 != Nord Ouest", ""],
+    ["HTI", "Y", "Y", "Nord Ouest", "Port de Paix", "HT09", "North-West", "HT0911", "Port-de-Paix", "2", OP["HTI"],
+     "BA", "300", "5", "2024-01-31", "2024-01-31", "", ""],
+    ["HTI", "Y", "Y", "Nord Ouest", "Bassin Bleu", "HT09", "North-West", "HT0912", "La Tortue", "2", OP["HTI"],
+     "BA", "30", "5", "2024-01-31", "2024-01-31", "PCode mismatch HT0912 != Bassin Bleu", ""],
     ["KEN", "N", "Y", "", "", "", "", "", "", "0", OP["KEN"], "BA", "3000", "5", "2024-01-31", "2024-01-31",
      "", ""],
     # sorted by the codes as given: NG0008 before NG08
@@ -177,8 +200,22 @@ def test_parent_disagreement_is_worded_as_ocha_does(store):
 
 
 def test_name_matching_is_ochas(store):
+    """`hapi_name_match` is hdx-python-country 3.9.8's get_pcode (OCHA's pinned version), on the bundled COD."""
     resolver = PcodeResolver(store)
-    assert resolver.match_name("HTI", "Ouest", 1, "HTI") == "HT01"  # fuzzy: the same place, no warning
-    assert resolver.match_name("AFG", "Darwaz-e-Balla", 2, "AF17") == "AF1727"  # another place: a warning
-    assert resolver.match_name("TCD", "Mamdi", 2, "TCD07") == "TCD0701"
-    assert resolver.match_name("TCD", "", 2, "TCD07") is None
+    assert hapi_name_match(resolver, "HTI", "Ouest", 1, "HTI") == "HT01"  # fuzzy: the same place, no warning
+    assert hapi_name_match(resolver, "AFG", "Darwaz-e-Balla", 2, "AF17") == "AF1727"  # another place: a warning
+    assert hapi_name_match(resolver, "TCD", "Mamdi", 2, "TCD07") == "TCD0701"
+    assert hapi_name_match(resolver, "TCD", "", 2, "TCD07") is None
+    # Phonetic codes: NORDOUEST is as near NORTHEAST as NORTHWEST, and HT04 comes first
+    assert hapi_name_match(resolver, "HTI", "Nord Ouest", 1, "HTI") == "HT04"
+    assert hapi_name_match(resolver, "HTI", "Nord-Ouest", 1, "HTI") == "HT04"
+    assert hapi_name_match(resolver, "HTI", "Nord Est", 1, "HTI") == "HT04"
+    assert hapi_name_match(resolver, "HTI", "Grande Anse", 1, "HTI") == "HT08"  # COD "Grande'Anse": fuzzy
+    assert hapi_name_match(resolver, "HTI", "Sud", 1, "HTI") is None  # shorter than 4: exact or nothing
+    assert hapi_name_match(resolver, "HTI", "Artibonite", 1, "HTI") == "HT05"  # exact
+    assert hapi_name_match(resolver, "HTI", "Nippe", 1, "HTI") == "HT10"  # held in "nippes"
+    assert hapi_name_match(resolver, "HTI", "Xyzzy Qwerty", 1, "HTI") is None  # nothing within 2
+    assert hapi_name_match(resolver, "HTI", "1234", 1, "HTI") is None  # no letter to code
+    assert hapi_name_match(resolver, "HTI", "HT9", 1, "HTI") == "HT09"  # a code for a name: converted, as a code
+    # The installed library's own matching (used by the import's record warnings) finds North-West
+    assert resolver.match_name("HTI", "Nord Ouest", 1, "HTI") == "HT09"

@@ -11,8 +11,9 @@ for row for the same input. Its rules, as we follow them:
   warning;
 - warnings per row, admin 2 before admin 1, joined with `|`: a converted code says
   `PCode length <given>-><COD>`; a code given exactly as in the COD whose provider name
-  matches another place (hdx-python-country's name matching, fuzzy included) says
-  `PCode mismatch <code> != <name>` (checked at the row's own level only); an admin 1
+  matches another place says `PCode mismatch <code> != <name>` (checked at the row's own level
+  only), with the name matching of the hdx-python-country OCHA's pipeline pins (`hapi_name_match`:
+  `Nord Ouest` is the COD's North-East there, so HT09 named `Nord Ouest` is a mismatch); an admin 1
   code that is not the admin 2 code's parent says `PCode mismatch <given>-><parent> (parent)`
   (our import rejects such rows, so it does not occur here);
 - `has_hrp`, `in_gho` are `Y`/`N`; dates `YYYY-MM-DD`; `error` is empty because the
@@ -22,11 +23,12 @@ for row for the same input. Its rules, as we follow them:
 from __future__ import annotations
 
 from functools import cache
+from weakref import WeakKeyDictionary
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from passage.places.pcodes import PcodeResolver
+from passage.places.pcodes import PCODE_RE, PcodeResolver
 from passage.publish.tables import PublishedTable, conform
 from passage.store import Store
 
@@ -116,6 +118,79 @@ def hrp_gho(iso3: str) -> tuple[str, str]:
     return ("Y" if info.get("Has HRP") == "Y" else "N"), ("Y" if info.get("In GHO") == "Y" else "N")
 
 
+PHONETIC_THRESHOLD = 2  # the largest RefinedSoundex distance a fuzzy match may have (hdx-python-utilities 3.9)
+FUZZY_LENGTH = 4  # names shorter than this, once normalised, are matched exactly or not at all
+_CHILDREN: WeakKeyDictionary = WeakKeyDictionary()  # resolver -> {(iso3, level, parent): [(name, code, sounds)]}
+
+
+def _sound(name: str) -> str | None:
+    """pyphonetics' RefinedSoundex code, as hdx-python-utilities 3.9's `Phonetics` computes it; None for a
+    name without a letter (the library would raise there)."""
+    from pyphonetics import RefinedSoundex
+    from pyphonetics.exceptions import EmptyStringError
+
+    try:
+        return RefinedSoundex().phonetics(name)
+    except (EmptyStringError, IndexError):
+        return None
+
+
+def _variants(name: str) -> list[str]:
+    """A COD name as the fuzzy step tries it: itself, then `al `/`ad ` swapped and the article dropped."""
+    if name[:3] not in ("al ", "ad "):
+        return [name]
+    return [n for n in (name, ("ad " if name[:3] == "al " else "al ") + name[3:], name[3:]) if n]
+
+
+def _children(resolver: PcodeResolver, iso3: str, level: int, parent: str | None) -> list[tuple[str, str, list]]:
+    """The places under `parent` at `level`, in code order: (normalised name, code, sounds of its variants)."""
+    from hdx.utilities.text import normalise
+
+    index = _CHILDREN.setdefault(resolver, {})
+    key = (iso3, level, parent)
+    if key not in index:
+        found: dict[str, str] = {}
+        for code, place in sorted(resolver.places.items()):
+            if place.country == iso3 and place.level == level and place.parent == parent and place.name:
+                found[normalise(place.name)] = code  # a name given twice is the later code's, as in the library
+        index[key] = [(name, code, [_sound(v) for v in _variants(name)]) for name, code in found.items()]
+    return index[key]
+
+
+def hapi_name_match(resolver: PcodeResolver, iso3: str, name: str, level: int, parent: str | None) -> str | None:
+    """The P-code OCHA's HAPI pipeline finds for a provider's admin name: `AdminLevel.get_pcode` of
+    hdx-python-country 3.9.8, the version hdx-scraper-iom-dtm pins, with no admin name mappings (it gives none).
+
+    Exact after normalisation among the parent's children, then the first COD name (in code order) holding the
+    name, then the nearest by RefinedSoundex code: Levenshtein distance at most 2, the first on a tie. Later
+    versions match with RapidFuzz and name parts and find `Nord Ouest` to be North-West (HT09); 3.9.8's
+    phonetic codes put North-East (HT04) level with it and first, so HAPI warns `PCode mismatch HT09 != Nord
+    Ouest` on Haiti's admin 1 rows named so (`resolver.match_name` follows the installed library instead)."""
+    from hdx.utilities.text import normalise
+    from pyphonetics.distance_metrics import levenshtein_distance
+
+    if not name:
+        return None
+    if PCODE_RE.match(name):  # a code where a name belongs: the code, converted to the COD's length if need be
+        return resolver.resolve(iso3, name, level).code
+    children = _children(resolver, iso3, level, parent)
+    wanted = normalise(name)
+    exact = [code for cod_name, code, _ in children if cod_name == wanted]
+    if exact or len(wanted) < FUZZY_LENGTH:
+        return exact[0] if exact else None
+    held = [code for cod_name, code, _ in children if wanted in cod_name]
+    if held:
+        return held[0]
+    sound = _sound(wanted)
+    best, found = None, None
+    for _, code, sounds in children if sound else ():
+        for other in sounds:
+            distance = None if other is None else levenshtein_distance(sound, other)
+            if distance is not None and (best is None or distance < best):
+                best, found = distance, code
+    return found if best is not None and best <= PHONETIC_THRESHOLD else None
+
+
 def admin_warnings(resolver: PcodeResolver, iso3: str, given: list[str | None], codes: list[str | None],
                    names: list[str | None]) -> list[str]:
     """OCHA's warnings for one row's admin codes, deepest level first.
@@ -135,7 +210,7 @@ def admin_warnings(resolver: PcodeResolver, iso3: str, given: list[str | None], 
             if parent and parent != c:
                 out.append(f"PCode mismatch {c}->{parent} (parent)")
         elif names[i]:
-            match = resolver.match_name(iso3, names[i], i + 1, resolver.parent_of(c))
+            match = hapi_name_match(resolver, iso3, names[i], i + 1, resolver.parent_of(c))
             if match and match != c:
                 out.append(f"PCode mismatch {c} != {names[i]}")
         child = c
