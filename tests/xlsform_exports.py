@@ -486,7 +486,10 @@ def _kobo_columns(form: Form, r: str | None, sub: dict[str, Any] | None, headers
 
 
 def _kobo_main_rows(form: Form, subs: list[dict[str, Any]], headers: str, group_sep: str, xlsx: bool):
-    cols = ["start", "end"]
+    # Kobo writes `start` and `end` first; a form that declares them has them among its own columns.
+    own = {xml_name(f) for f in form.top_fields()}
+    timing = [k for k in ("start", "end") if k not in own]
+    cols = list(timing)
     rows = []
     for i, s in enumerate(subs, start=1):
         when = datetime.fromisoformat(s["_submission_time"])
@@ -495,7 +498,7 @@ def _kobo_main_rows(form: Form, subs: list[dict[str, Any]], headers: str, group_
                 "_id": 400000000 + i, "_uuid": s["_uuid"], "_submission_time": s["_submission_time"],
                 "_validation_status": None, "_notes": None, "_status": "submitted_via_web",
                 "_submitted_by": "enumerator", "__version__": "vA1b2C3d4E5f6G7h8", "_tags": None, "_index": i}
-        rows.append([meta["start"], meta["end"], *(v for _, v in _kobo_columns(form, None, s, headers, group_sep,
+        rows.append([*(meta[k] for k in timing), *(v for _, v in _kobo_columns(form, None, s, headers, group_sep,
                                                                                 xlsx)),
                      *(meta[k] for k in KOBO_META)])
     cols += [h for h, _ in _kobo_columns(form, None, None, headers, group_sep, xlsx)] + KOBO_META

@@ -317,9 +317,18 @@ def published_measures() -> dict[str, Measure]:
     return _pack_measures(lambda pack: pack.indicators, "indicators")
 
 
+def all_measures(store: Store | None = None) -> dict[str, Measure]:
+    """Every pack's measures: its indicators and the `measures:` list of its pack.yaml; with a store, also the
+    indicators its users added to their own forms (`passage.forms.datasets.stored_measures`)."""
+    if store is None:
+        return _pack_all_measures()
+    from passage.forms.datasets import stored_measures
+
+    return {**stored_measures(store), **_pack_all_measures()}
+
+
 @cache
-def all_measures() -> dict[str, Measure]:
-    """Every pack's measures: its indicators and the `measures:` list of its pack.yaml."""
+def _pack_all_measures() -> dict[str, Measure]:
     own = _pack_measures(lambda pack: pack.spec.get("measures") or [], "measures")
     both = set(own) & set(published_measures())
     if both:
@@ -339,8 +348,8 @@ def _pack_measures(items: Callable[[Any], Any], what: str) -> dict[str, Measure]
     return out
 
 
-def get_measure(name: str) -> Measure:
-    found = all_measures()
+def get_measure(name: str, store: Store | None = None) -> Measure:
+    found = all_measures(store)
     if name not in found:
         raise NotFound(f"no measure {name!r} (have: {', '.join(sorted(found))})")
     return found[name]
@@ -572,7 +581,7 @@ def expression(store: Store, m: Measure, filters: dict[str, Any] | None = None,
 def compute(store: Store, measure: Measure | str, filters: dict[str, Any] | None = None,
             table: ibis.Table | None = None) -> Any:
     """The measure's rows as a pyarrow Table."""
-    m = get_measure(measure) if isinstance(measure, str) else measure
+    m = get_measure(measure, store) if isinstance(measure, str) else measure
     return expression(store, m, filters, table).to_pyarrow()
 
 

@@ -86,7 +86,7 @@ def list_records(store: Store, principal: Any, ds: Dataset, f: RecordFilter, *, 
 def indicator_rows(store: Store, principal: Any, ds: Dataset, name: str, f: RecordFilter,
                    group: list[str] | None = None) -> pa.Table:
     """An indicator over what the caller may read; `group` rolls it up to some of its keys."""
-    ind = get_indicator(name)
+    ind = get_indicator(name, store)
     if ind.form != ds.form:
         raise UsageError(f"indicator {name!r} is not about dataset {ds.name!r}")
     expr = expression(store, ind, table=filtered(store, principal, ds, f))
@@ -106,7 +106,7 @@ def country_map(store: Store, principal: Any, ds: Dataset, iso3: str, level: int
     if not (indicator or spec.get("indicator")):
         raise UsageError(f"dataset {ds.name!r} has no country map (give indicator=)", code="usage.dataset")
     name = indicator or spec["indicator"]
-    ind = get_indicator(name)
+    ind = get_indicator(name, store)
     # One query: the indicator's rows carry both the values per place and the period (half the cold cost).
     latest = indicator_rows(store, principal, ds, name, RecordFilter(country=iso3, level=level))
     if "_place_code" not in latest.column_names:
@@ -132,7 +132,7 @@ def country_series(store: Store, principal: Any, ds: Dataset, iso3: str) -> list
     spec = ds.metadata.get("series", {})
     if not spec.get("indicator"):
         raise UsageError(f"dataset {ds.name!r} has no series by round", code="usage.dataset")
-    ind = get_indicator(spec["indicator"])
+    ind = get_indicator(spec["indicator"], store)
     date_col, round_col, split = _field(ds, "date"), _field(ds, "round"), spec.get("split")
     group = [c for c in (date_col, round_col, split) if c]
     rows = indicator_rows(store, principal, ds, spec["indicator"],

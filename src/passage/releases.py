@@ -1,6 +1,7 @@
 """Datasets and their releases: what partners and the public may read.
 
-A dataset is a pack's form presented with the metadata HDX asks for. It is public or
+A dataset is a pack's form presented with the metadata HDX asks for, or a user's own form (one dataset per
+installed form no pack brings, named after it: `passage.forms.datasets`). It is public or
 restricted. Officers import and fix data at any time; a *release* publishes a dataset
 for one country as it stands at that moment. Readers without edit rights see, for each
 record, the version that was current when the latest release was made — later imports
@@ -37,7 +38,7 @@ class Dataset:
 
     @property
     def country_field(self) -> str:
-        places = load_pack(self.pack).record_config(self.form).get("places", {})
+        places = load_pack(self.pack).record_config(self.form).get("places", {}) if self.pack else {}
         # A pack without place checks (codes beyond ISO 3166) names its country field in `fields`.
         found = places.get("country") or self.metadata.get("fields", {}).get("country")
         if not found:
@@ -60,7 +61,10 @@ def pack_datasets() -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def list_datasets(store: Store) -> list[Dataset]:
-    """Every dataset the installed packs define, with the visibility set in this store."""
+    """Every dataset the installed packs define, with the visibility set in this store, then one per user
+    form (`passage.forms.datasets.user_datasets`)."""
+    from passage.forms.datasets import user_datasets
+
     stored = dict(store.query("SELECT name, visibility FROM datasets"))
     out = []
     for name, (pack_name, spec) in sorted(pack_datasets().items()):
@@ -68,7 +72,7 @@ def list_datasets(store: Store) -> list[Dataset]:
         out.append(Dataset(name=name, title=spec["title"], form=spec["form"], pack=pack_name,
                            visibility=stored.get(name, spec.get("visibility", "public")), metadata=meta,
                            indicators=list(spec.get("indicators", [])), tables=list(spec.get("tables", []))))
-    return out
+    return out + user_datasets(store, {d.name for d in out})
 
 
 def get_dataset(store: Store, name: str) -> Dataset:
@@ -120,6 +124,15 @@ def publish(store: Store, name: str, country_code: str, *, principal: Principal 
     user = user or actor.user_name
     if not store.table_exists(ds.form):
         raise NotFound(f"dataset {name!r} has no records yet")
+    if not ds.pack:
+        from passage.forms.datasets import place_fields
+        from passage.forms.registry import get_form
+
+        if not place_fields(get_form(store, ds.form)):
+            raise UsageError(f"form {ds.form!r} has no place field, so its records have no country to publish: "
+                             "tag the field holding the P-code with hxl `#adm1+code` or `#adm2+code` (or add a "
+                             "`passage_place` column saying yes), install the form again and re-import",
+                             code="release.no_place")
     n = store.scalar(f'SELECT count(*) FROM {ds.form} WHERE "{ds.country_field}" = ?', [country_code])
     if not n:
         raise NotFound(f"dataset {name!r} has no records for {country_code!r}", code="release.empty")
@@ -174,7 +187,7 @@ def indicator_dataset(store: Store, name: str, principal: Principal) -> tuple[Da
     """An indicator and the dataset it is computed over, when `principal` may read that dataset."""
     from passage.indicators import all_indicators
 
-    ind = all_indicators().get(name)
+    ind = all_indicators(store).get(name)
     ds = dataset_for_form(store, ind.form) if ind is not None else None
     if ds is None or not allowed(principal, "read-dataset", ds):
         raise NotFound(f"no indicator {name!r}")

@@ -108,6 +108,9 @@ def run(ctx: Context) -> None:
     cfg = ctx.config.get("places")
     if not cfg:
         return
+    if "codes" in cfg:
+        run_codes(ctx, cfg)
+        return
     resolver: PcodeResolver = ctx.extra["resolver"]
     t, eng = ctx.table, ctx.eng
     country = cfg["country"]
@@ -221,3 +224,106 @@ def run(ctx: Context) -> None:
     batch.add("pcode-name-mismatch", "contains(_warnings, 'PCode mismatch')", "a name differs from its P-code's name",
               value="_warnings", severity=WARNING)
     batch.run()
+
+
+def _country_of(code: str) -> str | None:
+    """The ISO3 country a P-code's prefix names (`NG008` -> NGA, `TCD07` -> TCD), for suggestions."""
+    import pycountry
+
+    prefix = "".join(ch for ch in code[:3] if ch.isalpha())
+    found = pycountry.countries.get(alpha_2=prefix) if len(prefix) == 2 else \
+        pycountry.countries.get(alpha_3=prefix) if len(prefix) == 3 else None
+    return found.alpha_3 if found else None
+
+
+def run_codes(ctx: Context, cfg: dict) -> None:
+    """Records of a user's form (passage.forms.datasets.link_places): each place field holds a P-code (or, at
+    level 0, an ISO3 code), checked against the place table at its field's level (any level for a
+    `passage_place` field); the record's `_place_code` is the most specific code given, its country (`cfg`'s
+    `country` column) that place's country, and codes given at two levels must lie one in the other."""
+    resolver: PcodeResolver = ctx.extra["resolver"]
+    t, eng = ctx.table, ctx.eng
+    country = cfg["country"]
+    ctx.extra.get("absent", set()).discard(country)  # written here, not read from the file
+    specs = cfg["codes"]
+    if not eng.execute("SELECT EXISTS (SELECT 1 FROM places)").fetchall()[0][0]:
+        ctx.report.add(Finding("places-missing", "the store holds no places, so no P-code can be checked: load "
+                               f"OCHA's P-codes with `{HOW_TO_LOAD}`", column=specs[0]["field"]))
+        return
+    cols = {"given": pa.string(), "code": pa.string(), "level": pa.int64(), "iso3": pa.string(),
+            "status": pa.string(), "warning": pa.string(), "hint": pa.string(),
+            **{f"a{k}": pa.string() for k in range(4)}}
+    joins, codes, countries, warnings = [], [], [], []
+    for i, spec in enumerate(specs):
+        field, level = q(spec["field"]), spec["level"]
+        given = eng.execute(f"SELECT DISTINCT upper(trim({field})) FROM {t} WHERE nullif(trim({field}), '') "
+                            "IS NOT NULL").fetchall()
+        rows = []
+        for (code,) in sorted(given):
+            place, warning = resolver.places.get(code), None
+            if place is None and level and _country_of(code):
+                r = resolver.resolve(_country_of(code) or "", code, level)  # TD0704 -> TCD0704
+                place, warning = (resolver.places[r.code], r.warning) if r.code else (None, None)
+                resolved = r.code
+            else:
+                resolved = code if place is not None else None
+            status = "unknown" if place is None else "wrong-level" if level is not None and place.level != level \
+                else "ok"
+            chain, c = {}, resolved if status == "ok" else None
+            while c is not None and c in resolver.places:
+                chain[resolver.places[c].level] = c
+                c = resolver.places[c].parent
+            rows.append({"given": code, "code": resolved if status == "ok" else None,
+                         "level": place.level if place is not None else None,
+                         "iso3": place.country if place is not None and status == "ok" else None,
+                         "status": status, "warning": warning, "hint": None,
+                         **{f"a{k}": chain.get(k) for k in range(4)}})
+        unknown = sorted({(_country_of(r["given"]) or "", r["given"]) for r in rows
+                          if r["status"] == "unknown" and _country_of(r["given"])})
+        for lv in [level] if level else [3, 2, 1]:  # any level: the suggestion nearest in length wins
+            hints = _hints(eng, unknown, lv) if unknown else {}
+            for r in rows:
+                hint = hints.get((_country_of(r["given"]) or "", r["given"]))
+                if hint and (r["hint"] is None or abs(len(hint.split()[0]) - len(r["given"])) <
+                             abs(len(r["hint"].split()[0]) - len(r["given"]))):
+                    r["hint"] = hint
+        m = f"{t}_uc{i}"
+        eng.register(m + "_a", pa.table({c: pa.array([r[c] for r in rows], type=ty) for c, ty in cols.items()}))
+        eng.execute(f"CREATE OR REPLACE TEMP TABLE {m} AS SELECT * FROM {m}_a")
+        eng.unregister(m + "_a")
+        ctx.extra.setdefault("temp_tables", []).append(m)
+        spec["map"] = m
+        on = f"{m}.given = upper(trim({t}.{field}))"
+        what = f"admin{level} " if level else ""
+        if any(r["status"] == "unknown" for r in rows):
+            _flag_unknown(ctx, m, on, field, f"{spec['field']} is not a {what}P-code in the place table",
+                          spec["field"])
+        if any(r["status"] == "wrong-level" for r in rows):
+            flag(ctx, "pcode-wrong-level", f"EXISTS (SELECT 1 FROM {m} WHERE {on} AND {m}.status = 'wrong-level')",
+                 f"{spec['field']} is a P-code of another admin level (expected admin{level})",
+                 column=spec["field"], value=field)
+        joins.append(f"LEFT JOIN {m} ON {m}.given = upper(trim(s.{field}))")
+        codes.append(f"{m}.code")
+        countries.append(f"{m}.iso3")
+        warnings.append(f"{m}.warning")
+    for hi in specs:  # codes at two levels: the finer one lies in the coarser one
+        for lo in specs:
+            if hi["level"] is not None and lo["level"] is not None and lo["level"] < hi["level"]:
+                a, b = hi["map"], lo["map"]
+                flag(ctx, "pcode-parent-mismatch",
+                     f"EXISTS (SELECT 1 FROM {a}, {b} WHERE {a}.given = upper(trim({t}.{q(hi['field'])})) AND "
+                     f"{b}.given = upper(trim({t}.{q(lo['field'])})) AND {a}.code IS NOT NULL AND {b}.code IS NOT "
+                     f"NULL AND {a}.a{lo['level']} IS DISTINCT FROM {b}.code)",
+                     f"{hi['field']} does not lie in the {lo['field']} given on the same row",
+                     column=hi["field"], value=q(hi["field"]))
+    if not ctx.report.ok:
+        return
+    replace = [f"coalesce({s['map']}.code, s.{q(s['field'])}) AS {q(s['field'])}" for s in specs]
+    view = f"{t}_places"
+    eng.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT s.* REPLACE ({', '.join(replace)}, "
+        f"coalesce({', '.join(countries)}) AS {q(country)}), coalesce({', '.join(codes)}) AS _place_code, "
+        f"nullif(concat_ws('|', {', '.join(warnings)}), '') AS _warnings FROM {t} s {' '.join(joins)}")
+    ctx.extra.setdefault("temp_views", []).append(view)
+    ctx.table = view
+    Batch(ctx).run()

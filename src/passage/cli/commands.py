@@ -95,18 +95,44 @@ def forms_list(ctx) -> None:
 
 @forms.command("install")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset-title", help="Title of the form's dataset (default: the form's title).")
+@click.option("--license", "license_", help="The dataset's licence, e.g. 'CC BY 4.0'.")
+@click.option("--source", help="Who collected the data, e.g. 'NGO X field teams'.")
+@click.option("--metadata", "metadata_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML of HDX dataset metadata: title, notes, source, organisation, maintainer, license, "
+                   "methodology, caveats, update_frequency, tags (docs/forms.md).")
 @pass_ctx
-def forms_install(ctx, file: Path) -> None:
-    """Compile an XLSForm (.xlsx) with pyxform and install it (a new version adds fields)."""
+def forms_install(ctx, file: Path, dataset_title: str | None, license_: str | None, source: str | None,
+                  metadata_file: Path | None) -> None:
+    """Compile an XLSForm (.xlsx) with pyxform and install it (a new version adds fields). The form is a
+    dataset of its own (`passage datasets list`); the options set its HDX metadata.
+
+    \b
+    Example:
+      passage forms install household_energy.xlsx --license "CC BY 4.0" --source "Energy cluster, Borno"
+    """
     from passage.findings import Report
     from passage.forms import compile_xlsform, install_form
+    from passage.forms.datasets import metadata_file as read_metadata
+    from passage.forms.datasets import place_fields, place_notes, set_metadata
 
-    _administrator(ctx)
+    user = _administrator(ctx)
     notes = Report()  # what imports of this form will not be able to check
     form = compile_xlsform(file, max_bytes=ctx.store.settings.limits.upload_bytes.forms, report=notes)
+    meta = read_metadata(metadata_file) if metadata_file else {}
+    meta |= {k: v for k, v in {"title": dataset_title, "license": license_, "source": source}.items() if v}
     done = install_form(ctx.store, form)
+    if meta:
+        set_metadata(ctx.store, form.form_id, meta, user=user)
     click.echo(f"{form.form_id} version {form.version}: {'installed' if done else 'already installed'} "
                f"({len(form.fields)} fields)")
+    places = place_fields(form)
+    if places:
+        click.echo("records are linked to places by " + ", ".join(
+            f"{form.field(p['field']).path} ({'any level' if p['level'] is None else 'admin' + str(p['level'])})"
+            for p in places))
+    for note in place_notes(form):
+        click.echo(f"note: {note}", err=True)
     for f in notes.findings:
         click.echo(f"warning [{f.code}] {f.column}: {f.message}", err=True)
 
@@ -310,16 +336,47 @@ def _administrator(ctx) -> str | None:
 
 @main.group()
 def indicators() -> None:
-    """Declarative indicators defined by packs."""
+    """Declarative indicators defined by packs, and those added to users' own forms."""
 
 
 @indicators.command("list")
-def indicators_list() -> None:
-    """Every indicator with its unit and breakdown."""
+@pass_ctx
+def indicators_list(ctx) -> None:
+    """Every indicator with its unit and breakdown (`pack` empty: added to a user's form)."""
     from passage.indicators import all_indicators
 
-    table(["name", "title", "unit", "form", "by"],
-          [(i.name, i.title, i.unit, i.form, ", ".join(i.rollup or i.keys)) for i in all_indicators().values()])
+    table(["name", "title", "unit", "form", "by", "pack"],
+          [(i.name, i.title, i.unit, i.form, ", ".join(i.rollup or i.keys), i.pack)
+           for i in all_indicators(ctx.store).values()])
+
+
+@indicators.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def indicators_add(ctx, file: Path) -> None:
+    """Add the indicators of a YAML file (measures, docs/measures.md) to users' forms; each is checked
+    against its form first, and one of the same name is replaced.
+
+    \b
+    Example:
+      passage indicators add household_energy_indicators.yaml
+    """
+    from passage.forms.datasets import add_indicators
+
+    user = _administrator(ctx)
+    for m in add_indicators(ctx.store, file, user=user):
+        click.echo(f"{m.name}: {m.describe()} (form {m.form})")
+
+
+@indicators.command("remove")
+@click.argument("name")
+@pass_ctx
+def indicators_remove(ctx, name: str) -> None:
+    """Remove an indicator added to a user's form."""
+    from passage.forms.datasets import remove_indicator
+
+    remove_indicator(ctx.store, name, user=_administrator(ctx))
+    click.echo(f"{name}: removed")
 
 
 @indicators.command("show")
@@ -331,10 +388,11 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
     """An indicator's definition and its first rows."""
     from passage.indicators import compute, get_indicator
 
-    ind = get_indicator(name)
+    ind = get_indicator(name, ctx.store)
     click.echo(f"{ind.name}: {ind.title} ({ind.unit})\n{ind.description}\nform {ind.form}; "
                f"{ind.describe()}")
-    data = compute(ctx.store, name, {"admin0_pcode": country.upper()} if country else None)
+    by_country = "admin0_pcode" if ind.pack else "_country"  # a user form's records: their _country
+    data = compute(ctx.store, name, {by_country: country.upper()} if country else None)
     rows = data.slice(0, limit).to_pylist()
     table(data.column_names, [list(r.values()) for r in rows])
     click.echo(f"{data.num_rows} rows")
@@ -372,7 +430,8 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
     from passage.publish.tables import list_tables, readable_names, readable_table
 
     if list_ or not name:
-        table(["name", "title"], list_tables() if ctx.principal.is_admin else readable_names(ctx.store, ctx.principal))
+        table(["name", "title"], list_tables(ctx.store) if ctx.principal.is_admin
+              else readable_names(ctx.store, ctx.principal))
         return
     if fmt in ("xlsx", "parquet") and output is None:
         raise UsageError(f"--format {fmt} needs -o FILE")

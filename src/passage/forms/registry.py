@@ -97,6 +97,8 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
             table = record_table(form.form_id, repeat and _ident(repeat))
             cols = [(_ident(f.name), column_type(store, f.sql_type)) for f in _fields_for(form, repeat)]
             cols += list(extra_columns) if repeat is None else []
+            if repeat is None and pack is None:  # a user's form: its records' country, from its place fields
+                cols.append(("_country", "VARCHAR"))  # (passage.forms.datasets.link_places)
             system = SYSTEM_COLUMNS + (REPEAT_COLUMNS if repeat else [])
             if not store.table_exists(table):
                 ddl = ", ".join(f"{n} {t}" for n, t in system) + "".join(f", {_q(n)} {t}" for n, t in cols)

@@ -31,7 +31,10 @@ SQL_TYPES = {
 }
 # Question types with no stored value.
 NO_VALUE = {"note", "begin group", "end group", "begin repeat", "end repeat"}
-META = {"start", "end", "today", "deviceid", "username", "phonenumber", "audit", "simserial", "subscriberid"}
+# Meta questions with no stored value; `start` and `end` (when the interview began and ended) are kept as
+# dateTime fields: exports carry them, and `today()` in a constraint means the day of `end`.
+KEPT_META = {"start", "end"}
+META = {"today", "deviceid", "username", "phonenumber", "audit", "simserial", "subscriberid"}
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Field:
     # The choices with their other columns (label and those a choice_filter reads), when a filter or
     # jr:choice-name needs them: [{"name": .., "label": .., "cf": ..}, ...]
     choice_rows: list[dict[str, str]] | None = None
+    place: bool = False  # the XLSForm's `passage_place` column says this field holds the record's P-code
 
     @property
     def sql_type(self) -> str:
@@ -152,6 +156,8 @@ def _flatten(children: list[dict], path: list[str], repeat: str | None, out: lis
             continue
         bind = node.get("bind", {})
         ftype = {"select one": "select_one", "select all that apply": "select_multiple"}.get(kind, kind)
+        if kind in KEPT_META:
+            ftype = "dateTime"
         choices = rows = None
         itemset = node.get("itemset") or ""
         choice_file = itemset if ftype.startswith("select") and "." in itemset else None
@@ -179,6 +185,7 @@ def _flatten(children: list[dict], path: list[str], repeat: str | None, out: lis
                 parameters={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) and params else None,
                 choice_file=choice_file,
                 choice_rows=rows,
+                place=str(node.get("passage_place", "")).strip().lower() in ("yes", "true", "1", "true()"),
             )
         )
 

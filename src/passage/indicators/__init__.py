@@ -1,7 +1,8 @@
-"""Indicators: the measures a pack publishes (tables, maps, charts, the API), from its indicator files.
+"""Indicators: the measures a pack publishes (tables, maps, charts, the API), from its indicator files, and
+those users add to their own forms (`passage indicators add`, kept in the store: `passage.forms.datasets`).
 
-An indicator is a measure (`passage.measures`) listed in a file the pack.yaml names under `indicators`;
-this module finds them and runs them. The measure language is documented in docs/measures.md.
+An indicator is a measure (`passage.measures`) listed in a file the pack.yaml names under `indicators`, or
+in a user's YAML file; this module finds them and runs them. The measure language is documented in docs/measures.md.
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from passage.store import Store
 Indicator = Measure
 
 
-def all_indicators() -> dict[str, Measure]:
-    return published_measures()
+def all_indicators(store: Store | None = None) -> dict[str, Measure]:
+    """The packs' indicators, and with a store, its users' indicators too."""
+    if store is None:
+        return published_measures()
+    from passage.forms.datasets import stored_measures
+
+    return {**stored_measures(store), **published_measures()}
 
 
-def get_indicator(name: str) -> Measure:
-    found = all_indicators()
+def get_indicator(name: str, store: Store | None = None) -> Measure:
+    found = all_indicators(store)
     if name not in found:
         raise NotFound(f"no indicator {name!r} (have: {', '.join(sorted(found))})")
     return found[name]
@@ -40,4 +46,4 @@ def expression(store: Store, ind: Measure, filters: dict[str, Any] | None = None
 
 def compute(store: Store, name: str, filters: dict[str, Any] | None = None, table: ibis.Table | None = None) -> Any:
     """The indicator's rows as a pyarrow Table."""
-    return compute_measure(store, get_indicator(name), filters, table)
+    return compute_measure(store, get_indicator(name, store), filters, table)

@@ -198,6 +198,10 @@ class ImportJob:
         form = importer.bind_form(get_form(store, form_id), paths)
         pack = pack_for_form(form_id)
         config = importer.record_config(form, pack.record_config(form_id) if pack else {})
+        if pack is None:  # a user's form: its place fields link records to places
+            from passage.forms.datasets import link_places
+
+            form, config = link_places(store, form, config)
         job = cls(store, importer, kind, form, config, paths, user=user, update=update, scopes=scopes,
                   progress=progress, on_error=on_error or default_on_error(importer, form_id))
         job.options = options

@@ -146,7 +146,8 @@ def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
         if progress:
             progress(data.num_rows)
     elif fmt == "xlsx":
-        write_xlsx(data, path, table.name[:31], progress)
+        write_xlsx(data, path, table.name[:31], progress,
+                   more=[(t.data, t.name[:31]) for t in getattr(table, "sheets", [])])
     else:
         raise UsageError(f"unknown format {fmt!r} (have: {', '.join(FORMATS)})", code="usage.format")
 
@@ -157,33 +158,36 @@ XLSX_MAX_CHARS = 32_767  # Excel's limit for one cell
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
 
-def write_xlsx(data: pa.Table, path: Path, sheet: str, progress: Callable[[int], None] | None = None) -> None:
+def write_xlsx(data: pa.Table, path: Path, sheet: str, progress: Callable[[int], None] | None = None,
+               more: list[tuple[pa.Table, str]] = ()) -> None:
     """One sheet, row by row in constant memory (XlsxWriter: a 34,000-row table in a quarter of openpyxl's
     time). Each cell is written by its column's type, never guessed from its text, so a value starting with
     `=` or reading `#N/A` is the text it is. Dates and times are date cells (a serial number with a date
-    format), so Excel sorts, filters and computes with them; shown ISO-style; times in UTC."""
+    format), so Excel sorts, filters and computes with them; shown ISO-style; times in UTC. `more`: further
+    (table, sheet name) after it (a user form's repeats)."""
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False,
                                          "nan_inf_to_errors": True})
     try:
-        ws = wb.add_worksheet(sheet)
         formats = {"date": wb.add_format({"num_format": XLSX_DATE}),
                    "datetime": wb.add_format({"num_format": XLSX_DATETIME})}
-        for c, name in enumerate(data.column_names):
-            ws.write_string(0, c, name)
-        row = 1
-        for batch in data.to_batches(max_chunksize=65536):
-            cols = [_xlsx_column(col, formats) for col in batch.columns]
-            for r in range(batch.num_rows):
-                for c, (values, write) in enumerate(cols):
-                    v = values[r]
-                    if v is not None:
-                        write(ws, row, c, v)
-                row += 1
-            if progress:
-                progress(batch.num_rows)
+        for table, title in [(data, sheet), *more]:
+            ws = wb.add_worksheet(title)
+            for c, name in enumerate(table.column_names):
+                ws.write_string(0, c, name)
+            row = 1
+            for batch in table.to_batches(max_chunksize=65536):
+                cols = [_xlsx_column(col, formats) for col in batch.columns]
+                for r in range(batch.num_rows):
+                    for c, (values, write) in enumerate(cols):
+                        v = values[r]
+                        if v is not None:
+                            write(ws, row, c, v)
+                    row += 1
+                if progress:
+                    progress(batch.num_rows)
     finally:
         wb.close()
 

@@ -1,7 +1,9 @@
-"""What can be published: pack exports, indicators, and the derived tables packs build (`published_tables`)."""
+"""What can be published: pack exports, indicators, the derived tables packs build (`published_tables`), and
+the records and repeats of users' own forms (`passage.forms.datasets`) with their indicators."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,17 +22,29 @@ class PublishedTable:
     data: pa.Table
     hxl: dict[str, str] = field(default_factory=dict)  # column -> hashtag, for the HXL format
     hxl_schema: list[dict[str, str]] = field(default_factory=list)
+    # More sheets of the same XLSX: a user form's repeats, after its records (other formats: their own tables)
+    sheets: list[PublishedTable] = field(default_factory=list)
 
 
-def list_tables() -> list[tuple[str, str]]:
-    """(name, title) of every table `passage export` knows."""
+def list_tables(store: Store | None = None) -> list[tuple[str, str]]:
+    """(name, title) of every table `passage export` knows; with a store, also its users' forms (records and
+    each repeat) and their indicators."""
     from passage.indicators import all_indicators
 
     out = [(n, title) for n, (title, _) in merged("published_tables").items()]
     for pack_name in available_packs():
         out += [(n, spec["title"]) for n, spec in load_pack(pack_name).exports.items()]
-    out += [(n, ind.title) for n, ind in all_indicators().items()]
+    out += [(n, ind.title) for n, ind in all_indicators(store).items()]
+    if store is not None:
+        for ds in _user_datasets(store):
+            out += [(t, ds.title if t == ds.form else f"{ds.title}: {t[len(ds.form) + 2:]}") for t in ds.tables]
     return sorted(out)
+
+
+def _user_datasets(store: Store) -> list[Any]:
+    from passage.releases import list_datasets
+
+    return [d for d in list_datasets(store) if not d.pack]
 
 
 # SQL column types (DuckDB's and PostgreSQL's spellings) -> the one Arrow type an export gives them on every store.
@@ -115,11 +129,66 @@ def get_table(store: Store, name: str, source: Any = None) -> PublishedTable:
             return _pack_export(store, pack_name, name, spec, _sql(store, source(spec["form"])) if source else None)
     from passage.indicators import all_indicators, compute
 
-    ind = all_indicators().get(name)
+    ind = all_indicators(store).get(name)
     if ind:
         data = compute(store, name, table=source(ind.form) if source else None)
         return PublishedTable(name, ind.title, conform(data, {}))
+    for ds in _user_datasets(store):
+        if name in ds.tables:
+            return _form_export(store, ds, name, source)
     raise NotFound(f"nothing published as {name!r} (see `passage export --list`)")
+
+
+def _form_export(store: Store, ds: Any, name: str, source: Any) -> PublishedTable:
+    """A user form's records (`name` = the form id) or one repeat's rows (`<form>__<repeat>`), columns named by
+    the XLSForm's group paths as KoboToolbox exports them (`household/hh_size`), after `_record_id` (a repeat:
+    and `_parent_record`, the record id of its parent row) and before the submission's metadata, its country
+    and place; HXL tags from the XLSForm's `hxl` column. Sorted by record id: the same on every store.
+    The XLSX of the records holds each repeat as a sheet of its own."""
+    from passage.forms.registry import get_form, record_table, view_name
+
+    form = get_form(store, ds.form)
+    repeats = {f"{ds.form}__{form.repeat_xlsform_name(r)}": r for r in form.repeats}
+    repeat = repeats.get(name)
+    fields = form.top_fields() if repeat is None else form.repeat_fields(repeat)
+    types = column_types(store, record_table(ds.form, repeat))
+    meta = (["_uuid", "_submission_time", "_country", "_place_code"] if repeat is None else [])
+    lead = ["_record_id"] + (["_parent_record"] if repeat is not None else [])
+    cols = [(c, c) for c in lead] + [(f.name, f.path or f.xlsform_name) for f in fields if f.name in types]
+    cols += [(c, c) for c in meta if c in types]
+    if repeat is None:
+        rel = view_name(ds.form) if source is None else f"({_sql(store, source(ds.form))}) AS src"
+    else:
+        rows = _readable_repeat(store, form, repeat, source)
+        rel = view_name(ds.form, repeat) if rows is None else f"({_sql(store, rows)}) AS src"
+    select = ", ".join(f'"{c}" AS "{label}"' for c, label in cols)
+    data = store.arrow(f"SELECT {select} FROM {rel}")
+    data = sort_rows(conform(data, {label: types[c] for c, label in cols}), ["_record_id"])
+    tags = {(f.path or f.xlsform_name): f.hxl for f in fields if f.hxl and f.name in types}
+    given = {t.split("+")[0].lower() for t in tags.values()}
+    extra = {"_submission_time": "#date+submitted", "_country": "#country+code", "_place_code": "#loc+code"}
+    tags |= {c: t for c, t in extra.items() if c in data.column_names and t.split("+")[0] not in given}
+    title = ds.title if repeat is None else f"{ds.title}: {form.repeat_xlsform_name(repeat)}"
+    table = PublishedTable(name, title, data, hxl=tags)
+    if repeat is None:  # its repeats as sheets named after them, as KoboToolbox's XLSX export has them
+        table.sheets = [dataclasses.replace(_form_export(store, ds, t, source), name=form.repeat_xlsform_name(r))
+                        for t, r in repeats.items()]
+    return table
+
+
+def _readable_repeat(store: Store, form: Any, repeat: str, source: Any) -> Any:
+    """The rows of a repeat whose parent rows the reader may read (None: every current row)."""
+    if source is None:
+        return None
+    from passage.forms.registry import view_name
+
+    paths = form.repeat_paths
+    mine = paths.get(repeat, repeat)
+    outer = [r for r in form.repeats if r != repeat and mine.startswith(paths.get(r, r) + "/")]
+    parent = max(outer, key=lambda r: len(paths.get(r, r))) if outer else None
+    parents = source(form.form_id) if parent is None else _readable_repeat(store, form, parent, source)
+    t = store.ibis().table(view_name(form.form_id, repeat))
+    return t.filter(t._parent_record.isin(parents.select("_record_id")._record_id))
 
 
 def _sql(store: Store, table: Any) -> str:
@@ -134,7 +203,7 @@ def readable_names(store: Store, principal: Any) -> list[tuple[str, str]]:
     from passage.releases import list_datasets
 
     mine = {t for d in list_datasets(store) if allowed(principal, "read-dataset", d) for t in [*d.tables, *d.indicators]}
-    return [(n, t) for n, t in list_tables() if n in mine]
+    return [(n, t) for n, t in list_tables(store) if n in mine]
 
 
 def readable_table(store: Store, name: str, principal: Any, *, country: str | None = None) -> PublishedTable:

@@ -250,7 +250,7 @@ def record_edit(ctx: Context, request: Request, form_id: str, record_id: str,
 @router.get("/indicators", responses=ERRORS)
 def indicators(ctx: Context, request: Request):
     """Indicator definitions."""
-    return respond(request, {"data": service.indicator_list()})
+    return respond(request, {"data": service.indicator_list(ctx)})
 
 
 @router.get("/indicators/{name}", responses=JSON_OR_CSV)

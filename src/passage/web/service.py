@@ -157,9 +157,14 @@ def dataset_json(ctx: Ctx, ds: releases.Dataset, full: bool = False) -> dict:
     return out
 
 
-def indicator_list() -> list[dict]:
+def indicator_list(ctx: Ctx | None = None) -> list[dict]:
+    """The packs' indicators, and those of users' forms whose dataset the reader may read."""
+    found = all_indicators()
+    if ctx is not None:
+        mine = {n for d in releases.readable_datasets(ctx.store, ctx.principal) if not d.pack for n in d.indicators}
+        found = {**{n: i for n, i in all_indicators(ctx.store).items() if n in mine}, **found}
     return [{"name": i.name, "title": i.title, "description": i.description, "unit": i.unit, "form": i.form,
-             "by": i.keys, "values": i.value_columns} for i in all_indicators().values()]
+             "by": i.keys, "values": i.value_columns} for i in found.values()]
 
 
 def export_list(ctx: Ctx) -> list[dict]:
