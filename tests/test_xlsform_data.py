@@ -506,3 +506,206 @@ def test_top_level_rule_on_a_repeat_field_is_reported(store, tmp_path):
     r = import_files(store, "xlsform-data", [_nested_export(tmp_path / "good.xlsx")], form_id="visits")
     assert r.status == "rejected"
     assert [(f.code, f.column) for f in r.report.errors] == [("expression-invalid", "checked")]
+
+
+# --------------------------------------------------------------------------- repeat_count and repeat functions
+
+
+def _roster_form(path: Path) -> Path:
+    """A household roster: members as many as members_count; total_age and n_members checked over the members'
+    rows (sum, count), each member's household head by indexed-repeat, the previous member by position(..)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "required", "constraint", "relevant", "repeat_count"])
+    for row in [
+        ("integer", "members_count", "Members", "yes", ". >= 0", "", ""),
+        ("begin_repeat", "members", "Member", "", "", "", "${members_count}"),
+        ("text", "name", "Name", "yes", "", "", ""),
+        ("integer", "age", "Age", "", ". >= 0", "", ""),
+        ("text", "head", "Head of household", "", ". = indexed-repeat(${name}, ${members}, 1)", "", ""),
+        ("end_repeat", "", "", "", "", "", ""),
+        ("integer", "total_age", "Total age", "", ". = sum(${age})", "", ""),
+        ("integer", "n_members", "Members listed", "", ". = count(${members})", "", ""),
+        ("text", "names", "Names", "", ". = join(' ', ${name})", "", ""),
+    ]:
+        ws.append(list(row))
+    st = wb.create_sheet("settings")
+    st.append(["form_id", "version"])
+    st.append(["roster", "1"])
+    wb.save(path)
+    return path
+
+
+ROSTER = [  # (uuid, members_count, total_age, n_members, names, [(name, age, head), ...])
+    ("u1", 2, 70, 2, "Ann Bob", [("Ann", 40, "Ann"), ("Bob", 30, "Ann")]),
+    ("u2", 1, 9, 1, "Cy", [("Cy", 9, "Cy")]),
+]
+
+
+def _roster_export(path: Path, rows=ROSTER) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "roster"
+    ws.append(["members_count", "total_age", "n_members", "names", "_uuid", "_index"])
+    m = wb.create_sheet("members")
+    m.append(["members/name", "members/age", "members/head", "_index", "_parent_index"])
+    k = 0
+    for i, (uuid, count, total, n, names, members) in enumerate(rows, start=1):
+        ws.append([count, total, n, names, uuid, i])
+        for name, age, head in members:
+            k += 1
+            m.append([name, age, head, k, i])
+    wb.save(path)
+    return path
+
+
+@pytest.fixture
+def roster_store(store, tmp_path):
+    form = compile_xlsform(_roster_form(tmp_path / "roster.xlsx"))
+    install_form(store, form)
+    return store
+
+
+def roster(store, path: Path, **kw):
+    return import_files(store, "xlsform-data", [path], form_id="roster", **kw)
+
+
+def test_repeat_functions_are_checked_not_warned_at_install(tmp_path):
+    from passage.checks.form_rules import review_form
+
+    form = compile_xlsform(_roster_form(tmp_path / "roster.xlsx"))
+    assert form.repeat_counts == {"members": "${members_count}"}
+    assert review_form(form) == []  # sum, count, join, indexed-repeat and repeat_count: all checked on import
+
+
+def test_a_roster_whose_rows_agree_imports(roster_store, tmp_path):
+    r = roster(roster_store, _roster_export(tmp_path / "good.xlsx"))
+    assert r.status == "committed", r.report.findings
+    assert not [f for f in r.report.findings if f.code in ("expression-unsupported", "repeat-count")]
+    assert roster_store.scalar("SELECT count(*) FROM roster__members") == 3
+
+
+def test_more_or_fewer_repeat_rows_than_repeat_count_is_an_error(roster_store, tmp_path):
+    rows = [("u1", 3, 70, 2, "Ann Bob", ROSTER[0][5]), ("u2", 0, 9, 1, "Cy", ROSTER[1][5])]
+    r = roster(roster_store, _roster_export(tmp_path / "count.xlsx", rows))
+    assert r.status == "rejected"
+    got = sorted((f.code, f.sheet, f.row, f.value) for f in r.report.errors)
+    assert got == [("repeat-count", "roster", 2, "2 rows, repeat_count 3"),
+                   ("repeat-count", "roster", 3, "1 rows, repeat_count 0")]
+    assert "repeat_count" in r.report.errors[0].message
+    assert roster_store.scalar("SELECT count(*) FROM imports WHERE status = 'committed'") == 0
+
+
+def test_sum_count_join_and_indexed_repeat_are_evaluated(roster_store, tmp_path):
+    rows = [("u1", 2, 71, 2, "Ann Bob", [("Ann", 40, "Ann"), ("Bob", 30, "Bob")]),
+            ("u2", 1, 9, 2, "Cy Dee", [("Cy", 9, "Cy")])]
+    r = roster(roster_store, _roster_export(tmp_path / "bad.xlsx", rows))
+    assert r.status == "rejected"
+    got = sorted((f.code, f.sheet, f.row, f.column) for f in r.report.errors)
+    assert got == [("constraint", "members", 3, "members/head"),  # Bob's head is Ann, the first member
+                   ("constraint", "roster", 2, "total_age"),  # 40 + 30 is not 71
+                   ("constraint", "roster", 3, "n_members"),  # one member listed, not 2
+                   ("constraint", "roster", 3, "names")]  # 'Cy', not 'Cy Dee'
+
+
+def test_a_csv_export_without_repeat_rows_leaves_those_rules_unchecked(roster_store, tmp_path):
+    """A Kobo CSV export carries no repeat rows: sum() over them cannot be read (a warning), and repeat_count
+    is not checked; the records load."""
+    path = tmp_path / "roster.csv"
+    path.write_text("members_count;total_age;n_members;names;_uuid\n2;70;2;Ann Bob;u1\n", encoding="utf-8")
+    r = roster(roster_store, path)
+    assert r.status == "committed", r.report.errors
+    unchecked = {f.column for f in r.report.findings if f.code == "expression-unsupported"}
+    assert unchecked == {"total_age", "n_members", "names"}
+    assert not [f for f in r.report.findings if f.code == "repeat-count"]
+
+
+def test_repeat_count_quarantines_the_household_with_its_members(roster_store, tmp_path):
+    rows = [("u1", 3, 70, 2, "Ann Bob", ROSTER[0][5]), ROSTER[1]]
+    r = roster(roster_store, _roster_export(tmp_path / "count.xlsx", rows), on_error="quarantine")
+    assert (r.status, r.inserted, r.quarantined) == ("committed", 1, 1)
+    assert roster_store.query("SELECT _record_id FROM roster__members") == [("u2/members[1]",)]
+
+
+# --------------------------------------------------------------------------- headers, --update, quarantine
+
+
+def _grouped_form(path: Path) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "required", "constraint"])
+    for row in [("begin_group", "household", "Household", "", ""),
+                ("integer", "hh-size", "People", "yes", ". > 0"),
+                ("text", "date", "Date said", "", ""),
+                ("end_group", "", "", "", ""),
+                ("text", "site", "Site", "yes", ""),
+                ("text", "note", "Note", "", "")]:
+        ws.append(list(row))
+    st = wb.create_sheet("settings")
+    st.append(["form_id", "version"])
+    st.append(["grouped", "1"])
+    wb.save(path)
+    return path
+
+
+@pytest.fixture
+def grouped_store(store, tmp_path):
+    install_form(store, compile_xlsform(_grouped_form(tmp_path / "grouped.xlsx")))
+    return store
+
+
+def grouped(store, tmp_path, name: str, text: str, **kw):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return import_files(store, "xlsform-data", [path], form_id="grouped", **kw)
+
+
+def test_findings_name_the_files_own_header(grouped_store, tmp_path):
+    """`household-hh-size` (ODK's separator) is what the file calls the field stored as `hh_size`: findings say so,
+    in their column and message, and the message of a field named like a common word (`date`) stays whole."""
+    r = grouped(grouped_store, tmp_path, "bad.csv", "_uuid,household-hh-size,household-date,site\n"
+                "u1,0,2024-01-01,A\nu2,x,,B\n")
+    assert r.status == "rejected"
+    said = sorted((f.code, f.row, f.column, f.message) for f in r.report.errors)
+    assert said == [("constraint", 2, "household-hh-size", "household-hh-size breaks its constraint . > 0"),
+                    ("type-integer", 3, "household-hh-size", "household-hh-size must be a whole number")]
+
+
+def test_quarantine_holds_by_field_and_its_recheck_releases_the_fixed_row(grouped_store, tmp_path):
+    from passage.ingest import quarantine
+
+    r = grouped(grouped_store, tmp_path, "q.csv", "_uuid,household/hh-size,site\nu1,0,A\nu2,3,B\n",
+                on_error="quarantine")
+    assert (r.status, r.inserted, r.quarantined) == ("committed", 1, 1)
+    [held] = quarantine.list_held(grouped_store)
+    assert [(f.code, f.column) for f in held.errors] == [("constraint", "hh_size")]  # beside its field
+    assert "household/hh-size" in held.errors[0].message  # as the file named it
+    _, report = quarantine.fix(grouped_store, held.quarantine_id, {"hh_size": "2"})
+    assert report.ok, report.findings
+    assert quarantine.release(grouped_store, held.quarantine_id) == "u1"
+    assert grouped_store.query("SELECT _record_id, hh_size FROM grouped ORDER BY 1") == [("u1", 2), ("u2", 3)]
+
+
+def test_update_keeps_the_fields_a_file_has_no_column_for(grouped_store, tmp_path):
+    r = grouped(grouped_store, tmp_path, "all.csv", "_uuid,household/hh-size,household/date,site,note\n"
+                "u1,4,monday,A,first\nu2,3,tuesday,B,second\n")
+    assert r.status == "committed", r.report.findings
+    # the update has no hh-size (required) nor note column; u1's site changed, u2 is as it was
+    r = grouped(grouped_store, tmp_path, "upd.csv", "_uuid,household/date,site\nu1,monday,C\nu2,tuesday,B\n",
+                update=True)
+    assert r.status == "committed", r.report.errors
+    assert (r.updated, r.unchanged) == (1, 1)
+    assert not [f for f in r.report.findings if f.code == "required"]
+    missing = [f for f in r.report.findings if f.code == "column-missing" and "stored value" in f.message]
+    assert [f.severity for f in missing if "required" in f.message] == ["warning"]
+    assert grouped_store.query("SELECT _record_id, hh_size, site, note FROM grouped ORDER BY 1") == [
+        ("u1", 4, "C", "first"), ("u2", 3, "B", "second")]
+
+
+def test_a_required_field_without_a_column_is_one_finding(grouped_store, tmp_path):
+    r = grouped(grouped_store, tmp_path, "nosize.csv", "_uuid,site\nu1,A\nu2,B\nu3,C\n")
+    assert r.status == "rejected"
+    assert [(f.code, f.row, f.column) for f in r.report.errors] == [("column-missing", None, "household/hh-size")]
+    assert "3 rows need it" in r.report.errors[0].message

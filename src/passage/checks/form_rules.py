@@ -129,13 +129,13 @@ def _absent_required(ctx: Context, f, shown: str, relevant: str | None) -> None:
     each record keeps its stored value (a warning); otherwise, when some row needs it, the file lacks a column."""
     if ctx.extra.get("update"):
         ctx.report.add(Finding("column-missing", f"{shown} is required and the file has no column for it: "
-                               "each record keeps its stored value", severity=WARNING, column=f.name))
+                               "each record keeps its stored value", severity=WARNING, column=shown))
         return
     needed = ctx.eng.execute(f"SELECT count(*) FROM {ctx.table}"
                              + (f" WHERE coalesce(({relevant}), false)" if relevant else "")).fetchall()[0][0]
     if needed:
         ctx.report.add(Finding("column-missing", f"{shown} is required, and the file has no column for it "
-                               f"({needed} row{'s' if needed != 1 else ''} need it)", severity=ERROR, column=f.name))
+                               f"({needed} row{'s' if needed != 1 else ''} need it)", severity=ERROR, column=shown))
 
 
 def _range_rule(f, c: str) -> tuple[str, str] | None:
@@ -203,8 +203,8 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
     for f in fields:
         c = q(f.name)
         shown = headers.get(f.name) or f.xlsform_name
-        if f.name in absent and f.required:
-            _absent_required(ctx, f, shown, _compile(ctx, f.relevant, f, "relevance", types, opts, shown=shown)
+        if f.name in absent and f.required:  # the file has no column for it: named by its path
+            _absent_required(ctx, f, f.path or shown, _compile(ctx, f.relevant, f, "relevance", types, opts, shown=shown)
                              if f.relevant else None)
             continue
         flag("cell-too-long", f"length({c}) > {MAX_CELL_CHARS}", f"{shown} is longer than {MAX_CELL_CHARS} characters",

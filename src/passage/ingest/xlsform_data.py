@@ -462,8 +462,9 @@ class XlsformDataImporter(Importer):
         headers = {h for p in paths for h in self._peek_header(Path(p))}
         keyed = any(role == "_uuid" for h in headers for role, _ in _MAIN_ROLES.get(h, []))
         extra = []
-        if keyed and "_uuid" not in names:
-            extra.append(Field("_uuid", "text", label="Submission UUID", required=True, path="_uuid"))
+        if (keyed or not paths) and "_uuid" not in names:
+            # no files: a held (quarantined) row checked again; normalise_edit sees whether it has a uuid
+            extra.append(Field("_uuid", "text", label="Submission UUID", required=bool(paths), path="_uuid"))
         if "_submission_time" not in names:
             extra.append(
                 Field("_submission_time", "dateTime", label="Submission time", path="_submission_time")
@@ -477,7 +478,18 @@ class XlsformDataImporter(Importer):
         """A form no pack describes: its records are keyed by the export's submission id when it has one."""
         if config:
             return config
-        return {"key": ["_uuid"]} if any(f.name == "_uuid" for f in form.fields) else {}
+        self._config: dict[str, Any] = {"key": ["_uuid"]} if any(f.name == "_uuid" for f in form.fields) else {}
+        return self._config
+
+    def normalise_edit(self, eng: Any, table: str) -> str:
+        """A held row checked again: keyed by its submission uuid as its import was, or, without one, by its
+        place in the file (the pipeline's row-based id), as then."""
+        config = getattr(self, "_config", None)
+        have = {r[0] for r in eng.execute(f"DESCRIBE {table}").fetchall()}
+        if config and config.get("key") == ["_uuid"] and not (
+                "_uuid" in have and eng.execute(f"SELECT bool_and(_uuid IS NOT NULL) FROM {table}").fetchall()[0][0]):
+            config.pop("key")
+        return table
 
     def extra_columns(self) -> list[tuple[str, str]]:
         return self._extra_columns
