@@ -347,3 +347,32 @@ def test_portal_dataset_page_and_downloads(tmp_path):
         assert {r["_country"] for r in api["data"]} == {"NGA"}
         ind = client.get("/api/v1/indicators/he_mean_size")
         assert ind.status_code == 200, ind.text
+
+
+def test_readme_walk_through_runs(tmp_path, monkeypatch):
+    """The README's "Your own form" commands, as written (but `serve`), in a copy of docs/examples."""
+    import re
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own form, from XLSForm to a published dataset", 1)[1].split("\n## ", 1)[0]
+    lines = re.findall(r"```sh\n(.+?)\n```", section, re.DOTALL)[0].splitlines()
+    shutil.copytree(root / "docs" / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path / "examples")
+    assert lines[0] == "cd docs/examples"
+    ran = 0
+    for line in lines[1:]:
+        args = line.split("#", 1)[0].split()
+        assert args[0] == "../../.venv/bin/passage", line
+        if args[-1] == "serve":
+            continue
+        r = passage_cli(*args[1:])
+        assert r.returncode == 0, (line, r.stderr)
+        ran += 1
+    assert ran == 7
+    wb = openpyxl.load_workbook("household_energy_export.xlsx")
+    assert wb.sheetnames == [FORM_ID, "members"]
+    with open_store("energy.duckdb") as st:
+        assert get_dataset(st, FORM_ID).metadata["license"] == "CC BY 4.0"
+        assert readable_table(st, FORM_ID, PUBLIC).data.column("_country").unique().to_pylist() == ["NGA"]

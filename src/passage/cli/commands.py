@@ -415,7 +415,8 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
 @pass_ctx
 def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool,
                neutralise_formulas: bool, bom: bool) -> None:
-    """Export a published table: a pack export, an indicator, or a table a pack derives (`--list` names them).
+    """Export a published table: a pack export, an indicator, a table a pack derives, or a user form's records
+    (FORM_ID; each repeat: FORM_ID__REPEAT, and a sheet of the form's XLSX) (`--list` names them).
     With --user, what that user may read (a viewer: the released records).
 
     \b
@@ -425,6 +426,7 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
       passage export site_visits --format csv -o site_visits.csv --neutralise-formulas
       passage export site_visits --format csv -o site_visits.csv --neutralise-formulas --bom   # for Excel
       passage export households_by_district --format parquet -o households_by_district.parquet
+      passage export household_energy --format xlsx -o household_energy.xlsx   # a user's form and its repeats
     """
     from passage.publish import write
     from passage.publish.tables import list_tables, readable_names, readable_table
