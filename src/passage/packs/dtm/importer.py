@@ -5,11 +5,14 @@
 Quirks handled here, once: several rows per place and round (one per displacement
 reason), reasons in mixed case joined with `; `, `Not available` for a missing
 origin, ISO timestamps as reporting dates, empty admin fields on admin0 rows.
+The normalised values serve keys, checks and indicators; the provider's text is kept beside
+them (`*_as_given`) for the `dtm_idps` export, which writes the values as IOM wrote them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -49,10 +52,42 @@ def _v(col: str, present: set[str]) -> str:
     return f"nullif(trim(src.\"{col}\"), '')" if col in present else "NULL::VARCHAR"
 
 
-def mapping_sql(present: set[str]) -> str:
-    """The SELECT list turning provider columns (text) into form fields (text, normalised)."""
+def _date(e: str) -> str:
+    """"2017-09-30T00:00:00" -> "2017-09-30"; anything else is left for the date check to flag."""
+    return f"CASE WHEN {e} LIKE '____-__-__T%' THEN left({e}, 10) ELSE {e} END"
+
+
+def _reason(e: str) -> str:
+    """"Conflict; Natural disaster", "conflict" -> lower case, trimmed, sorted, "; "-joined."""
+    return (f"CASE WHEN NOT contains({e}, ';') THEN lower({e}) ELSE nullif(array_to_string(list_sort(list_filter("
+            f"list_transform(string_split(lower({e}), ';'), lambda s: trim(s)), lambda s: s <> '')), '; '), '') END")
+
+
+def _missing(e: str) -> str:
+    """"Not available" (and the other missing words) -> NULL."""
+    words = ", ".join(f"'{w}'" for w in MISSING_WORDS)
+    return f"CASE WHEN lower({e}) IN ({words}) THEN NULL ELSE {e} END"
+
+
+# Fields the importer normalises, each with the field keeping the provider's text (what the `dtm_idps` export
+# writes) and how the text is normalised: provider column -> (field, field as given, normalisation).
+AS_GIVEN: dict[str, tuple[str, str, Callable[[str], str]]] = {
+    "reportingDate": ("reporting_date", "reporting_date_as_given", _date),
+    "displacementReason": ("displacement_reason", "displacement_reason_as_given", _reason),
+    "idpOriginAdmin1Name": ("idp_origin_admin1_name", "idp_origin_admin1_name_as_given", _missing),
+    "idpOriginAdmin1Pcode": ("idp_origin_admin1_pcode", "idp_origin_admin1_pcode_as_given", _missing),
+}
+
+
+def mapping_sql(present: set[str], kept: set[str] = frozenset()) -> str:
+    """The SELECT list turning provider columns (text) into form fields (text, normalised), and the text as
+    given beside each normalised field (`AS_GIVEN`).
+
+    `kept`: as-given fields the source already holds (a record edit's row): a kept text stays while it still
+    normalises to the field's value (an edit elsewhere in the record keeps `Conflict; Natural disaster`), and
+    gives way to the field's new value when the edit changed it. The origin code also stays when it is the
+    provider's code the P-code check converted (`TD07` for `TCD07`)."""
     v = lambda c: _v(c, present)
-    missing = ", ".join(f"'{w}'" for w in MISSING_WORDS)
     level_given = v("adminLevel")
     out = [
         "src._row AS _row",
@@ -60,25 +95,21 @@ def mapping_sql(present: set[str]) -> str:
         "NULL::VARCHAR AS _sheet",
     ]
     for col, (field, _) in COLUMNS.items():
-        if field in ("reporting_date", "displacement_reason", "admin_level") or field.startswith("idp_origin"):
+        if field == "admin_level" or col in AS_GIVEN:
             continue
         out.append(f"{v(col)} AS {field}")
-    out += [
-        # "2017-09-30T00:00:00" -> "2017-09-30"; anything else is left for the date check to flag
-        (f"CASE WHEN {v('reportingDate')} LIKE '____-__-__T%' THEN left({v('reportingDate')}, 10) "
-        f"ELSE {v('reportingDate')} END AS reporting_date"),
-        # "Conflict; Natural disaster", "conflict" -> lower case, trimmed, sorted, "; "-joined
-        (f"CASE WHEN NOT contains({v('displacementReason')}, ';') THEN lower({v('displacementReason')}) ELSE "
-        f"nullif(array_to_string(list_sort(list_filter(list_transform(string_split(lower({v('displacementReason')}), ';'), "
-        f"lambda s: trim(s)), lambda s: s <> '')), '; '), '') END AS displacement_reason"),
-        (f"CASE WHEN lower({v('idpOriginAdmin1Name')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Name')} END "
-        "AS idp_origin_admin1_name"),
-        (f"CASE WHEN lower({v('idpOriginAdmin1Pcode')}) IN ({missing}) THEN NULL ELSE {v('idpOriginAdmin1Pcode')} END "
-        "AS idp_origin_admin1_pcode"),
-        # The level is implied by which codes are filled; a level given by the file wins.
-        (f"coalesce({level_given}, CASE WHEN {v('admin2Pcode')} IS NOT NULL THEN '2' "
-        f"WHEN {v('admin1Pcode')} IS NOT NULL THEN '1' ELSE '0' END) AS admin_level"),
-    ]
+    for col, (field, given, normalise) in AS_GIVEN.items():
+        out.append(f"{normalise(v(col))} AS {field}")
+        if given not in kept:
+            out.append(f"{v(col)} AS {given}")
+            continue
+        same = f"({normalise(f'src.{given}')}) IS NOT DISTINCT FROM ({normalise(v(col))})"
+        if field == "idp_origin_admin1_pcode" and "provider_idp_origin_admin1_pcode" in kept:
+            same += f" OR upper(src.{given}) = upper(src.provider_idp_origin_admin1_pcode)"
+        out.append(f"CASE WHEN {same} THEN src.{given} ELSE {v(col)} END AS {given}")
+    # The level is implied by which codes are filled; a level given by the file wins.
+    out.append(f"coalesce({level_given}, CASE WHEN {v('admin2Pcode')} IS NOT NULL THEN '2' "
+               f"WHEN {v('admin1Pcode')} IS NOT NULL THEN '1' ELSE '0' END) AS admin_level")
     return ",\n  ".join(out)
 
 
@@ -95,14 +126,17 @@ class DtmImporter(Importer):
 
     def normalise_edit(self, eng: duckdb.DuckDBPyConnection, table: str) -> str:
         """A record edit's row, staged by form field (`passage.edits`), normalised as a file's row is
-        (trimmed cells, reasons, dates, missing words, the level); returns the table holding it."""
+        (trimmed cells, reasons, dates, missing words, the level), the text as given kept where the edit left
+        the field as it was; returns the table holding it."""
         have = [r[0] for r in eng.execute(f"DESCRIBE {table}").fetchall()]
         layout = {field: col for col, (field, _) in COLUMNS.items()}
+        given = {g for _, g, _ in AS_GIVEN.values()}
         renamed = [f'"{f}" AS "{layout[f]}"' for f in have if f in layout]
         others = [f'"{c}"' for c in have if c not in layout and c not in ("_row", "_file", "_sheet")]
         out = f"{table}_dtm"
         eng.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT "
-                    + mapping_sql({layout[f] for f in have if f in layout}) + "".join(f", src.{c}" for c in others)
+                    + mapping_sql({layout[f] for f in have if f in layout}, set(have))
+                    + "".join(f", src.{c}" for c in others if c.strip('"') not in given)
                     + f" FROM (SELECT _row, _file, {', '.join(renamed + others)} FROM {table}) AS src")
         return out
 
