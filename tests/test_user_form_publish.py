@@ -281,6 +281,11 @@ def test_a_form_without_place_field_cannot_be_published(store, tmp_path):
     assert import_files(store, "xlsform-data", [csv_path], form_id="plain_count").status == "committed"
     with pytest.raises(UsageError, match="no place field"):
         publish(store, "plain_count", "NGA")
+    from passage.releases import list_datasets
+
+    assert "plain_count" not in [d.name for d in list_datasets(store)]  # no country to release: no dataset
+    assert readable_table(store, "plain_count", _admin()).data.column("n").to_pylist() == [3]  # admins export it
+    assert "plain_count" not in [n for n, _ in readable_names(store, PUBLIC)]
 
 
 def test_cli_install_import_indicators_publish_export(tmp_path):

@@ -117,6 +117,12 @@ def publish(store: Store, name: str, country_code: str, *, principal: Principal 
     country and admins publish (`principal=None` is the store's operator: demo seeds, benchmarks); a dataset
     the principal may not read is not found, as it is not to them. `user` is recorded as the publisher
     (default: the principal's name)."""
+    if not any(d.name == name for d in list_datasets(store)) and store.scalar(
+            "SELECT count(*) FROM forms WHERE form_id = ? AND pack IS NULL", [name]):
+        from passage.forms.datasets import NO_PLACE
+
+        acting(principal, "publish", Place(country_code))  # said to those who may publish only
+        raise UsageError(f"form {name!r} {NO_PLACE}", code="release.no_place")
     ds = get_dataset(store, name)
     if principal is not None and not allowed(principal, "read-dataset", ds):
         raise NotFound(f"no dataset {name!r}")
@@ -124,15 +130,6 @@ def publish(store: Store, name: str, country_code: str, *, principal: Principal 
     user = user or actor.user_name
     if not store.table_exists(ds.form):
         raise NotFound(f"dataset {name!r} has no records yet")
-    if not ds.pack:
-        from passage.forms.datasets import place_fields
-        from passage.forms.registry import get_form
-
-        if not place_fields(get_form(store, ds.form)):
-            raise UsageError(f"form {ds.form!r} has no place field, so its records have no country to publish: "
-                             "tag the field holding the P-code with hxl `#adm1+code` or `#adm2+code` (or add a "
-                             "`passage_place` column saying yes), install the form again and re-import",
-                             code="release.no_place")
     n = store.scalar(f'SELECT count(*) FROM {ds.form} WHERE "{ds.country_field}" = ?', [country_code])
     if not n:
         raise NotFound(f"dataset {name!r} has no records for {country_code!r}", code="release.empty")

@@ -119,9 +119,10 @@ def _date_field(form: Form) -> str:
     return dated[0] if dated else "_created_at"
 
 
-def user_datasets(store: Store, taken: set[str]) -> list[Any]:
-    """A dataset for every installed form no pack brings (its name: the form id), unless a pack's dataset
-    has that name."""
+def user_datasets(store: Store, taken: set[str], *, unplaced: bool = False) -> list[Any]:
+    """A dataset for every installed form no pack brings that has a place field (its name: the form id),
+    unless a pack's dataset has that name. A form without one has no country to release: it is no dataset
+    (its records are exported to admins all the same: `unplaced=True` lists them too)."""
     from passage.forms.registry import get_form, installed_forms
     from passage.releases import Dataset
 
@@ -131,6 +132,8 @@ def user_datasets(store: Store, taken: set[str]) -> list[Any]:
         if form_id in taken:
             continue
         form = get_form(store, form_id)
+        if not unplaced and not place_fields(form):
+            continue
         meta = stored.get(form_id, {})
         info = {k: meta[k] for k in METADATA_KEYS if k in meta and k != "title"}
         info.setdefault("notes", f"Records of the form {form.title!r} ({form_id}), version {form.version}.")
@@ -268,6 +271,9 @@ def _referenced(m: Any) -> list[tuple[str, str]]:
     return out
 
 
+NO_PLACE = ("has no place field, so its records have no country to publish: tag the field holding the P-code "
+            "with hxl `#adm1+code` or `#adm2+code` (or give it a `passage_place` column saying yes), install the "
+            "form again and import again")
 SYSTEM_FIELDS = ("_record_id", "_place_code", COUNTRY, "_submission_time", "_uuid", "_created_at", "_import_id")
 
 

@@ -42,9 +42,11 @@ def list_tables(store: Store | None = None) -> list[tuple[str, str]]:
 
 
 def _user_datasets(store: Store) -> list[Any]:
-    from passage.releases import list_datasets
+    """Users' forms, those without a place field (no dataset: admins' exports only) included."""
+    from passage.forms.datasets import user_datasets
+    from passage.releases import pack_datasets
 
-    return [d for d in list_datasets(store) if not d.pack]
+    return user_datasets(store, set(pack_datasets()), unplaced=True)
 
 
 # SQL column types (DuckDB's and PostgreSQL's spellings) -> the one Arrow type an export gives them on every store.
