@@ -71,3 +71,28 @@ def test_reimporting_the_same_file_changes_nothing(store, tmp_path):
     _load(store, tmp_path)
     f = tmp_path / "dtm.csv"
     assert import_files(store, "dtm", [f], user="test", update=True).status == "unchanged"
+
+
+def test_a_bad_date_is_one_finding(store, tmp_path):
+    """The timestamp kept as given is kept only when it is one: a bad date is the date check's finding alone."""
+    f = tmp_path / "bad.csv"
+    f.write_text(CSV.replace("2,300,2023-05-31T00:00:00", "2,300,31/05/2023"), encoding="utf-8")
+    result = import_files(store, "dtm", [f], user="test")
+    assert result.status == "rejected"
+    assert [(x.row, x.column) for x in result.report.errors] == [(5, "reportingDate")]
+
+
+def test_the_migration_fills_records_imported_before(store, tmp_path):
+    """Records imported before the fields existed get the values the store knows (dtm 0001)."""
+    import importlib
+
+    _load(store, tmp_path)
+    fields = ("reporting_date_as_given", "displacement_reason_as_given", "idp_origin_admin1_name_as_given",
+              "idp_origin_admin1_pcode_as_given")
+    store.execute("UPDATE rec_dtm_idps SET " + ", ".join(f"{f} = NULL" for f in fields))
+    migration = importlib.import_module("passage.packs.dtm.migrations.0001_values_as_given")
+    assert migration.apply(store, None) == {"form": "dtm_idps", "versions": 3}
+    rows = _export(store)
+    assert [r["displacementReason"] for r in rows] == ["conflict", "conflict; natural disaster", "conflict"]
+    assert {r["reportingDate"] for r in rows} == {"2023-05-31T00:00:00"}
+    assert {r["idpOriginAdmin1Name"] for r in rows} == {""}  # "Not available" was not kept: unknown now

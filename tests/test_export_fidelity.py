@@ -149,10 +149,16 @@ def test_xlsx_dates_are_date_cells(dtm_store, tmp_path):
     col = header.index("reportingDate") + 1
     cells = [ws.cell(row=r, column=col) for r in range(2, ws.max_row + 1)]
     assert cells and all(c.is_date for c in cells)
-    assert {c.number_format for c in cells} == {"yyyy-mm-dd"}
+    assert {c.number_format for c in cells} == {"yyyy-mm-dd hh:mm:ss"}  # IOM's timestamps, as it wrote them
     assert {c.value.date() for c in cells} == {date.fromisoformat(r["reportingDate"][:10]) for r in api_rows("NGA", NGA)}
     # numbers stay numbers, text stays text
     assert isinstance(ws.cell(row=2, column=header.index("numPresentIdpInd") + 1).value, int)
+    # a date column (HAPI's reference period) is date cells in a date format
+    write(get_table(dtm_store, "hapi-idps"), "xlsx", tmp_path / "hapi.xlsx")
+    ws = load_workbook(tmp_path / "hapi.xlsx").active
+    col = [c.value for c in ws[1]].index("reference_period_start") + 1
+    cells = [ws.cell(row=r, column=col) for r in range(2, ws.max_row + 1)]
+    assert cells and all(c.is_date for c in cells) and {c.number_format for c in cells} == {"yyyy-mm-dd"}
 
 
 def test_portal_offers_csv_for_excel(portal):

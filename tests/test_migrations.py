@@ -28,8 +28,11 @@ from passage.store.migrations import MigrationRefused, known, levels, migrate
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "old_store"
 KEY_MIGRATION = importlib.import_module("passage.packs.staff.migrations.0001_nationality_key_without_section")
 LABEL = "staff 0001 nationality_key_without_section"
-REFUSAL = ("this store is at migration staff 0, Passage needs staff 1 (1 pending: "
-           f"{LABEL}): run `passage migrate` (back it up first)")
+DTM_LABEL = "dtm 0001 values_as_given"
+AS_GIVEN = ("reporting_date_as_given", "displacement_reason_as_given", "idp_origin_admin1_name_as_given",
+            "idp_origin_admin1_pcode_as_given")  # the fields dtm 0001 adds and fills
+REFUSAL = ("this store is at migration dtm 0, staff 0, Passage needs dtm 1, staff 1 (2 pending: "
+           f"{DTM_LABEL}; {LABEL}): run `passage migrate` (back it up first)")
 # Every table the old store holds data in, compared before and after (record tables separately)
 SYSTEM_TABLES = ["places", "pcode_lengths", "forms", "imports", "files", "import_files", "users", "user_scopes",
                  "api_tokens", "audit_log", "datasets", "releases", "passage_meta"]
@@ -87,8 +90,8 @@ def _rows(store, table: str, leave_out: tuple[str, ...] = ()) -> list[tuple]:
 
 def _contents(store) -> dict[str, list[tuple]]:
     out = {t: _rows(store, t) for t in SYSTEM_TABLES}
-    for table in ("rec_dtm_idps", "rec_staff_member"):
-        out[table] = _rows(store, table)
+    out["rec_staff_member"] = _rows(store, "rec_staff_member")
+    out["rec_dtm_idps"] = _rows(store, "rec_dtm_idps", leave_out=AS_GIVEN)
     out["rec_staff_nationality"] = _rows(store, "rec_staff_nationality", leave_out=("_record_id",))
     return out
 
@@ -110,21 +113,25 @@ def test_migrate_keeps_every_row_and_renames_the_nationality_records(old_url):
     with open_store(old_url, migrating=True) as raw:
         before = _contents(raw)
         old_ids = {r[0] for r in raw.query("SELECT DISTINCT _record_id FROM rec_staff_nationality")}
-        assert [a.migration.label for a in migrate(raw, dry_run=True)] == [LABEL]
+        assert sorted(a.migration.label for a in migrate(raw, dry_run=True)) == [DTM_LABEL, LABEL]
         assert _contents(raw) == before and not raw.table_exists("schema_migrations")  # a dry run writes nothing
-        [done] = migrate(raw, user="ops")
+        applied = {a.migration.label: a for a in migrate(raw, user="ops")}
+        done = applied[LABEL]
         assert (done.migration.label, done.ran) == (LABEL, True)
         assert done.detail == {"form": "staff_nationality", "records": 17, "renamed": 17, "versions": 19}
+        assert applied[DTM_LABEL].detail["versions"] == len(before["rec_dtm_idps"])
 
     with open_store(old_url) as store:  # now it opens
         assert levels(store).pending() == []
         after = _contents(store)
-        [entry] = [e for e in audit_entries(store) if e["action"] == "store.migrate"]
+        [entry] = [e for e in audit_entries(store) if e["action"] == "store.migrate" and e["target"] == "staff/0001"]
         assert (entry["user_name"], entry["target"]) == ("ops", "staff/0001")
         assert entry["detail"]["renamed"] == 17
         after["audit_log"] = [r for r in after["audit_log"] if r[3] != "store.migrate"]
         after["passage_meta"] = [r for r in after["passage_meta"] if r[0] != "generation"]
         before["passage_meta"] = [r for r in before["passage_meta"] if r[0] != "generation"]
+        assert set(before["forms"]) < set(after["forms"])  # dtm 0001 installs the DTM form's new version
+        after["forms"] = before["forms"]
         assert after == before  # every place, import, file, user, token, release, audit row and record version
 
         # each record's versions share one new id: its key fields joined, as an import computes them now
@@ -192,10 +199,13 @@ def test_records_that_would_collide_are_listed_and_nothing_changes(old_url):
         assert "|annex2_general_service|observer_other|Holy See would all become '2021|" in message
         assert "nothing was changed" in message
         assert _rows(raw, "rec_staff_nationality") == ids
-        assert _contents(raw) == before
+        after = _contents(raw)  # dtm 0001 ran before and stays applied: its traces aside, nothing changed
+        for name in ("audit_log", "passage_meta", "forms"):
+            after.pop(name), before.pop(name)
+        assert after == before
         assert not raw.query("SELECT * FROM record_id_changes")
-        assert levels(raw).applied["staff"] == 0
-        assert not audit_entries(raw, action="store.migrate")
+        assert levels(raw).applied["staff"] == 0 and levels(raw).applied["dtm"] == 1
+        assert [e["target"] for e in audit_entries(raw, action="store.migrate")] == ["dtm/0001"]
     with pytest.raises(StoreError, match="staff 0, Passage needs staff 1"):
         open_store(old_url)
 
@@ -246,12 +256,14 @@ def test_cli_status_dry_run_and_migrate(old_duckdb):
     out = runner.invoke(main, ["--db", old_duckdb, "migrate", "--status"])
     assert out.exit_code == 0, out.output
     assert "staff          0      1             1 pending" in out.output
+    assert "dtm            0      1             1 pending" in out.output
     assert f"pending: {LABEL}: The nationality list's record key drops `section`" in out.output
     out = runner.invoke(main, ["--db", old_duckdb, "migrate", "--dry-run"])
-    assert out.exit_code == 0 and out.output.startswith(f"would apply {LABEL}: ")
+    assert out.exit_code == 0 and f"would apply {LABEL}: " in out.output and f"would apply {DTM_LABEL}: " in out.output
     out = runner.invoke(main, ["--db", old_duckdb, "--user", "ops", "migrate"])
     assert out.exit_code == 0, out.output
-    assert out.output == f"applied {LABEL} (form staff_nationality, records 17, renamed 17, versions 19)\n"
+    assert f"applied {LABEL} (form staff_nationality, records 17, renamed 17, versions 19)\n" in out.output
+    assert f"applied {DTM_LABEL} (form dtm_idps, versions " in out.output
     out = runner.invoke(main, ["--db", old_duckdb, "migrate"])
     assert out.output == "nothing to migrate: the store is at this Passage's latest migrations\n"
     out = runner.invoke(main, ["--db", old_duckdb, "forms", "list"])
@@ -269,10 +281,11 @@ def test_two_migrations_at_once_apply_each_migration_once(old_postgres):
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(run, range(3)))
     ran = [r for result in results for r in result if r[1]]
-    assert ran == [(LABEL, True)]  # the others found it applied, waiting or not
-    assert all(result in ([], [(LABEL, False)]) for result in results if result != [(LABEL, True)])
+    assert sorted(ran) == [(DTM_LABEL, True), (LABEL, True)]  # the others found it applied, waiting or not
+    # each migration ran in one session; the others found it applied, waiting or not
+    assert all(label in (DTM_LABEL, LABEL) for result in results for label, _ in result)
     with open_store(old_postgres) as store:
-        assert len(audit_entries(store, action="store.migrate")) == 1
+        assert len(audit_entries(store, action="store.migrate")) == 2
         assert store.scalar("SELECT count(*) FROM record_id_changes") == 17
 
 

@@ -340,7 +340,7 @@ def generate_rows_csv(path: Path, n_rows: int, seed: int = 1) -> Path:
     ops = {op.iso3: op for op in OPERATIONS}
     countries = [Place(op.iso3, 0, op.country, "", op.iso3) for op in OPERATIONS]
     places = sorted(countries, key=lambda p: p.code) + sorted(
-        (p for p in cod.values() if p.level in (1, 2)), key=lambda p: p.code)
+        (p for p in cod.values() if p.level in (1, 2) and p.country in ops), key=lambda p: p.code)  # the bundle is global
 
     def provider(p: Place | None) -> str:
         if p is None:

@@ -24,14 +24,19 @@ from passage.ingest import csvfile
 from passage.ingest.files import SourceFile
 from passage.ingest.importer import Importer
 
+GIVEN = "_as_given"  # the suffix of a field keeping the provider's text of a normalised one
 
-def _layout() -> dict[str, tuple[str, str]]:
-    """Provider column -> (form field, HXL hashtag), from the DTM pack's `layouts.hdx_csv`."""
+
+def _layout() -> list[list[str]]:
+    """The DTM pack's `layouts.hdx_csv`: provider column, form field, HXL hashtag. Where the importer normalises
+    a column, the layout names the field keeping the text as given (`displacement_reason_as_given`)."""
     spec = yaml.safe_load((Path(__file__).parent / "pack.yaml").read_text(encoding="utf-8"))
-    return {col: (field, tag) for col, field, tag in spec["layouts"]["hdx_csv"]}
+    return spec["layouts"]["hdx_csv"]
 
 
-COLUMNS: dict[str, tuple[str, str]] = _layout()
+LAYOUT = _layout()
+# Provider column -> (form field, HXL hashtag): the normalised field of a column kept as given as well
+COLUMNS: dict[str, tuple[str, str]] = {col: (field.removesuffix(GIVEN), tag) for col, field, tag in LAYOUT}
 OPTIONAL = {"id", "adminLevel", "operationStatus"}
 REQUIRED = [c for c in COLUMNS if c not in OPTIONAL]
 HXL_TAGS = {c: tag for c, (_, tag) in COLUMNS.items() if tag}
@@ -77,6 +82,8 @@ AS_GIVEN: dict[str, tuple[str, str, Callable[[str], str]]] = {
     "idpOriginAdmin1Name": ("idp_origin_admin1_name", "idp_origin_admin1_name_as_given", _missing),
     "idpOriginAdmin1Pcode": ("idp_origin_admin1_pcode", "idp_origin_admin1_pcode_as_given", _missing),
 }
+if {(col, field) for col, field, _ in LAYOUT if field.endswith(GIVEN)} != {(c, g) for c, (_, g, _) in AS_GIVEN.items()}:
+    raise RuntimeError("the DTM pack's hdx_csv layout and the importer's AS_GIVEN name different fields kept as given")
 
 
 def mapping_sql(present: set[str], kept: set[str] = frozenset()) -> str:
@@ -100,13 +107,16 @@ def mapping_sql(present: set[str], kept: set[str] = frozenset()) -> str:
         out.append(f"{v(col)} AS {field}")
     for col, (field, given, normalise) in AS_GIVEN.items():
         out.append(f"{normalise(v(col))} AS {field}")
+        text = v(col)
+        if field == "reporting_date":  # stored as a timestamp (a date cell in XLSX): what is one, else nothing
+            text = f"CASE WHEN TRY_CAST({text} AS TIMESTAMP) IS NOT NULL THEN {text} END"
         if given not in kept:
-            out.append(f"{v(col)} AS {given}")
+            out.append(f"{text} AS {given}")
             continue
         same = f"({normalise(f'src.{given}')}) IS NOT DISTINCT FROM ({normalise(v(col))})"
         if field == "idp_origin_admin1_pcode" and "provider_idp_origin_admin1_pcode" in kept:
             same += f" OR upper(src.{given}) = upper(src.provider_idp_origin_admin1_pcode)"
-        out.append(f"CASE WHEN {same} THEN src.{given} ELSE {v(col)} END AS {given}")
+        out.append(f"CASE WHEN {same} THEN src.{given} ELSE {text} END AS {given}")
     # The level is implied by which codes are filled; a level given by the file wins.
     out.append(f"coalesce({level_given}, CASE WHEN {v('admin2Pcode')} IS NOT NULL THEN '2' "
                f"WHEN {v('admin1Pcode')} IS NOT NULL THEN '1' ELSE '0' END) AS admin_level")
@@ -122,7 +132,8 @@ class DtmImporter(Importer):
 
     def file_columns(self) -> dict[str, str]:
         """Findings name DTM's columns (`numPresentIdpInd`), as the file and the API do, not the form's fields."""
-        return {field: col for col, (field, _) in COLUMNS.items() if field != col}
+        named = {field: col for col, (field, _) in COLUMNS.items() if field != col}
+        return named | {given: col for col, (_, given, _) in AS_GIVEN.items()}
 
     def normalise_edit(self, eng: duckdb.DuckDBPyConnection, table: str) -> str:
         """A record edit's row, staged by form field (`passage.edits`), normalised as a file's row is

@@ -80,3 +80,10 @@ def demo_seed(store: Any, work_dir: Path, say: Callable[[str], None]) -> dict[st
     for iso3 in PUBLISHED:
         releases.publish(store, "dtm_idps", iso3, user="demo", note="demo release")
     return {**summary, "accounts": ACCOUNTS}
+
+
+@hookimpl
+def store_migrations() -> list[Any]:
+    from passage.store.migrations import numbered
+
+    return numbered("passage.packs.dtm.migrations", "dtm")

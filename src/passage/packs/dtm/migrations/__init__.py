@@ -1,0 +1,1 @@
+"""The DTM pack's store migrations, numbered within the pack (`passage migrate`)."""
