@@ -96,3 +96,18 @@ def test_the_migration_fills_records_imported_before(store, tmp_path):
     assert [r["displacementReason"] for r in rows] == ["conflict", "conflict; natural disaster", "conflict"]
     assert {r["reportingDate"] for r in rows} == {"2023-05-31T00:00:00"}
     assert {r["idpOriginAdmin1Name"] for r in rows} == {""}  # "Not available" was not kept: unknown now
+
+
+def test_the_hxl_export_imports_back(store, tmp_path):
+    """What the export writes as given the importer reads again: the same normalised records, the same text."""
+    from passage.store import open_store
+
+    _load(store, tmp_path)
+    out = tmp_path / "export.csv"
+    write(get_table(store, "dtm_idps"), "hxl", out)
+    fields = ("admin_level, _place_code, displacement_reason, displacement_reason_as_given, reporting_date, "
+              "reporting_date_as_given, idp_origin_admin1_name_as_given, num_present_idp_ind")
+    with open_store(str(tmp_path / "again.duckdb")) as again:
+        assert import_files(again, "dtm", [out], user="test").status == "committed"
+        sql = f"SELECT {fields} FROM dtm_idps ORDER BY admin_level"
+        assert again.query(sql) == store.query(sql)
