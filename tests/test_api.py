@@ -259,7 +259,7 @@ def test_import_rejects_with_located_findings_then_commits_the_fix(portal, tmp_p
     assert body["status"] == "rejected" and body["ok"] is False and body["inserted"] == 0
     located = [(f["severity"], f["file"], f["row"], f["column"], f["value"]) for f in body["report"]["findings"]
                if f["code"] == "negative-count"]
-    assert located == [("error", "abadam-r47-bad.csv", 4, "num_present_idp_ind", "-40")]
+    assert located == [("error", "abadam-r47-bad.csv", 4, "numPresentIdpInd", "-40")]
     assert body["report"]["counts"]["negative-count"] == 1
     assert country_count(api, "NGA") == before
     assert api.get(RECORDS, params=where).json()["data"] == []

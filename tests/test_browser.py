@@ -127,7 +127,7 @@ def test_import_locates_the_error_then_the_fixed_file_commits(page, portal, tmp_
     # severity, code, file, row, column, value, message; the header and HXL rows are rows 1 and 2
     located = [f for f in findings if f[1] == "negative-count"]
     assert [(f[0], f[2], f[3], f[4], f[5]) for f in located] == \
-        [("error", "abadam-r47-bad.csv", "4", "num_present_idp_ind", "-40")]
+        [("error", "abadam-r47-bad.csv", "4", "numPresentIdpInd", "-40")]
     assert "negative-count" in page.locator("#finding-counts").inner_text()
     log_first = page.locator("main > table.data").last.locator("tbody tr").first.inner_text()
     assert "abadam-r47-bad.csv" in log_first and "rejected" in log_first

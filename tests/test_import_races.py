@@ -303,7 +303,7 @@ def test_an_editor_learns_nothing_of_records_outside_their_places(dtm_store, tmp
     exists = as_editor("exists.csv", [nga(50), afg(7)])  # Afghanistan round 7: in the store
     absent = as_editor("absent.csv", [nga(51), afg(8)])  # round 8: not
     assert seen(exists) == seen(absent) == (
-        "rejected", None, 0, [("out-of-scope", "error", None, "admin0_pcode", "AF01 is outside your places (NGA)")],
+        "rejected", None, 0, [("out-of-scope", "error", None, "admin0Pcode", "AF01 is outside your places (NGA)")],
         {"out-of-scope": 1})
     assert [f.row for f in exists.report.findings] == [f.row for f in absent.report.findings] == [4]
     # The admin's very file: not "imported before" (which would say it is in), but the same refusal.

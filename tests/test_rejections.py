@@ -112,20 +112,24 @@ def test_offices_import_rejected_exits_1_with_the_pack_code(run, tmp_path):
 
 # ---- user mistakes are usage errors with a code, never a bare ValueError --------------------------------------
 
-def test_an_xlsform_whose_form_id_cannot_name_a_table_is_a_usage_error(run, tmp_path):
+def test_two_form_ids_that_would_share_a_record_table_are_a_usage_error(run, tmp_path):
+    """`site-visit` installs (its table is rec_site_visit); `site_visit` would share that table: refused."""
     import openpyxl
 
-    wb = openpyxl.Workbook()
-    wb.active.title = "survey"
-    wb.active.append(["type", "name", "label"])
-    wb.active.append(["integer", "households", "Households"])
-    settings = wb.create_sheet("settings")
-    settings.append(["form_id", "version"])
-    settings.append(["site-visit", "1"])
-    wb.save(tmp_path / "site-visit.xlsx")
-    result = run("forms", "install", str(tmp_path / "site-visit.xlsx"))
+    for form_id in ("site-visit", "site_visit"):
+        wb = openpyxl.Workbook()
+        wb.active.title = "survey"
+        wb.active.append(["type", "name", "label"])
+        wb.active.append(["integer", "households", "Households"])
+        settings = wb.create_sheet("settings")
+        settings.append(["form_id", "version"])
+        settings.append([form_id, "1"])
+        wb.save(tmp_path / f"{form_id}.xlsx")
+    assert run("forms", "install", str(tmp_path / "site-visit.xlsx")).exit_code == 0
+    result = run("forms", "install", str(tmp_path / "site_visit.xlsx"))
     assert result.exit_code == 2
-    assert "'site-visit' cannot name a table or column: use letters, digits and _ only" in result.stderr
+    assert "form id 'site_visit' would share the record table rec_site_visit with the installed form 'site-visit'" \
+        in result.stderr
 
 
 def test_writing_without_an_output_file_or_in_an_unknown_format_is_a_usage_error(tmp_path):
