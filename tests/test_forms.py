@@ -192,6 +192,28 @@ def test_xlsform_semantics_are_enforced_on_import(store, tmp_path):
     assert store.query("SELECT count(*) FROM semantics") == [(1,)]
 
 
+def test_today_is_the_day_the_form_itself_ended(store, tmp_path):
+    """A form's own `end` question (stored as end_: END is an SQL keyword) is the submission's moment."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "constraint"])
+    ws.append(["end", "end", "", ""])
+    ws.append(["date", "visit", "Visit", ". <= today()"])
+    st = wb.create_sheet("settings")
+    st.append(["form_id", "version"])
+    st.append(["ended", "1"])
+    wb.save(tmp_path / "ended.xlsx")
+    form = compile_xlsform(tmp_path / "ended.xlsx")
+    assert form.field("end_").xlsform_name == "end"
+    install_form(store, form)
+    data = tmp_path / "ended.csv"
+    data.write_text("_uuid,end,visit\nu1,2024-03-01T10:00:00,2024-03-01\nu2,2024-03-01T10:00:00,2024-03-02\n",
+                    encoding="utf-8")
+    rejected = import_files(store, "xlsform-data", [data], form_id="ended")
+    assert [(f.row, f.code) for f in rejected.report.errors] == [(3, "constraint")]
+
+
 def test_what_cannot_be_checked_is_said_at_install(tmp_path):
     wb = Workbook()
     ws = wb.active

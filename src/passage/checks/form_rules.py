@@ -3,9 +3,14 @@ relevance and calculations. `review_form` says at install what of it cannot be c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from passage.checks import Batch, Context, q
 from passage.findings import ERROR, WARNING, Finding
 from passage.forms.expr import ExpressionError, Options, RepeatScope, to_sql, to_sql_bool, to_sql_typed
+
+if TYPE_CHECKING:
+    from passage.forms import Form
 
 MAX_CELL_CHARS = 10_000
 
@@ -98,9 +103,11 @@ def repeat_scope(form, level: str | None, rows) -> RepeatScope:
                        types={f.name: f.type for f in form.fields}, rows=reachable)
 
 
-def now_sql(columns: set[str]) -> str:
-    """The submission's own moment where the staging table has it, else the clock."""
-    have = [c for c in SUBMISSION_TIME if c in columns]
+def now_sql(columns: set[str], form: Form | None = None) -> str:
+    """The submission's own moment where the staging table has it, else the clock. The form's own `end`
+    question is stored under its storage name (`end_`: END is an SQL keyword)."""
+    stored = form.by_xlsform_name() if form is not None else {}
+    have = [c for c in (stored.get(n, n) for n in SUBMISSION_TIME) if c in columns]
     parts = [f"CAST(TRY_CAST({q(c)} AS TIMESTAMPTZ) AS TIMESTAMP)" for c in have]
     return f"coalesce({', '.join(parts + ['CAST(current_timestamp AS TIMESTAMP)'])})"
 
@@ -193,7 +200,7 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
     fields = [f for f in ctx.form.fields if f.name in present and f.type != "calculate"]
     types = {f.name: f.type for f in ctx.form.fields}
     scope = ctx.extra.get("repeat_scope")  # the importer's repeat rows, for sum(), count(), indexed-repeat()
-    opts = options(ctx.form, now=now_sql(present), position=ctx.extra.get("position_sql"),
+    opts = options(ctx.form, now=now_sql(present, ctx.form), position=ctx.extra.get("position_sql"),
                    repeats=scope(ctx.table) if scope else None)
     headers = ctx.extra.get("file_columns") or {}  # a field as the file's header names it
     absent = set(ctx.extra.get("absent") or ())  # fields the file has no column for

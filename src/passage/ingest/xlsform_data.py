@@ -1544,7 +1544,7 @@ class XlsformDataImporter(Importer):
             name = _repeat_name(self.form, repeat)
             try:
                 opts = form_rules.options(sub, now=form_rules.now_sql(Context(ctx.eng, target, sub, {}, ctx.report)
-                                                                      .columns()),
+                                                                      .columns(), sub),
                                           repeats=self._scope(parent, target))
                 want = to_sql(expression, {f.name: f.type for f in sub.fields}, options=opts)
             except ExpressionError:
