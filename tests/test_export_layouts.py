@@ -405,3 +405,38 @@ def test_layouts_on_both_stores(any_store, tmp_path, household, layout):
     assert r.status == "committed", r.report.errors
     assert stored(any_store, form) == expected(form, subs)
     assert stored(any_store, form, "members") == expected(form, subs, "members")
+
+
+def test_the_portal_and_api_take_the_sheet(seeded_portal_store, tmp_path, household):
+    """The portal's import form and POST /api/v1/imports pass `sheet` to the importer as --sheet does."""
+    from passage.store import open_store
+    from portal import copy_store, serve
+
+    form, subs = household
+    path = X.write_kobo_xlsx(form, subs, tmp_path / "report.xlsx", main_sheet="Data", before=["Read me"])
+    db, accounts = seeded_portal_store
+    copy = copy_store(db, tmp_path)
+    with open_store(str(copy)) as s:
+        install_form(s, form)
+    running = serve(str(copy), accounts)
+    try:
+        admin = running.client("admin")
+        csrf = admin.get("/import").text.split('name="csrf_token" value="')[1].split('"')[0]
+
+        def post(url: str, file: Path = path, **data: str):
+            with file.open("rb") as fh:
+                return admin.post(url, data={"kind": "xlsform-data", "form": form.form_id, "csrf_token": csrf, **data},
+                                  files={"file": (file.name, fh, "application/octet-stream")})
+
+        first = post("/api/v1/imports")
+        assert first.status_code == 422 and "--sheet 'Data'" in first.text
+        api = post("/api/v1/imports", sheet="Data")
+        assert api.status_code == 200, api.text[:500]
+        assert api.json()["inserted"] == len(subs)
+        more = X.write_kobo_xlsx(form, X.submissions(form, n=3, seed=11), tmp_path / "more.xlsx", main_sheet="Data",
+                                 before=["Read me"])
+        page = post("/import", more, sheet=" data ", update="true")
+        assert page.status_code == 200 and 'data-status="committed"' in page.text, page.text[-3000:]
+        admin.close()
+    finally:
+        running.stop()

@@ -349,12 +349,14 @@ def import_log(ctx: Context, request: Request, limit: Annotated[int, Query(ge=1,
 def import_file(ctx: Context, request: Request, kind: Annotated[str, Form(min_length=1, max_length=40)],
                 file: Annotated[UploadFile, File()], form: Annotated[str | None, Form(max_length=80)] = None,
                 update: Annotated[bool, Form()] = False, csrf_token: Annotated[str | None, Form()] = None,
-                on_error: Annotated[Literal["reject", "quarantine"] | None, Form()] = None):
+                on_error: Annotated[Literal["reject", "quarantine"] | None, Form()] = None,
+                sheet: Annotated[str | None, Form(max_length=100)] = None):
     """Validate a file and commit it when clean (editors within their places, admins). `on_error=quarantine`
-    keeps rows with errors aside (`quarantined` in the answer) and commits the others."""
+    keeps rows with errors aside (`quarantined` in the answer) and commits the others; `sheet` names the
+    workbook sheet that holds the records (default: the first)."""
     ctx.require_user()
     ctx.check_csrf(csrf_token or request.headers.get("x-csrf-token"))
-    result = service.import_upload(ctx, kind, form, file, update, on_error)
+    result = service.import_upload(ctx, kind, form, file, update, on_error, sheet or None)
     return JSONResponse(service.import_result_json(result), status_code=200 if result.ok else 422)
 
 

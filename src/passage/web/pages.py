@@ -278,9 +278,10 @@ def import_page(ctx: Context):
 @router.post("/import", response_class=HTMLResponse)
 def import_upload(ctx: Context, file: Annotated[UploadFile, File()], kind: Annotated[str, Form()],
                   csrf_token: Annotated[str, Form()] = "", form: Annotated[str, Form()] = "",
-                  update: Annotated[bool, Form()] = False, on_error: Annotated[str, Form()] = ""):
+                  update: Annotated[bool, Form()] = False, on_error: Annotated[str, Form()] = "",
+                  sheet: Annotated[str, Form(max_length=100)] = ""):
     ctx.check_csrf(csrf_token)
-    result = service.import_upload(ctx, kind, form or None, file, update, on_error or None)
+    result = service.import_upload(ctx, kind, form or None, file, update, on_error or None, sheet.strip() or None)
     return render(ctx, "import.html", status=200 if result.ok else 422, kinds=sorted(importers()),
                   forms=installed_forms(ctx.store), result=service.import_result_json(result), file_name=file.filename,
                   log=readable_imports(ctx.store, ctx.principal, 20))

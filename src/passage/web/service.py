@@ -66,13 +66,13 @@ def install_form_upload(ctx: Ctx, upload: UploadFile) -> dict:
 
 
 def import_upload(ctx: Ctx, kind: str, form_id: str | None, upload: UploadFile, update: bool,
-                  on_error: str | None = None) -> ImportResult:
+                  on_error: str | None = None, sheet: str | None = None) -> ImportResult:
     if kind not in importers():
         raise UsageError(f"unknown import kind {kind!r} (have: {', '.join(sorted(importers()))})", code="usage.kind")
     with tempfile.TemporaryDirectory() as d:
         path = _save_upload(upload, Path(d), ctx.store.settings.limits.upload_bytes.records)
         return import_files(ctx.store, kind, [path], form_id=form_id or None, principal=ctx.principal,
-                            update=update, on_error=on_error or None)
+                            update=update, on_error=on_error or None, options={"sheet": sheet} if sheet else {})
 
 
 def add_document_upload(ctx: Ctx, upload: UploadFile, **meta: Any) -> int:
