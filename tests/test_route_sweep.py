@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-import json
 import re
 import shutil
 from urllib.parse import urlencode
@@ -192,16 +191,19 @@ def _text(response) -> str:
     """Every readable character of an answer, whatever its format."""
     kind = response.headers.get("content-type", "")
     body = response.content
-    if "spreadsheetml" in kind:
-        from openpyxl import load_workbook
+    if "spreadsheetml" in kind:  # calamine reads a workbook ten times faster than openpyxl; values as Excel shows
+        from python_calamine import CalamineWorkbook
 
-        wb = load_workbook(io.BytesIO(body), read_only=True)
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(body))
         return "\n".join(" ".join("" if v is None else str(v) for v in row)
-                         for ws in wb.worksheets for row in ws.iter_rows(values_only=True))
+                         for name in wb.sheet_names for row in wb.get_sheet_by_name(name).to_python())
     if "parquet" in kind:
+        import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
-        return json.dumps(pq.read_table(io.BytesIO(body)).to_pylist(), default=str)
+        out = io.BytesIO()
+        pacsv.write_csv(pq.read_table(io.BytesIO(body)), out)
+        return out.getvalue().decode("utf-8")
     if "pdf" in kind:
         from pypdf import PdfReader
 
@@ -295,6 +297,9 @@ def test_the_sweep_is_not_vacuous(swept, portal, secrets):
         assert _leaks(_text(r), "/reports", secrets), "the admin's report counts Afghanistan"
         r = c.get("/api/v1/countries/AFG/series")
         assert r.status_code == 200 and _leaks(_text(r), "", secrets)
+        for fmt in ("xlsx", "parquet"):  # files are read too: Afghanistan's codes are in the admin's
+            r = c.get(f"/api/v1/exports/dtm_idps?format={fmt}")
+            assert r.status_code == 200 and "code AFG" in _leaks(_text(r), "", secrets), fmt
     finally:
         c.close()
     ok = sum(1 for _, _, status, _ in swept["results"] if status == 200)
