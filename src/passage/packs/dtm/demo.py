@@ -126,10 +126,14 @@ def packaged_places() -> dict[str, Place]:
 
 
 def ensure_places(store) -> dict[str, int]:
-    """Load the packaged P-codes and lengths into the store unless they are there already."""
+    """Load the packaged P-codes and lengths into the store unless they are there already (a new store gets
+    Passage's bundled places on first need: only a store whose places were replaced loads them again)."""
+    from passage.places import ensure_places as bundled_places
     from passage.places import import_lengths, import_pcodes
 
     loaded = {"pcodes": 0, "lengths": 0}
+    if bundled_places(store):
+        loaded["pcodes"] = store.scalar("SELECT count(*) FROM places WHERE level > 0")
     want = [op.admin1[0] for op in OPERATIONS]
     marks = ", ".join("?" for _ in want)
     have = store.scalar(f"SELECT count(*) FROM places WHERE code IN ({marks})", want)
@@ -484,7 +488,7 @@ def run_demo(store, work_dir: Path, *, seed: int = 2020, rounds: int = 12, progr
     work_dir = Path(work_dir)
     loaded = ensure_places(store)
     if loaded["pcodes"]:
-        say(f"loaded {loaded['pcodes']} P-codes of {', '.join(op.iso3 for op in OPERATIONS)}")
+        say(f"loaded {loaded['pcodes']:,} P-codes (OCHA's global admin 1-2 list)")
     paths = generate_dtm(work_dir, seed=seed, rounds=rounds)
     imports = []
     for p in paths:
