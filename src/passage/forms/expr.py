@@ -764,15 +764,7 @@ class _Parser:
         if index is None:  # a bare ${field} as the index: the current row's value
             index = self.column_of(args[2][0])
         cell = f"list_extract((SELECT list({col} ORDER BY {order}) {source}), CAST({_as_num(index)} AS INTEGER))"
-        xls_type = (scope.types.get(target) or "").split()[:1]
-        kind = xls_type[0].lower() if xls_type else ""
-        if kind in _NUMERIC_TYPES:
-            return _Val(f"TRY_CAST({cell} AS DOUBLE)", _NUMBER, text_sql=cell)
-        if kind in _DATE_TYPES:
-            return _Val(f"TRY_CAST({cell} AS DATE)", _DATE, text_sql=cell)
-        if kind in _DATETIME_TYPES:
-            return _Val(f"TRY_CAST({cell} AS TIMESTAMP)", _DATETIME, text_sql=cell)
-        return _Val(cell, _STRING)
+        return _typed(cell, scope.types.get(target))
 
     def column_of(self, tok: _Token) -> _Val:
         col = self.resolve(tok.value)
@@ -880,16 +872,20 @@ class _Parser:
         return candidates[0]
 
     def column(self, name: str) -> _Val:
-        raw = _quote_ident(name)
-        words = (self.fields[name] or "").split()
-        xls_type = words[0].lower() if words else ""
-        if xls_type in _NUMERIC_TYPES:
-            return _Val(f"TRY_CAST({raw} AS DOUBLE)", _NUMBER, text_sql=raw)
-        if xls_type in _DATE_TYPES:
-            return _Val(f"TRY_CAST({raw} AS DATE)", _DATE, text_sql=raw)
-        if xls_type in _DATETIME_TYPES:
-            return _Val(f"TRY_CAST({raw} AS TIMESTAMP)", _DATETIME, text_sql=raw)
-        return _Val(raw, _STRING)
+        return _typed(_quote_ident(name), self.fields[name])
+
+
+def _typed(raw: str, xls_type: str | None) -> _Val:
+    """A staged text (a column, a repeat's cell) as the value its XLSForm type makes it; the text kept beside."""
+    words = (xls_type or "").split()
+    kind = words[0].lower() if words else ""
+    if kind in _NUMERIC_TYPES:
+        return _Val(f"TRY_CAST({raw} AS DOUBLE)", _NUMBER, text_sql=raw)
+    if kind in _DATE_TYPES:
+        return _Val(f"TRY_CAST({raw} AS DATE)", _DATE, text_sql=raw)
+    if kind in _DATETIME_TYPES:
+        return _Val(f"TRY_CAST({raw} AS TIMESTAMP)", _DATETIME, text_sql=raw)
+    return _Val(raw, _STRING)
 
 
 def _compare(op: str, left: _Val, right: _Val) -> _Val:
