@@ -20,6 +20,7 @@ import xlsform_exports as X
 from passage.forms import compile_xlsform, install_form
 from passage.forms.registry import view_name
 from passage.ingest import import_files
+from xlsforms import write_xlsform
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xlsform"
 
@@ -27,11 +28,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "xlsform"
 def site_form(path: Path) -> Path:
     """A site visit form: groups, a geopoint, a photo, a select_multiple, two fields labelled "Age", and a
     repeat of visits with its own geopoint."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "required", "constraint", "relevant"])
-    for row in [
+    return write_xlsform(path, [
+        ("type", "name", "label", "required", "constraint", "relevant"),
         ("begin_group", "site", "Site", "", "", ""),
         ("text", "site_name", "Site name", "yes", "", ""),
         ("geopoint", "gps", "Location", "yes", "", ""),
@@ -48,18 +46,9 @@ def site_form(path: Path) -> Path:
         ("integer", "visitors", "Visitors", "", ". >= 0", ""),
         ("geopoint", "visit_gps", "Where", "", "", ""),
         ("end_repeat", "", "", "", "", ""),
-    ]:
-        ws.append(list(row))
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    for row in [("yes_no", "yes", "Yes"), ("yes_no", "no", "No"), ("needs", "water", "Water"),
-                ("needs", "food", "Food"), ("needs", "health", "Health care")]:
-        ch.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_title", "form_id", "version"])
-    st.append(["Site visits", "site_visits", "3"])
-    wb.save(path)
-    return path
+    ], [("list_name", "name", "label"), ("yes_no", "yes", "Yes"), ("yes_no", "no", "No"), ("needs", "water", "Water"),
+        ("needs", "food", "Food"), ("needs", "health", "Health care")],
+        {"form_title": "Site visits", "form_id": "site_visits", "version": "3"})
 
 
 @pytest.fixture(scope="module")
@@ -338,11 +327,8 @@ def test_label_that_is_another_fields_name(store, tmp_path):
 def awkward_form(path: Path) -> Path:
     """Names real forms use that are not SQL identifiers: hyphens, one name in two groups, SQL keywords,
     a repeat with a hyphen in its name."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "required", "constraint"])
-    for row in [
+    return write_xlsform(path, [
+        ("type", "name", "label", "required", "constraint"),
         ("begin_group", "hoh", "Head of household", "", ""),
         ("integer", "age", "Age of the head", "yes", ". >= 15"),
         ("end_group", "", "", "", ""),
@@ -355,17 +341,8 @@ def awkward_form(path: Path) -> Path:
         ("begin_repeat", "member-list", "Members", "", ""),
         ("text", "order", "Member name", "yes", ""),
         ("end_repeat", "", "", "", ""),
-    ]:
-        ws.append(list(row))
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    ch.append(["yn", "yes", "Yes"])
-    ch.append(["yn", "no", "No"])
-    st = wb.create_sheet("settings")
-    st.append(["form_title", "form_id"])
-    st.append(["Awkward names", "awkward-names"])
-    wb.save(path)
-    return path
+    ], [("list_name", "name", "label"), ("yn", "yes", "Yes"), ("yn", "no", "No")],
+        {"form_title": "Awkward names", "form_id": "awkward-names"})
 
 
 @pytest.mark.parametrize("layout", ["kobo-csv-comma-dash", "kobo-xlsx", "odk-central-zip", "kobo-xlsx-labels"])

@@ -5,34 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 
 from passage.errors import ImportRejected, UsageError
 from passage.findings import Report
 from passage.forms import Form, compile_xlsform, install_form
 from passage.forms.registry import record_table
 from passage.ingest import import_files
+from xlsforms import write_xlsform
 
 
 def _form(path: Path) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "required", "relevant", "constraint"])
-    ws.append(["select_one yn", "has_shelter", "Shelter assessed?", "yes", "", ""])
-    ws.append(["begin_group", "shelter", "Shelter", "", "${has_shelter} = 'yes'", ""])
-    ws.append(["integer", "tents", "Tents", "yes", "", ". >= 0"])
-    ws.append(["select_multiple material", "materials", "Materials", "", "${tents} > 0", ""])
-    ws.append(["end_group", "", "", "", "", ""])
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    for row in [("yn", "yes", "Yes"), ("yn", "no", "No"), ("material", "tarp", "Tarpaulin"), ("material", "wood", "Wood")]:
-        ch.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_id", "version"])
-    st.append(["shelter_check", "1"])
-    wb.save(path)
-    return path
+    return write_xlsform(path, [
+        ["type", "name", "label", "required", "relevant", "constraint"],
+        ["select_one yn", "has_shelter", "Shelter assessed?", "yes", "", ""],
+        ["begin_group", "shelter", "Shelter", "", "${has_shelter} = 'yes'", ""],
+        ["integer", "tents", "Tents", "yes", "", ". >= 0"],
+        ["select_multiple material", "materials", "Materials", "", "${tents} > 0", ""],
+        ["end_group", "", "", "", "", ""],
+    ], [["list_name", "name", "label"],
+        ("yn", "yes", "Yes"), ("yn", "no", "No"), ("material", "tarp", "Tarpaulin"), ("material", "wood", "Wood")],
+        {"form_id": "shelter_check", "version": "1"})
 
 
 def test_compiled_fields(tmp_path):
@@ -67,29 +59,21 @@ def test_required_inside_a_skipped_group_is_not_required(store, tmp_path):
 def _trouble_form(path: Path) -> Path:
     """Names no SQL identifier can hold as written: hyphen, keyword, the same name in two groups, case twins,
     a system column's name; a form id with a hyphen."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "constraint", "relevant"])
-    ws.append(["integer", "hh-size", "Household size", ". > 0", ""])
-    ws.append(["text", "group", "Group", "", ""])
-    ws.append(["begin_group", "hoh", "Head", "", ""])
-    ws.append(["integer", "age", "Age", ". <= 120", ""])
-    ws.append(["end_group", "", "", "", ""])
-    ws.append(["begin_group", "spouse", "Spouse", "", ""])
-    ws.append(["integer", "age", "Age", ". <= 120", ""])
-    ws.append(["end_group", "", "", "", ""])
-    ws.append(["text", "Name", "Name", "", ""])
-    ws.append(["text", "name", "Name again", "", ""])
-    ws.append(["text", "_version", "Version", "", ""])
-    ws.append(["integer", "kids", "Children", ". < ${hh-size}", "${hh-size} > 1"])
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    st = wb.create_sheet("settings")
-    st.append(["form_id", "version"])
-    st.append(["hh-roster", "1"])
-    wb.save(path)
-    return path
+    return write_xlsform(path, [
+        ["type", "name", "label", "constraint", "relevant"],
+        ["integer", "hh-size", "Household size", ". > 0", ""],
+        ["text", "group", "Group", "", ""],
+        ["begin_group", "hoh", "Head", "", ""],
+        ["integer", "age", "Age", ". <= 120", ""],
+        ["end_group", "", "", "", ""],
+        ["begin_group", "spouse", "Spouse", "", ""],
+        ["integer", "age", "Age", ". <= 120", ""],
+        ["end_group", "", "", "", ""],
+        ["text", "Name", "Name", "", ""],
+        ["text", "name", "Name again", "", ""],
+        ["text", "_version", "Version", "", ""],
+        ["integer", "kids", "Children", ". < ${hh-size}", "${hh-size} > 1"],
+    ], [["list_name", "name", "label"]], {"form_id": "hh-roster", "version": "1"})
 
 
 def test_storage_names_are_safe_and_keep_the_xlsform_names(tmp_path):
@@ -134,32 +118,23 @@ def test_two_form_ids_for_one_table_are_refused(store, tmp_path):
 
 def _semantics_form(folder: Path) -> Path:
     """One question per XLSForm rule Passage enforces on import."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "constraint", "choice_filter", "parameters", "calculation"])
-    ws.append(["select_one country", "country", "Country", "", "", "", ""])
-    ws.append(["select_one region", "region", "Region", "", "country=${country}", "", ""])
-    ws.append(["range", "rating", "Rating", "", "", "start=1 end=5 step=1", ""])
-    ws.append(["geopoint", "gps", "Location", "", "", "", ""])
-    ws.append(["time", "arrival", "Arrival time", "", "", "", ""])
-    ws.append(["int", "people", "People", "", "", "", ""])
-    ws.append(["date", "visit", "Visit", ". <= today()", "", "", ""])
-    ws.append(["select_one color or_other", "color", "Colour", "", "", "", ""])
-    ws.append(["calculate", "double", "", "", "", "", "${people} * 2"])
-    ws.append(["select_one_from_file camps.csv", "camp", "Camp", "", "", "", ""])
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label", "country"])
-    for row in [("country", "ghana", "Ghana", ""), ("country", "nigeria", "Nigeria", ""),
-                ("region", "ashanti", "Ashanti", "ghana"), ("region", "kano", "Kano", "nigeria"),
-                ("color", "red", "Red", "")]:
-        ch.append(list(row))
-    st = wb.create_sheet("settings")
-    st.append(["form_id", "version"])
-    st.append(["semantics", "1"])
     (folder / "camps.csv").write_text("name,label\ncamp_a,Camp A\ncamp_b,Camp B\n", encoding="utf-8")
-    wb.save(folder / "semantics.xlsx")
-    return folder / "semantics.xlsx"
+    return write_xlsform(folder / "semantics.xlsx", [
+        ["type", "name", "label", "constraint", "choice_filter", "parameters", "calculation"],
+        ["select_one country", "country", "Country", "", "", "", ""],
+        ["select_one region", "region", "Region", "", "country=${country}", "", ""],
+        ["range", "rating", "Rating", "", "", "start=1 end=5 step=1", ""],
+        ["geopoint", "gps", "Location", "", "", "", ""],
+        ["time", "arrival", "Arrival time", "", "", "", ""],
+        ["int", "people", "People", "", "", "", ""],
+        ["date", "visit", "Visit", ". <= today()", "", "", ""],
+        ["select_one color or_other", "color", "Colour", "", "", "", ""],
+        ["calculate", "double", "", "", "", "", "${people} * 2"],
+        ["select_one_from_file camps.csv", "camp", "Camp", "", "", "", ""],
+    ], [["list_name", "name", "label", "country"],
+        ("country", "ghana", "Ghana", ""), ("country", "nigeria", "Nigeria", ""),
+        ("region", "ashanti", "Ashanti", "ghana"), ("region", "kano", "Kano", "nigeria"), ("color", "red", "Red", "")],
+        {"form_id": "semantics", "version": "1"})
 
 
 HEADER = "_uuid,_submission_time,country,region,rating,gps,arrival,people,visit,color,color_other,double,camp\n"
@@ -194,17 +169,9 @@ def test_xlsform_semantics_are_enforced_on_import(store, tmp_path):
 
 def test_today_is_the_day_the_form_itself_ended(store, tmp_path):
     """A form's own `end` question (stored as end_: END is an SQL keyword) is the submission's moment."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "constraint"])
-    ws.append(["end", "end", "", ""])
-    ws.append(["date", "visit", "Visit", ". <= today()"])
-    st = wb.create_sheet("settings")
-    st.append(["form_id", "version"])
-    st.append(["ended", "1"])
-    wb.save(tmp_path / "ended.xlsx")
-    form = compile_xlsform(tmp_path / "ended.xlsx")
+    form = compile_xlsform(write_xlsform(tmp_path / "ended.xlsx", [
+        ["type", "name", "label", "constraint"], ["end", "end", "", ""], ["date", "visit", "Visit", ". <= today()"],
+    ], settings={"form_id": "ended", "version": "1"}))
     assert form.field("end_").xlsform_name == "end"
     install_form(store, form)
     data = tmp_path / "ended.csv"
@@ -215,16 +182,14 @@ def test_today_is_the_day_the_form_itself_ended(store, tmp_path):
 
 
 def test_what_cannot_be_checked_is_said_at_install(tmp_path):
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label", "constraint", "calculation"])
-    ws.append(["integer", "n", "N", ". < pulldata('caps', 'cap', 'id', '1')", ""])
-    ws.append(["calculate", "r", "", "", "random()"])
-    ws.append(["select_one_from_file missing.csv", "site", "Site", "", ""])
-    wb.save(tmp_path / "f.xlsx")
+    path = write_xlsform(tmp_path / "f.xlsx", [
+        ["type", "name", "label", "constraint", "calculation"],
+        ["integer", "n", "N", ". < pulldata('caps', 'cap', 'id', '1')", ""],
+        ["calculate", "r", "", "", "random()"],
+        ["select_one_from_file missing.csv", "site", "Site", "", ""],
+    ])
     notes = Report()
-    compile_xlsform(tmp_path / "f.xlsx", report=notes)
+    compile_xlsform(path, report=notes)
     got = sorted((f.code, f.column, f.severity) for f in notes.findings)
     assert got == [("expression-unsupported", "n", "warning"), ("expression-unsupported", "r", "warning"),
                    ("expression-unsupported", "site", "warning")]
@@ -232,15 +197,8 @@ def test_what_cannot_be_checked_is_said_at_install(tmp_path):
 
 
 def test_pyxform_message_is_whole(tmp_path):
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "survey"
-    ws.append(["type", "name", "label"])
-    ws.append(["select_one " + "nolist" * 100, "q", "Q"])
-    ch = wb.create_sheet("choices")
-    ch.append(["list_name", "name", "label"])
-    ch.append(["yn", "yes", "Yes"])
-    wb.save(tmp_path / "f.xlsx")
+    write_xlsform(tmp_path / "f.xlsx", [["type", "name", "label"], ["select_one " + "nolist" * 100, "q", "Q"]],
+                  [["list_name", "name", "label"], ["yn", "yes", "Yes"]])
     with pytest.raises(ImportRejected) as err:
         compile_xlsform(tmp_path / "f.xlsx")
     finding = err.value.report.findings[0]
