@@ -16,52 +16,33 @@ from passage.store.schema import generation
 
 
 class ResultCache:
-    def __init__(self, size: int = 512):
+    """Values by (generation, key), least recently used out first once their weights pass `size`: each
+    answer weighs 1 by default (`size` answers kept); the tables behind downloads weigh their bytes."""
+
+    def __init__(self, size: int = 512, weigh: Callable[[Any], int] = lambda value: 1):
         self.size = size
-        self._data: OrderedDict[tuple, Any] = OrderedDict()
+        self.weigh = weigh
+        self._data: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._weight = 0
         self._lock = threading.Lock()
 
     def get(self, store: Store, key: tuple, compute: Callable[[], Any]) -> tuple[Any, int]:
-        """(value, generation): the cached value for this generation, or a fresh one."""
+        """(value, generation): the cached value for this generation, or a fresh one. A value heavier than the
+        whole cache is returned and not kept; values of older generations go at once (never read again)."""
         gen = generation(store)
         full = (gen, *key)
         with self._lock:
             if full in self._data:
                 self._data.move_to_end(full)
-                return self._data[full], gen
+                return self._data[full][0], gen
         value = compute()
+        weight = self.weigh(value)
         with self._lock:
-            self._data[full] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            for k in [k for k in self._data if k[0] != gen]:
+                self._weight -= self._data.pop(k)[1]
+            if weight <= self.size and full not in self._data:
+                self._data[full] = (value, weight)
+                self._weight += weight
+                while self._weight > self.size:
+                    self._weight -= self._data.popitem(last=False)[1][1]
         return value, gen
-
-
-class TableCache:
-    """Published tables behind downloads, kept in memory within a byte budget until the data changes: a
-    reader who takes CSV and then XLSX, or the five formats of one table, reads the store once."""
-
-    def __init__(self, budget: int):
-        self.budget = budget
-        self._data: OrderedDict[tuple, Any] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, store: Store, key: tuple, compute: Callable[[], Any], size: Callable[[Any], int]) -> Any:
-        """The table for (this generation, `key`), computed when missing; `size(table)` is its bytes."""
-        full = (generation(store), *key)
-        with self._lock:
-            if full in self._data:
-                self._data.move_to_end(full)
-                return self._data[full][0]
-        value = compute()
-        nbytes = size(value)
-        with self._lock:
-            for k in [k for k in self._data if k[0] != full[0]]:  # an older generation is never read again
-                self._bytes -= self._data.pop(k)[1]
-            if nbytes <= self.budget and full not in self._data:
-                self._data[full] = (value, nbytes)
-                self._bytes += nbytes
-                while self._bytes > self.budget:
-                    self._bytes -= self._data.popitem(last=False)[1][1]
-        return value

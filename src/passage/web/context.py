@@ -23,7 +23,7 @@ from passage.errors import AuthError, Forbidden
 from passage.settings import DEFAULTS, Settings
 from passage.store import Store, open_store
 from passage.web import i18n
-from passage.web.cache import ResultCache, TableCache
+from passage.web.cache import ResultCache
 from passage.web.export_cache import ExportCache
 
 SESSION_COOKIE = "passage_session"
@@ -47,7 +47,7 @@ class Portal:
         self.cache = ResultCache(settings.cache.result_entries)
         self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close
         self.exports = ExportCache(self.export_dir, int(settings.cache.export_bytes))
-        self.tables = TableCache(int(settings.cache.table_bytes))
+        self.tables = ResultCache(int(settings.cache.table_bytes), weigh=lambda t: t.data.nbytes)
 
     @property
     def secure_cookies(self) -> bool | None:

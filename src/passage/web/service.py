@@ -133,9 +133,8 @@ def export_file(ctx: Ctx, table: str, fmt: str, country: str | None,
     portal = ctx.request.app.state.portal
 
     def write(path: Path) -> None:
-        published = portal.tables.get(ctx.store, (table, country, ctx.cache_key()),
-                                      lambda: readable_table(ctx.store, table, ctx.principal, country=country),
-                                      size=lambda t: t.data.nbytes)
+        published, _ = portal.tables.get(ctx.store, (table, country, ctx.cache_key()),
+                                         lambda: readable_table(ctx.store, table, ctx.principal, country=country))
         formats.write(published, fmt, path, neutralise_formulas=True, bom=bom)
 
     fh, size = portal.exports.open(
