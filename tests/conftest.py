@@ -214,3 +214,46 @@ SLOW_FIRST = ("test_route_sweep.py", "test_faults.py", "test_browser.py", "test_
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: 0 if item.path.name in SLOW_FIRST else 1)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module: skipped when absent, except under CI=true where it must be there."""
+    if not CHROMIUM.exists():
+        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires the browser tests: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def open_context(browser, portal):
+    """Fresh browser profiles (no cookies) in English, closed after the test."""
+    contexts = []
+
+    def make():
+        ctx = browser.new_context(base_url=portal.url, locale="en-US", accept_downloads=True,
+                                  viewport={"width": 1280, "height": 900})
+        ctx.set_default_timeout(WAIT_MS)
+        contexts.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture
+def page(open_context):
+    return open_context().new_page()

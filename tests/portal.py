@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -83,3 +84,13 @@ def serve(db: str, accounts: dict, **options) -> RunningPortal:
     else:
         raise RuntimeError("the portal did not start")
     return RunningPortal(f"http://127.0.0.1:{port}", db, accounts, server, thread)
+
+
+def sign_in(page, portal, user: str) -> None:
+    """Through the sign-in form, as a person does."""
+    page.goto("/login")
+    page.fill("input[name=user_name]", user)
+    page.fill("input[name=password]", portal.password(user))
+    page.click("main form button")
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.locator(".who").inner_text().startswith(user)

@@ -6,16 +6,12 @@ switch language, and see nothing unpublished from another country.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import pytest
-
 from dtm_rows import api_rows, write_csv
+from portal import sign_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-WAIT_MS = 30_000
 NARROW_NBSP = "\u202f"  # French thousands separator (CLDR)
 FR_CATALOGUE = Path(__file__).resolve().parents[1] / "src" / "passage" / "web" / "locales" / "fr" / "LC_MESSAGES" \
     / "messages.po"
@@ -28,55 +24,6 @@ NO_RECORDS = [["No records."]]  # the records table when the filter matches noth
 def _rows(round_number: int, day: str, counts: dict[str, int]) -> list[dict]:
     return api_rows("NGA", [(2, *ABADAM, round_number, day, reason, idps, None, None)
                             for reason, idps in counts.items()])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module: skipped when absent, except under CI=true where it must be there."""
-    if not CHROMIUM.exists():
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires the browser tests: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-    yield chromium
-    chromium.close()
-    playwright.stop()
-
-
-@pytest.fixture
-def open_context(browser, portal):
-    """Fresh browser profiles (no cookies) in English, closed after the test."""
-    contexts = []
-
-    def make():
-        ctx = browser.new_context(base_url=portal.url, locale="en-US", accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})
-        ctx.set_default_timeout(WAIT_MS)
-        contexts.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in contexts:
-        ctx.close()
-
-
-@pytest.fixture
-def page(open_context):
-    return open_context().new_page()
-
-
-def sign_in(page, portal, user: str) -> None:
-    """Through the sign-in form, as a person does."""
-    page.goto("/login")
-    page.fill("input[name=user_name]", user)
-    page.fill("input[name=password]", portal.password(user))
-    page.click("main form button")
-    page.wait_for_url(re.compile(r"/$"))
-    assert page.locator(".who").inner_text().startswith(user)
 
 
 def upload(page, path: Path) -> str:
