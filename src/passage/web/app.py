@@ -169,11 +169,12 @@ def create_app(db: str | None = None, settings: Settings = DEFAULTS) -> FastAPI:
             "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
         return page
     from passage.plugins import collected
-    from passage.web import api, pages, quarantine
+    from passage.web import admin, api, pages, quarantine
 
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(quarantine.router)
+    app.include_router(admin.router)
     for router in collected("web_routers"):  # every installed pack's pages and API routes
         app.include_router(router)
     return app
