@@ -63,6 +63,7 @@ class Field:
     # jr:choice-name needs them: [{"name": .., "label": .., "cf": ..}, ...]
     choice_rows: list[dict[str, str]] | None = None
     place: bool = False  # the XLSForm's `passage_place` column says this field holds the record's P-code
+    labels: dict[str, str] | None = None  # translated labels by language name as written (`French (fr)`)
 
     @property
     def sql_type(self) -> str:
@@ -127,6 +128,12 @@ def _label(node: dict) -> str:
     return label or ""
 
 
+def _labels(node: dict) -> dict[str, str] | None:
+    """Every translation of a translated label (`label::French (fr)`), by its language as written."""
+    label = node.get("label")
+    return {str(k): str(v) for k, v in label.items() if v} or None if isinstance(label, dict) else None
+
+
 def _and(*conditions: str | None) -> str | None:
     """A question inside a group applies only where the group does too."""
     present = [c for c in conditions if c]
@@ -172,6 +179,7 @@ def _flatten(children: list[dict], path: list[str], repeat: str | None, out: lis
                 name=name,
                 type=ftype,
                 label=_label(node),
+                labels=_labels(node),
                 required=str(bind.get("required", "")).lower() in ("yes", "true", "true()"),
                 constraint=bind.get("constraint"),
                 constraint_message=bind.get("jr:constraintMsg") if isinstance(bind.get("jr:constraintMsg"), str) else None,
