@@ -4,10 +4,15 @@ Passage's compiled Form keeps what validation needs (types, choices, rules); the
 carries what people read (choice labels, hints, section titles) and the extra columns with each
 question's tags (`sdg_targets`, `gcm_objectives`, `srf_objective`, `mandatory`). pyxform keeps unknown
 columns in its parse tree, so both come from one pyxform parse of the same file.
+
+Labels, hints, section titles and choice labels come in every language the XLSForm translates
+(`label::French (fr)`): `Question.text("fr")` and the like give the language asked for, English when a
+text is not translated.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,9 +45,29 @@ class Question:
     sdg_targets: tuple[str, ...] = ()
     gcm_objectives: tuple[int, ...] = ()
     srf_objective: str = ""
+    # translations: language code ("fr") -> text; choice_labels: language code -> {choice: label}
+    labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    hints: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    section_labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    choice_labels: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
 
-    def choice_label(self, value: str) -> str:
-        return dict(self.choices).get(value, value)
+    def text(self, lang: str | None = None) -> str:
+        """The label in this language (a code such as "fr"), else in English."""
+        return self.labels.get(lang or "", "") or self.label
+
+    def hint_in(self, lang: str | None = None) -> str:
+        return self.hints.get(lang or "", "") or self.hint
+
+    def section_in(self, lang: str | None = None) -> str:
+        return self.section_labels.get(lang or "", "") or self.section_label
+
+    def choices_in(self, lang: str | None = None) -> tuple[tuple[str, str], ...]:
+        """(name, label) with labels in this language, else English."""
+        return tuple((c, self.choice_label(c, lang)) for c, _ in self.choices)
+
+    def choice_label(self, value: str, lang: str | None = None) -> str:
+        translated = self.choice_labels.get(lang or "", {}).get(value)
+        return translated or dict(self.choices).get(value, value)
 
 
 @dataclass(frozen=True)
@@ -59,12 +84,12 @@ class Questionnaire:
 
         raise NotFound(f"the questionnaire has no question {name!r}")
 
-    def sections(self) -> list[tuple[str, str, list[Question]]]:
-        """(name, label, questions) in form order."""
+    def sections(self, lang: str | None = None) -> list[tuple[str, str, list[Question]]]:
+        """(name, label in this language, questions) in form order."""
         out: list[tuple[str, str, list[Question]]] = []
         for q in self.questions:
             if not out or out[-1][0] != q.section:
-                out.append((q.section, q.section_label, []))
+                out.append((q.section, q.section_in(lang), []))
             out[-1][2].append(q)
         return out
 
@@ -75,10 +100,25 @@ def _text(value: Any) -> str:
     return str(value or "")
 
 
-def _walk(children: list[dict], section: tuple[str, str], out: list[dict]) -> None:
+_LANGUAGE_CODE = re.compile(r"\(([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)\)\s*$")
+
+
+def _translations(value: Any) -> dict[str, str]:
+    """XLSForm's translated text ({"French (fr)": ...}) by language code ({"fr": ...})."""
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    for language, text in value.items():
+        m = _LANGUAGE_CODE.search(str(language))
+        if m and text:
+            out[m.group(1).lower()] = str(text)
+    return out
+
+
+def _walk(children: list[dict], section: tuple[str, str, Any], out: list[dict]) -> None:
     for node in children:
         if node.get("type") == "group":
-            _walk(node.get("children", []), (node["name"], _text(node.get("label"))), out)
+            _walk(node.get("children", []), (node["name"], _text(node.get("label")), node.get("label")), out)
         elif node.get("name") not in ("meta", None):
             out.append(node | {"_section": section})
 
@@ -98,7 +138,7 @@ def load_questionnaire() -> Questionnaire:
     tree = xls2json.parse_file_to_json(str(path))
     tags = spec.get("tags", {})
     nodes: list[dict] = []
-    _walk(tree.get("children", []), ("", ""), nodes)
+    _walk(tree.get("children", []), ("", "", None), nodes)
     by_name = {f.name: f for f in form.fields}
     questions = []
     for node in nodes:
@@ -114,8 +154,19 @@ def load_questionnaire() -> Questionnaire:
             sdg_targets=tuple(str(node.get(tags.get("sdg", ""), "") or "").split()),
             gcm_objectives=tuple(int(x) for x in str(node.get(tags.get("gcm", ""), "") or "").split()),
             srf_objective=str(node.get(tags.get("srf", ""), "") or "").strip(),
+            labels=_translations(node.get("label")), hints=_translations(node.get("hint")),
+            section_labels=_translations(node["_section"][2]),
+            choice_labels=_choice_translations(listed),
         ))
     return Questionnaire(form, tuple(questions), spec)
+
+
+def _choice_translations(listed: list[dict]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for c in listed:
+        for lang, text in _translations(c.get("label")).items():
+            out.setdefault(lang, {})[str(c["name"])] = text
+    return out
 
 
 def pack_spec() -> dict[str, Any]:
