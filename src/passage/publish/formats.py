@@ -110,13 +110,14 @@ BOM = "\ufeff"
 
 def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
           progress: Callable[[int], None] | None = None, *, neutralise_formulas: bool = False,
-          bom: bool = False) -> None:
+          bom: bool = False, metadata: list[list[Any]] | None = None) -> None:
     """Write a PublishedTable to `path` (or a text stream for csv, hxl and json); `progress` gets row counts.
 
     `neutralise_formulas` makes CSV and HXL safe to open in a spreadsheet (see the module's docstring);
     XLSX always types text as text, and JSON and Parquet carry types of their own. `bom` starts a CSV or HXL
     file with a UTF-8 byte order mark: Excel reads a CSV without one in the computer's legacy code page, so
-    `Côte d'Ivoire` would open as `CÃ´te d'Ivoire`.
+    `Côte d'Ivoire` would open as `CÃ´te d'Ivoire`. `metadata`: rows of an XLSX's last sheet, `metadata`
+    (what the file is, its licence and filters, when it was made: `passage.explore.metadata_rows`).
     """
     data: pa.Table = table.data
     if bom and fmt not in ("csv", "hxl"):
@@ -147,7 +148,7 @@ def write(table: Any, fmt: str, path: Path | None, out: IO[str] | None = None,
             progress(data.num_rows)
     elif fmt == "xlsx":
         write_xlsx(data, path, table.name[:31], progress,
-                   more=[(t.data, t.name[:31]) for t in getattr(table, "sheets", [])])
+                   more=[(t.data, t.name[:31]) for t in getattr(table, "sheets", [])], metadata=metadata)
     else:
         raise UsageError(f"unknown format {fmt!r} (have: {', '.join(FORMATS)})", code="usage.format")
 
@@ -159,12 +160,13 @@ _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
 
 def write_xlsx(data: pa.Table, path: Path, sheet: str, progress: Callable[[int], None] | None = None,
-               more: list[tuple[pa.Table, str]] = ()) -> None:
+               more: list[tuple[pa.Table, str]] = (), metadata: list[list[Any]] | None = None) -> None:
     """One sheet, row by row in constant memory (XlsxWriter: a 34,000-row table in a quarter of openpyxl's
     time). Each cell is written by its column's type, never guessed from its text, so a value starting with
     `=` or reading `#N/A` is the text it is. Dates and times are date cells (a serial number with a date
     format), so Excel sorts, filters and computes with them; shown ISO-style; times in UTC. `more`: further
-    (table, sheet name) after it (a user form's repeats)."""
+    (table, sheet name) after it (a user form's repeats). `metadata`: rows of a last sheet named `metadata`,
+    each cell text or a number (never a formula)."""
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
@@ -188,6 +190,16 @@ def write_xlsx(data: pa.Table, path: Path, sheet: str, progress: Callable[[int],
                     row += 1
                 if progress:
                     progress(batch.num_rows)
+        if metadata is not None:
+            ws = wb.add_worksheet("metadata")
+            ws.set_column(0, 0, 16)
+            ws.set_column(1, 2, 40)
+            for r, cells in enumerate(metadata):
+                for c, v in enumerate(cells):
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        ws.write_number(r, c, v)
+                    elif v is not None:
+                        ws.write_string(r, c, _text(v)[:XLSX_MAX_CHARS])
     finally:
         wb.close()
 

@@ -208,16 +208,18 @@ def readable_names(store: Store, principal: Any) -> list[tuple[str, str]]:
     return [(n, t) for n, t in list_tables(store) if n in mine]
 
 
-def readable_table(store: Store, name: str, principal: Any, *, country: str | None = None) -> PublishedTable:
+def readable_table(store: Store, name: str, principal: Any, *, country: str | None = None,
+                   where: Any = None) -> PublishedTable:
     """A published table as `principal` may read it, over `passage.access.readable` (admins: every current
-    record, and every table); `country` (see `download_country`) narrows it."""
+    record, and every table); `country` (see `download_country`) narrows it, and so does `where` (a function
+    of the readable Ibis table of the table's dataset: a records page's filters, `passage.explore.where`)."""
     from passage import query
     from passage.releases import list_datasets
 
     if not principal.is_admin and name not in {n for n, _ in readable_names(store, principal)}:
         raise NotFound(f"nothing published as {name!r}")
     country = download_country(store, name, principal, country)
-    if principal.is_admin and country is None:
+    if principal.is_admin and country is None and where is None:
         return get_table(store, name)
     by_form = {d.form: d for d in list_datasets(store)}
     f = query.RecordFilter(country=country)
@@ -225,7 +227,8 @@ def readable_table(store: Store, name: str, principal: Any, *, country: str | No
     def source(form_id: str) -> Any:
         if form_id not in by_form:  # admins only: a form no dataset presents
             return store.ibis().table(form_id)
-        return query.filtered(store, principal, by_form[form_id], f)
+        t = query.filtered(store, principal, by_form[form_id], f)
+        return where(t) if where is not None else t
 
     return get_table(store, name, source=source)
 
