@@ -130,3 +130,17 @@ def language_name(code: str) -> str:
         return Locale.parse(code).get_display_name(current.get()) or code
     except Exception:  # noqa: BLE001 - an unknown code is shown as given
         return code
+
+
+def country_name(code: str, lang: str | None = None) -> str:
+    """A country's name in `lang` (default: the interface language), CLDR's through Babel, by ISO 3166 alpha-2
+    or alpha-3 code: `country_name("TCD", "fr")` is "Tchad". The code itself when CLDR names no such country."""
+    import pycountry
+
+    code = (code or "").strip().upper()
+    if len(code) == 3:
+        found = pycountry.countries.get(alpha_3=code)
+        if found is None:
+            return code
+        code = found.alpha_2
+    return Locale.parse(lang or current.get()).territories.get(code, code)
