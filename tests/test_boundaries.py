@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 from shapely.geometry import shape
 
 from passage.packs.dtm.demo import ensure_places
-from passage.packs.dtm.demo_boundaries import write_demo_boundaries
+from passage.places import natural_earth
 from passage.places.boundaries import (
     BAD_GEOMETRY,
     NO_PCODE,
@@ -19,8 +22,8 @@ from passage.places.boundaries import (
     boundaries_geojson,
     boundary_levels,
     import_boundaries,
+    map_levels,
 )
-from passage.places.topojson import world_countries
 
 
 def square(x: float, y: float, size: float = 1.0) -> dict:
@@ -89,7 +92,7 @@ def test_import_and_read_back(any_store, tmp_path):
         "SELECT kind, status, user_name, sha256 FROM imports WHERE import_id = ?", [result["import_id"]])[0]
     assert (kind, status, user) == ("boundaries", "committed", "ana")
     archived = any_store.scalar("SELECT archived_as FROM files WHERE sha256 = ?", [sha])
-    assert archived and (tmp_path / "cod-ab.geojson").read_bytes() == open(archived, "rb").read()
+    assert archived and (tmp_path / "cod-ab.geojson").read_bytes() == Path(archived).read_bytes()
 
 
 def test_reimport_replaces_codes_in_place(any_store, tmp_path):
@@ -170,45 +173,110 @@ def test_too_large_is_rejected_before_reading(store, tmp_path):
     assert snapshot(store) == []
 
 
-def test_demo_boundaries_cover_every_admin1_inside_the_country(store, tmp_path):
-    ensure_places(store)
-    first = write_demo_boundaries(store, tmp_path / "a.geojson", countries=("NGA",))
-    second = write_demo_boundaries(store, tmp_path / "b.geojson", countries=("NGA",))
-    assert first.read_bytes() == second.read_bytes()  # seeded: the same shapes every time
-
-    doc = json.loads(first.read_text(encoding="utf-8"))
-    admin1 = {f["properties"]["ADM1_PCODE"]: shape(f["geometry"]) for f in doc["features"]
-              if "ADM2_PCODE" not in f["properties"]}
-    admin2 = [f for f in doc["features"] if "ADM2_PCODE" in f["properties"]]
-    want1 = {r[0] for r in store.query("SELECT code FROM places WHERE country_code = 'NGA' AND level = 1")}
-    want2 = {r[0] for r in store.query("SELECT code FROM places WHERE country_code = 'NGA' AND level = 2")}
-    assert set(admin1) == want1
-    assert {f["properties"]["ADM2_PCODE"] for f in admin2} == want2
-    assert all(f["properties"]["generated"] is True for f in doc["features"])
-
-    outline = shape(world_countries()["NGA"]["geometry"])
-    minx, miny, maxx, maxy = outline.bounds
-    for code, geom in admin1.items():
-        assert geom.geom_type in ("Polygon", "MultiPolygon") and geom.area > 0, code
-        gx0, gy0, gx1, gy1 = geom.bounds
-        assert minx - 1e-4 <= gx0 and gx1 <= maxx + 1e-4 and miny - 1e-4 <= gy0 and gy1 <= maxy + 1e-4, code
-    # The cells tile the outline: no overlaps, no gaps to speak of.
-    assert sum(g.area for g in admin1.values()) == pytest.approx(outline.area, rel=0.01)
-    # Every admin2 cell lies inside its admin1 cell.
-    for f in admin2:
-        parent = admin1[f["properties"]["ADM1_PCODE"]]
-        assert parent.buffer(1e-4).contains(shape(f["geometry"])), f["properties"]["ADM2_PCODE"]
-
-    result = import_boundaries(store, first).value
-    assert result["levels"] == {1: len(want1), 2: len(want2)}
-    assert {f["properties"]["code"] for f in boundaries_geojson(store, "NGA", 1)["features"]} == want1
+# ------------------------------------------------------------------------------------- the default layer
 
 
-def test_demo_boundaries_for_all_demo_countries(store, tmp_path):
-    ensure_places(store)
-    result = import_boundaries(store, write_demo_boundaries(store, tmp_path / "demo.geojson")).value
-    assert result["countries"] == ["AFG", "NGA", "SSD", "TCD"]
-    for iso3 in result["countries"]:
-        assert boundary_levels(store, iso3) == [1, 2]
-        known = store.scalar("SELECT count(*) FROM places WHERE country_code = ? AND level = 1", [iso3])
-        assert len(boundaries_geojson(store, iso3, 1)["features"]) == known
+def centroid(fc: dict, code: str):
+    (f,) = [f for f in fc["features"] if f["properties"]["code"] == code]
+    return shape(f["geometry"]).centroid
+
+
+def test_default_admin1_layer_is_natural_earth_joined_on_pcodes(store):
+    fc = boundaries_geojson(store, "NGA", 1)
+    assert (fc["kind"], fc["source"], fc["without_shape"]) == ("shapes", natural_earth.SOURCE, [])
+    want = {r[0] for r in store.query("SELECT code FROM places WHERE country_code = 'NGA' AND level = 1")}
+    assert {f["properties"]["code"] for f in fc["features"]} == want and len(fc["features"]) == len(want)
+    borno, lagos = centroid(fc, "NG008"), centroid(fc, "NG025")
+    assert borno.y > 10 and borno.x > 11  # the north-east
+    assert lagos.y < 7 and lagos.x < 4.5  # the south-west coast
+    names = {f["properties"]["code"]: f["properties"]["name"] for f in fc["features"]}
+    assert names["NG008"] == "Borno"  # the place table's name
+    for f in fc["features"]:
+        geom = shape(f["geometry"])
+        assert geom.is_valid and geom.area > 0, f["properties"]
+        assert all(round(c, 5) == c for c in shape(f["geometry"]).exterior.coords[0]) \
+            if geom.geom_type == "Polygon" else True
+    assert map_levels(store, "NGA") == [1, 2]
+    assert boundary_levels(store, "NGA") == []  # nothing was imported
+
+
+def test_areas_without_a_shape_are_listed_with_the_reason(store):
+    ssd = boundaries_geojson(store, "SSD", 1)
+    assert [a["code"] for a in ssd["without_shape"]] == ["SS00"]
+    assert "Abyei" in ssd["without_shape"][0]["name"] and "Kordufan" in ssd["without_shape"][0]["note"]
+    assert len(ssd["features"]) == 10
+
+    tcd = boundaries_geojson(store, "TCD", 1)
+    assert [a["code"] for a in tcd["without_shape"]] == ["TCD20", "TCD23"]
+    assert all("Ennedi" in a["note"] for a in tcd["without_shape"])
+    unjoined = [f for f in tcd["features"] if f["properties"]["code"] is None]
+    assert [(f["properties"]["key"], f["properties"]["name"]) for f in unjoined] == [("TCD-5579", "Ennedi")]
+    places = store.scalar("SELECT count(*) FROM places WHERE country_code = 'TCD' AND level = 1")
+    assert len(tcd["features"]) - len(unjoined) + len(tcd["without_shape"]) == places
+
+
+def test_chad_shapes_join_places_coded_td_or_tcd(store):
+    """A place table with Chad's ISO2-prefixed codes (TD07, as DTM writes them) still gets every shape."""
+    before = {f["properties"]["code"] for f in boundaries_geojson(store, "TCD", 1)["features"]} - {None}
+    assert "TCD07" in before and len(before) == 21
+    with store.transaction():
+        store.execute("UPDATE places SET parent_code = 'TD' || substr(parent_code, 4) "
+                      "WHERE country_code = 'TCD' AND level = 2")
+        store.execute("UPDATE places SET code = 'TD' || substr(code, 4) WHERE country_code = 'TCD' AND level = 1")
+        store.execute("UPDATE pcode_lengths SET country_len = 2 WHERE country_code = 'TCD'")
+    after = boundaries_geojson(store, "TCD", 1)
+    assert {f["properties"]["code"] for f in after["features"]} - {None} == {"TD" + c[3:] for c in before}
+    assert [a["code"] for a in after["without_shape"]] == ["TD20", "TD23"]
+
+
+def test_imported_shapes_replace_the_default_at_their_level(store, tmp_path):
+    assert import_boundaries(store, write(tmp_path, cod_ab())).ok
+    fc = boundaries_geojson(store, "NGA", 1)
+    assert [f["properties"]["code"] for f in fc["features"]] == ["NG002", "NG008"]
+    assert fc["source"] == "cod-ab.geojson"
+    places = store.scalar("SELECT count(*) FROM places WHERE country_code = 'NGA' AND level = 1")
+    assert len(fc["without_shape"]) == places - 2  # the others are listed, not drawn from another source
+    assert boundaries_geojson(store, "NGA", 2)["kind"] == "shapes"  # NG002001 was imported at admin 2
+    assert boundaries_geojson(store, "SSD", 1)["source"] == natural_earth.SOURCE  # other countries keep it
+
+
+def test_admin2_without_shapes_is_points_at_the_parent_centroid(store):
+    admin1 = boundaries_geojson(store, "NGA", 1)
+    fc = boundaries_geojson(store, "NGA", 2)
+    assert fc["kind"] == "points"
+    places = dict(store.query("SELECT code, parent_code FROM places WHERE country_code = 'NGA' AND level = 2"))
+    assert {f["properties"]["code"] for f in fc["features"]} == set(places) and fc["without_shape"] == []
+    shapes = {f["properties"]["code"]: shape(f["geometry"]) for f in admin1["features"]}
+    for f in fc["features"]:
+        assert f["geometry"]["type"] == "Point"
+        parent = f["properties"]["parent"]
+        assert parent == places[f["properties"]["code"]]
+        assert shapes[parent].contains(shape(f["geometry"])), f["properties"]
+    borno = {tuple(f["geometry"]["coordinates"]) for f in fc["features"] if f["properties"]["parent"] == "NG008"}
+    assert len(borno) == 1  # all of Borno's LGAs sit on Borno's centre
+    (x, y), = borno
+    assert shape(admin1["features"][[f["properties"]["code"] for f in admin1["features"]].index("NG008")]
+                 ["geometry"]).centroid.distance(shape({"type": "Point", "coordinates": [x, y]})) < 1e-4
+    # Chad's Ennedi Est and Ennedi Ouest have no shape, so neither have their departments.
+    tcd = boundaries_geojson(store, "TCD", 2)
+    assert {a["code"][:5] for a in tcd["without_shape"]} == {"TCD20", "TCD23"}
+
+
+def test_other_countries_come_from_the_world_file(store):
+    shapes = natural_earth.admin1_shapes("FRA")
+    assert len(shapes) > 20 and all(s.pcode is None for s in shapes)
+    assert {s.key[:3] for s in shapes} == {"FRA"}
+    paris = [s for s in shapes if s.name == "Paris"]
+    assert paris and 2.2 < shape(paris[0].geometry).centroid.x < 2.5
+    fc = boundaries_geojson(store, "SDN", 1)  # shapes, but no P-codes to join: every place is listed
+    assert fc["features"] and all(f["properties"]["code"] is None for f in fc["features"])
+    assert len(fc["without_shape"]) == store.scalar(
+        "SELECT count(*) FROM places WHERE country_code = 'SDN' AND level = 1")
+    assert natural_earth.admin1_shapes("XXX") == ()
+
+
+def test_the_shipped_files_are_the_ones_provenance_describes():
+    text = (natural_earth.DATA / "PROVENANCE.md").read_text(encoding="utf-8")
+    for path in (natural_earth.WORLD_FILE, natural_earth.FOCUS_FILE, natural_earth.MATCH_FILE):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert digest[:16] in re.findall(r"`([0-9a-f]{16})…`", text), path.name  # unchanged since packaged

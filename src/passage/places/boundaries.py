@@ -8,6 +8,11 @@ and every geometry a polygon in degrees; otherwise nothing is stored and the rep
 says which feature and property. Shapes are simplified (about 200 m) and rounded to
 5 decimals so a country page stays light, and stored as GeoJSON text, which both
 backends hold without a spatial extension.
+
+A map needs no import to start with: at admin 1, a country without imported shapes is drawn
+from the bundled Natural Earth boundaries (`passage.places.natural_earth`), joined on P-codes;
+at admin 2 and below, areas without shapes are points at their parent's centroid, never
+invented shapes. `boundaries_geojson` says which places the map cannot show.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,8 @@ from shapely.geometry import mapping, shape
 from passage.errors import NotFound
 from passage.findings import Finding, Outcome, Report
 from passage.ingest.files import SourceFile, copy_to_archive, describe, register
+from passage.places import natural_earth
+from passage.places.natural_earth import Admin1Shape, admin1_shapes
 from passage.places.pcodes import PcodeResolver
 from passage.store import Store
 from passage.store.schema import bump_generation
@@ -298,20 +306,120 @@ def _log(store: Store, f: SourceFile | None, name: str, user: str | None, report
 # ------------------------------------------------------------------------------------------- reading back
 
 
-def boundaries_geojson(store: Store, country_code: str, level: int) -> dict:
-    """A country's shapes at one admin level as a GeoJSON FeatureCollection (properties code, name, level)."""
+def _feature(code: str | None, name: str | None, level: int, geometry: dict, **extra: object) -> dict:
+    return {"type": "Feature", "id": code or extra.get("key"),
+            "properties": {"code": code, "name": name, "level": level, **extra}, "geometry": geometry}
+
+
+@lru_cache(maxsize=256)
+def _bundled_light(iso3: str) -> tuple[tuple[Admin1Shape, str], ...]:
+    """A country's bundled admin-1 shapes with their light GeoJSON text (simplified once per process)."""
+    return tuple((s, light_geojson(_polygonal(s.geometry) or shape(s.geometry))) for s in admin1_shapes(iso3))
+
+
+def _shapes(store: Store, iso3: str, level: int) -> tuple[list[dict], str | None]:
+    """The shape features of one level, imported or (admin 1) bundled, and where they come from."""
     rows = store.query(
-        "SELECT b.code, coalesce(b.name, p.name), b.level, b.geometry FROM boundaries b "
+        "SELECT b.code, coalesce(b.name, p.name), b.geometry, b.source FROM boundaries b "
         "LEFT JOIN places p ON p.code = b.code WHERE b.country_code = ? AND b.level = ? ORDER BY b.code",
-        [country_code.strip().upper(), int(level)])
-    return {"type": "FeatureCollection",
-            "features": [{"type": "Feature", "id": code,
-                          "properties": {"code": code, "name": name, "level": lvl},
-                          "geometry": json.loads(geometry)} for code, name, lvl, geometry in rows]}
+        [iso3, level])
+    if rows:
+        return ([_feature(code, name, level, json.loads(geometry)) for code, name, geometry, _ in rows],
+                max((r[3] for r in rows if r[3]), default=None))
+    if level != 1 or not _bundled_light(iso3):
+        return [], None
+    resolver = PcodeResolver(store, countries=[iso3])
+    out = []
+    for s, geometry in _bundled_light(iso3):
+        code = resolver.resolve(iso3, s.pcode, 1).code if s.pcode else None  # TD07 finds TCD07, and back
+        name = resolver.places[code].name if code else s.name
+        out.append(_feature(code, name, 1, json.loads(geometry), key=s.key))
+    out.sort(key=lambda f: (f["properties"]["code"] is None, f["properties"]["code"] or f["id"]))
+    return out, natural_earth.SOURCE
+
+
+def _anchor(geometry: dict) -> list[float]:
+    """Where a circle for an area's children sits: the shape's centroid, or a point inside it when the
+    centroid falls outside (a crescent, islands)."""
+    geom = shape(geometry)
+    point = geom.centroid if geom.contains(geom.centroid) else geom.representative_point()
+    return [round(point.x, DECIMALS), round(point.y, DECIMALS)]
+
+
+def boundaries_geojson(store: Store, country_code: str, level: int) -> dict:
+    """What a country's map draws at one admin level, as a GeoJSON FeatureCollection.
+
+    - the shapes imported for this country and level (`passage import boundaries`), if any;
+    - else, at admin 1, the bundled Natural Earth shapes (`passage.places.natural_earth`), joined to the
+      place table on P-codes normalised as imports are (a `TD07` shape finds the place `TCD07`);
+    - else, at admin 2 and below, one Point per place at the centroid of its nearest ancestor that has a
+      shape: the map draws circles there, never an invented shape.
+
+    Features carry `code` (the place's P-code; None for a bundled shape no OCHA unit matches, whose
+    Natural Earth `key` is given instead), `name` and `level`; points also `parent` (the ancestor they sit
+    on). The collection says `kind` ("shapes" or "points"), `source`, and `without_shape`: the places of
+    this level the map cannot show, each {code, name, note}, so a page lists them instead of dropping them.
+
+    >>> fc = boundaries_geojson(store, "SSD", 1)  # doctest: +SKIP
+    >>> [a["code"] for a in fc["without_shape"]]  # doctest: +SKIP
+    ['SS00']
+    """
+    iso3, level = country_code.strip().upper(), int(level)
+    features, source = _shapes(store, iso3, level)
+    kind = "shapes"
+    if not features and level >= 2:
+        kind = "points"
+        features, source = _points(store, iso3, level)
+    shown = {f["properties"]["code"] for f in features}
+    notes = natural_earth.unmatched_notes() if source == natural_earth.SOURCE else {}
+    missing = [{"code": code, "name": name, "note": notes.get(code)}
+               for code, name in store.query("SELECT code, name FROM places WHERE country_code = ? AND level = ? "
+                                             "ORDER BY code", [iso3, level])
+               if code not in shown]
+    return {"type": "FeatureCollection", "kind": kind, "source": source, "without_shape": missing,
+            "features": features}
+
+
+def _points(store: Store, iso3: str, level: int) -> tuple[list[dict], str | None]:
+    """One Point per place of this level, at the centroid of its nearest ancestor with a shape."""
+    anchors: dict[str, tuple[list[float], str]] = {}
+    sources = []
+    for lvl in range(level - 1, 0, -1):
+        shapes, source = _shapes(store, iso3, lvl)
+        if shapes and source not in sources:
+            sources.append(source)
+        for f in shapes:
+            if f["properties"]["code"]:
+                anchors.setdefault(f["properties"]["code"], (_anchor(f["geometry"]), f["properties"]["name"]))
+    parent = dict(store.query("SELECT code, parent_code FROM places WHERE country_code = ? AND level BETWEEN 1 AND ?",
+                              [iso3, level]))
+    out = []
+    for code, name in store.query("SELECT code, name FROM places WHERE country_code = ? AND level = ? ORDER BY code",
+                                  [iso3, level]):
+        up = parent.get(code)
+        while up is not None and up not in anchors:
+            up = parent.get(up)
+        if up is not None:
+            out.append(_feature(code, name, level, {"type": "Point", "coordinates": anchors[up][0]},
+                                parent=up, parent_name=anchors[up][1]))
+    source = "; ".join(sources) if sources else None
+    return out, source
 
 
 def boundary_levels(store: Store, country_code: str) -> list[int]:
-    """The admin levels for which a country has shapes, lowest first."""
+    """The admin levels for which a country has imported shapes, lowest first."""
     rows = store.query("SELECT DISTINCT level FROM boundaries WHERE country_code = ? ORDER BY level",
                        [country_code.strip().upper()])
     return [r[0] for r in rows]
+
+
+def map_levels(store: Store, country_code: str) -> list[int]:
+    """The admin levels a country's map can show: those with imported shapes, admin 1 when Natural Earth has
+    the country, and every level of its places (drawn as circles where no shape exists)."""
+    iso3 = country_code.strip().upper()
+    levels = set(boundary_levels(store, iso3))
+    if admin1_shapes(iso3):
+        levels.add(1)
+    levels |= {r[0] for r in store.query("SELECT DISTINCT level FROM places WHERE country_code = ? "
+                                         "AND level BETWEEN 1 AND 3", [iso3])}
+    return sorted(levels)

@@ -10,6 +10,7 @@ sees exactly the shapes topojson-client draws in the browser.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,25 +18,38 @@ WORLD_ATLAS = (Path(__file__).resolve().parents[1] / "web" / "static" / "vendor"
                / "countries-110m.json")
 
 
-def _decoded_arcs(topology: dict) -> list[list[tuple[float, float]]]:
+def _decode_arc(topology: dict, arc: list) -> list[tuple[float, float]]:
     transform = topology.get("transform")
-    out = []
-    for arc in topology["arcs"]:
-        if transform is None:
-            out.append([(float(p[0]), float(p[1])) for p in arc])
-            continue
-        (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
-        x = y = 0
-        points = []
-        for p in arc:  # delta-encoded, quantized
-            x += p[0]
-            y += p[1]
-            points.append((x * sx + tx, y * sy + ty))
-        out.append(points)
-    return out
+    if transform is None:
+        return [(float(p[0]), float(p[1])) for p in arc]
+    (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
+    x = y = 0
+    points = []
+    for p in arc:  # delta-encoded, quantized
+        x += p[0]
+        y += p[1]
+        points.append((x * sx + tx, y * sy + ty))
+    return points
 
 
-def _ring(arcs: list[list[tuple[float, float]]], indices: list[int]) -> list[list[float]]:
+class _Arcs:
+    """The topology's arcs in degrees, each decoded when first used (a country needs a few of the world's)."""
+
+    def __init__(self, topology: dict):
+        self.topology = topology
+        self.decoded: dict[int, list[tuple[float, float]]] = {}
+
+    def __getitem__(self, i: int) -> list[tuple[float, float]]:
+        if i not in self.decoded:
+            self.decoded[i] = _decode_arc(self.topology, self.topology["arcs"][i])
+        return self.decoded[i]
+
+
+def _decoded_arcs(topology: dict) -> _Arcs:
+    return _Arcs(topology)
+
+
+def _ring(arcs: _Arcs | list, indices: list[int]) -> list[list[float]]:
     ring: list[tuple[float, float]] = []
     for i in indices:
         points = arcs[i] if i >= 0 else arcs[~i][::-1]
@@ -43,7 +57,7 @@ def _ring(arcs: list[list[tuple[float, float]]], indices: list[int]) -> list[lis
     return [[x, y] for x, y in ring]
 
 
-def geometry(topology: dict, obj: dict, arcs: list | None = None) -> dict | None:
+def geometry(topology: dict, obj: dict, arcs: _Arcs | list | None = None) -> dict | None:
     """One TopoJSON geometry object as a GeoJSON geometry (None for a null geometry)."""
     arcs = arcs if arcs is not None else _decoded_arcs(topology)
     kind = obj.get("type")
@@ -61,13 +75,17 @@ def geometry(topology: dict, obj: dict, arcs: list | None = None) -> dict | None
     return None
 
 
-def features(topology: dict, name: str) -> list[dict]:
-    """The GeoJSON features of one named object of a topology, with their `id` and properties."""
+def features(topology: dict, name: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
+    """The GeoJSON features of one named object of a topology, with their `id` and properties.
+
+    where: keep only the members whose properties it accepts; only their arcs are decoded.
+    """
     arcs = _decoded_arcs(topology)
     obj = topology["objects"][name]
     members = obj["geometries"] if obj.get("type") == "GeometryCollection" else [obj]
     return [{"type": "Feature", "id": m.get("id"), "properties": m.get("properties") or {},
-             "geometry": geometry(topology, m, arcs)} for m in members]
+             "geometry": geometry(topology, m, arcs)}
+            for m in members if where is None or where(m.get("properties") or {})]
 
 
 @lru_cache(maxsize=1)

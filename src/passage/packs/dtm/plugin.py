@@ -63,18 +63,14 @@ def headline(store: Any, principal: Any) -> dict[str, Any] | None:
 
 @hookimpl
 def demo_seed(store: Any, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
-    """DTM-shaped records over real P-codes, generated boundaries, documents, an editor per country."""
+    """DTM-shaped records over real P-codes, documents, an editor per country. The maps draw the bundled
+    Natural Earth admin-1 shapes (`passage.places.natural_earth`) and admin-2 areas as circles: no shapes
+    are imported or invented for the demo."""
     from passage import releases
-    from passage.findings import expect_accepted
     from passage.packs.dtm.demo import run_demo
-    from passage.packs.dtm.demo_boundaries import write_demo_boundaries
     from passage.packs.dtm.demo_documents import add_demo_documents
-    from passage.places.boundaries import import_boundaries
 
     summary = run_demo(store, work_dir, progress=say)
-    path = write_demo_boundaries(store, work_dir / "demo-boundaries.geojson")
-    expect_accepted(import_boundaries(store, path, source="generated for the demo", user="demo"), path.name)
-    say("boundaries imported (generated shapes, not real ones)")
     docs = add_demo_documents(store, work_dir / "documents", user="demo")
     say(f"{len(docs)} demo documents added")
     for iso3 in PUBLISHED:

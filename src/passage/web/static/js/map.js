@@ -5,6 +5,11 @@
  * admin areas from Passage's boundaries endpoint. Values are split into 5 quantile classes
  * of a colour-blind-safe sequential palette (ColorBrewer YlGnBu); areas without a value are grey.
  *
+ * Values join areas on P-codes compared within the country by their digits, so a value for Chad's
+ * `TD07` colours the area `TCD07`. When the endpoint answers with points (`kind: "points"`: a level
+ * without shapes), each area is a circle at its parent's centre, its area proportional to the value,
+ * over the parent level's outlines (`contextUrl`, or the element's data-context).
+ *
  * Needs leaflet.js and topojson-client loaded first. Usage:
  *   passageMap(element, {boundariesUrl, valuesUrl, outlineUrl, iso3Numeric, locale,
  *                        valueLabel, noDataLabel, linkTemplate, attribution})
@@ -115,6 +120,14 @@
     }).filter(function (f) { return f.geometry; });
   }
 
+  /* A P-code's key within one country and level: its digits (TD07 and TCD07 are the same area). */
+  function codeKey(code) {
+    if (code === undefined || code === null) { return null; }
+    var text = String(code).trim().toUpperCase();
+    var m = /^[A-Z]{2,3}(\d+)$/.exec(text);
+    return m ? m[1] : text;
+  }
+
   function sameNumericId(a, b) {
     return a !== undefined && a !== null && b !== undefined && b !== null && Number(a) === Number(b);
   }
@@ -174,23 +187,28 @@
     var opts = options || {};
     var map = null;
     element.dataset.state = "loading";
+    var contextUrl = opts.contextUrl || element.dataset.context;
     var requests = [fetchJson(opts.boundariesUrl), fetchJson(opts.valuesUrl),
-      opts.outlineUrl ? fetchJson(opts.outlineUrl) : Promise.resolve(null)];
+      opts.outlineUrl ? fetchJson(opts.outlineUrl) : Promise.resolve(null),
+      contextUrl ? fetchJson(contextUrl) : Promise.resolve(null)];
     return Promise.all(requests).then(function (loaded) {
       var boundaries = loaded[0];
       var data = loaded[1] || {};
       var topology = loaded[2];
+      var context = loaded[3];
       var locale = opts.locale || document.documentElement.lang || undefined;
       var noDataLabel = opts.noDataLabel || "No data";
 
       var values = {};
       (data.values || []).forEach(function (v) {
         if (v && v.code !== undefined && typeof v.value === "number" && isFinite(v.value)) {
-          values[String(v.code)] = v.value;
+          values[codeKey(v.code)] = v.value;
         }
       });
+      function valueOf(f) { return values[codeKey(f.properties && f.properties.code)]; }
       var features = (boundaries && boundaries.features) || [];
-      var shown = features.map(function (f) { return values[f.properties.code]; })
+      var points = boundaries && boundaries.kind === "points";
+      var shown = features.map(valueOf)
         .filter(function (v) { return v !== undefined; })
         .sort(function (a, b) { return a - b; });
       var integral = shown.every(function (v) { return Math.round(v) === v; });
@@ -221,23 +239,49 @@
         });
       }
 
+      var parents = null;
+      if (context && context.features && context.features.length) {
+        parents = L.geoJSON(context, {
+          interactive: false,
+          style: function () { return { color: "#888", weight: 0.8, fillColor: "#fbfbf8", fillOpacity: 1 }; }
+        }).addTo(map);
+      }
+
       var coloured = 0;
-      var areas = L.geoJSON(boundaries, {
+      var nodata = 0;
+      var biggest = shown.length ? Math.max(Math.abs(shown[0]), Math.abs(shown[shown.length - 1])) : 0;
+      function radius(v) {
+        if (v === undefined || !biggest) { return 3; }
+        return Math.max(3, 24 * Math.sqrt(Math.abs(v) / biggest));
+      }
+      /* Circles: the biggest first, so every smaller one stays on top and can be pointed at. */
+      var drawn = points ? features.slice().sort(function (a, b) {
+        return (valueOf(b) === undefined ? -1 : valueOf(b)) - (valueOf(a) === undefined ? -1 : valueOf(a));
+      }) : features;
+      var areas = L.geoJSON({ type: "FeatureCollection", features: drawn }, {
         attribution: opts.attribution || "",
+        pointToLayer: function (f, latlng) {
+          return L.circleMarker(latlng, { radius: radius(valueOf(f)), className: "passage-map-circle" });
+        },
         style: function (f) {
-          var v = values[f.properties.code];
-          return { fillColor: v === undefined ? NO_DATA : fills[classOf(v, breaks)], fillOpacity: 0.9,
-            color: "#ffffff", weight: 0.8 };
+          var v = valueOf(f);
+          var unjoined = !f.properties || !f.properties.code;
+          if (points) {
+            return { fillColor: v === undefined ? NO_DATA : fills[classOf(v, breaks)], fillOpacity: 0.85,
+              color: "#333", weight: 0.8 };
+          }
+          return { fillColor: v === undefined ? NO_DATA : fills[classOf(v, breaks)], fillOpacity: unjoined ? 0.5 : 0.9,
+            color: "#ffffff", weight: 0.8, dashArray: unjoined ? "3 3" : null };
         },
         onEachFeature: function (f, layer) {
           var p = f.properties || {};
-          var v = values[p.code];
-          if (v !== undefined) { coloured++; }
-          layer.bindTooltip(tooltip(p.name, p.code, v === undefined ? noDataLabel : fmt.format(v)),
-            { sticky: true, direction: "top" });
-          layer.on("mouseover", function () { layer.setStyle({ weight: 2.2, color: "#222" }); layer.bringToFront(); });
+          var v = valueOf(f);
+          if (v !== undefined) { coloured++; } else { nodata++; }
+          layer.bindTooltip(tooltip(p.name, p.code || p.key, v === undefined ? noDataLabel : fmt.format(v)),
+            { sticky: !points, direction: "top" });
+          layer.on("mouseover", function () { layer.setStyle({ weight: 2.2, color: "#222" }); if (!points) { layer.bringToFront(); } });
           layer.on("mouseout", function () { areas.resetStyle(layer); });
-          if (opts.linkTemplate) {
+          if (opts.linkTemplate && p.code) {
             layer.on("click", function () {
               window.location.href = opts.linkTemplate.replace("{code}", encodeURIComponent(p.code));
             });
@@ -252,18 +296,20 @@
         rows.push({ colour: fills[c], label: lower === upper ? fmt.format(lower) : fmt.format(lower) + " – " + fmt.format(upper) });
       }
       var title = opts.valueLabel || [data.title, data.unit ? "(" + data.unit + ")" : ""].join(" ").trim();
-      var missing = features.length > coloured ? { colour: NO_DATA, label: noDataLabel } : null;
+      var missing = nodata ? { colour: NO_DATA, label: noDataLabel + " (" + fmt.format(nodata) + ")" } : null;
       if (rows.length || missing) {
         legendControl(title, rows, missing).addTo(map);
       }
 
-      var bounds = features.length ? areas.getBounds() : outline ? outline.getBounds() : null;
+      var bounds = parents ? parents.getBounds() : features.length ? areas.getBounds() : outline ? outline.getBounds() : null;
       if (bounds && bounds.isValid()) {
         map.fitBounds(bounds, { padding: [12, 12] });
       } else {
         map.setView([15, 20], 2);
       }
       element.dataset.features = String(coloured);
+      element.dataset.nodata = String(nodata);
+      element.dataset.kind = points ? "points" : "shapes";
       element.dataset.state = "ready";
       return { map: map, areas: areas, coloured: coloured, breaks: breaks };
     }).catch(function (error) {
