@@ -176,24 +176,27 @@ def test_demo_files_import_cleanly(store, demo_files):
 
 
 def expected_headline(rows: list[dict]) -> dict:
-    """The headline figures, from the files with plain Python."""
-    a0 = defaultdict(int)
+    """The headline figures, from the files with plain Python: per country, each admin 1 place's latest round
+    (per operation and assessment type) summed, and the change against each place's previous round."""
+    a1 = defaultdict(int)
     names = {}
     for r in rows:
-        if level_of(r) == 0:
-            key = (r["admin0Pcode"], r["operation"], r["assessmentType"], int(r["roundNumber"]))
-            a0[key] += int(r["numPresentIdpInd"])
-            names[r["admin0Pcode"]] = r["admin0Name"]
-    by_country: dict[str, dict] = {}
+        names[r["admin0Pcode"]] = names.get(r["admin0Pcode"]) or (r["admin0Name"] if level_of(r) == 0 else None)
+        if level_of(r) == 1:
+            key = (r["admin0Pcode"], cod(r["admin1Pcode"]), r["operation"], r["assessmentType"],
+                   (int(r["roundNumber"]), r["reportingDate"][:10]))
+            a1[key] += int(r["numPresentIdpInd"])
     series = defaultdict(dict)
-    for (iso3, op, at, rnd), n in a0.items():
-        series[(iso3, op, at)][rnd] = n
-    for (iso3, op, at), s in series.items():
-        last = sorted(s)[-1]
-        prev = sorted(s)[-2]
-        c = by_country.setdefault(iso3, {"idps": 0, "previous": 0})
-        c["idps"] += s[last]
-        c["previous"] += s[prev]
+    for (iso3, place, op, at, when), n in a1.items():
+        series[(iso3, place, op, at)][when] = n
+    by_country: dict[str, dict] = {}
+    for (iso3, *_), s in series.items():
+        ordered = sorted(s)
+        c = by_country.setdefault(iso3, {"idps": 0, "change": 0})
+        c["idps"] += s[ordered[-1]]
+        c["change"] += s[ordered[-1]] - s[ordered[-2]] if len(ordered) > 1 else 0
+    for c in by_country.values():
+        c["previous"] = c["idps"] - c["change"]
     places = set()
     for r in rows:
         places.add(cod(r["admin2Pcode"]) or cod(r["admin1Pcode"]) or r["admin0Pcode"])
@@ -253,3 +256,36 @@ def test_bench_rows_import(store, tmp_path):
     r = import_files(store, "dtm", [path], user="bench")
     assert r.status == "committed", [(f.code, f.row, f.message) for f in r.report.findings][:10]
     assert r.inserted == n
+
+
+def test_one_figure_after_a_new_round(tmp_path):
+    """A new round for one place moves the home headline, the country chart's last point, the map and
+    `indicators show` together: they read one measure (idps_by_country)."""
+    from dtm_rows import api_rows, write_json
+
+    from passage.auth.principal import Principal
+    from passage.indicators import compute
+    from passage.query import country_map, country_series
+    from passage.releases import dataset_for_form
+
+    admin = Principal("root", "admin")
+    with open_store(str(tmp_path / "s.duckdb")) as store:
+        before = run_demo(store, tmp_path / "work")
+        borno = store.scalar(
+            "SELECT sum(num_present_idp_ind) FROM dtm_idps WHERE admin_level = 1 AND admin1_pcode = 'NG008' "
+            "AND round_number = (SELECT max(round_number) FROM dtm_idps WHERE admin_level = 1 "
+            "AND admin1_pcode = 'NG008')")
+        new_round = api_rows("NGA", [(1, "NG008", "Borno", "", "", 47, "2024-09-30", "Conflict", borno + 19_143,
+                                      None, None)])
+        r = import_files(store, "dtm", [write_json(tmp_path / "borno-47.json", new_round)], user="demo")
+        assert r.status == "committed", r.report.findings[:3]
+
+        home = {c["country"]: c for c in headline(store)["by_country"]}["NGA"]
+        assert home["idps"] == {c["country"]: c for c in before["by_country"]}["NGA"]["idps"] + 19_143
+        assert (home["round"], home["reporting_date"]) == (47, "2024-09-30")
+        shown = {r["admin0_pcode"]: r["value"] for r in compute(store, "idps_by_country").to_pylist()}
+        ds = dataset_for_form(store, "dtm_idps")
+        chart = country_series(store, admin, ds, "NGA")
+        mapped = country_map(store, admin, ds, "NGA", 1)
+        assert shown["NGA"] == home["idps"] == chart[-1]["value"] == sum(v["value"] for v in mapped["values"])
+        assert chart[-1]["date"] == "2024-09-30" and chart[-2]["value"] == home["idps"] - 19_143

@@ -103,7 +103,7 @@ def test_wrong_types_are_located_and_say_what_was_given(tmp_path):
     found = problems(pack_copy(tmp_path, "dtm", ("    visibility: public", "    visibility: yes"),
                                ("    layout: hdx_csv", "    layout: 3"),
                                ("    - [id, dtm_id, \"\"]", "    - [id, dtm_id]"),
-                               ("series: {indicator: idps, level: 0", "series: {indicator: idps, level: \"0\"")))
+                               ("series: {indicator: idps_by_country, over", "series: {indicator: idps_by_country, level: \"0\", over")))
     assert found["datasets.dtm_idps.visibility"].startswith("Input should be 'public' or 'restricted', not true "
                                                             "(YAML reads yes")
     assert found["exports.dtm_idps.layout"] == "Input should be a valid string, not 3"
@@ -128,14 +128,15 @@ def test_broken_references_are_located_with_a_suggestion(tmp_path):
                                ("    export: dtm_idps", "    export: dtm_idp"),
                                ("    layout: hdx_csv", "    layout: hdx"),
                                ("    indicators: [idps, idps_latest,", "    indicators: [idps, idps_lates,"),
-                               ("series: {indicator: idps,", "series: {indicator: idp,")))
+                               ("series: {indicator: idps_by_country,", "series: {indicator: idps_by_countr,")))
     assert found == {
         "requires[0]": "no pack `staf` installed; did you mean `staff`?",
         "records.dtm_idp": "no form `dtm_idp` in this pack; did you mean `dtm_idps`?",
         "exports.dtm_idps.layout": "no layout `hdx` in this pack; did you mean `hdx_csv`?",
         "datasets.dtm_idps.export": "no export `dtm_idp` in this pack; did you mean `dtm_idps`?",
         "datasets.dtm_idps.indicators[1]": "no indicator `idps_lates` in this pack; did you mean `idps_latest`?",
-        "datasets.dtm_idps.series.indicator": "no indicator `idp` in this pack; did you mean `idps`?",
+        "datasets.dtm_idps.series.indicator": "no indicator `idps_by_countr` in this pack; did you mean "
+                                              "`idps_by_country`?",
     }
 
 

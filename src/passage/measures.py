@@ -548,13 +548,18 @@ def _with_share(t: ibis.Table) -> ibis.Table:
 
 
 def expression(store: Store, m: Measure, filters: dict[str, Any] | None = None,
-               table: ibis.Table | None = None) -> ibis.Table:
+               table: ibis.Table | None = None, as_of: str | None = None) -> ibis.Table:
     """The measure as an Ibis expression (not yet executed).
 
     `table` replaces the form's current records, e.g. with what a reader may see (`passage.access.readable`);
-    `filters` ({field: value or [values]}) narrow the records before they are aggregated."""
+    `filters` ({field: value or [values]}) narrow the records before they are aggregated. `as_of` (a key of a
+    measure with `latest`, e.g. its date) gives the measure as it stood at each value of that key: the latest
+    row per place among those at or before it. A chart over time then ends on the figure the measure gives."""
     if m.derived is not None:
         return derived_expression(store, m, filters=filters)
+    if as_of is not None and (m.latest is None or as_of not in m.keys):
+        raise UsageError(f"measure {m.name}: as_of names a key of a measure with latest (keys: "
+                         f"{', '.join(m.keys)})", code="usage.measure")
     t, exprs = _rows(store, m, filters, table)
     aggs = _aggregates(t, m, exprs)
     agg = t.group_by(m.keys).aggregate(**aggs) if m.keys else t.aggregate(**aggs)
@@ -566,23 +571,37 @@ def expression(store: Store, m: Measure, filters: dict[str, Any] | None = None,
         agg = agg.mutate(change=agg.value - agg.previous,
                          change_pct=((agg.value - agg.previous) * 100.0 / agg.previous.nullif(0)).round(2))
     if m.latest:
-        w = ibis.window(group_by=m.latest.per, order_by=[ibis.desc(c) for c in m.latest.order])
+        per = list(m.latest.per)
+        if as_of is not None:
+            points = agg.select(_as_of=agg[as_of]).distinct()
+            agg = agg.cross_join(points).filter(lambda x: x[as_of] <= x._as_of)
+            per.append("_as_of")
+        w = ibis.window(group_by=per, order_by=[ibis.desc(c) for c in m.latest.order])
         agg = agg.mutate(_rank=ibis.row_number().over(w)).filter(lambda x: x._rank == 0).drop("_rank")
+        if as_of is not None:
+            agg = agg.drop(as_of).rename({as_of: "_as_of"})
     if m.rollup is not None:
-        summed = ["numerator", "denominator"] if m.kind == "share" else m.value_columns
-        agg = agg.group_by(m.rollup).aggregate(**{n: agg[n].sum() for n in summed}) if m.rollup else \
+        rollup = [*m.rollup, as_of] if as_of is not None and as_of not in m.rollup else list(m.rollup)
+        summed = ["numerator", "denominator"] if m.kind == "share" else list(m.value_columns)
+        if m.change and m.kind != "share":
+            summed.append("change")  # over the places reported in two rounds; `previous` follows from it
+        agg = agg.group_by(rollup).aggregate(**{n: agg[n].sum() for n in summed}) if rollup else \
             agg.aggregate(**{n: agg[n].sum() for n in summed})
         if m.kind == "share":
             agg = _with_share(agg)
-        return agg.order_by(m.rollup) if m.rollup else agg
+        if m.change and m.kind != "share":
+            agg = agg.mutate(previous=agg.value - agg.change.fill_null(0))
+            agg = agg.mutate(change=agg.value - agg.previous,
+                             change_pct=(agg.change * 100.0 / agg.previous.nullif(0)).round(2))
+        return agg.order_by(rollup) if rollup else agg
     return agg.order_by(m.keys) if m.keys else agg
 
 
 def compute(store: Store, measure: Measure | str, filters: dict[str, Any] | None = None,
-            table: ibis.Table | None = None) -> Any:
-    """The measure's rows as a pyarrow Table."""
+            table: ibis.Table | None = None, as_of: str | None = None) -> Any:
+    """The measure's rows as a pyarrow Table (`as_of`: see `expression`)."""
     m = get_measure(measure, store) if isinstance(measure, str) else measure
-    return expression(store, m, filters, table).to_pyarrow()
+    return expression(store, m, filters, table, as_of).to_pyarrow()
 
 
 # ---- derived measures: arithmetic over other measures -------------------------------------------------------

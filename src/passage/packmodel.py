@@ -133,6 +133,9 @@ class Series(Section):
     indicator: Text = Field(description="The indicator the country page charts over rounds.")
     level: StrictInt | None = Field(None, description="Admin level of the rows the chart sums.")
     split: Text | None = Field(None, description="Field giving one line per value.")
+    over: Text | None = Field(None, description="A date key of an indicator with `latest`: the chart shows the "
+                                                "indicator as it stood at each of its dates, so its last point is "
+                                                "the figure the indicator gives today.")
 
 
 class Dataset(Section):

@@ -128,11 +128,17 @@ def country_map(store: Store, principal: Any, ds: Dataset, iso3: str, level: int
 
 
 def country_series(store: Store, principal: Any, ds: Dataset, iso3: str) -> list[dict[str, Any]]:
-    """The indicator over rounds, one line per `split` value (for the chart)."""
+    """The indicator over rounds, one line per `split` value (for the chart). With `over` (a date key of an
+    indicator with `latest`), the indicator as it stood at each date: the chart ends on today's figure."""
     spec = ds.metadata.get("series", {})
     if not spec.get("indicator"):
         raise UsageError(f"dataset {ds.name!r} has no series by round", code="usage.dataset")
     ind = get_indicator(spec["indicator"], store)
+    if spec.get("over"):
+        table = filtered(store, principal, ds, RecordFilter(country=iso3, level=spec.get("level")))
+        rows = expression(store, ind, table=table, as_of=spec["over"]).to_pyarrow().to_pylist()
+        return [{"date": str(r[spec["over"]])[:10], "round": None, "series": "", "value": r[ind.value_columns[0]]}
+                for r in rows]
     date_col, round_col, split = _field(ds, "date"), _field(ds, "round"), spec.get("split")
     group = [c for c in (date_col, round_col, split) if c]
     rows = indicator_rows(store, principal, ds, spec["indicator"],

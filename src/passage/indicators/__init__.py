@@ -37,11 +37,12 @@ def get_indicator(name: str, store: Store | None = None) -> Measure:
 
 
 def expression(store: Store, ind: Measure, filters: dict[str, Any] | None = None,
-               table: ibis.Table | None = None) -> ibis.Table:
+               table: ibis.Table | None = None, as_of: str | None = None) -> ibis.Table:
     """The indicator as an Ibis expression over the store (not yet executed).
 
-    `table` replaces the form's current records, e.g. with what a reader may see (`passage.access`)."""
-    return measure_expression(store, ind, filters, table)
+    `table` replaces the form's current records, e.g. with what a reader may see (`passage.access`);
+    `as_of`: the indicator as it stood at each value of that key (`passage.measures.expression`)."""
+    return measure_expression(store, ind, filters, table, as_of)
 
 
 def compute(store: Store, name: str, filters: dict[str, Any] | None = None, table: ibis.Table | None = None) -> Any:

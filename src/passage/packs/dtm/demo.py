@@ -432,13 +432,13 @@ def _headline_measures() -> dict[str, Any]:
 
 
 def headline(store, table: Any = None) -> dict[str, Any]:
-    """Headline figures over the current `dtm_idps` records (or the Ibis `table`: what a reader may see),
-    computed from the pack's `headline_*` measures (pack.yaml).
+    """Headline figures over the current `dtm_idps` records (or the Ibis `table`: what a reader may see).
 
-    IDPs per country are the admin0 figures of each operation's latest round (summed over
-    displacement reasons, and over the country's operations and assessment types).
+    IDPs per country are the `idps_by_country` indicator, the one definition the country chart, the map and
+    `passage indicators show` use too; the counts come from the pack's `headline_*` measures (pack.yaml).
     """
-    from passage.measures import compute
+    from passage.indicators import get_indicator
+    from passage.measures import compute, expression
 
     measures = _headline_measures()
 
@@ -449,22 +449,18 @@ def headline(store, table: Any = None) -> dict[str, Any]:
         found = rows(name)
         return found[0]["value"] if found else None
 
+    figure = get_indicator("idps_by_country", store)
     names = {r["admin0_pcode"]: r["value"] for r in rows("country_names")}
-    per_country: dict[str, dict[str, Any]] = {}
-    for r in rows("idps"):
-        iso3, idps, prev = r["admin0_pcode"], r["value"], r["previous"]
-        c = per_country.setdefault(iso3, {"country": iso3, "name": names.get(iso3), "operations": [], "idps": 0,
-                                          "previous": 0})
-        c["operations"].append({"operation": r["operation"], "assessment_type": r["assessment_type"],
-                                "round": int(r["round_number"]), "reporting_date": str(r["reporting_date"])[:10],
-                                "idps": int(idps), "previous": None if prev is None else int(prev)})
-        c["idps"] += int(idps)
-        c["previous"] += int(prev if prev is not None else idps)
-    for c in per_country.values():
-        c["change"] = c["idps"] - c["previous"]
-        c["change_pct"] = round(100.0 * c["change"] / c["previous"], 1) if c["previous"] else None
-        latest = max(c["operations"], key=lambda o: o["reporting_date"])
-        c["round"], c["reporting_date"] = latest["round"], latest["reporting_date"]
+    latest = expression(store, figure.model_copy(update={"rollup": None}), table=table)
+    rounds = {r["admin0_pcode"]: r for r in latest.group_by("admin0_pcode").aggregate(
+        round=latest.round_number.max(), reporting_date=latest.reporting_date.max()).to_pyarrow().to_pylist()}
+    by_country = []
+    for r in compute(store, figure, table=table).to_pylist():
+        iso3 = r["admin0_pcode"]
+        by_country.append({
+            "country": iso3, "name": names.get(iso3), "idps": int(r["value"]), "previous": int(r["previous"]),
+            "change": int(r["change"]), "change_pct": None if r["change_pct"] is None else float(r["change_pct"]),
+            "round": int(rounds[iso3]["round"]), "reporting_date": str(rounds[iso3]["reporting_date"])[:10]})
     first, last = value("first_date"), value("last_date")
     return {
         "records": int(value("records") or 0),
@@ -475,8 +471,8 @@ def headline(store, table: Any = None) -> dict[str, Any]:
         "warnings": int(value("warnings") or 0),
         "first_date": None if first is None else str(first)[:10],
         "last_date": None if last is None else str(last)[:10],
-        "total_idps": sum(c["idps"] for c in per_country.values()),
-        "by_country": [per_country[k] for k in sorted(per_country)],
+        "total_idps": sum(c["idps"] for c in by_country),
+        "by_country": by_country,
     }
 
 
@@ -522,6 +518,6 @@ def format_headline(d: dict[str, Any]) -> str:
                      f"{c['change']:>+10,} {pct:>7}")
     lines.append(f"{'total':<28} {'':>5}  {'':<10} {_fmt(d['total_idps']):>12}")
     lines.append("")
-    lines.append("IDPs: admin0 figures of each operation's latest round, summed over displacement reasons. "
-                 "Generated data over real OCHA P-codes; not real displacement figures.")
+    lines.append("IDPs: the idps_by_country indicator (each admin 1 place's latest round, summed over displacement "
+                 "reasons and places). Generated data over real OCHA P-codes; not real displacement figures.")
     return "\n".join(lines)
