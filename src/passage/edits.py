@@ -49,13 +49,14 @@ from passage.store import Store
 
 
 def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str, Any], *,
-                principal: Principal | None = None, user: str | None = None) -> int:
+                principal: Principal | None = None, user: str | None = None, via: str | None = None) -> int:
     """Change fields of a record as a new version, after the checks an import of that row runs.
 
     `changes` maps field names to values as a form or a file gives them (text; numbers and dates are
     taken too; `None` or `""` clears a field). `principal` is who edits: editors within their places and
     admins (`None`: the store's operator, unrestricted, as `passage records edit` without a known
-    `--user`). `user` is recorded with the version (default: the principal's name).
+    `--user`). `user` is recorded with the version (default: the principal's name); `via` names the
+    channel (`web` for the portal and the API) for the record's history (`version_history`).
 
     Returns the version number (the current one when nothing changes). Raises `NotFound` for an unknown
     form, field or record, `Forbidden` when the principal may not edit the record as it is,
@@ -144,7 +145,7 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
             if not report.ok:
                 _reject(store, user, target, given, report)
         return records.write_version(store, form_id, record_id, changed, user=user, system=system,
-                                     expected_version=int(old["_version"]))
+                                     expected_version=int(old["_version"]), via=via)
 
 
 def _reject(store: Store, user: str | None, target: str, given: dict, report: Report) -> None:
@@ -298,3 +299,42 @@ def _edited_keys(store: Store, eng: Any, form: Form, config: dict, table: str, r
         return {k for (k,) in eng.execute(f"SELECT {key} FROM {name}").fetchall()}
     finally:
         eng.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def version_history(store: Store, form_id: str, record_id: str, versions: list[dict[str, Any]],
+                    files: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each version of a record (as `records.history` gives them) told as what made it: `import` ("imported
+    from FILE row N"), `edit` ("edited on the web by X" when the portal or the API made it, else "edited
+    by X") or `delete` ("deleted by X"). An edit keeps the file and row its record came from, but the
+    history names the edit, not that row. Each entry: version, kind, user, via, file, row, sheet, when, text."""
+    import json
+
+    names = {f["sha256"]: f["name"] for f in files or []}
+    via: dict[int, str] = {}
+    for (detail,) in store.query("SELECT detail FROM audit_log WHERE action = 'record.edit' AND target = ?",
+                                 [f"{form_id}/{record_id}"]):
+        try:
+            d = json.loads(detail or "{}")
+        except ValueError:
+            continue
+        if isinstance(d, dict) and d.get("via") and isinstance(d.get("version"), int):
+            via[d["version"]] = str(d["via"])
+    out = []
+    for v in versions:
+        n = v["_version"]
+        entry = {"version": n, "user": v.get("_user"), "when": v.get("_created_at"), "via": None, "file": None,
+                 "row": None, "sheet": None}
+        if v.get("_deleted"):
+            entry.update(kind="delete", text=f"deleted by {v.get('_user') or 'the system'}")
+        elif v.get("_import_id") is not None:
+            entry.update(kind="import", file=names.get(v.get("_source_sha256")) or v.get("_source_sha256"),
+                         row=v.get("_source_row"), sheet=v.get("_source_sheet"), import_id=v["_import_id"])
+            where = f" row {entry['row']}" if entry["row"] is not None else ""
+            sheet = f" (sheet {entry['sheet']})" if entry["sheet"] else ""
+            entry["text"] = f"imported from {entry['file'] or 'a file'}{where}{sheet}"
+        else:
+            entry.update(kind="edit", via=via.get(n))
+            who = v.get("_user") or "the system"
+            entry["text"] = f"edited on the web by {who}" if entry["via"] == "web" else f"edited by {who}"
+        out.append(entry)
+    return out

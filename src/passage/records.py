@@ -171,7 +171,7 @@ def country_field(store: Store, form_id: str) -> str | None:
 
 def _new_version(store: Store, form_id: str, record_id: str, user: str | None, changes: dict[str, Any],
                  deleted: bool, *, system: dict[str, Any] | None = None, expected_version: int | None = None,
-                 check: Callable[[dict[str, Any]], None] | None = None) -> int:
+                 check: Callable[[dict[str, Any]], None] | None = None, via: str | None = None) -> int:
     form = get_form(store, form_id)
     table = record_table(form_id)
     allowed = {f.name for f in form.top_fields()}
@@ -199,17 +199,18 @@ def _new_version(store: Store, form_id: str, record_id: str, user: str | None, c
         store.execute(f"INSERT INTO {table} ({', '.join(map(q, cols))}) VALUES ({', '.join('?' for _ in cols)})",
                       [values[c] for c in cols])
         audit(store, user, "record.delete" if deleted else "record.edit", target=f"{form_id}/{record_id}",
-              detail={"version": values["_version"], "fields": sorted(changes)})
+              detail={"version": values["_version"], "fields": sorted(changes), **({"via": via} if via else {})})
         bump_generation(store)
     return values["_version"]
 
 
 def write_version(store: Store, form_id: str, record_id: str, changes: dict[str, Any], *, user: str | None,
-                  system: dict[str, Any], expected_version: int) -> int:
+                  system: dict[str, Any], expected_version: int, via: str | None = None) -> int:
     """Write an edit that `passage.edits` has checked: the typed `changes`, the recomputed place and
-    warnings, on top of `expected_version` (Conflict if the record moved on meanwhile)."""
+    warnings, on top of `expected_version` (Conflict if the record moved on meanwhile). `via` (e.g. `web`)
+    is the channel, kept in the audit log for the record's history."""
     return _new_version(store, form_id, record_id, user, changes, deleted=False, system=system,
-                        expected_version=expected_version)
+                        expected_version=expected_version, via=via)
 
 
 def delete_record(store: Store, form_id: str, record_id: str, *, principal: Principal | None = None,

@@ -89,7 +89,7 @@ def edit_record(ctx: Ctx, form_id: str, record_id: str, changes: dict[str, Any])
 
     if releases.dataset_for_form(ctx.store, form_id) is None:
         raise NotFound(f"no dataset holds form {form_id!r}")
-    return edits.edit_record(ctx.store, form_id, record_id, changes, principal=ctx.principal)
+    return edits.edit_record(ctx.store, form_id, record_id, changes, principal=ctx.principal, via="web")
 
 
 # ---- cached per reader class ----------------------------------------------------------------------------
