@@ -37,7 +37,11 @@ def _field(ds: Dataset, name: str) -> str | None:
 
 
 def filtered(store: Store, principal: Any, ds: Dataset, f: RecordFilter) -> ibis.Table:
-    t = readable(store, principal, ds)
+    return narrow(readable(store, principal, ds), ds, f)
+
+
+def narrow(t: ibis.Table, ds: Dataset, f: RecordFilter) -> ibis.Table:
+    """`t` (the dataset's records, e.g. `readable`) narrowed by the filter."""
     pairs = [("country", f.country, lambda c, v: c == v), ("level", f.level, lambda c, v: c == v),
              ("round", f.round, lambda c, v: c == v), ("date", f.date_from, lambda c, v: c >= v),
              ("date", f.date_to, lambda c, v: c <= v)]
