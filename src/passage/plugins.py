@@ -74,7 +74,8 @@ class PackHooks:
 
     @hookspec
     def nav_links(self) -> list[dict[str, Any]]:
-        """Menu entries: {href, label, signed_in (only for signed-in users), prefixes (paths it is current on)}."""
+        """Menu entries: {href, label, signed_in (only for signed-in users), prefixes (paths it is current on),
+        show (optional: a predicate on the request's Ctx; a signed-in link shows only when it is true)}."""
 
     @hookspec
     def demo_seed(self, store: Any, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any] | None:

@@ -87,15 +87,32 @@ def cli(main: Any) -> None:
 @hookimpl
 def web_routers() -> list[Any]:
     from passage.packs.institutional.report.web import router as reports
+    from passage.packs.institutional.web import api
     from passage.packs.institutional.web import router as questionnaire
 
-    return [questionnaire, reports]
+    return [questionnaire, api, reports]
+
+
+def _approves(ctx: Any) -> bool:
+    """Whether the signed-in user approves or locks questionnaires (their "my tasks" link)."""
+    from passage.packs.institutional.workflow import approves
+
+    return ctx.cached(("questionnaire-approves",), lambda: approves(ctx.store, ctx.principal))
+
+
+# The menu: the questionnaire and the annual report (/reports/annual: the latest year's) for signed-in users,
+# who read both; "my tasks" for those who approve (a regional office's or headquarters' editors, admins).
+PACK_LINKS = [
+    {"href": "/questionnaire", "label": _noop("Questionnaire"), "signed_in": True, "prefixes": ["/questionnaire"]},
+    {"href": "/questionnaire/tasks", "label": _noop("My tasks"), "signed_in": True,
+     "prefixes": ["/questionnaire/tasks"], "show": _approves},
+    {"href": "/reports/annual", "label": _noop("Reports"), "signed_in": True, "prefixes": ["/reports"]},
+]
 
 
 @hookimpl
 def nav_links() -> list[dict[str, Any]]:
-    return [{"href": "/questionnaire", "label": _noop("Questionnaire"), "signed_in": True,
-             "prefixes": ["/questionnaire", "/reports"]}]
+    return PACK_LINKS
 
 
 @hookimpl

@@ -13,6 +13,11 @@
 Each change is one transaction: the state row, a row of `questionnaire_history` (who, when, from,
 to, reason, the record version it applied to) and an audit-log entry `questionnaire.<action>`.
 A questionnaire with a record but no state row is a draft; with neither it is `not_started`.
+
+Approvers' work queue: `tasks(store, principal, year)` lists the questionnaires waiting for them (a regional
+office's editors: the submitted ones of that region; headquarters and admins: every submitted or approved one),
+and `act_many` applies one action to several offices, each a transition of its own (authorised, recorded and
+audited exactly as one `act`), so one refusal leaves the others done.
 """
 
 from __future__ import annotations
@@ -50,6 +55,30 @@ class WorkflowError(PassageError):
 
     code = "questionnaire.state"
     http_status = 409
+
+
+@dataclass(frozen=True)
+class Task:
+    """A questionnaire waiting for someone's approval or lock."""
+
+    office: str
+    name: str
+    region: str | None
+    state: str  # submitted | approved
+    changed_at: Any
+    changed_by: str | None
+    actions: tuple[str, ...]  # what the principal may do now: approve, lock
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One office's result in `act_many`: the new state, or why not (an error code and message)."""
+
+    office: str
+    ok: bool
+    state: str | None = None
+    code: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +178,103 @@ def _permitted(store: Store, principal: Principal, office: Office, action: str, 
     if action == "lock" or (action == "reopen" and from_state == "locked"):
         return can_lock(store, principal)
     return can_approve(principal, office)  # reopen a submitted or approved questionnaire
+
+
+def _offices_above(store: Store, principal: Principal) -> tuple[bool, set[str]]:
+    """(headquarters or admin, the regional offices this principal is an editor of)."""
+    if principal.is_admin:
+        return True, set()
+    if principal.role != "editor" or not principal.scopes:
+        return False, set()
+    scopes = sorted(principal.scopes)
+    marks = ", ".join("?" for _ in scopes)
+    rows = store.query(f"SELECT code, level FROM places WHERE kind = 'office' AND level IN (?, ?) AND code IN ({marks})",
+                       [LEVELS["hq"], LEVELS["regional"], *scopes])
+    return (any(level == LEVELS["hq"] for _, level in rows),
+            {code for code, level in rows if level == LEVELS["regional"]})
+
+
+def approves(store: Store, principal: Principal) -> bool:
+    """Whether this principal approves or locks questionnaires at all (a regional office's or headquarters'
+    editor, or an admin): the portal shows them a "my tasks" link."""
+    hq, regions = _offices_above(store, principal)
+    return hq or bool(regions)
+
+
+def tasks(store: Store, principal: Principal, year: int) -> list[Task]:
+    """The questionnaires waiting for this principal in a year, by region and office.
+
+    A regional office's editors: the submitted questionnaires of the offices under it. Headquarters' editors and
+    admins: every submitted or approved questionnaire (headquarters approves the regional offices' own and locks
+    approved ones). Each task carries the actions the principal may take on it now (the same rule as the
+    single-office buttons); a task may have none (e.g. a country office's submission, for headquarters).
+    """
+    from passage.packs.institutional.offices import list_offices
+
+    hq, regions = _offices_above(store, principal)
+    if not hq and not regions:
+        return []
+    wanted = ("submitted", "approved") if hq else ("submitted",)
+    rows = {o: (s, at, by) for o, s, at, by in store.query(
+        "SELECT office_code, state, changed_at, changed_by FROM questionnaire_states WHERE year = ? "
+        "AND state IN (?, ?)", [int(year), "submitted", "approved"]) if s in wanted}
+    out = []
+    for office in list_offices(store):
+        if office.code not in rows or not (hq or office.parent in regions):
+            continue
+        now_state, at, by = rows[office.code]
+        actions = tuple(a for a in ("approve", "lock")
+                        if now_state in TRANSITIONS[a][0] and _permitted(store, principal, office, a, now_state))
+        out.append(Task(office.code, office.name, office.region, now_state, at, by, actions))
+    return sorted(out, key=lambda t: (t.region or "", t.office))
+
+
+def act_many(store: Store, action: str, offices: Iterable[str], year: int, principal: Principal, *,
+             reason: str | None = None, ip: str | None = None) -> list[Outcome]:
+    """One action on several offices' questionnaires (the portal's bulk approve and lock).
+
+    Each office is its own transition, authorised, recorded in the history and audited exactly as `act` does
+    it: a refused office (wrong state, not this principal's to approve, unknown) is an Outcome with the error's
+    code and message, and the others go ahead.
+
+        act_many(store, "approve", ["CO-THA", "CO-VNM"], 2020, approver)   # [Outcome("CO-THA", True, "approved"), ...]
+    """
+    if action not in TRANSITIONS:
+        from passage.errors import UsageError
+
+        raise UsageError(f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}")
+    codes = list(dict.fromkeys(str(o).strip().upper() for o in offices if str(o).strip()))
+    if not codes:
+        from passage.errors import UsageError
+
+        raise UsageError("no office chosen: tick at least one", code="usage.no_office")
+    out = []
+    for code in codes:
+        try:
+            out.append(Outcome(code, True, act(store, action, code, year, principal, reason=reason, ip=ip)))
+        except PassageError as exc:
+            out.append(Outcome(code, False, code=exc.code, message=str(exc)))
+    return out
+
+
+def status_rows(store: Store, year: int, region: str | None = None) -> list[dict[str, Any]]:
+    """Every office's questionnaire for a year (headquarters aside): office, name, kind, region, state, the
+    record version the state applies to, when and by whom it last changed. `region`: one regional office's."""
+    from passage.packs.institutional.offices import list_offices
+
+    now = states(store, year)
+    changes = {o: (v, at, by) for o, v, at, by in store.query(
+        "SELECT office_code, record_version, changed_at, changed_by FROM questionnaire_states WHERE year = ?",
+        [int(year)])}
+    out = []
+    for o in list_offices(store, region):
+        if o.kind == "hq":
+            continue
+        version, at, by = changes.get(o.code, (None, None, None))
+        out.append({"office": o.code, "name": o.name, "kind": o.kind, "region": o.region,
+                    "state": now.get(o.code, NOT_STARTED), "record_version": version, "changed_at": at,
+                    "changed_by": by})
+    return out
 
 
 # ---- transitions ----------------------------------------------------------------------------------------
@@ -319,6 +445,18 @@ def save_answers(store: Store, office_code: str, year: int, answers: dict[str, A
             w.writerow(names)
             w.writerow([office.code, year, *["" if v is None else v for v in values.values()]])
         return import_answers(store, [path], principal=principal, update=True)
+
+
+def submit_answers(store: Store, office_code: str, year: int, answers: dict[str, Any], principal: Principal, *,
+                   ip: str | None = None):
+    """Save these answers, then submit: the portal's Submit button sends what is on the page, so nothing typed
+    since the last save is lost. Returns (the save's ImportResult, the new state or None when the answers were
+    refused: nothing is submitted then). The save stays when the submission is refused (WorkflowError, e.g.
+    mandatory questions unanswered): the answers are kept as a draft."""
+    result = save_answers(store, office_code, year, answers, principal)
+    if not result.ok:
+        return result, None
+    return result, submit(store, office_code, year, principal, ip=ip)
 
 
 def check_edit(store: Store, form_id: str, old: dict, new_text: dict, target: str, report: Any) -> None:
