@@ -27,6 +27,20 @@ REGISTER = SHARED / "seed" / "staff_register_2020.csv"
 YEAR = 2020
 
 
+def wait_for_pdf(client, url: str, headers: dict, attempts: int = 600):
+    """Ask for the PDF until it comes (each answer meanwhile is 202 "preparing"): a bounded wait, not a timed one."""
+    import time
+
+    for _ in range(attempts):
+        r = client.get(url, headers=headers)
+        if r.status_code != 202:
+            assert r.status_code == 200, r.text[:500]
+            return r
+        assert r.json()["status"] == "preparing"
+        time.sleep(0.2)
+    raise AssertionError(f"{url} still preparing after {attempts} polls")
+
+
 def _classed(doc, cls: str, tag: str = "*") -> list:
     return doc.xpath(f"//{tag}[contains(concat(' ', normalize-space(@class), ' '), ' {cls} ')]")
 
@@ -72,13 +86,13 @@ def rendered(report_db, tmp_path_factory):
 
 
 def _fig(doc, name: str):
-    found = doc.xpath(f"//span[@data-indicator='{name}' and contains(@class, 'figure')]")
+    found = doc.xpath(f"//span[@data-indicator='{name}' and contains(@class, 'rpt-figure')]")
     assert found, f"no figure {name} in the report"
     return found[0]
 
 
 def _value(doc, name: str) -> str:
-    return _fig(doc, name).xpath(".//span[@class='value']")[0].text_content()
+    return _fig(doc, name).xpath(".//span[@class='rpt-value']")[0].text_content()
 
 
 # ---- HTML and traceability --------------------------------------------------------------------------------
@@ -94,9 +108,9 @@ def test_the_report_renders_its_sections(rendered):
 
 def test_every_figure_chart_and_table_has_a_note_that_resolves(rendered):
     result, doc = rendered
-    figs = _classed(doc, "figure", "span")
+    figs = _classed(doc, "rpt-figure", "span")
     assert len(figs) >= 8
-    for el in [*figs, *_classed(doc, "chart", "figure")]:
+    for el in [*figs, *_classed(doc, "rpt-chart", "figure")]:
         note_id = el.get("data-note")
         note = doc.get_element_by_id(note_id)
         assert el.xpath(f".//a[@href='#{note_id}']"), "the superscript links to the note"
@@ -114,7 +128,7 @@ def test_no_number_in_the_text_comes_without_a_note(rendered):
     """Outside figures, charts, tables, notes and the checks box, the only numbers are years and grade names."""
     _, doc = rendered
     doc = lhtml.fromstring(lhtml.tostring(doc))
-    for cls in ("figure", "notes", "checks", "generated", "ref"):
+    for cls in ("rpt-figure", "rpt-notes", "rpt-checks", "rpt-generated", "rpt-ref"):
         for el in _classed(doc, cls):
             el.drop_tree()
     for el in doc.xpath("//table | //svg | //style | //head"):
@@ -195,7 +209,7 @@ def test_questionnaire_figures_equal_plain_sql_over_the_answers(rendered, report
 
 def test_charts_are_valid_svg(rendered):
     result, doc = rendered
-    charts = _classed(doc, "chart", "figure")
+    charts = _classed(doc, "rpt-chart", "figure")
     expected = {"chart-idps", "chart-finance", "chart-gender", "chart-participation"}
     assert {c.get("id") for c in charts} >= expected
     svgs = re.findall(r"<svg\b.*?</svg>", result.html, flags=re.DOTALL)
@@ -259,8 +273,8 @@ def test_a_template_folder_overrides_wording_and_the_numbers_still_come_from_dat
 def test_without_data_each_section_says_so(store, tmp_path):
     result = render_annual(store, YEAR, html_path=tmp_path / "r.html")
     doc = lhtml.fromstring(result.html)
-    assert _classed(doc, "figure", "span") == []
-    notes = [el.text_content() for el in _classed(doc, "no-data")]
+    assert _classed(doc, "rpt-figure", "span") == []
+    notes = [el.text_content() for el in _classed(doc, "rpt-no-data")]
     assert len(notes) >= 5 and all(n.startswith(f"No data for {YEAR}") for n in notes)
     assert any("passage report finance" in n for n in notes)
 
@@ -342,10 +356,12 @@ def test_portal_shows_the_report_and_its_pdf(small_db, tmp_path):
         doc = lhtml.fromstring(page.text)
         assert _value(doc, "revenue") == "USD 2,182.7 million"
         assert doc.xpath("//a[@href='/records/finance/finance-2020']")
-        assert "<script>" not in page.text.split('<article class="annual-report">')[1]
-        pdf = client.get(f"/reports/annual/{YEAR}/report.pdf", headers=auth)
-        assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
-        assert pdf.headers["content-type"] == "application/pdf"
+        assert "<script>" not in page.text.split('<article class="passage-report"')[1]
+        first = client.get(f"/reports/annual/{YEAR}/report.pdf", headers=auth)
+        assert first.status_code == 202 and first.json()["status"] == "preparing"  # built in the background
+        pdf = wait_for_pdf(client, f"/reports/annual/{YEAR}/report.pdf", auth)
+        assert pdf.content[:4] == b"%PDF" and pdf.headers["content-type"] == "application/pdf"
+        assert client.get(f"/reports/annual/{YEAR}/report.pdf", headers=auth).content == pdf.content  # kept
 
 
 def test_demo_portal_report_has_every_section(portal):

@@ -8,7 +8,15 @@ measures is the one the PDF prints.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
+
+
+def _english(message: str, **params: Any) -> str:
+    return message % params if params else message
+
+
+Say = Callable[..., str]  # the report's gettext: `_("...", **params)` in its language, formatted
 
 FONT = "DejaVu Sans"
 FONT_DIRS = ["/usr/share/fonts/truetype/dejavu", "/usr/share/fonts"]
@@ -51,58 +59,61 @@ def to_svg(spec: dict[str, Any], chart_id: str, title: str) -> str:
     return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
 
-def idps_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def idps_spec(rows: list[dict[str, Any]], _: Say = _english) -> dict[str, Any]:
     """IDPs at admin 0 per country and reporting date: one line per country."""
     values = [{"country": r["country"], "date": r["date"].isoformat(), "idps": r["idps"]} for r in rows]
     return {"width": 460, "height": 220, "data": {"values": values},
             "mark": {"type": "line", "point": True},
             "encoding": {
-                "x": {"field": "date", "type": "temporal", "title": "Reporting date",
+                "x": {"field": "date", "type": "temporal", "title": _("Reporting date"),
                       "axis": {"format": "%b %Y", "labelAngle": 0, "tickCount": 6}},
-                "y": {"field": "idps", "type": "quantitative", "title": "IDPs present",
+                "y": {"field": "idps", "type": "quantitative", "title": _("IDPs present"),
                       "axis": {"format": "~s"}},
-                "color": {"field": "country", "type": "nominal", "title": "Country"}}}
+                "color": {"field": "country", "type": "nominal", "title": _("Country")}}}
 
 
-def finance_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def finance_spec(rows: list[dict[str, Any]], _: Say = _english) -> dict[str, Any]:
     """Revenue and expenditure by year, side by side (USD million)."""
+    revenue, expenditure = _("Revenue"), _("Expenditure")
     values = [{"year": str(r["year"]), "measure": m, "usd_million": r[k]}
-              for r in rows for k, m in (("revenue", "Revenue"), ("expenditure", "Expenditure"))
+              for r in rows for k, m in (("revenue", revenue), ("expenditure", expenditure))
               if r[k] is not None]
     return {"width": {"step": 36}, "height": 200, "data": {"values": values}, "mark": "bar",
             "encoding": {
-                "x": {"field": "year", "type": "ordinal", "title": "Year", "axis": {"labelAngle": 0}},
-                "xOffset": {"field": "measure", "sort": ["Revenue", "Expenditure"]},
-                "y": {"field": "usd_million", "type": "quantitative", "title": "USD million"},
+                "x": {"field": "year", "type": "ordinal", "title": _("Year"), "axis": {"labelAngle": 0}},
+                "xOffset": {"field": "measure", "sort": [revenue, expenditure]},
+                "y": {"field": "usd_million", "type": "quantitative", "title": _("USD million")},
                 "color": {"field": "measure", "type": "nominal", "title": None,
-                          "sort": ["Revenue", "Expenditure"], "scale": {"range": ["#1f5f99", "#e08a2c"]}}}}
+                          "sort": [revenue, expenditure], "scale": {"range": ["#1f5f99", "#e08a2c"]}}}}
 
 
 GRADE_ORDER = ["Ungraded", "P-1", "P-2", "P-3", "P-4", "P-5", "D-1–D-2"]
 
 
-def gender_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def gender_spec(rows: list[dict[str, Any]], _: Say = _english) -> dict[str, Any]:
     """Women and men by grade: horizontal bars side by side, grades in the report's order."""
     grades = [g for g in GRADE_ORDER if any(r["grade"] == g for r in rows)]
     grades += sorted({r["grade"] for r in rows} - set(grades))
-    values = [{"grade": r["grade"], "sex": "Women" if r["sex"] == "women" else "Men", "staff": r["staff"]}
+    women, men = _("Women"), _("Men")
+    values = [{"grade": r["grade"], "sex": women if r["sex"] == "women" else men, "staff": r["staff"]}
               for r in rows]
     return {"width": 380, "height": {"step": 11}, "data": {"values": values}, "mark": "bar",
             "encoding": {
-                "y": {"field": "grade", "type": "nominal", "title": "Grade", "sort": grades},
-                "yOffset": {"field": "sex", "sort": ["Women", "Men"]},
-                "x": {"field": "staff", "type": "quantitative", "title": "Staff"},
-                "color": {"field": "sex", "type": "nominal", "title": None, "sort": ["Women", "Men"],
+                "y": {"field": "grade", "type": "nominal", "title": _("Grade"), "sort": grades},
+                "yOffset": {"field": "sex", "sort": [women, men]},
+                "x": {"field": "staff", "type": "quantitative", "title": _("Staff")},
+                "color": {"field": "sex", "type": "nominal", "title": None, "sort": [women, men],
                           "scale": {"range": ["#8a3f8f", "#3f7f8f"]}}}}
 
 
-def participation_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def participation_spec(rows: list[dict[str, Any]], _: Say = _english) -> dict[str, Any]:
     """Share of offices that submitted, by region."""
-    values = [{"region": r["region"], "rate": r["rate"], "label": f"{r['submitted']} of {r['offices']}"}
+    values = [{"region": r["region"], "rate": r["rate"],
+               "label": _("%(submitted)s of %(offices)s", submitted=r["submitted"], offices=r["offices"])}
               for r in rows]
     bars = {"mark": "bar", "encoding": {
         "y": {"field": "region", "type": "nominal", "title": None, "sort": "-x", "axis": {"labelLimit": 320}},
-        "x": {"field": "rate", "type": "quantitative", "title": "Offices that submitted",
+        "x": {"field": "rate", "type": "quantitative", "title": _("Offices that submitted"),
               "axis": {"format": ".0%"}, "scale": {"domain": [0, 1]}},
         "color": {"value": "#1f5f99"}}}
     text = {"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 9},

@@ -25,9 +25,11 @@ def report() -> None:
               help="A folder of templates overriding the pack's (same file names).")
 @click.option("--strict", is_flag=True, help="Stop (exit 1) when an error-severity consistency rule fails.")
 @click.option("--portal-url", default="", help="The portal's address, so the notes' record links work from a file.")
+@click.option("--lang", type=click.Choice(["en", "fr", "es"]), default="en", show_default=True,
+              help="The report's language (its wording and country names).")
 @pass_ctx
 def report_annual(ctx, year: int, html_path: Path, pdf_path: Path | None, template_dir: Path | None,
-                  strict: bool, portal_url: str) -> None:
+                  strict: bool, portal_url: str, lang: str) -> None:
     """Render the annual report: every figure computed from the store, with a note tracing it.
 
     Consistency rules run first; their failures are listed here and at the top of the report.
@@ -35,19 +37,20 @@ def report_annual(ctx, year: int, html_path: Path, pdf_path: Path | None, templa
     \b
     Example:
       passage report annual --year 2020 -o report.html --pdf report.pdf
+      passage report annual --year 2020 --lang fr -o rapport.html
     """
     from passage.packs.institutional.report.annual import ReportBlocked, render_annual
 
     try:
         result = render_annual(ctx.store, year, html_path=html_path, pdf_path=pdf_path,
                                template_dir=template_dir, strict=strict, portal_url=portal_url,
-                               principal=ctx.principal)
+                               principal=ctx.principal, lang=lang)
     except ReportBlocked as exc:
         _print_failures(exc.failures)
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     _print_failures(result.failures)
-    for reason in dict.fromkeys(g.reason for g in result.data.gaps.values()):
+    for reason in dict.fromkeys(g.text for g in result.data.gaps.values()):
         click.echo(f"no data for {year}: {reason}", err=True)
     t = result.timings
     click.echo(f"{html_path}: {result.figure_count} figures, {len(result.notes)} notes, "

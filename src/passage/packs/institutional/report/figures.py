@@ -12,6 +12,7 @@ simply absent and the report says "no data for YEAR" where they would be.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -35,13 +36,25 @@ class Figure:
     sources: list[str] = field(default_factory=list)  # imported files (name, sha256, import id)
     group: str = ""  # which part of the data it belongs to: dtm, finance, staff, questionnaire, participation
     prior: Any = None  # last year's value, when there is one
+    record_count: int | None = None  # how many records it was computed from, when it comes from records
+
+
+def _noop(message: str) -> str:
+    """Marks a reason for the catalogue (the report translates it when it prints it)."""
+    return message
 
 
 @dataclass
 class Gap:
-    """A part of the data a section needs and the store does not (yet) hold."""
+    """A part of the data a section needs and the store does not (yet) hold: `reason % params` in English,
+    `reason` being the catalogue's message."""
     group: str
     reason: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.reason % self.params if self.params else self.reason
 
 
 # Figures this module computes (present when their data is); questionnaire figures are named in the pack.
@@ -143,8 +156,10 @@ def idps_series(rows: list[dict[str, Any]], year: int, years: int = 5) -> list[d
     return sorted(out.values(), key=lambda r: (r["country"], r["date"]))
 
 
-def dtm_figures(store: Store, year: int, rows: list[dict[str, Any]], table: Any = None) -> dict[str, Figure]:
-    """IDPs at the latest round of each operation up to the end of the year (the `idps_latest` logic at admin 0)."""
+def dtm_figures(store: Store, year: int, rows: list[dict[str, Any]], table: Any = None,
+                country_name: Callable[[str], str] = str) -> dict[str, Figure]:
+    """IDPs at the latest round of each operation up to the end of the year (the `idps_latest` logic at admin 0);
+    `country_name` names a country by its ISO3 code in the definition (the code itself by default)."""
     from passage.indicators import get_indicator
 
     end = date(year, 12, 31)
@@ -161,9 +176,11 @@ def dtm_figures(store: Store, year: int, rows: list[dict[str, Any]], table: Any 
     total = sum(v for _, v in latest.values())
     countries = sorted({k[0] for k in latest})
     ind = get_indicator("idps")
-    sources = _readable_sources(store, table.filter(table.admin_level == 0, table.reporting_date <= end)) \
-        if table is not None else []
+    considered = table.filter(table.admin_level == 0, table.reporting_date <= end) if table is not None else None
+    sources = _readable_sources(store, considered) if considered is not None else []
+    count = int(considered.count().to_pyarrow().as_py()) if considered is not None else None
     common = {"records": ["/datasets/dtm_idps/records?level=0"], "sources": sources, "group": "dtm",
+              "record_count": count,
               "commands": ["passage indicators show idps", "passage export hapi-idps --format csv"]}
     return {
         "idps_total": Figure(
@@ -174,7 +191,7 @@ def dtm_figures(store: Store, year: int, rows: list[dict[str, Any]], table: Any 
         "idps_countries": Figure(
             "idps_countries", len(countries), fmt_number(len(countries)), "Countries with DTM mobility tracking",
             definition=f"Countries with at least one admin 0 IDP figure reported by 31 December {year}: "
-                       f"{', '.join(countries)}.", unit="countries", **common),
+                       f"{', '.join(country_name(c) for c in countries)}.", unit="countries", **common),
     }
 
 
@@ -208,7 +225,7 @@ def finance_figures(store: Store, year: int) -> dict[str, Figure]:
             "commands": [f"passage records history finance {r['record_id']}" for r in recs],
             "sources": _import_sources(store, "SELECT _import_id FROM finance WHERE year IN (?, ?)", [year, year - 1])
             + [f"{r['year']}: {r['source']}" + (f" ({r['note']})" if r["note"] else "") for r in recs if r["source"]],
-            "group": "finance"}
+            "group": "finance", "record_count": len(recs)}
         out[key] = Figure(key, v, f"USD {fmt_number(v, 1)} million", f"{label}, {year}",
                           definition=f"{label} of the year in USD million, as entered in the finance form.",
                           unit="USD million", prior=prev[key] if prev else None, **trace)
@@ -232,7 +249,7 @@ def staff_tables(store: Store, year: int) -> tuple[dict[str, Any] | None, Gap | 
     except PassageError as exc:  # no register for the year is a gap, not a failure
         return None, Gap("staff", str(exc))
     if not tables:
-        return None, Gap("staff", f"no staff register for {year}")
+        return None, Gap("staff", _noop("no staff register for %(year)s"), {"year": year})
     return tables, None
 
 
@@ -364,9 +381,9 @@ def questionnaire_figures(store: Store, year: int) -> tuple[dict[str, Figure], G
             denominator="" if v.denominator is None else f"{v.denominator} {_DENOMINATORS.get(dkind, dkind)}",
             unit="offices" if v.kind == "share" else "", records=[v.trace],
             commands=[f"passage questionnaire figures --year {year}"], sources=sources, group="questionnaire",
-            prior=v.prior.get(year - 1))
+            prior=v.prior.get(year - 1), record_count=v.record_count)
     if not out:
-        return {}, Gap("questionnaire", "no questionnaire answers counted (submitted, approved or locked)")
+        return {}, Gap("questionnaire", _noop("no questionnaire answers counted (submitted, approved or locked)"))
     return out, None
 
 
@@ -377,7 +394,7 @@ def participation(store: Store, year: int) -> tuple[list[dict[str, Any]], dict[s
     p = participation_of(store, year)
     offices, submitted = p.total.offices, p.total.submitted
     if not offices or not submitted:
-        return [], {}, Gap("participation", "no questionnaire submitted")
+        return [], {}, Gap("participation", _noop("no questionnaire submitted"))
     rows = [{"region": r.name or r.region or "?", "offices": r.offices, "submitted": r.submitted,
              "rate": r.submitted / r.offices} for r in p.regions if r.offices]
     rate = submitted / offices
@@ -389,13 +406,14 @@ def participation(store: Store, year: int) -> tuple[list[dict[str, Any]], dict[s
             "participation_rate", round(rate * 100, 1), fmt_percent(rate), f"Questionnaire participation, {year}",
             definition="Offices that submitted the institutional questionnaire (submitted, approved or locked) "
                        f"÷ offices expected to answer; {missing} have not submitted.",
-            denominator=f"offices expected to answer: {offices}", unit="percent", **trace),
+            denominator=f"offices expected to answer: {offices}", unit="percent", record_count=offices, **trace),
         "offices_total": Figure("offices_total", offices, fmt_number(offices), "Offices expected to answer",
                                 definition="Regional and country offices open in the year.", unit="offices",
-                                **trace),
+                                record_count=offices, **trace),
         "offices_submitted": Figure("offices_submitted", submitted, fmt_number(submitted),
                                     "Offices that submitted the questionnaire",
                                     definition="Questionnaires submitted, approved or locked.",
-                                    denominator=f"offices expected to answer: {offices}", unit="offices", **trace),
+                                    denominator=f"offices expected to answer: {offices}", unit="offices",
+                                    record_count=submitted, **trace),
     }
     return rows, figs, None
