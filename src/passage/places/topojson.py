@@ -103,3 +103,14 @@ def world_countries() -> dict[str, dict]:
         if country is not None and f["geometry"] is not None:
             out[country.alpha_3] = f
     return out
+
+
+@lru_cache(maxsize=1)
+def world_outline_keys() -> tuple[str, ...]:
+    """What the world map's outline draws, one key per feature: its ISO 3166 alpha-3 code, or its name for
+    the few areas without one (N. Cyprus, Somaliland, Kosovo in world-atlas 1:110m)."""
+    topology = json.loads(WORLD_ATLAS.read_text(encoding="utf-8"))
+    by_numeric = {c: f["id"] for c, f in world_countries().items()}
+    iso3 = {v: k for k, v in by_numeric.items()}
+    return tuple(iso3.get(f["id"]) or f["properties"].get("name") or str(f["id"])
+                 for f in features(topology, "countries") if f["geometry"] is not None)

@@ -129,6 +129,23 @@ def _only(by_code: dict[str, str], codes: set[str]) -> dict[str, str]:
     return {c: v for c, v in by_code.items() if c in codes}
 
 
+def map_universe(ctx: Ctx) -> list[str]:
+    """Every country the world map or the table can show: the outline's countries (ISO3, or the outline's
+    name for the few without an ISO code, such as Kosovo) and every country with travel data. A source's
+    "No data" count is this list less the countries it gives a status for, so its column adds up to it."""
+    from passage.places.topojson import world_outline_keys
+
+    return sorted(set(world_outline_keys()) | readable_countries(ctx))
+
+
+def status_counts(summary: list[dict[str, Any]], sources: list[str], universe: int) -> dict[tuple[str, str], int]:
+    """{(source, status): countries}, "no_data" counting every country of the map without a status."""
+    counts = {(r["source"], r["status"]): r["countries"] for r in summary if r["status"] != "no_data"}
+    for s in sources:
+        counts[(s, "no_data")] = universe - sum(n for (src, _), n in counts.items() if src == s)
+    return counts
+
+
 def numeric_codes() -> dict[str, str]:
     """ISO3 -> ISO numeric, the ids of the world-atlas TopoJSON."""
     import pycountry
@@ -221,7 +238,8 @@ def travel_map(ctx: Context, date: OptDay = None, source: SourceName = None):
     chosen = source or (levels or names or [None])[0]
     rows = status_rows(ctx, day, chosen) if day and chosen else []
     summary = summary_rows(ctx, day) if day else []
-    counts = {(r["source"], r["status"]): r["countries"] for r in summary}
+    universe = map_universe(ctx)
+    counts = status_counts(summary, names, len(universe))
     headline = without_record_ids(headline_result(ctx, day)) if day else None
     span = (info["to"] - info["from"]).days if day else 0
     pos = min(max((day - info["from"]).days, 0), span) if day else 0
@@ -233,7 +251,7 @@ def travel_map(ctx: Context, date: OptDay = None, source: SourceName = None):
     mine = readable_countries(ctx)  # the map names and colours these; other outlines stay blank
     return render(ctx, "travel.html", info=info, day=day, source=chosen, sources=names, rows=rows, counts=counts,
                   headline=headline, names=_only(country_names(ctx), mine), numeric=_only(numeric_codes(), mine),
-                  span=span, pos=pos,
+                  span=span, pos=pos, universe=universe,
                   js_labels=js_labels, **_labels())
 
 
@@ -251,10 +269,34 @@ def travel_country(ctx: Context, iso3: str, date_from: OptDay = None, date_to: O
                   js_labels=js_labels, **_labels())
 
 
+POE_PAGE_SIZE = 50  # rows of the points-of-entry table per page; the map and the shares cover them all
+
+
+def page_links(path: str, query: dict[str, Any], page: int, pages: int) -> list[dict[str, Any]]:
+    """The links of a table's page navigation: previous, the first, the last and the pages around this one,
+    next (`href` None where there is nowhere to go, `gap` between non-adjacent numbers)."""
+    def href(n: int) -> str:
+        return f"{path}?" + urlencode({**{k: v for k, v in query.items() if v}, "page": n})
+
+    numbers = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    links: list[dict[str, Any]] = [{"kind": "previous", "page": page - 1,
+                                    "href": href(page - 1) if page > 1 else None}]
+    for before, n in zip([None, *numbers], numbers):
+        if before is not None and n - before > 1:
+            links.append({"kind": "gap"})
+        links.append({"kind": "number", "page": n, "href": href(n), "current": n == page})
+    links.append({"kind": "next", "page": page + 1, "href": href(page + 1) if page < pages else None})
+    return links
+
+
 @router.get("/travel/poe", response_class=HTMLResponse, include_in_schema=False)
-def travel_poe(ctx: Context, date: OptDay = None, type: str = "", country: str = "", status: str = ""):
+def travel_poe(ctx: Context, date: OptDay = None, type: str = "", country: str = "", status: str = "",
+               page: Annotated[int, Query(ge=1, le=100_000)] = 1):
     day = date or overview(ctx)["poe_to"]
     rows = poe_rows(ctx, day, type or None, country.upper() or None, status or None) if day else []
+    pages = max(1, -(-len(rows) // POE_PAGE_SIZE))
+    page = min(page, pages)
+    first = (page - 1) * POE_PAGE_SIZE
     countries = sorted({r["iso3"] for r in poe_rows(ctx, day, None, None, None)}) if day else []
     shares = travel.poe_shares(rows)
     f = {"type": type, "country": country.upper(), "status": status}
@@ -262,7 +304,11 @@ def travel_poe(ctx: Context, date: OptDay = None, type: str = "", country: str =
     js_labels = {"statuses": {s: i18n.gettext(label) for s, label in POE_LABELS.items()}, "order": list(POE_LABELS),
                  "types": {t: i18n.gettext(label) for t, label in TYPE_LABELS.items()},
                  "assessed": i18n.gettext("Assessed")}
-    return render(ctx, "travel_poe.html", day=day, rows=rows, shares=shares, countries=countries, f=f,
+    shown = rows[first:first + POE_PAGE_SIZE]
+    paging = {"page": page, "pages": pages, "first": first + 1 if shown else 0, "last": first + len(shown),
+              "total": len(rows), "links": page_links("/travel/poe", {"date": day, **f}, page, pages)}
+    return render(ctx, "travel_poe.html", day=day, rows=shown, paging=paging, shares=shares, countries=countries,
+                  f=f,
                   share_rows=[("all", shares["overall"]), *shares["by_type"].items()], types=POE_TYPES,
                   statuses=(*OPERATIONAL, NOT_ASSESSED), names=country_names(ctx), api_url=api_url,
                   js_labels=js_labels, **_labels())

@@ -154,11 +154,11 @@
       return cache[key];
     }
 
+    /* Every outline is coloured: by its status, or as "no data" (grey) when the source gives none that day. */
     function style(feature) {
       var iso3 = byNumeric[Number(feature.id)];
       var row = iso3 && state.statuses[iso3];
-      return { fillColor: row ? colours[row.status] : "#f7f7f4", fillOpacity: row ? 0.9 : 1,
-        color: row ? "#ffffff" : "#b8b8b8", weight: row ? 0.8 : 0.6 };
+      return { fillColor: colours[row ? row.status : "no_data"], fillOpacity: 0.9, color: "#ffffff", weight: 0.8 };
     }
 
     function describe(feature) {
@@ -212,9 +212,18 @@
       return fetchJson(element.dataset.summaryUrl + "?date=" + encodeURIComponent(day)).then(function (body) {
         var fmt = new Intl.NumberFormat(locale);
         var counts = {};
-        (body.data || []).forEach(function (r) { counts[r.source + "|" + r.status] = r.countries; });
+        var known = {};
+        (body.data || []).forEach(function (r) {
+          if (r.status === "no_data") { return; }
+          counts[r.source + "|" + r.status] = r.countries;
+          known[r.source] = (known[r.source] || 0) + r.countries;
+        });
+        var universe = Number(table.dataset.universe || 0);
         Array.prototype.forEach.call(table.querySelectorAll("td[data-source]"), function (td) {
-          td.textContent = fmt.format(counts[td.dataset.source + "|" + td.dataset.status] || 0);
+          // "No data": every country of the map and the table that the source gives no status for.
+          var n = td.dataset.status === "no_data" ? universe - (known[td.dataset.source] || 0)
+            : counts[td.dataset.source + "|" + td.dataset.status] || 0;
+          td.textContent = fmt.format(n);
         });
       });
     }
@@ -264,10 +273,13 @@
         var statuses = loaded[0];
         state.statuses = statuses;
         var drawn = 0;
+        var blank = 0;
         if (layer) {
           layer.setStyle(style);
           layer.eachLayer(function (l) {
-            if (state.statuses[byNumeric[Number(l.feature.id)]]) { drawn++; }
+            var row = state.statuses[byNumeric[Number(l.feature.id)]];
+            if (row) { drawn++; }
+            if (!row || row.status === "no_data") { blank++; }
           });
         }
         updateTable(Object.keys(statuses).sort().map(function (k) { return statuses[k]; }));
@@ -279,6 +291,7 @@
         window.history.replaceState(null, "", url.toString());
         element.dataset.day = day;
         element.dataset.features = String(drawn);
+        element.dataset.nodata = String(blank);
         element.dataset.state = "ready";
       }).catch(function (error) { fail(element, map, error); });
     }
@@ -364,7 +377,7 @@
           x2: { field: "end" },
           color: { field: "label", type: "nominal", title: null,
             scale: { domain: names, range: statuses.map(function (s) { return colours[s]; }) },
-            legend: { orient: "bottom" } },
+            legend: { orient: "bottom", columns: element.clientWidth < 560 ? 2 : statuses.length } }, // wraps on a phone
           tooltip: [
             { field: "source", title: labels.source || "source" },
             { field: "label", title: labels.status || "status" },

@@ -254,10 +254,14 @@
         if (v === undefined || !biggest) { return 3; }
         return Math.max(3, 24 * Math.sqrt(Math.abs(v) / biggest));
       }
-      /* Circles: the biggest first, so every smaller one stays on top and can be pointed at. */
-      var drawn = points ? features.slice().sort(function (a, b) {
-        return (valueOf(b) === undefined ? -1 : valueOf(b)) - (valueOf(a) === undefined ? -1 : valueOf(a));
-      }) : features;
+      /* Circles: only areas with a value (the others are counted as "no data" and listed in the page's
+       * table), the biggest first, so every smaller one stays on top and can be pointed at. */
+      var drawn = features;
+      if (points) {
+        drawn = features.filter(function (f) { return valueOf(f) !== undefined; })
+          .sort(function (a, b) { return valueOf(b) - valueOf(a); });
+        nodata = features.length - drawn.length;
+      }
       var areas = L.geoJSON({ type: "FeatureCollection", features: drawn }, {
         attribution: opts.attribution || "",
         pointToLayer: function (f, latlng) {
@@ -276,7 +280,7 @@
         onEachFeature: function (f, layer) {
           var p = f.properties || {};
           var v = valueOf(f);
-          if (v !== undefined) { coloured++; } else { nodata++; }
+          if (v !== undefined) { coloured++; } else if (!points) { nodata++; }
           layer.bindTooltip(tooltip(p.name, p.code || p.key, v === undefined ? noDataLabel : fmt.format(v)),
             { sticky: !points, direction: "top" });
           layer.on("mouseover", function () { layer.setStyle({ weight: 2.2, color: "#222" }); if (!points) { layer.bringToFront(); } });
