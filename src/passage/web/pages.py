@@ -115,14 +115,13 @@ def country(ctx: Context, iso3: str, level: Annotated[int, Query(ge=1, le=3)] = 
 
         raise NotFound(f"no country {iso3!r}")
     data = service.country_map(ctx, ds, iso3, level, indicator)
-    from passage.places.boundaries import boundary_levels
+    from passage.places.boundaries import boundaries_geojson, map_levels
 
     numeric = _iso_numeric(iso3)
-    boundary_source = ctx.store.scalar("SELECT max(source) FROM boundaries WHERE country_code = ? AND level = ?",
-                                       [iso3, level])
+    layer = ctx.cached(("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level))
     return render(ctx, "country.html", iso3=iso3, country_name=country_name, level=level,
-                  boundary_source=boundary_source, data=data, dataset=ds,
-                  levels=boundary_levels(ctx.store, iso3) or [1, 2], numeric=numeric,
+                  boundary_source=layer["source"], layer_kind=layer["kind"], without_shape=layer["without_shape"],
+                  data=data, dataset=ds, levels=map_levels(ctx.store, iso3), numeric=numeric,
                   indicator=get_indicator(data["indicator"]), map_indicators=ds.metadata["map"].get("choices") or [ds.metadata["map"]["indicator"]],
                   series_indicator=ds.metadata.get("series", {}).get("indicator", data["indicator"]),
                   releases=releases.releases(ctx.store, dataset=ds.name, country_code=iso3, limit=5),
