@@ -4,6 +4,7 @@ annual report quotes (checked against counts made here with plain SQL and csv), 
 from __future__ import annotations
 
 import csv
+import html
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -15,7 +16,7 @@ from openpyxl import load_workbook
 
 from conftest import ROOT, SHARED
 from passage.auth import Principal, audit_entries
-from passage.errors import Forbidden
+from passage.errors import Forbidden, UsageError
 from passage.forms import compile_xlsform
 from passage.packs.institutional import (
     breakdown_sum,
@@ -368,6 +369,90 @@ def test_save_drops_answers_that_do_not_apply_and_reports_broken_constraints(qst
     assert wf.current_answers(qstore, "CO-VUT", 2020)["psea_tor"] is None
 
 
+def test_labels_hints_and_choices_in_french_and_spanish():
+    """Every question, section and choice has its French and Spanish text in the workbook (read with openpyxl),
+    different from the English, and the library gives the language asked for (English for any other)."""
+    ws = load_workbook(FORM, read_only=True)
+    rows = list(ws["survey"].iter_rows(values_only=True))
+    head = rows[0]
+    col = {name: head.index(name) for name in head if name}
+    for lang in ("French (fr)", "Spanish (es)"):
+        for r in rows[1:]:
+            english, other = r[col["label::English (en)"]], r[col[f"label::{lang}"]]
+            assert bool(english) == bool(other) and (not english or other != english or english == "No"), (r[1], lang)
+            hint = r[col["hint::English (en)"]]
+            assert bool(hint) == bool(r[col[f"hint::{lang}"]]), (r[1], lang)
+        choices = list(ws["choices"].iter_rows(values_only=True))
+        ccol = choices[0].index(f"label::{lang}")
+        assert all(c[ccol] for c in choices[1:])
+    qn = load_questionnaire()
+    q = qn.question("reint_before")
+    assert q.text("fr") == "Services de réintégration fournis avant le départ"
+    assert q.text("es") == "Servicios de reintegración prestados antes de la partida"
+    assert q.text("en") == q.text("de") == q.label == "Reintegration services provided before departure"
+    assert (q.hint_in("fr"), q.hint_in("es")) == ("Dans le pays d'accueil", "En el país de acogida")
+    assert qn.question("collected_data").choices_in("es") == (("yes", "Sí"), ("no", "No"))
+    assert qn.question("psea_referral").choice_label("underway", "fr") == "En cours d'élaboration"
+    assert [label for _, label, _ in qn.sections("fr")][3] == "Retour et réintégration"
+    assert len({q.text("fr") for q in qn.questions}) == len(qn.questions)
+
+
+def test_tasks_and_bulk_actions_each_authorised_and_audited(qstore):
+    """The approver's queue is their region's submitted offices (plain SQL says which); headquarters sees every
+    submitted or approved one; a bulk action is one transition per office, refusals coded and the rest done."""
+    submitted_bkk = {c for (c,) in qstore.query(
+        "SELECT s.office_code FROM questionnaire_states s JOIN places p ON p.code = s.office_code WHERE s.year = 2020 "
+        "AND s.state = 'submitted' AND p.parent_code = 'RO-BKK'")}
+    assert save_answers(qstore, "CO-VUT", 2020, COMPLETE, VUT_EDITOR).ok
+    wf.submit(qstore, "CO-VUT", 2020, VUT_EDITOR)
+    submitted_bkk.add("CO-VUT")
+    tasks = wf.tasks(qstore, BKK, 2020)
+    assert {t.office for t in tasks} == submitted_bkk and len(submitted_bkk) >= 2
+    assert all(t.actions == ("approve",) and t.region == "RO-BKK" for t in tasks)
+    waiting = qstore.scalar("SELECT count(*) FROM questionnaire_states WHERE year = 2020 AND state IN "
+                            "('submitted', 'approved')")
+    hq_tasks = wf.tasks(qstore, HQ, 2020)
+    assert len(hq_tasks) == waiting and len(wf.tasks(qstore, ADMIN, 2020)) == waiting
+    assert {t.actions for t in hq_tasks if t.state == "approved"} == {("lock",)}
+    assert wf.tasks(qstore, VUT_EDITOR, 2020) == [] and not wf.approves(qstore, VUT_EDITOR)
+    assert wf.approves(qstore, BKK) and wf.approves(qstore, HQ)
+    assert not wf.approves(qstore, Principal("v", "viewer", {"RO-BKK"}))
+    other = qstore.scalar("SELECT s.office_code FROM questionnaire_states s JOIN places p ON p.code = s.office_code "
+                          "WHERE s.year = 2020 AND s.state = 'submitted' AND p.parent_code = 'RO-DKR' LIMIT 1")
+    before = len(audit_entries(qstore, action="questionnaire.approve", limit=1000))
+    outcomes = wf.act_many(qstore, "approve", [*sorted(submitted_bkk), other, "CO-NOPE", "co-vut"], 2020, BKK)
+    assert [(o.office, o.ok, o.state or o.code) for o in outcomes] == [
+        *((c, True, "approved") for c in sorted(submitted_bkk)), (other, False, "forbidden"),
+        ("CO-NOPE", False, "not_found")]  # CO-VUT once: the list is deduplicated
+    approvals = audit_entries(qstore, action="questionnaire.approve", limit=1000)
+    assert len(approvals) == before + len(submitted_bkk)
+    assert {e["target"] for e in approvals[:len(submitted_bkk)]} == {f"{c}/2020" for c in submitted_bkk}
+    assert all(wf.history(qstore, c, 2020)[-1].user == "ap-bkk" for c in submitted_bkk)
+    assert wf.tasks(qstore, BKK, 2020) == []
+    done = wf.act_many(qstore, "lock", sorted(submitted_bkk), 2020, HQ)
+    assert all(o.ok and o.state == "locked" for o in done)
+    with pytest.raises(UsageError):
+        wf.act_many(qstore, "approve", [" "], 2020, BKK)
+
+
+def test_submit_answers_saves_first_and_keeps_them_when_refused(qstore):
+    """Submit with the page's answers: saved, then submitted; refused answers submit nothing; a refused
+    submission (a mandatory question unanswered) keeps the answers saved as a draft."""
+    incomplete = {k: v for k, v in COMPLETE.items() if k != "evaluation_use"} | {"comments": "typed, never saved"}
+    with pytest.raises(wf.WorkflowError) as exc:
+        wf.submit_answers(qstore, "CO-VUT", 2020, incomplete, VUT_EDITOR)
+    assert exc.value.code == "questionnaire.incomplete"
+    assert wf.current_answers(qstore, "CO-VUT", 2020)["comments"] == "typed, never saved"
+    assert state(qstore, "CO-VUT", 2020) == "draft" and wf.missing_answers(qstore, "CO-VUT", 2020) == ["evaluation_use"]
+    result, now = wf.submit_answers(qstore, "CO-VUT", 2020, COMPLETE | {"reint_total": "99"}, VUT_EDITOR)
+    assert not result.ok and now is None and state(qstore, "CO-VUT", 2020) == "draft"
+    result, now = wf.submit_answers(qstore, "CO-VUT", 2020, COMPLETE | {"comments": "last words"}, VUT_EDITOR)
+    assert result.ok and now == "submitted"
+    answers = wf.current_answers(qstore, "CO-VUT", 2020)
+    assert answers["comments"] == "last words" and wf.history(qstore, "CO-VUT", 2020)[-1].record_version == \
+        answers["_version"]
+
+
 def test_imported_answers_for_locked_unknown_or_foreign_offices_are_refused(qstore, tmp_path):
     locked = qstore.scalar("SELECT office_code FROM questionnaire_states WHERE year = 2020 AND state = 'locked' "
                            "ORDER BY office_code LIMIT 1")
@@ -439,7 +524,8 @@ def qportal(demo_template, tmp_path_factory):
     accounts = {}
     with open_store(str(db)) as store:
         for name, role, scopes in (("ed-vut", "editor", ["CO-VUT"]), ("ap-bkk", "editor", ["RO-BKK"]),
-                                   ("hq", "editor", ["HQ"]), ("viewer", "viewer", ["CO-VUT"])):
+                                   ("hq", "editor", ["HQ"]), ("viewer", "viewer", ["CO-VUT"]),
+                                   ("ed-tkm", "editor", ["CO-TKM"])):
             auth.add_user(store, name, "a long enough password", role, scopes)
             accounts[name] = (role, ",".join(scopes), "a long enough password")
     running = serve(str(db), accounts)
@@ -505,6 +591,61 @@ def test_office_fills_submits_region_approves_hq_locks_over_http(qportal):
     assert 'data-state="draft"' in page and "totals to check" in page.split('id="history"')[1]
     dash = qportal.client("viewer").get("/questionnaire?year=2020", headers=HTML).text
     assert "/questionnaire/2020/CO-VUT" in dash.split('id="missing"')[1]
+
+
+def test_autosave_and_submit_with_unsaved_answers_over_http(qportal):
+    """A questionnaire not started: autosave (JSON, CSRF in the header) saves a draft or says which answers break
+    a rule; Submit carrying the page's answers saves them in the same request, and refused answers are shown as
+    typed with nothing submitted."""
+    ed = qportal.client("ed-tkm")
+    page = ed.get("/questionnaire/2020/CO-TKM", headers=HTML).text
+    assert 'data-state="not_started"' in page and 'data-version="0"' in page
+    csrf = _csrf(page)
+    url = "/questionnaire/2020/CO-TKM/autosave"
+    assert ed.post(url, data={"q_collected_data": "yes"}).status_code == 403  # no CSRF token
+    r = ed.post(url, data={"q_collected_data": "yes", "q_comments": "first thoughts"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200 and r.json()["saved"] and r.json()["version"] == 1
+    missing = r.json()["missing"]
+    assert {"name": "data_capacity", "label": load_questionnaire().question("data_capacity").label} in missing
+    r = ed.post(url, data={"q_reintegration": "yes", "q_reint_before": "1", "q_reint_total": "5"},
+                headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422 and not r.json()["saved"]
+    assert ("reint_total", "constraint") in {(e["question"], e["code"]) for e in r.json()["errors"]}
+    page = ed.get("/questionnaire/2020/CO-TKM", headers=HTML).text
+    assert 'data-state="draft"' in page and "first thoughts</textarea>" in page and 'data-version="1"' in page
+    # the missing list: by label, each linking to its question
+    listed = page.split('id="missing-answers"')[1].split("</ul>")[0]
+    assert '<a href="#q-data_capacity" data-question="data_capacity">Did the office build the capacity' in listed
+    # Submit with refused answers: shown as typed, not submitted, the saved draft unchanged
+    data = {f"q_{k}": v for k, v in COMPLETE.items()} | {"answers": "1", "csrf_token": csrf}
+    r = ed.post("/questionnaire/2020/CO-TKM/submit", data=data | {"q_reint_total": "99", "q_comments": "typed"},
+                headers=HTML)
+    assert r.status_code == 422 and 'data-state="draft"' in r.text and "typed</textarea>" in r.text
+    assert 'name="q_reint_total" value="99"' in r.text
+    # Submit with answers never saved: saved, then submitted, in one request
+    r = ed.post("/questionnaire/2020/CO-TKM/submit", data=data | {"q_comments": "sent with Submit"})
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=submit")
+    page = ed.get("/questionnaire/2020/CO-TKM", headers=HTML).text
+    assert 'data-state="submitted"' in page and "sent with Submit" in page
+    r = ed.post(url, data={"q_comments": "too late"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "questionnaire.frozen"
+
+
+def test_pages_in_french_and_the_menu(qportal):
+    viewer = qportal.client("viewer")
+    viewer.get("/language/fr", params={"next": "/"})
+    page = html.unescape(viewer.get("/questionnaire/2020/CO-NGA", headers=HTML).text)
+    assert "Le bureau a-t-il collecté des données sur la migration à usage externe pendant l'année ?" in page
+    assert "Retour et réintégration" in page
+    assert "Did the office collect migration data" not in page
+    nav = page.split("</nav>")[0]
+    assert 'href="/reports/annual"' in nav and 'href="/questionnaire/tasks"' not in nav  # a viewer approves nothing
+    r = viewer.get("/reports/annual")
+    assert r.status_code == 303 and r.headers["location"] == "/reports/annual/2020"
+    assert qportal.client().get("/reports/annual", headers=HTML).status_code == 303  # sign in first
+    assert "/login" in qportal.client().get("/reports/annual", headers=HTML).headers["location"]
+    nav = qportal.client("ap-bkk").get("/questionnaire", headers=HTML).text.split("</nav>")[0]
+    assert 'href="/questionnaire/tasks"' in nav and 'href="/reports/annual"' in nav
 
 
 def test_the_same_on_postgresql(pg_store, tmp_path):
