@@ -82,6 +82,12 @@ class Cache(_Group):
         "0 keeps none"))
     result_entries: int = Field(512, ge=1, description=(
         "Answers the portal keeps in memory (maps, series, figures), least recently used out first"))
+    response_bytes: ByteSize = Field(ByteSize(64 * MiB), ge=0, description=(
+        "Memory for the API's encoded answers (body and ETag per data generation, URL and reader class), "
+        "least recently used out first; 0 keeps none"))
+    generation_seconds: float = Field(1.0, ge=0, le=60, description=(
+        "How often the portal re-reads the store's generation to see commits made by other processes (the "
+        "CLI, other portal processes on PostgreSQL); its own commits are seen at once. 0: on every request"))
 
 
 class Demo(_Group):
@@ -97,6 +103,10 @@ class Server(_Group):
     secure_cookies: bool | None = Field(None, description=(
         "Mark cookies Secure: true, false, or unset for 'when the request came over HTTPS' "
         "(`passage serve --secure-cookies/--no-secure-cookies`)"))
+    access_log: str = Field("-", description=(
+        "Where the portal writes its access log, one line per request in the combined log format plus the "
+        "duration in microseconds (no tokens, passwords or cookies): a file path (appended to), `-` for "
+        "stderr, or an empty string for none"))
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,11 @@ user's current role and scopes. It ends for good when it is revoked, when it exp
 (`DEFAULT_DAYS` after creation unless the store's default or the creator says otherwise,
 at most `MAX_DAYS`), and when its user's password changes or the user is disabled.
 Only a signed-in session may create one (the web refuses bearer tokens there).
+
+`kept_token_principal` (the portal's) reuses a checked token's principal for `PRINCIPAL_SECONDS` in this
+process (a busy script's requests then cost no statement each); revoking, a new password, disabling the
+user or changing their role or places forgets it at once in this process, and other processes see such a
+change within that time. `token_principal` itself always asks the store.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from passage.auth.audit import audit, now
@@ -26,6 +33,18 @@ NAME_LENGTH = 100
 DEFAULT_DAYS = 90  # a token's lifetime when neither its creator nor the store says otherwise
 MAX_DAYS = 365
 DAYS_SETTING = "token_days"  # passage_meta key of the store's default lifetime
+PRINCIPAL_SECONDS = 10.0  # how long a checked token's principal is reused in this process
+_KNOWN_MAX = 10_000
+_known: dict[tuple[str, str], tuple[Principal, float, str]] = {}  # (store, token hash) -> (principal, until, user)
+_known_lock = threading.Lock()
+
+
+def forget_tokens(user_name: str | None = None) -> None:
+    """Forget the principals kept for `user_name`'s tokens (everyone's with None): they are checked against
+    the store again on their next use."""
+    with _known_lock:
+        for key in [k for k, v in _known.items() if user_name is None or v[2] == user_name]:
+            del _known[key]
 
 
 def _check_days(days) -> int:
@@ -118,6 +137,29 @@ def list_tokens(store, user_name: str) -> list[dict]:
     return out
 
 
+def all_tokens(store, *, user_name: str | None = None, status: str | None = None,
+               principal: Principal | None = None) -> list[dict]:
+    """Every user's tokens (admins), newest first, each with `user_name` and `status` (never the hash);
+    `user_name` and `status` (active, expired, revoked) narrow the list."""
+    from passage.auth.users import _administer
+
+    _administer(principal)
+    if status is not None and status not in ("active", "expired", "revoked"):
+        raise UsageError("status must be one of active, expired, revoked", code="usage.option")
+    where, params = ("WHERE user_name = ? ", [user_name]) if user_name else ("", [])
+    names, rows = store.columns(
+        "SELECT token_id, user_name, name, created_at, expires_at, last_used_at, revoked_at FROM api_tokens "
+        f"{where}ORDER BY created_at DESC, token_id", params)
+    current = now()
+    out = []
+    for row in rows:
+        token = dict(zip(names, row))
+        token["status"] = _status(token["revoked_at"], token["expires_at"], current)
+        if status is None or token["status"] == status:
+            out.append(token)
+    return out
+
+
 def revoke_token(store, user_name: str, token_id: str, *, principal: Principal | None = None) -> None:
     """Revoke for good (the token's user, admins). NotFound if the user has no such token; revoking twice
     changes nothing."""
@@ -131,6 +173,7 @@ def revoke_token(store, user_name: str, token_id: str, *, principal: Principal |
             return
         store.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [now(), token_id])
         audit(store, actor, "token.revoke", target=user_name, detail={"token_id": token_id})
+    forget_tokens(user_name)
 
 
 def revoke_user_tokens(store, user_name: str, *, reason: str, principal: Principal | None = None) -> int:
@@ -145,6 +188,7 @@ def revoke_user_tokens(store, user_name: str, *, reason: str, principal: Princip
         for token_id in ids:
             store.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [current, token_id])
             audit(store, actor, "token.revoke", target=user_name, detail={"token_id": token_id, "reason": reason})
+    forget_tokens(user_name)
     return len(ids)
 
 
@@ -163,20 +207,38 @@ def token_principal(store, bearer_secret: str) -> Principal | None:
     token_id = parse_token(bearer_secret)
     if token_id is None:
         return None
+    digest = _hash(bearer_secret.strip())
     current = now()
     rows = store.query(
-        "SELECT t.token_hash, t.last_used_at, u.user_name, u.role FROM api_tokens t "
+        "SELECT t.token_hash, t.last_used_at, u.user_name, u.role, t.expires_at FROM api_tokens t "
         "JOIN users u ON u.user_name = t.user_name "
         "WHERE t.token_id = ? AND t.revoked_at IS NULL AND t.expires_at > ? AND NOT u.disabled",
         [token_id, current])
     if not rows:
         return None
-    token_hash, last_used_at, user_name, role = rows[0]
-    if not hmac.compare_digest(token_hash.encode(), _hash(bearer_secret.strip()).encode()):
+    token_hash, last_used_at, user_name, role, expires_at = rows[0]
+    if not hmac.compare_digest(token_hash.encode(), digest.encode()):
         return None
     if last_used_at is None or current - last_used_at >= LAST_USED_EVERY:
         try:
             store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [current, token_id])
         except Exception:  # noqa: BLE001 - a parallel request with the same token wrote it first; bookkeeping only
             pass
-    return make_principal(user_name, role, user_scopes(store, user_name))
+    principal = make_principal(user_name, role, user_scopes(store, user_name))
+    lasts = min(PRINCIPAL_SECONDS, (expires_at - current).total_seconds())
+    with _known_lock:
+        if len(_known) >= _KNOWN_MAX:
+            _known.clear()
+        _known[(store.url, digest)] = (principal, time.monotonic() + lasts, user_name)
+    return principal
+
+
+def kept_token_principal(store, bearer_secret: str) -> Principal | None:
+    """`token_principal`, reusing the principal of a token checked less than `PRINCIPAL_SECONDS` ago (and
+    not forgotten since: `forget_tokens`)."""
+    if parse_token(bearer_secret) is None:
+        return None
+    known = _known.get((store.url, _hash(bearer_secret.strip())))
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
+    return token_principal(store, bearer_secret)

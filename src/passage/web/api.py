@@ -5,10 +5,14 @@ Errors are `{"error": {"code", "message"}}` with the codes the CLI uses (see `pa
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -76,9 +80,17 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
+_WHOLE = contextvars.ContextVar("passage_whole_answer", default=False)  # set while an answer is made for the cache
+
+
+def _has(request: Request, etag: str) -> bool:
+    return etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
+
+
 def respond(request: Request, payload: Any, *, rows: pa.Table | list[dict] | None = None, fmt: str = "json",
             filename: str = "data") -> Response:
-    """JSON or CSV with a strong ETag over the body; answers 304 when the client has it."""
+    """JSON or CSV with a strong ETag over the body; answers 304 when the client has it (routes kept by
+    `kept_answer` decide that on the cached answer instead)."""
     if fmt == "csv":
         data = rows if rows is not None else payload
         if isinstance(data, pa.Table):
@@ -99,9 +111,62 @@ def respond(request: Request, payload: Any, *, rows: pa.Table | list[dict] | Non
     following = payload.get("links", {}).get("next") if isinstance(payload, dict) else None
     if following:  # CSV has no room for the cursor: clients follow the Link header
         headers["Link"] = f'<{following}>; rel="next"'
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if not _WHOLE.get() and _has(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media, headers=headers)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An encoded answer as the cache keeps it: body, ETag, the other headers."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    etag: str
+
+    @property
+    def weight(self) -> float:
+        return len(self.body) if self.status == 200 else float("inf")  # only whole answers are kept
+
+    def response(self, request: Request) -> Response:
+        if self.status == 200 and self.etag and _has(request, self.etag):
+            return Response(status_code=304, headers={k.decode("latin-1"): v.decode("latin-1")
+                                                      for k, v in self.headers if k not in _BODY_HEADERS})
+        r = Response(self.body, status_code=self.status)
+        r.raw_headers = list(self.headers)
+        return r
+
+
+_BODY_HEADERS = (b"content-length", b"content-type", b"content-disposition")
+
+
+def kept_answer(endpoint: Callable[..., Response]) -> Callable[..., Response]:
+    """A GET route whose encoded answer (body, ETag, headers) is kept per data generation x URL x reader class
+    x language (`Portal.responses`), computed once while concurrent requests for it wait, and answered 304
+    when the client already has it. Only for answers that depend on nothing but those: not for the caller's
+    own account, tokens or history. Errors are raised, so never kept."""
+
+    @functools.wraps(endpoint)
+    def route(*args: Any, **kwargs: Any) -> Response:
+        ctx: Ctx = kwargs["ctx"]
+        request: Request = kwargs["request"]
+        portal = request.app.state.portal
+
+        def make() -> Answer:
+            token = _WHOLE.set(True)
+            try:
+                r = endpoint(*args, **kwargs)
+            finally:
+                _WHOLE.reset(token)
+            etag = r.headers.get("etag", "")
+            return Answer(r.status_code, bytes(r.body), tuple(r.raw_headers), etag)
+
+        answer = portal.responses.get_at(portal.generation.current(), (str(request.url), ctx.cache_key(), ctx.lang),
+                                         make)
+        return answer.response(request)
+
+    return route
 
 
 def _page(request: Request, data: list[dict], cursor: str | None) -> dict[str, Any]:
@@ -176,12 +241,14 @@ def form(ctx: Context, request: Request, form_id: str):
 
 
 @router.get("/datasets", responses=ERRORS)
+@kept_answer
 def datasets(ctx: Context, request: Request):
     """Datasets with their HDX metadata and visibility (restricted ones only for readers allowed to see them)."""
     return respond(request, {"data": [service.dataset_json(ctx, d) for d in releases.readable_datasets(ctx.store, ctx.principal)]})
 
 
 @router.get("/datasets/{name}", responses=ERRORS)
+@kept_answer
 def dataset(ctx: Context, request: Request, name: str):
     return respond(request, service.dataset_json(ctx, releases.read_dataset(ctx.store, name, ctx.principal), full=True))
 
@@ -203,6 +270,7 @@ MapDataset = Annotated[str | None, Query(max_length=60, description="A dataset w
 
 
 @router.get("/datasets/{name}/records", responses=JSON_OR_CSV)
+@kept_answer
 def records(ctx: Context, request: Request, name: str, country: Country = None, place: Place = None,
             level: Level = None, round: Round = None, date_from: Day = None, date_to: Day = None,
             cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100, format: Fmt = "json"):
@@ -254,6 +322,7 @@ def indicators(ctx: Context, request: Request):
 
 
 @router.get("/indicators/{name}", responses=JSON_OR_CSV)
+@kept_answer
 def indicator(ctx: Context, request: Request, name: str, country: Country = None, place: Place = None,
               level: Level = None, round: Round = None, date_from: Day = None, date_to: Day = None,
               group: Annotated[str | None, Query(max_length=200, description="Comma-separated keys to roll up to")] = None,
@@ -268,6 +337,7 @@ def indicator(ctx: Context, request: Request, name: str, country: Country = None
 
 
 @router.get("/countries", responses=ERRORS)
+@kept_answer
 def country_list(ctx: Context, request: Request, dataset: MapDataset = None):
     """Countries with records the caller may read."""
     ds = releases.read_dataset(ctx.store, dataset or releases.map_dataset(ctx.store).name, ctx.principal)
@@ -275,6 +345,7 @@ def country_list(ctx: Context, request: Request, dataset: MapDataset = None):
 
 
 @router.get("/countries/{iso3}/map", responses=JSON_OR_CSV)
+@kept_answer
 def country_map(ctx: Context, request: Request, iso3: ISO3,
                 level: Annotated[int, Query(ge=1, le=3)] = 1, indicator: str | None = None,
                 dataset: MapDataset = None, format: Fmt = "json"):
@@ -285,6 +356,7 @@ def country_map(ctx: Context, request: Request, iso3: ISO3,
 
 
 @router.get("/countries/{iso3}/series", responses=JSON_OR_CSV)
+@kept_answer
 def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: MapDataset = None, format: Fmt = "json"):
     """The indicator over rounds for the country page's chart."""
     ds = releases.read_dataset(ctx.store, dataset or releases.map_dataset(ctx.store).name, ctx.principal)
@@ -293,6 +365,7 @@ def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: MapDatas
 
 
 @router.get("/boundaries/{iso3}", responses=ERRORS)
+@kept_answer
 def boundaries(ctx: Context, request: Request, iso3: ISO3, level: Annotated[int, Query(ge=0, le=3)] = 1):
     """Admin boundaries as GeoJSON (features carry `code`, `name`, `level`)."""
     data = ctx.cached(("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level))
@@ -303,6 +376,7 @@ def boundaries(ctx: Context, request: Request, iso3: ISO3, level: Annotated[int,
 
 
 @router.get("/exports", responses=ERRORS)
+@kept_answer
 def exports(ctx: Context, request: Request):
     """Tables that can be downloaded, and their formats."""
     return respond(request, {"data": service.export_list(ctx), "formats": list(service.EXPORT_FORMATS)})
@@ -320,6 +394,7 @@ def export(ctx: Context, table: str,
 
 
 @router.get("/releases", responses=ERRORS)
+@kept_answer
 def release_list(ctx: Context, request: Request, dataset: str | None = None, country: Country = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50):
     """Releases, newest first."""

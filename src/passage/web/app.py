@@ -7,19 +7,24 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passage.errors import AuthError, ImportRejected, PassageError, UsageError
 from passage.settings import DEFAULTS, Settings
 from passage.web import i18n
-from passage.web.context import LANG_COOKIE, Portal
+from passage.web.access_log import AccessLog
+from passage.web.access_log import line as access_line
+from passage.web.context import LANG_COOKIE, USER_KEY, Portal
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("passage.web")
@@ -40,16 +45,95 @@ def secured(response: Response) -> Response:
     return response
 
 
-async def _has_nul(request: Request) -> bool:
-    """A NUL byte in the path, the query or a URL-encoded form: no store or file name can take one."""
-    scope = request.scope
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _nul_check(scope: dict, receive: Any) -> tuple[bool, Any]:
+    """(whether a NUL byte is in the path, the query or a URL-encoded form, the `receive` to pass on): no store
+    or file name can take one. A form's body is read here and given again to the application."""
     if "\x00" in scope.get("path", "") or any(b in scope.get("query_string", b"") for b in (b"%00", b"\x00")):
-        return True
-    if request.method in ("POST", "PUT", "PATCH") and request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"):
-        body = await request.body()
-        return b"%00" in body or b"\x00" in body
-    return False
+        return True, receive
+    content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
+    if scope.get("method") not in ("POST", "PUT", "PATCH") or not content_type.startswith(
+            b"application/x-www-form-urlencoded"):
+        return False, receive
+    messages, body = [], b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+
+    async def again() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    return b"%00" in body or b"\x00" in body, again
+
+
+class Edge:
+    """The plain ASGI middleware every HTTP request passes: its language, the NUL check, the security headers,
+    the in-memory generation marked stale after a request that may have changed something, and the access
+    log line. (Plain ASGI: Starlette's `@app.middleware("http")` adds a task and a stream per request.)"""
+
+    def __init__(self, app: Any, portal: Portal, log: AccessLog, on_error: Any, on_unexpected: Any):
+        self.app = app
+        self.portal = portal
+        self.log = log
+        self.on_error = on_error
+        self.on_unexpected = on_unexpected
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, t0 = time.time(), time.perf_counter()
+        request = Request(scope, receive)
+        token = i18n.current.set(i18n.pick_language(request.cookies.get(LANG_COOKIE),
+                                                    request.headers.get("accept-language")))
+        changes = scope["method"] not in SAFE_METHODS
+        sent = {"status": 0, "bytes": 0}
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+                if changes:  # the change is committed before the answer starts: readers see it from now on
+                    self.portal.generation.changed()
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            elif message["type"] == "http.response.body":
+                sent["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            nul, receive = await _nul_check(scope, receive)
+            if nul:
+                response = await self.on_error(request, UsageError("a parameter holds a NUL byte", code="usage.nul"))
+                await response(scope, receive, sending)
+            else:
+                await self.app(scope, receive, sending)
+        except Exception as exc:
+            if sent["status"]:
+                raise  # the answer has started: nothing else can be sent
+            response = await self.on_unexpected(request, exc)
+            await response(scope, receive, sending)
+        finally:
+            i18n.current.reset(token)
+            if changes:
+                self.portal.generation.changed()
+            if self.log.enabled:
+                self._log(scope, request, started, sent, int((time.perf_counter() - t0) * 1e6))
+
+    def _log(self, scope: dict, request: Request, started: float, sent: dict, micros: int) -> None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = scope.get("raw_path", scope["path"].encode()).decode("latin-1") + (f"?{query}" if query else "")
+        client = scope.get("client")
+        self.log.write(access_line(client[0] if client else None, scope.get(USER_KEY), started, scope["method"],
+                                   target, scope.get("http_version", "1.1"), sent["status"] or 500, sent["bytes"],
+                                   request.headers.get("referer"), request.headers.get("user-agent"), micros))
 
 
 def _wants_html(request: Request) -> bool:
@@ -69,10 +153,13 @@ def create_app(db: str | None = None, settings: Settings = DEFAULTS) -> FastAPI:
     cookie policy (`passage.settings`; `load_settings()` reads them as `passage serve` does)."""
     portal = Portal(db, settings)
 
+    access_log = AccessLog(settings.server.access_log)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         portal.close()
+        access_log.close()
 
     app = FastAPI(
         title="Passage API",
@@ -83,21 +170,6 @@ def create_app(db: str | None = None, settings: Settings = DEFAULTS) -> FastAPI:
         docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json", lifespan=lifespan,
     )
     app.state.portal = portal
-
-    @app.middleware("http")
-    async def language_and_headers(request: Request, call_next):
-        lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-        token = i18n.current.set(lang)
-        try:
-            if await _has_nul(request):
-                response = await passage_error(request, UsageError("a parameter holds a NUL byte", code="usage.nul"))
-            else:
-                response = await call_next(request)
-        except Exception as exc:  # noqa: BLE001 - answered here, so the server keeps the connection open
-            response = await unexpected(request, exc)
-        finally:
-            i18n.current.reset(token)
-        return secured(response)
 
     @app.exception_handler(PassageError)
     async def passage_error(request: Request, exc: PassageError):
@@ -177,4 +249,29 @@ def create_app(db: str | None = None, settings: Settings = DEFAULTS) -> FastAPI:
     app.include_router(admin.router)
     for router in collected("web_routers"):  # every installed pack's pages and API routes
         app.include_router(router)
+    app.openapi = _with_bearer(app)
+    app.add_middleware(Edge, portal=portal, log=access_log, on_error=passage_error, on_unexpected=unexpected)
     return app
+
+
+BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "psg_<token id>_<secret>",
+          "description": "An API token: create one on your account page or with `passage users tokens create`. "
+                         "Without one, the API answers as it does to the public."}
+
+
+def _with_bearer(app: FastAPI):
+    """`app.openapi` with the bearer token as a security scheme of every API route (optional: the public
+    reads without one), so Swagger UI shows Authorize and sends the token."""
+    plain = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = plain()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/api/"):
+                    for operation in operations.values():
+                        operation.setdefault("security", [{"bearer": []}, {}])
+        return app.openapi_schema
+
+    return openapi

@@ -22,18 +22,22 @@ from passage import auth
 from passage.errors import AuthError, Forbidden
 from passage.settings import DEFAULTS, Settings
 from passage.store import Store, open_store
+from passage.store.schema import generation
 from passage.web import i18n
-from passage.web.cache import ResultCache
+from passage.web.cache import Generation, ResultCache
 from passage.web.export_cache import ExportCache
 
 SESSION_COOKIE = "passage_session"
 CSRF_COOKIE = "passage_csrf"  # double-submit token for forms shown before signing in (sign-in itself)
 LANG_COOKIE = "passage_lang"
+USER_KEY = "passage.user"  # the request scope's key for the caller's user name (the access log writes it)
 
 
 class Portal:
-    """The running portal: one store, a handle per worker thread, a result cache, the downloads' file cache
-    (`settings.cache.export_bytes` on disk at most, least recently used out first)."""
+    """The running portal: one store, a handle per worker thread, the store's generation kept in memory
+    (`passage.web.cache.Generation`), a result cache, a cache of the API's encoded answers
+    (`settings.cache.response_bytes`), the downloads' file cache (`settings.cache.export_bytes` on disk at
+    most, least recently used out first)."""
 
     def __init__(self, db: str | None = None, settings: Settings = DEFAULTS):
         self.settings = settings
@@ -44,9 +48,13 @@ class Portal:
         for pack in available_packs():  # every installed pack's forms have their tables before a page reads them
             install_pack(self.root, pack)
         self._local = threading.local()
-        self.cache = ResultCache(settings.cache.result_entries)
+        self.generation = Generation(lambda: generation(self.store()), settings.cache.generation_seconds)
+        now = self.generation.current
+        self.cache = ResultCache(settings.cache.result_entries, generation=now)
+        self.responses = ResultCache(int(settings.cache.response_bytes), weigh=lambda a: len(a.body), generation=now)
         self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close
         self.exports = ExportCache(self.export_dir, int(settings.cache.export_bytes))
+        # downloads read the store's generation itself: a file is keyed by it (`service.export_file`)
         self.tables = ResultCache(int(settings.cache.table_bytes), weigh=lambda t: t.data.nbytes)
 
     @property
@@ -119,12 +127,18 @@ class Ctx:
 
 
 def resolve(request: Request) -> Ctx:
+    ctx = _resolve(request)
+    request.scope[USER_KEY] = ctx.principal.user_name
+    return ctx
+
+
+def _resolve(request: Request) -> Ctx:
     portal: Portal = request.app.state.portal
     store = portal.store()
     lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        principal = auth.token_principal(store, header[7:].strip())
+        principal = auth.tokens.kept_token_principal(store, header[7:].strip())
         if principal is None:
             raise AuthError("unknown or revoked API token", code="auth.bad_token")
         return Ctx(request, principal, csrf="", lang=lang, via_token=True)
