@@ -163,6 +163,8 @@ def _samples(path: str, secrets: dict) -> dict[str, list[str]]:
         "doc_id": [str(d) for d in secrets["doc_ids"]],
         "office": secrets["offices"],
         "code": ["en"],
+        "user_name": ["admin", "editor-nga"],  # the admin pages: refused to every reader swept here
+        "import_id": ["1"],
         "quarantine_id": ["1"],  # the seeded portal holds no quarantined row: answered 404 to everyone
     }
 

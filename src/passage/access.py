@@ -326,3 +326,26 @@ def _imports_inside_scope(store: Store, principal: Any, rows: list[dict[str, Any
         agg = t.group_by("_import_id").aggregate(all_inside=inside.fill_null(False).all())
         found |= {r["_import_id"] for r in agg.to_pyarrow().to_pylist() if r["all_inside"]}
     return found
+
+
+def read_import(store: Store, principal: Any, import_id: int) -> dict[str, Any]:
+    """One import of the log as `readable_imports` would show it to this principal, with its files (name, size,
+    sha256, position) and the rows it set aside with their findings (`passage.ingest.quarantine`, the ones this
+    principal may review). An import they may not read is not found, as it is not to them."""
+    from passage.errors import NotFound
+    from passage.ingest.quarantine import list_held
+
+    require(principal, "read-import-log", STORE)
+    rows = store.query(f"SELECT {', '.join(IMPORT_COLUMNS)} FROM imports WHERE import_id = ?", [int(import_id)])
+    item = dict(zip(IMPORT_COLUMNS, rows[0])) if rows else None
+    if item is not None and not principal.is_admin and item["user_name"] != principal.user_name and not (
+            item["status"] == "committed" and _imports_inside_scope(store, principal, [item])):
+        item = None
+    if item is None:
+        raise NotFound(f"no import {import_id}")
+    names, files = store.columns(
+        "SELECT f.name, f.size, f.sha256, i.position FROM import_files i JOIN files f ON f.sha256 = i.sha256 "
+        "WHERE i.import_id = ? ORDER BY i.position", [int(import_id)])
+    item["file_list"] = [dict(zip(names, r)) for r in files]
+    item["held"] = [h.as_dict() for h in list_held(store, principal, import_id=int(import_id), status=None)]
+    return item

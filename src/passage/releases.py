@@ -160,6 +160,57 @@ def releases(store: Store, *, dataset: str | None = None, country_code: str | No
     return [dict(zip(names, r)) for r in rows]
 
 
+def withdraw(store: Store, release_id: int, *, principal: Principal | None = None) -> dict[str, Any]:
+    """Withdraw one release: readers see its dataset for its country as the release before it showed it, or
+    not at all when it was the only one. Those who may publish for the country withdraw (editors of the whole
+    country, admins; `principal=None` is the store's operator). The release leaves the list of releases; the
+    audit log keeps it (`release.withdraw`). Returns the withdrawn release."""
+    names, rows = store.columns("SELECT release_id, dataset, country_code, published_at, published_by, note "
+                                "FROM releases WHERE release_id = ?", [int(release_id)])
+    if not rows:
+        raise NotFound(f"no release {release_id}")
+    found = dict(zip(names, rows[0]))
+    actor = acting(principal, "publish", Place(found["country_code"]))
+    with store.transaction():
+        store.execute("DELETE FROM releases WHERE release_id = ?", [found["release_id"]])
+        audit(store, actor.user_name, "release.withdraw", target=f"{found['dataset']}/{found['country_code']}",
+              detail={k: found[k] for k in ("release_id", "published_at", "published_by", "note")})
+        bump_generation(store)
+    return found
+
+
+def unpublish(store: Store, name: str, country_code: str, *, principal: Principal | None = None) -> int:
+    """Withdraw every release of a dataset for one country, so its readers without edit rights see none of
+    that country's records until it is published again; returns how many releases were withdrawn (each audited
+    as `release.withdraw`). NotFound (`release.none`) when the country has no release of the dataset."""
+    get_dataset(store, name)
+    acting(principal, "publish", Place(country_code))
+    ids = [r[0] for r in store.query("SELECT release_id FROM releases WHERE dataset = ? AND country_code = ? "
+                                     "ORDER BY release_id", [name, country_code])]
+    if not ids:
+        raise NotFound(f"dataset {name!r} has no release for {country_code!r}", code="release.none")
+    with store.transaction():
+        for release_id in ids:
+            withdraw(store, release_id, principal=principal)
+    return len(ids)
+
+
+def dataset_countries(store: Store, name: str) -> list[dict[str, Any]]:
+    """The countries a dataset holds records for, each with its number of current records, its releases and
+    the latest one's time (`None`: unpublished), by country code. For those who administer the store: the
+    counts cover unpublished records."""
+    ds = get_dataset(store, name)
+    counts: dict[str, int] = {}
+    if store.table_exists(ds.form):
+        counts = dict(store.query(f'SELECT "{ds.country_field}", count(*) FROM {ds.form} WHERE _current AND NOT '
+                                  f'_deleted AND "{ds.country_field}" IS NOT NULL GROUP BY 1', []))
+    released = {c: (n, last) for c, n, last in store.query(
+        "SELECT country_code, count(*), max(published_at) FROM releases WHERE dataset = ? GROUP BY country_code",
+        [name])}
+    return [{"country_code": c, "records": counts.get(c, 0), "releases": released.get(c, (0, None))[0],
+             "released_at": released.get(c, (0, None))[1]} for c in sorted(set(counts) | set(released))]
+
+
 def release_cutoffs(store: Store, dataset: str) -> dict[str, datetime]:
     """Country -> time of its latest release."""
     return dict(store.query(

@@ -18,6 +18,7 @@ from passage.auth.sessions import (
                                    session_principal,
 )
 from passage.auth.tokens import (
+                                   all_tokens,
                                    create_token,
                                    default_token_days,
                                    list_tokens,
@@ -43,6 +44,7 @@ __all__ = [
                                    "SESSION_HOURS",
                                    "Principal",
                                    "add_user",
+                                   "all_tokens",
                                    "audit",
                                    "audit_entries",
                                    "authenticate",

@@ -372,36 +372,3 @@ def token_revoke(ctx: Context, token_id: str, csrf_token: Annotated[str, Form()]
     ctx.check_csrf(csrf_token)
     auth.revoke_token(ctx.store, ctx.user, token_id, principal=ctx.principal)
     return RedirectResponse("/account", status_code=303)
-
-
-@router.get("/admin/users", response_class=HTMLResponse)
-def users(ctx: Context):
-    require(ctx.principal, "administer", STORE)
-    return render(ctx, "users.html", users=auth.list_users(ctx.store), roles=auth.ROLES,
-                  failures=auth.ratelimit.failures_by_user(ctx.store))
-
-
-@router.post("/admin/users/{user_name}/unlock")
-def user_unlock(ctx: Context, user_name: str, csrf_token: Annotated[str, Form()] = ""):
-    ctx.require_user()  # the anonymous are told to sign in, not about CSRF
-    ctx.check_csrf(csrf_token)
-    auth.unlock_user(ctx.store, user_name, principal=ctx.principal)
-    return RedirectResponse("/admin/users", status_code=303)
-
-
-@router.post("/admin/users", response_class=HTMLResponse)
-def user_add(ctx: Context, user_name: Annotated[str, Form()], password: Annotated[str, Form()],
-             role: Annotated[str, Form()], scopes: Annotated[str, Form()] = "",
-             csrf_token: Annotated[str, Form()] = ""):
-    ctx.require_user()
-    ctx.check_csrf(csrf_token)
-    auth.add_user(ctx.store, user_name.strip(), password, role,
-                  [s.strip() for s in scopes.replace(";", ",").split(",") if s.strip()], principal=ctx.principal)
-    return RedirectResponse("/admin/users", status_code=303)
-
-
-@router.get("/admin/audit", response_class=HTMLResponse)
-def audit(ctx: Context, user: str | None = None, action: str | None = None):
-    require(ctx.principal, "administer", STORE)
-    return render(ctx, "audit.html", entries=auth.audit_entries(ctx.store, limit=200, user_name=user or None,
-                                                                 action=action or None))
