@@ -14,8 +14,10 @@
  *   passageMap(element, {boundariesUrl, valuesUrl, outlineUrl, iso3Numeric, locale,
  *                        valueLabel, noDataLabel, linkTemplate, attribution})
  * or, without inline script, an element with data-passage-map='{"boundariesUrl": ...}'.
- * When drawn, element.dataset.state is "ready" and element.dataset.features the number of
- * areas coloured; on failure it is "error" and the element shows the message.
+ * When drawn, element.dataset.state is "ready", element.dataset.features the number of areas
+ * coloured, .nodata the number without a value and .kind "shapes" or "points"; each drawn path
+ * carries data-code, and element.passageLayers holds the Leaflet map and layer. On failure the
+ * state is "error" and the element shows the message.
  */
 (function () {
   "use strict";
@@ -281,6 +283,10 @@
           var p = f.properties || {};
           var v = valueOf(f);
           if (v !== undefined) { coloured++; } else if (!points) { nodata++; }
+          layer.on("add", function () { // the drawn path says which area it is (for tests and styling)
+            var node = layer.getElement && layer.getElement();
+            if (node) { node.setAttribute("data-code", p.code || p.key || ""); }
+          });
           layer.bindTooltip(tooltip(p.name, p.code || p.key, v === undefined ? noDataLabel : fmt.format(v)),
             { sticky: !points, direction: "top" });
           layer.on("mouseover", function () { layer.setStyle({ weight: 2.2, color: "#222" }); if (!points) { layer.bringToFront(); } });
@@ -311,6 +317,7 @@
       } else {
         map.setView([15, 20], 2);
       }
+      element.passageLayers = { map: map, areas: areas };
       element.dataset.features = String(coloured);
       element.dataset.nodata = String(nodata);
       element.dataset.kind = points ? "points" : "shapes";
