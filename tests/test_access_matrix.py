@@ -73,6 +73,7 @@ class _Tables(HTMLParser):
             self.tables[-1]["links"].append([])
         elif tag in ("td", "th"):
             self._cell = []
+            self._column = a.get("data-column")  # the records page heads columns by label, names them here
         elif tag == "a" and self._section == "tbody" and self.tables[-1]["links"]:
             self.tables[-1]["links"][-1].append(a.get("href"))
 
@@ -83,6 +84,8 @@ class _Tables(HTMLParser):
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None and self.tables:
             text = "".join(self._cell).strip()
+            if self._section == "thead" and getattr(self, "_column", None):
+                text = self._column
             t = self.tables[-1]
             (t["head"] if self._section == "thead" else t["rows"][-1] if t["rows"] else t["head"]).append(text)
             self._cell = None
@@ -177,7 +180,7 @@ def _export_figure(rows: list[dict], scene: Scene) -> int | None:
 def _records_table(client: httpx.Client, **params) -> tuple[list[str], list[list[str]], list[list[str]]]:
     r = client.get("/datasets/dtm_idps/records", params=params)
     assert r.status_code == 200, r.text[:300]
-    table = next(t for t in html_tables(r.text) if "sortable" in t["class"])
+    table = next(t for t in html_tables(r.text) if "records-table" in t["class"])
     rows = [(row, links) for row, links in zip(table["rows"], table["links"]) if links]  # "No records." has none
     return table["head"], [row for row, _ in rows], [links for _, links in rows]
 
@@ -229,8 +232,7 @@ def observe(channel: str, client: httpx.Client, subject: str, scene: Scene) -> s
         assert r.status_code == 200, r.text[:300]
         if not nga:
             return "visible"
-        fields = {row[0]: row[1] for t in html_tables(r.text) for row in t["rows"] if len(row) == 2}
-        shown = number(fields["num_present_idp_ind"])
+        shown = number(re.search(r'data-field="num_present_idp_ind"[^>]*>([^<]*)<', r.text).group(1))
         if shown != scene.edited_value:  # nothing of the change leaks anywhere on the page
             assert str(scene.edited_value) not in r.text and f"{scene.edited_value:,}" not in r.text
         label = {scene.edited_value: "edited", scene.released_value: "released"}[shown]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -137,29 +137,35 @@ def _iso_numeric(iso3: str) -> str:
 
 @router.get("/datasets", response_class=HTMLResponse)
 def datasets(ctx: Context):
-    return render(ctx, "datasets.html", datasets=releases.readable_datasets(ctx.store, ctx.principal))
+    found = releases.readable_datasets(ctx.store, ctx.principal)
+    return render(ctx, "datasets.html", datasets=found,
+                  facts={d.name: service.dataset_facts(ctx, d) for d in found})
 
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)
 def dataset(ctx: Context, name: str):
     ds = releases.read_dataset(ctx.store, name, ctx.principal)
     return render(ctx, "dataset.html", ds=ds, info=service.dataset_json(ctx, ds, full=True),
-                  formats=service.EXPORT_FORMATS, base=str(ctx.request.base_url).rstrip("/"))
+                  page=service.dataset_page(ctx, ds), formats=service.EXPORT_FORMATS,
+                  base=str(ctx.request.base_url).rstrip("/"))
 
 
 @router.get("/datasets/{name}/records", response_class=HTMLResponse)
-def dataset_records(ctx: Context, name: str, country: str | None = None, place: str | None = None,
-                    level: Annotated[int | None, Query(ge=0, le=5)] = None,
-                    round: Annotated[int | None, Query(ge=0)] = None, date_from: date | None = None,
-                    date_to: date | None = None, cursor: str | None = None):
+def dataset_records(ctx: Context, name: str):
+    """Records explored Datasette-style: filters, facets, sorting and columns live in the query string
+    (`passage.explore`); the filter form's `_add_*` fields become one filter and a redirect."""
     ds = releases.read_dataset(ctx.store, name, ctx.principal)
-    f = query.RecordFilter(country=country or None, place=place or None, level=level, round=round,
-                           date_from=date_from, date_to=date_to)
-    page, nxt = query.list_records(ctx.store, ctx.principal, ds, f, cursor=cursor, limit=100)
-    next_url = ctx.request.url.include_query_params(cursor=nxt) if nxt else None
-    files = ctx.cached(("files", ds.name, str(f)), lambda: query.source_files(ctx.store, ctx.principal, ds, f))
-    return render(ctx, "records.html", ds=ds, rows=page.to_pylist(), next_url=next_url, f=f, files=files,
-                  columns=[c for c in page.column_names if not c.startswith("_") or c in ("_place_code",)])
+    params = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "cursor"]
+    from passage import explore
+
+    folded = explore.fold_added(params)
+    if folded is not None:
+        return RedirectResponse(f"/datasets/{quote(name, safe='')}/records?{urlencode(folded)}", status_code=303)
+    result = service.records_view(ctx, ds, params)
+    files = ctx.cached(("files", ds.name, result.view.key()),
+                       lambda: query.source_files(ctx.store, ctx.principal, ds, result.view.record_filter()))
+    return render(ctx, "records.html", ds=ds, result=result, view=result.view, files=files,
+                  formats=service.EXPORT_FORMATS, table=ds.tables[0] if ds.tables else None)
 
 
 @router.get("/records/{form_id}/{record_id:path}", response_class=HTMLResponse)
@@ -183,8 +189,17 @@ def _record_page(ctx: Ctx, form_id: str, record_id: str, *, submitted: dict[str,
     problems: dict[str, list] = {}
     for finding in (rejected.errors if rejected is not None else []):
         problems.setdefault(finding.column if finding.column in values else "", []).append(finding)
+    from passage import edits, explore
+
+    lang = i18n.current.get()
+    labels = {c.name: c for c in explore.columns(ctx.store, ds, lang, principal=ctx.principal)} if ds else {}
+    history = edits.version_history(ctx.store, form_id, info["record_id"], info["versions"], info.get("files")) \
+        if info["versions"] else []
+    place = info["record"].get("_place_code")
     return render(ctx, "record.html", status=422 if rejected is not None else 200, info=info, ds=ds, fields=fields,
-                  editable=editable, values=values, problems=problems, rejected=rejected)
+                  editable=editable, values=values, problems=problems, rejected=rejected, columns=labels,
+                  history=history, place_name=explore.place_names(ctx.store, [place]).get(place) if place else None,
+                  labels={f.name: explore.field_label(f, lang) for f in fields})
 
 
 @router.post("/records/{form_id}/{record_id:path}", response_class=HTMLResponse)
@@ -202,9 +217,11 @@ async def record_edit(ctx: Context, form_id: str, record_id: str):
 
 @router.get("/download/{table}", response_class=Response)
 def download(ctx: Context, table: str, format: str = "csv", country: str | None = None, bom: bool = False):
+    """A published table; a records page's filters in the query make it "this view" (`passage.explore`)."""
     from passage.web.export_cache import download_response
 
-    return download_response(*service.export_file(ctx, table, format, country or None, bom))
+    view = [(k, v) for k, v in ctx.request.query_params.multi_items() if k not in ("format", "country", "bom")]
+    return download_response(*service.export_file(ctx, table, format, country or None, bom, view=view or None))
 
 
 @router.post("/datasets/{name}/publish")

@@ -7,6 +7,7 @@ functions here only add what a web request needs around such a call.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from dataclasses import asdict
@@ -15,7 +16,7 @@ from typing import Any, BinaryIO
 
 from fastapi import UploadFile
 
-from passage import documents, query, releases
+from passage import documents, explore, query, releases
 from passage.access import STORE, require
 from passage.errors import NotFound, UsageError
 from passage.indicators import all_indicators
@@ -115,12 +116,14 @@ def country_map(ctx: Ctx, ds: releases.Dataset, iso3: str, level: int, indicator
                       lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
 
 
-def export_file(ctx: Ctx, table: str, fmt: str, country: str | None,
-                bom: bool = False) -> tuple[BinaryIO, int, str, str]:
+def export_file(ctx: Ctx, table: str, fmt: str, country: str | None, bom: bool = False,
+                view: list[tuple[str, str]] | None = None) -> tuple[BinaryIO, int, str, str]:
     """A published table as this reader may see it: (open file, size, media type, file name). Files are
-    written once per table, format, country, reader class and data generation, and kept within the portal's
-    export cache budget (`passage.web.export_cache`). CSV and HXL are neutralised for spreadsheets; `bom`
-    (the "for Excel" links) starts them with a UTF-8 byte order mark."""
+    written once per table, format, country, view, reader class and data generation, and kept within the
+    portal's export cache budget (`passage.web.export_cache`). CSV and HXL are neutralised for spreadsheets;
+    `bom` (the "for Excel" links) starts them with a UTF-8 byte order mark. `view`: a records page's query
+    (`passage.explore`), whose filters narrow the rows ("download this view"). An XLSX of a dataset's table
+    ends with a metadata sheet (`explore.metadata_rows`)."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"format must be one of {', '.join(EXPORT_FORMATS)}", code="usage.format")
     if bom and fmt not in ("csv", "hxl"):
@@ -129,17 +132,99 @@ def export_file(ctx: Ctx, table: str, fmt: str, country: str | None,
         raise NotFound(f"nothing published as {table!r}")
     country = download_country(ctx.store, table, ctx.principal, country)
     media, ext = EXPORT_FORMATS[fmt]
+    ds = table_dataset(ctx, table)
+    chosen = explore.parse_view(ctx.store, ds, view, ctx.principal) if ds is not None and view else None
+    if view and ds is None:
+        raise UsageError(f"{table!r} is no dataset's table: it takes no filters", code="usage.filter")
+    where = explore.where(ctx.store, ctx.principal, ds, chosen) if chosen is not None and chosen.filters else None
+    key = chosen.key() if where is not None else ""
+    if chosen is not None and chosen.record:  # the dataset's own filters: the same rows as the page shows
+        record = explore.View(record=chosen.record)
+        narrow = where
+        where = (lambda t: narrow(query.narrow(t, ds, record.record_filter())) if narrow else
+                 query.narrow(t, ds, record.record_filter()))
+        key = chosen.key()
 
     portal = ctx.request.app.state.portal
 
     def write(path: Path) -> None:
-        published, _ = portal.tables.get(ctx.store, (table, country, ctx.cache_key()),
-                                         lambda: readable_table(ctx.store, table, ctx.principal, country=country))
-        formats.write(published, fmt, path, neutralise_formulas=True, bom=bom)
+        published, _ = portal.tables.get(ctx.store, (table, country, key, ctx.cache_key()),
+                                         lambda: readable_table(ctx.store, table, ctx.principal, country=country,
+                                                                **({"where": where} if where else {})))
+        meta = None
+        if fmt == "xlsx" and ds is not None:
+            from passage.web import i18n
 
+            told = chosen or explore.View()
+            if country:  # narrowed by readable_table itself: said in the sheet all the same
+                told = dataclasses.replace(told, record=(("country", country), *told.record))
+            meta = explore.metadata_rows(ds, published, told, generated_at=_utcnow(),
+                                         labels=explore.column_labels(ctx.store, ds, table, i18n.current.get()))
+        formats.write(published, fmt, path, neutralise_formulas=True, bom=bom,
+                      **({"metadata": meta} if meta is not None else {}))
+
+    lang = i18n_lang() if fmt == "xlsx" else ""
     fh, size = portal.exports.open(
-        generation(ctx.store), (table, fmt, country, bom, ctx.cache_key()), f".{ext}", write)
-    return fh, size, media, f"{table}{'_' + country if country else ''}.{ext}"
+        generation(ctx.store), (table, fmt, country, bom, key, lang, ctx.cache_key()), f".{ext}", write)
+    return fh, size, media, f"{table}{'_' + country if country else ''}{'_view' if key else ''}.{ext}"
+
+
+def i18n_lang() -> str:
+    from passage.web import i18n
+
+    return i18n.current.get()
+
+
+def _utcnow():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def table_dataset(ctx: Ctx, table: str) -> releases.Dataset | None:
+    """The dataset (readable by this reader) a published table belongs to, if any."""
+    for d in releases.readable_datasets(ctx.store, ctx.principal):
+        if table in d.tables:
+            return d
+    return None
+
+
+# ---- exploring records (`passage.explore`) ----------------------------------------------------------------
+
+def records_view(ctx: Ctx, ds: releases.Dataset, params: list[tuple[str, str]]) -> explore.Result:
+    """A records page: its view parsed from the query and run over what this reader may see, kept per
+    reader class until the data changes."""
+    lang = i18n_lang()
+    view = explore.parse_view(ctx.store, ds, params, ctx.principal, lang=lang)
+    return ctx.cached(("explore", ds.name, lang, tuple(view.params())),
+                      lambda: explore.run(ctx.store, ctx.principal, ds, view, lang=lang))
+
+
+def dataset_page(ctx: Ctx, ds: releases.Dataset) -> dict[str, Any]:
+    """What a dataset's page adds to its metadata: a preview (first rows), when it last changed, its
+    countries with their rounds, and the size of each download (files written once, then cached)."""
+    lang = i18n_lang()
+
+    def compute() -> dict[str, Any]:
+        has = ctx.store.table_exists(ds.form)
+        preview = explore.run(ctx.store, ctx.principal, ds, explore.View(facets=(), facets_given=True, size=5),
+                              lang=lang) if has else None
+        return {"preview": preview, "coverage": explore.coverage(ctx.store, ctx.principal, ds),
+                "last_updated": explore.last_updated(ctx.store, ctx.principal, ds)}
+
+    out = dict(ctx.cached(("dataset-page", ds.name, lang), compute))
+    sizes: dict[str, dict[str, int | None]] = {}
+    for t in ds.tables:
+        sizes[t] = {}
+        for fmt in EXPORT_FORMATS:
+            try:
+                fh, size, _m, _n = export_file(ctx, t, fmt, None)
+                fh.close()
+            except (NotFound, UsageError):
+                size = None
+            sizes[t][fmt] = size
+    out["sizes"] = sizes
+    return out
 
 
 # ---- JSON shapes ----------------------------------------------------------------------------------------
