@@ -94,7 +94,12 @@ class Edge:
         token = i18n.current.set(i18n.pick_language(request.cookies.get(LANG_COOKIE),
                                                     request.headers.get("accept-language")))
         changes = scope["method"] not in SAFE_METHODS
-        sent = {"status": 0, "bytes": 0}
+        sent = {"status": 0, "bytes": 0, "logged": False}
+
+        def log_once() -> None:  # before the last byte leaves: whoever got the answer finds its line written
+            if self.log.enabled and not sent["logged"]:
+                sent["logged"] = True
+                self._log(scope, request, started, sent, int((time.perf_counter() - t0) * 1e6))
 
         async def sending(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -106,6 +111,8 @@ class Edge:
                     headers.setdefault(name, value)
             elif message["type"] == "http.response.body":
                 sent["bytes"] += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    log_once()
             await send(message)
 
         try:
@@ -124,8 +131,7 @@ class Edge:
             i18n.current.reset(token)
             if changes:
                 self.portal.generation.changed()
-            if self.log.enabled:
-                self._log(scope, request, started, sent, int((time.perf_counter() - t0) * 1e6))
+            log_once()
 
     def _log(self, scope: dict, request: Request, started: float, sent: dict, micros: int) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
