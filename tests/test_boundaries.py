@@ -181,7 +181,8 @@ def centroid(fc: dict, code: str):
     return shape(f["geometry"]).centroid
 
 
-def test_default_admin1_layer_is_natural_earth_joined_on_pcodes(store):
+def test_default_admin1_layer_is_natural_earth_joined_on_pcodes(any_store):
+    store = any_store
     fc = boundaries_geojson(store, "NGA", 1)
     assert (fc["kind"], fc["source"], fc["without_shape"]) == ("shapes", natural_earth.SOURCE, [])
     want = {r[0] for r in store.query("SELECT code FROM places WHERE country_code = 'NGA' AND level = 1")}
