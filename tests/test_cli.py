@@ -41,9 +41,16 @@ def test_import_log_export(store_path, tmp_path):
     assert again.stdout.startswith("unchanged")
     log = passage(store_path, "log", check=0).stdout
     assert "committed" in log and "operator" in log  # the store's operator, without --user
+    public = passage(store_path, "export", "hapi-idps", "--format", "csv", check=0)
+    assert "what the public sees" in public.stderr
+    assert list(csv.DictReader(public.stdout.splitlines())) == []  # nothing is published yet
+    passage(store_path, "publish", "dtm_idps", "--country", "NGA", check=0)
     hapi = passage(store_path, "export", "hapi-idps", "--format", "csv", check=0).stdout
-    rows = list(csv.DictReader(hapi.splitlines()))
-    assert {r["location_code"] for r in rows} == {"NGA", "TCD"}
+    assert {r["location_code"] for r in csv.DictReader(hapi.splitlines())} == {"NGA"}
+    _checked(passage_cli("--db", store_path, "users", "add", "boss", "--role", "admin", "--password-stdin",
+                         input="a-long-password\n"), 0)
+    every = passage(store_path, "--user", "boss", "export", "hapi-idps", "--format", "csv", "--all", check=0).stdout
+    assert {r["location_code"] for r in csv.DictReader(every.splitlines())} == {"NGA", "TCD"}
     hxl_out = tmp_path / "dtm.csv"
     passage(store_path, "export", "dtm_idps", "--format", "hxl", "--validate", "-o", str(hxl_out), check=0)
     assert hxl_out.read_text(encoding="utf-8").splitlines()[1].startswith(",#operation+name,#country+name")

@@ -140,6 +140,7 @@ def passage(store_path, *args) -> subprocess.CompletedProcess:
 def test_cli_export_neutralises_on_request(store_path, tmp_path):
     path = write_csv(tmp_path / "nga.csv", risky_rows())
     assert passage(store_path, "import", "dtm", str(path)).returncode == 0
+    assert passage(store_path, "publish", "dtm_idps", "--country", "NGA").returncode == 0  # exports: what is published
     safe = passage(store_path, "export", "dtm_idps", "--format", "csv", "--neutralise-formulas")
     assert safe.returncode == 0, safe.stderr
     rows = list(csv.DictReader(io.StringIO(safe.stdout)))

@@ -69,7 +69,11 @@ def test_import_check_measure_and_export(store, tmp_path):
 
     # the export, in the pack's layout, HXL-tagged
     out = tmp_path / "fmp.csv"
-    run = CliRunner().invoke(main, ["--db", store.url, "export", "fmp_counts", "--format", "hxl", "-o", str(out)])
+    from passage.auth import OPERATOR, add_user
+
+    add_user(store, "boss", "a-long-password", "admin", [], principal=OPERATOR)  # --all: every row, by an admin
+    run = CliRunner().invoke(main, ["--db", store.url, "--user", "boss", "export", "fmp_counts", "--format", "hxl",
+                                    "--all", "-o", str(out)])
     assert run.exit_code == 0, run.output
     lines = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert lines[0] == ["point", "iso3", "day", "dir", "total", "children"]

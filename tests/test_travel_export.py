@@ -36,9 +36,14 @@ def test_exports_are_valid_hxl_and_hold_every_record(store_path, tmp_path):
         assert out.exit_code == 0, out.output
     with cobap.open(encoding="utf-8", newline="") as fh:
         policies = list(csv.DictReader(fh))
+    out = runner.invoke(main, [*db, "users", "add", "boss", "--role", "admin", "--password-stdin"],
+                        input="a-long-password\n")
+    assert out.exit_code == 0, out.output
+    db = [*db, "--user", "boss"]  # every record: an admin's export with --all
 
     levels = tmp_path / "levels.csv"
-    out = runner.invoke(main, [*db, "export", "travel_levels", "--format", "hxl", "--validate", "-o", str(levels)])
+    out = runner.invoke(main, [*db, "export", "travel_levels", "--format", "hxl", "--validate", "--all", "-o",
+                               str(levels)])
     assert out.exit_code == 0, out.output
     data = list(hxl.data(str(levels), hxl.InputOptions(allow_local=True)))
     expected = _levels_in_file()
@@ -46,7 +51,8 @@ def test_exports_are_valid_hxl_and_hold_every_record(store_path, tmp_path):
     assert {(r.get("#country+code"), r.get("#date")): r.get("#indicator+num+level") for r in data} == expected
 
     measures = tmp_path / "measures.csv"
-    out = runner.invoke(main, [*db, "export", "travel_measures", "--format", "hxl", "--validate", "-o", str(measures)])
+    out = runner.invoke(main, [*db, "export", "travel_measures", "--format", "hxl", "--validate", "--all", "-o",
+                               str(measures)])
     assert out.exit_code == 0, out.output
     rows = list(hxl.data(str(measures), hxl.InputOptions(allow_local=True)))
     assert sorted(r.get("#meta+id") for r in rows) == sorted(p["ID"] for p in policies)

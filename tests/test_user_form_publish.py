@@ -306,12 +306,12 @@ def test_cli_install_import_indicators_publish_export(tmp_path):
     r = passage_cli("--db", db, "indicators", "add", tmp_path / "ind.yaml")
     assert r.returncode == 0 and "he_households: count of records; by place_level_1" in r.stdout
     assert "he_wood_share" in passage_cli("--db", db, "indicators", "list").stdout
-    assert "NGA" in passage_cli("--db", db, "indicators", "show", "he_mean_size", "--country", "NGA").stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("form: household_energy\nindicators:\n  - name: x\n    sum: nope\n", encoding="utf-8")
     r = passage_cli("--db", db, "indicators", "add", bad)
     assert r.returncode == 2 and "no field 'nope'" in r.stderr
     assert passage_cli("--db", db, "publish", FORM_ID, "--country", "NGA").returncode == 0
+    assert "NGA" in passage_cli("--db", db, "indicators", "show", "he_mean_size", "--country", "NGA").stdout
     listed = passage_cli("--db", db, "export", "--list").stdout
     assert f"{FORM_ID}__members" in listed and "he_households" in listed
     for fmt in ("csv", "xlsx", "parquet", "json", "hxl"):

@@ -19,8 +19,9 @@ from passage.store import open_store
 
 class Ctx:
     def __init__(self, db: str | None, user: str | None, quiet: bool, *, archive: Path | None = None,
-                 config: Path | None = None):
+                 config: Path | None = None, url: str | None = None, token: str | None = None):
         self.user, self.quiet, self.config = user, quiet, config
+        self.url, self.token = url, token  # a running portal to run commands through (cli/remote.py)
         self.options: dict[str, tuple[str, Any]] = {"db": ("--db", db), "archive": ("--archive", archive)}
         self._settings: Settings | None = None
         self._store = None
@@ -44,9 +45,25 @@ class Ctx:
 
     @property
     def store(self):
+        """The store, opened on first use. With --url, or when a running portal holds the DuckDB file, the
+        command runs through the portal's API instead (`passage.cli.remote`)."""
         if self._store is None:
-            self._store = open_store(self.db, self.settings)
+            from passage.cli.remote import ThroughPortal
+            from passage.store.duckdb import StoreLocked
+
+            if self.url:
+                raise ThroughPortal(click.get_current_context(silent=True))
+            try:
+                self._store = open_store(self.db, self.settings)
+            except StoreLocked as exc:
+                raise ThroughPortal(click.get_current_context(silent=True), exc) from None
         return self._store
+
+    @property
+    def store_file(self) -> str | None:
+        """The DuckDB store's file, or None for PostgreSQL and in-memory stores."""
+        db = self.db
+        return None if db.startswith(("postgresql://", "postgres://")) or db == ":memory:" else db
 
     @property
     def principal(self):
@@ -74,9 +91,19 @@ class Ctx:
 class PassageGroup(click.Group):
     """Turns Passage's errors into messages and exit codes, at the edge and nowhere else."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        ctx.meta["passage.rest"] = [*getattr(ctx, "_protected_args", []), *rest]  # the command, for messages
+        return rest
+
     def invoke(self, ctx: click.Context):
+        from passage.cli.remote import ThroughPortal, run
+
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except ThroughPortal as through:
+                return run(ctx.obj, through)
         except ImportRejected as exc:  # a record edit, or an XLSForm that does not compile
             from passage.cli.render import accepted
             from passage.errors import EditRejected
@@ -104,11 +131,17 @@ class PassageGroup(click.Group):
 @click.option("--user", default=None, envvar="PASSAGE_USER",
               help="Who is acting: a user of the store, whose role and places apply (recorded with every change; "
                    "default: the store's operator, an admin).")
+@click.option("--url", default=None, envvar="PASSAGE_URL",
+              help="Run the command through the portal at this URL (its API), as the user of --token. Without it, "
+                   "a command that finds a running portal holding the DuckDB store runs through that portal.")
+@click.option("--token", default=None, envvar="PASSAGE_TOKEN",
+              help="API token for commands run through a portal ($PASSAGE_TOKEN; default: the store's token file, "
+                   "`passage users tokens create USER --name cli --save`).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.version_option(package_name="passage")
 @click.pass_context
 def main(ctx: click.Context, db: str | None, archive: Path | None, config: Path | None, user: str | None,
-         quiet: bool) -> None:
+         url: str | None, token: str | None, quiet: bool) -> None:
     """Passage: data on human mobility and displacement.
 
     \b
@@ -119,7 +152,7 @@ def main(ctx: click.Context, db: str | None, archive: Path | None, config: Path 
       passage import xlsform-data --form site_visit export.csv --report errors.json
       passage packs list                            # the installed packs: their commands are listed below
     """
-    state = Ctx(db, user, quiet, archive=archive, config=config)
+    state = Ctx(db, user, quiet, archive=archive, config=config, url=url, token=token)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -332,6 +333,21 @@ def _administrator(ctx) -> str | None:
     return ctx.principal.user_name
 
 
+def _reader(ctx, all_: bool, what: str):
+    """Whose view a read command shows: without --user the public's (published releases only, said on stderr),
+    with --user that user's; `--all` (unpublished too) needs an admin's --user."""
+    from passage.auth import PUBLIC
+
+    if all_ and not (ctx.user and ctx.principal.is_admin):
+        raise UsageError(f"--all shows unpublished {what} too: it needs --user naming an admin of the store "
+                         f"(`passage --user admin … --all`)", code="usage.all_needs_admin")
+    if not ctx.user:
+        click.echo(f"Showing what the public sees: published {what} only (--user ADMIN --all for every one).",
+                   err=True)
+        return PUBLIC
+    return ctx.principal
+
+
 # ---- indicators and export ----------------------------------------------------------------------------
 
 @main.group()
@@ -383,16 +399,34 @@ def indicators_remove(ctx, name: str) -> None:
 @click.argument("name")
 @click.option("--country", help="Only this country (admin0 code).")
 @click.option("--limit", default=50, show_default=True)
+@click.option("--all", "all_", is_flag=True,
+              help="Over every record, unpublished ones too (needs --user naming an admin).")
 @pass_ctx
-def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
-    """An indicator's definition and its first rows."""
+def indicators_show(ctx, name: str, country: str | None, limit: int, all_: bool) -> None:
+    """An indicator's definition and its first rows: over what the public sees (published releases), or
+    with --user over what that user may read; --all with an admin's --user over every record.
+
+    \b
+    Example:
+      passage indicators show idps_by_country --country NGA
+      passage --user admin indicators show idps_by_country --all
+    """
     from passage.indicators import compute, get_indicator
 
+    reader = _reader(ctx, all_, "figures")
     ind = get_indicator(name, ctx.store)
     click.echo(f"{ind.name}: {ind.title} ({ind.unit})\n{ind.description}\nform {ind.form}; "
                f"{ind.describe()}")
-    by_country = "admin0_pcode" if ind.pack else "_country"  # a user form's records: their _country
-    data = compute(ctx.store, name, {by_country: country.upper()} if country else None)
+    if reader.is_admin:
+        by_country = "admin0_pcode" if ind.pack else "_country"  # a user form's records: their _country
+        data = compute(ctx.store, name, {by_country: country.upper()} if country else None)
+    else:
+        from passage import query
+        from passage.releases import indicator_dataset
+
+        ds, _ = indicator_dataset(ctx.store, name, reader)
+        data = query.indicator_rows(ctx.store, reader, ds, name,
+                                    query.RecordFilter(country=country.upper() if country else None))
     rows = data.slice(0, limit).to_pylist()
     table(data.column_names, [list(r.values()) for r in rows])
     click.echo(f"{data.num_rows} rows")
@@ -412,12 +446,15 @@ def indicators_show(ctx, name: str, country: str | None, limit: int) -> None:
 @click.option("--bom", is_flag=True,
               help="With csv or hxl: start the file with a UTF-8 byte order mark, so Excel reads it as UTF-8 "
                    "(the portal's \"for Excel\" links do). Use with --neutralise-formulas for a file to open there.")
+@click.option("--all", "all_", is_flag=True,
+              help="Every row, unpublished ones too (needs --user naming an admin).")
 @pass_ctx
 def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool, validate: bool,
-               neutralise_formulas: bool, bom: bool) -> None:
+               neutralise_formulas: bool, bom: bool, all_: bool) -> None:
     """Export a published table: a pack export, an indicator, a table a pack derives, or a user form's records
     (FORM_ID; each repeat: FORM_ID__REPEAT, and a sheet of the form's XLSX) (`--list` names them).
-    With --user, what that user may read (a viewer: the released records).
+    Without --user, what the public sees (published releases only; stderr says so); with --user, what that
+    user may read (a viewer: the released records); --all with an admin's --user: every row, unpublished too.
 
     \b
     Examples:
@@ -431,9 +468,10 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
     from passage.publish import write
     from passage.publish.tables import list_tables, readable_names, readable_table
 
+    reader = _reader(ctx, all_, "rows")
     if list_ or not name:
-        table(["name", "title"], list_tables(ctx.store) if ctx.principal.is_admin
-              else readable_names(ctx.store, ctx.principal))
+        table(["name", "title"], list_tables(ctx.store) if reader.is_admin
+              else readable_names(ctx.store, reader))
         return
     if fmt in ("xlsx", "parquet") and output is None:
         raise UsageError(f"--format {fmt} needs -o FILE")
@@ -441,7 +479,7 @@ def export_cmd(ctx, name: str | None, fmt: str, output: Path | None, list_: bool
         raise UsageError(f"--neutralise-formulas is for csv and hxl (--format {fmt} carries types of its own)")
     if bom and fmt not in ("csv", "hxl"):
         raise UsageError(f"--bom is for csv and hxl (--format {fmt} is not read as text by a spreadsheet)")
-    published = readable_table(ctx.store, name, ctx.principal)
+    published = readable_table(ctx.store, name, reader)
     if validate:
         from passage.publish.hxl import validate as hxl_validate
 
@@ -522,6 +560,25 @@ def publish_cmd(ctx, dataset: str, countries: tuple[str, ...], note: str | None)
                    f"{dataset} for {iso3.upper()}")
 
 
+@main.command("unpublish")
+@click.argument("dataset")
+@click.option("--country", "countries", multiple=True, required=True, help="ISO 3166 alpha-3 code (repeatable).")
+@pass_ctx
+def unpublish_cmd(ctx, dataset: str, countries: tuple[str, ...]) -> None:
+    """Withdraw every release of a dataset for countries: readers without edit rights see none of their records
+    until `passage publish` again.
+
+    \b
+    Example:
+      passage unpublish site_visits --country NGA
+    """
+    from passage.releases import unpublish
+
+    for iso3 in countries:
+        n = unpublish(ctx.store, dataset, iso3.upper(), principal=ctx.principal)
+        click.echo(f"{dataset} for {iso3.upper()}: {n} release(s) withdrawn")
+
+
 # ---- the portal ----------------------------------------------------------------------------------------
 
 @main.command("serve")
@@ -532,8 +589,9 @@ def publish_cmd(ctx, dataset: str, countries: tuple[str, ...], note: str | None)
               help="Load the demo data (records, boundaries, documents, users) when the store has no records "
                    "(setting demo.seed; default --demo).")
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help=f"Where the demo's files and generated accounts are written (setting demo.dir; default "
-                   f"{DEFAULTS.demo.dir}).")
+              help="Where the demo's files and generated accounts are written (setting demo.dir; default: the "
+                   "store's own folder, passage-demo beside passage.duckdb, passage-demo-pg-HOST-PORT-DB-SCHEMA "
+                   "for PostgreSQL). A folder holding another store's demo is refused.")
 @click.option("--secure-cookies/--no-secure-cookies", default=None,
               help="Mark cookies Secure (setting server.secure_cookies; default: when the request came over HTTPS).")
 @click.option("--export-cache-mb", type=click.IntRange(min=0), default=None,
@@ -555,7 +613,7 @@ def serve_cmd(ctx, host: str | None, port: int | None, demo: bool | None, work_d
     """
     import uvicorn
 
-    from passage.demo_portal import accounts_file, needs_demo, seed_portal
+    from passage.demo_portal import demo_folder, needs_demo, own_accounts, seed_portal
     from passage.web.app import create_app
 
     ctx.given({"server.host": ("--host", host), "server.port": ("--port", port),
@@ -564,16 +622,31 @@ def serve_cmd(ctx, host: str | None, port: int | None, demo: bool | None, work_d
                                          secure_cookies),
                "cache.export_bytes": ("--export-cache-mb", None if export_cache_mb is None else export_cache_mb * 2**20)})
     settings = ctx.settings
-    work_dir = settings.demo.dir
+    # The store's own demo folder, so one store's demo accounts never overwrite another's (demo_portal.py).
+    work_dir = settings.demo.dir if settings.origins["demo.dir"] != "default" else demo_folder(ctx.store)
     if settings.demo.seed and needs_demo(ctx.store):
         click.echo("first run: loading the demo data…", err=True)
         seed_portal(ctx.store, work_dir, progress=lambda m: ctx.quiet or click.echo(f"  {m}", err=True))
-    if settings.demo.seed and accounts_file(work_dir).exists():
-        click.echo(f"demo accounts (user, role, places, password): {accounts_file(work_dir)}")
-        click.echo(accounts_file(work_dir).read_text(encoding="utf-8").rstrip())
+    accounts = own_accounts(ctx.store, work_dir) if settings.demo.seed else None
+    if accounts is not None:
+        click.echo(f"demo accounts (user, role, places, password): {accounts}")
+        click.echo(accounts.read_text(encoding="utf-8").rstrip())
     ctx.close()
     ctx._store = None
     app = create_app(settings.db, settings)
     host, port = settings.server.host, settings.server.port
-    click.echo(f"Passage is running at http://{host}:{port}/  (API: http://{host}:{port}/api/docs; Ctrl+C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    url = f"http://{host}:{port}"
+    duckdb_file = ctx.store_file  # other commands find the portal here while it holds the file
+    if duckdb_file:
+        from passage.store.duckdb import forget_holder, record_holder
+
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+        record_holder(duckdb_file, f"http://{local}:{port}")
+    click.echo(f"Passage is running at {url}/  (API: {url}/api/docs; Ctrl+C stops)")
+    # uvicorn shuts down gracefully on SIGTERM and then raises it again: end as SystemExit, so the holder file goes
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if duckdb_file:
+            forget_holder(duckdb_file)

@@ -118,6 +118,39 @@ def users_set(ctx, name: str, role: str | None, scopes: tuple[str, ...], disable
     click.echo(f"user {name} updated")
 
 
+@users_group.command("disable")
+@click.argument("name")
+@pass_ctx
+def users_disable(ctx, name: str) -> None:
+    """Disable a user: their sessions end and their API tokens are revoked for good (`users enable` undoes
+    the first; `users set NAME --disable` is the same).
+
+    \b
+    Example:
+      passage users disable amina
+    """
+    from passage.auth import update_user
+
+    update_user(ctx.store, name, disabled=True, principal=ctx.principal)
+    click.echo(f"user {name} disabled")
+
+
+@users_group.command("enable")
+@click.argument("name")
+@pass_ctx
+def users_enable(ctx, name: str) -> None:
+    """Enable a disabled user again (they sign in with their password; their old tokens stay revoked).
+
+    \b
+    Example:
+      passage users enable amina
+    """
+    from passage.auth import update_user
+
+    update_user(ctx.store, name, disabled=False, principal=ctx.principal)
+    click.echo(f"user {name} enabled")
+
+
 @users_group.command("password")
 @click.argument("name")
 @password_stdin
@@ -165,8 +198,11 @@ def tokens_group() -> None:
 @click.option("--name", "token_name", required=True, help="What the token is for, e.g. laptop or nightly-sync.")
 @click.option("--days", type=click.IntRange(1, MAX_DAYS),
               help="Days until the token expires (default: the store's, see `tokens default-days`; 90 unless set).")
+@click.option("--save", is_flag=True,
+              help="Also write the secret to the store's token file (passage.duckdb.token, readable by you only): "
+                   "`passage` commands then run through the portal, as this user, while it holds the store.")
 @pass_ctx
-def tokens_create(ctx, name: str, token_name: str, days: int | None) -> None:
+def tokens_create(ctx, name: str, token_name: str, days: int | None, save: bool) -> None:
     """Create a token and print its secret (shown this once only).
 
     A token expires, and ends when its user's password changes or the user is disabled.
@@ -175,12 +211,22 @@ def tokens_create(ctx, name: str, token_name: str, days: int | None) -> None:
     Example:
       passage users tokens create amina --name laptop
       passage users tokens create amina --name nightly-sync --days 30
+      passage users tokens create admin --name cli --save   # for commands while `passage serve` runs
     """
     from passage.auth import create_token, list_tokens
+    from passage.errors import UsageError
 
+    if save and not ctx.store_file:
+        raise UsageError("--save is for a DuckDB store (a PostgreSQL store serves many processes: no token needed)",
+                         code="usage.save")
     token_id, secret = create_token(ctx.store, name, token_name, days=days, principal=ctx.principal)
     expires = next(t["expires_at"] for t in list_tokens(ctx.store, name) if t["token_id"] == token_id)
     click.echo(secret)
+    if save:
+        from passage.cli.remote import save_token
+
+        click.echo(f"saved to {save_token(ctx.store_file, secret)}: commands run through the portal as {name} "
+                   "while it holds the store", err=True)
     click.echo(f"token {token_id} created for {name}, expires {_when(expires)} UTC; store the secret above now, "
                "it is not shown again", err=True)
 
