@@ -367,7 +367,10 @@ def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: MapDatas
 @router.get("/boundaries/{iso3}", responses=ERRORS)
 @kept_answer
 def boundaries(ctx: Context, request: Request, iso3: ISO3, level: Annotated[int, Query(ge=0, le=3)] = 1):
-    """Admin boundaries as GeoJSON (features carry `code`, `name`, `level`)."""
+    """What the country map draws at one admin level, as GeoJSON: the imported shapes, else (admin 1) Natural
+    Earth's bundled ones joined on P-codes, else points at the parent's centroid (`kind`: shapes or points).
+    Features carry `code`, `name`, `level`; the collection its `source` and `without_shape`, the places the map
+    cannot show."""
     data = ctx.cached(("boundaries", iso3, level), lambda: boundaries_geojson(ctx.store, iso3, level))
     return respond(request, data)
 
