@@ -586,7 +586,7 @@ def unpublish_cmd(ctx, dataset: str, countries: tuple[str, ...]) -> None:
 @click.option("--port", default=None, type=int, help=f"Port to listen on (setting server.port; default "
                                                      f"{DEFAULTS.server.port}).")
 @click.option("--demo/--no-demo", default=None,
-              help="Load the demo data (records, boundaries, documents, users) when the store has no records "
+              help="Load the demo data (records, documents, users and releases) when the store has no records "
                    "(setting demo.seed; default --demo).")
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the demo's files and generated accounts are written (setting demo.dir; default: the "
