@@ -135,6 +135,9 @@ def test_bulk_approve_authorises_each_office_and_records_it(portal, seeded):
     form = {"year": str(YEAR), "action": "approve", "office": [ours, theirs, locked]}
     assert ap.post("/questionnaire/tasks", data=form).status_code == 403  # no CSRF token
     csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    nothing = ap.post("/questionnaire/tasks", data={"year": str(YEAR), "action": "approve", "csrf_token": csrf},
+                      headers={"accept": "text/html"})
+    assert nothing.status_code == 400 and 'data-code="usage.no_office"' in nothing.text and 'id="tasks"' in nothing.text
     r = ap.post("/questionnaire/tasks", data=form | {"csrf_token": csrf}, headers={"accept": "text/html"})
     assert r.status_code == 200
     refused = dict(re.findall(r'<li data-office="([^"]+)" data-code="([^"]+)"', r.text))

@@ -76,7 +76,10 @@ async def my_tasks_act(ctx: Context):
     if not year.isdigit() or not 1990 <= int(year) <= 2200:
         raise UsageError(f"not a year: {year!r}", code="usage.year")
     offices = [v for v in form.getlist("office") if isinstance(v, str)]
-    outcomes = workflow.act_many(ctx.store, action, offices, int(year), ctx.principal, ip=ctx.ip)
+    try:
+        outcomes = workflow.act_many(ctx.store, action, offices, int(year), ctx.principal, ip=ctx.ip)
+    except UsageError as exc:  # nothing ticked: the page again, saying so
+        return _tasks_page(ctx, int(year), error=exc, status=exc.http_status)
     return _tasks_page(ctx, int(year), action=action, outcomes=outcomes)
 
 
@@ -85,10 +88,10 @@ def _field(form, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _tasks_page(ctx, year: int, **data):
+def _tasks_page(ctx, year: int, status: int = 200, **data):
     years = [int(y) for (y,) in ctx.store.query("SELECT DISTINCT year FROM questionnaire_states ORDER BY year DESC")]
     tasks = workflow.tasks(ctx.store, ctx.principal, year)
-    return render(ctx, "questionnaire_tasks.html", year=year, years=years or [year], tasks=tasks,
+    return render(ctx, "questionnaire_tasks.html", status=status, year=year, years=years or [year], tasks=tasks,
                   bulk={a for t in tasks for a in t.actions},
                   approves=workflow.approves(ctx.store, ctx.principal), **data)
 
