@@ -99,6 +99,8 @@
         li.appendChild(a);
         list.appendChild(li);
       });
+      var count = document.getElementById("missing-count");
+      if (count) count.textContent = String(missing.length);
       box.hidden = missing.length === 0;
     }
 
