@@ -97,7 +97,10 @@ def _approves(ctx: Any) -> bool:
     """Whether the signed-in user approves or locks questionnaires (their "my tasks" link)."""
     from passage.packs.institutional.workflow import approves
 
-    return ctx.cached(("questionnaire-approves",), lambda: approves(ctx.store, ctx.principal))
+    try:
+        return ctx.cached(("questionnaire-approves",), lambda: approves(ctx.store, ctx.principal))
+    except Exception:  # noqa: BLE001 - the menu of an error page (the store failing) must still render
+        return False
 
 
 # The menu: the questionnaire and the annual report (/reports/annual: the latest year's) for signed-in users,
