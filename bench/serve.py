@@ -1,7 +1,8 @@
 """Portal and API speed under concurrent readers, with Datasette serving the same data as the baseline.
 
-    /work/venv/bin/python bench/serve.py --rows 10000000 --out docs/performance.md
-    /work/venv/bin/python bench/serve.py --rows 100000 --quick      # checks the script in a minute or two
+    .venv/bin/python bench/serve.py --rows 10000000 --out docs/performance.md
+    .venv/bin/python bench/serve.py --rows 10000000 --backend postgresql --out docs/performance.md
+    .venv/bin/python bench/serve.py --rows 100000 --quick      # checks the script in a minute or two
 
 What it does:
 
@@ -9,6 +10,7 @@ What it does:
    imported with full validation into a DuckDB store (`bench/data/work/serve-N.duckdb`, OCHA's P-codes and
    the DTM pack loaded first), released for every country (`passage.releases.publish`: the public reads
    released data), with an admin user and an API token. Reused on later runs (`--rebuild` to redo).
+   `--backend postgresql` imports the same CSV the same way into a schema `bench_serve_N` of `--pg-url`.
 2. Baseline data: the current records (the columns the queries need) and the places table copied once
    to SQLite (`serve-N.sqlite`) with an index on (admin0_pcode, admin_level), as a Datasette deployment
    of this table would have it.
@@ -20,12 +22,18 @@ What it does:
    budget, cycling over countries x admin levels 1 and 2, after warm-up requests. Systems alternate
    and each (endpoint, system, concurrency) keeps its best run (lowest p95) of `--repeat`.
 
-Endpoints: the country page's data (`/api/v1/countries/{ISO3}/map?level=L`) and the indicator API
-(`/api/v1/indicators/idps_latest?country={ISO3}&level=L`), as the public and as an admin with a bearer
-token; Datasette runs the equivalent SQL through its JSON API (`/bench.json?sql=...&_shape=array`).
+6. A publish, then a stampede: after each round's warm runs, the admin publishes a country over the API
+   (every cached answer is then stale) and `--stampede-clients` clients send one cold request each at once,
+   over every endpoint x country x level; timeouts and errors are counted (`--stampede-timeout`).
+
+Endpoints: the country page's data (`/api/v1/countries/{ISO3}/map?level=L`), the indicator API
+(`/api/v1/indicators/idps_latest?country={ISO3}&level=L`) and the records API
+(`/api/v1/datasets/dtm_idps/records?country={ISO3}&level=L&limit=100`), as the public and as an admin with a
+bearer token; Datasette runs the equivalent SQL through its JSON API (`/bench.json?sql=...&_shape=array`).
 
 Not part of the test suite. Writes the section between `<!-- serve:start -->` and `<!-- serve:end -->`
-of `--out` (the rest of docs/performance.md is `bench/run.py`'s) and the raw figures as JSON to bench/out/.
+of `--out` (`serve-postgresql:start`/`end` with `--backend postgresql`; the rest of docs/performance.md is
+`bench/run.py`'s) and the raw figures as JSON to bench/out/.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +64,8 @@ TARGET_P95_MS = 100.0
 TARGET_CLIENTS = 50
 LEVELS = (1, 2)
 ADMIN = "bench-admin"
+ENDPOINTS = ("map", "indicator", "records")
+PG_URL = os.environ.get("PASSAGE_TEST_PG", "postgresql://127.0.0.1:5432/test")
 
 sys.path.insert(0, str(BENCH))
 import run as bench_run  # noqa: I001  (bench/run.py: P-code files, the machine, formatting)
@@ -69,15 +80,40 @@ def _remove_store(path: Path) -> None:
     shutil.rmtree(path.with_name(path.stem + ".files"), ignore_errors=True)
 
 
-def build_store(csv: Path, target: Path) -> dict:
-    """Import the CSV into a fresh store, release every country, add an admin and an API token."""
+def _pg_schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def _fresh_pg_schema(base: str, schema: str) -> str:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return _pg_schema_url(base, schema)
+
+
+def _pg_bytes(base: str, schema: str) -> int:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        return int(conn.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                                "AND c.relkind IN ('r', 'm')", [schema]).fetchone()[0])
+
+
+def build_store(csv: Path, target: Path | str) -> dict:
+    """Import the CSV into a fresh store (a DuckDB path, or a PostgreSQL URL of a fresh schema), release every
+    country, add an admin and an API token."""
     from passage import auth, releases
     from passage.ingest import import_files
     from passage.places import import_lengths, import_pcodes
     from passage.plugins import install_pack
     from passage.store import open_store
 
-    _remove_store(target)
+    if isinstance(target, Path):
+        _remove_store(target)
     pcodes, lengths = bench_run._pcode_files()
     out: dict = {}
     with open_store(str(target)) as store:
@@ -95,7 +131,7 @@ def build_store(csv: Path, target: Path) -> dict:
         auth.add_user(store, ADMIN, "bench-" + os.urandom(12).hex(), "admin")  # as the store's operator
         _, secret = auth.create_token(store, ADMIN, "bench")
         out.update(records=store.scalar("SELECT count(*) FROM dtm_idps"), countries=countries, token=secret)
-        store.execute("CHECKPOINT")
+        store.execute("CHECKPOINT" if store.dialect == "duckdb" else "ANALYZE")
     return out
 
 
@@ -137,8 +173,26 @@ def export_sqlite(store_path: Path, target: Path, batch: int = 200_000) -> dict:
 
 
 def prepare(a) -> dict:
-    """The store and the SQLite copy for `a.rows` rows, built once and reused (their facts in a JSON beside)."""
+    """The store and the SQLite copy for `a.rows` rows, built once and reused (their facts in a JSON beside).
+    With `--backend postgresql` the DuckDB store and the SQLite copy are made first (the copy is read from
+    DuckDB), then the same CSV is imported into the PostgreSQL schema."""
     from passage.packs.dtm.demo import generate_rows_csv
+
+    if a.backend == "postgresql":
+        facts = prepare(argparse.Namespace(**{**vars(a), "backend": "duckdb", "rebuild": False}))
+        schema = f"bench_serve_{a.rows}"
+        facts_file = a.work / f"serve-pg-{a.rows}.json"
+        url = _pg_schema_url(a.pg_url, schema)
+        if facts_file.exists() and not a.rebuild:
+            pg = json.loads(facts_file.read_text())
+            print(f"reusing the PostgreSQL schema {schema}")
+        else:
+            print(f"importing {facts['csv']} into PostgreSQL schema {schema} ...", flush=True)
+            pg = build_store(Path(facts["csv"]), _fresh_pg_schema(a.pg_url, schema))
+            print(f"  {pg['records']:,} records in {pg['import_seconds']:.1f} s", flush=True)
+            facts_file.write_text(json.dumps(pg, indent=1))
+            facts_file.chmod(0o600)  # holds the benchmark admin's token
+        return {**facts, **pg, "store": url, "store_bytes": _pg_bytes(a.pg_url, schema), "pg_schema": schema}
 
     a.work.mkdir(parents=True, exist_ok=True)
     csv = a.data / f"dtm-{a.rows}.csv"
@@ -193,14 +247,21 @@ where r.rank_ = 1
 group by r._place_code order by value desc"""
 
 
+RECORDS_SQL = """select * from dtm_idps where admin0_pcode = :country and admin_level = cast(:level as integer)
+order by rowid limit 100"""
+RECORDS_LIMIT = 100
+
+
 def passage_path(endpoint: str, iso3: str, level: int) -> str:
     if endpoint == "map":
         return f"/api/v1/countries/{iso3}/map?level={level}"
+    if endpoint == "records":
+        return f"/api/v1/datasets/dtm_idps/records?country={iso3}&level={level}&limit={RECORDS_LIMIT}"
     return f"/api/v1/indicators/idps_latest?country={iso3}&level={level}"
 
 
 def datasette_path(db_name: str, endpoint: str, iso3: str, level: int) -> str:
-    sql = MAP_SQL if endpoint == "map" else INDICATOR_SQL
+    sql = {"map": MAP_SQL, "indicator": INDICATOR_SQL, "records": RECORDS_SQL}[endpoint]
     q = urllib.parse.urlencode({"sql": sql, "country": iso3, "level": level, "_shape": "array"})
     return f"/{db_name}.json?{q}"
 
@@ -409,6 +470,8 @@ def measure(server: Server, targets: list[tuple[str, dict]], concurrency: int, a
 
 def _same_answers(endpoint: str, passage_body: bytes, datasette_body: bytes) -> bool:
     p, d = json.loads(passage_body), json.loads(datasette_body)
+    if endpoint == "records":  # a page of 100 records each (Passage's by record id, SQLite's by rowid)
+        return len(p["data"]) == len(d) == RECORDS_LIMIT
     if endpoint == "map":
         return ({v["code"]: (v["name"], v["value"]) for v in p["values"]}
                 == {v["code"]: (v["name"], v["value"]) for v in d})
@@ -417,13 +480,55 @@ def _same_answers(endpoint: str, passage_body: bytes, datasette_body: bytes) -> 
             == {tuple(r[k] for k in keys) + (str(r["reporting_date"])[:10],) for r in d})
 
 
+def publish_over_api(port: int, token: str, country: str) -> float:
+    """The admin publishes `country` through the API (every cached answer is stale afterwards); seconds taken."""
+    body = urllib.parse.urlencode({"country": country, "note": "benchmark: publish then stampede"}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/datasets/dtm_idps/releases", data=body,
+                                 method="POST", headers={"Authorization": f"Bearer {token}",
+                                                         "Content-Type": "application/x-www-form-urlencoded"})
+    t = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=600) as r:
+        if r.status != 201:
+            raise SystemExit(f"publish answered {r.status}")
+    return time.perf_counter() - t
+
+
+def stampede(port: int, targets: list[tuple[str, dict]], clients: int, timeout: float) -> dict:
+    """`clients` requests at once, one per client on its own connection, cycling over `targets`."""
+
+    async def one(i: int) -> tuple[str, float]:
+        path, headers = targets[i % len(targets)]
+        t = time.perf_counter()
+        try:
+            status, _ = await asyncio.wait_for(_one(port, path, headers), timeout)
+            outcome = str(status)
+        except TimeoutError:
+            outcome = "timeout"
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            outcome = type(exc).__name__
+        return outcome, (time.perf_counter() - t) * 1000
+
+    async def go() -> list[tuple[str, float]]:
+        return await asyncio.gather(*(one(i) for i in range(clients)))
+
+    got = asyncio.run(go())
+    outcomes: dict[str, int] = {}
+    for outcome, _ in got:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    ok = sorted(ms for outcome, ms in got if outcome == "200")
+    return {"clients": clients, "urls": len({p for p, _ in targets}), "outcomes": outcomes, "ok": len(ok),
+            "p50": percentile(ok, 50), "p95": percentile(ok, 95), "max": ok[-1] if ok else float("nan"),
+            "timeout_s": timeout}
+
+
 def run(a) -> dict:
     facts = prepare(a)
     token = facts.pop("token")
-    store, lite = Path(facts["store"]).resolve(), Path(facts["sqlite"]).resolve()
+    store = facts["store"] if a.backend == "postgresql" else str(Path(facts["store"]).resolve())
+    lite = Path(facts["sqlite"]).resolve()
     db_name = lite.stem
-    passage = Server("passage", [str(VENV_BIN / "passage"), "--db", str(store), "serve", "--no-demo",
-                                 "--port", "{port}"], "/api/v1/me", a.work / "serve-passage.log")
+    passage = Server("passage", [str(VENV_BIN / "passage"), "--db", store, "serve", "--no-demo",
+                                 "--port", "{port}"], "/api/v1/me", a.work / f"serve-passage-{a.backend}.log")
     datasette = Server("datasette", [str(VENV_BIN / "datasette"), "serve", "-i", str(lite), "--port", "{port}",
                                      "--setting", "sql_time_limit_ms", "60000",
                                      "--setting", "max_returned_rows", "100000"],
@@ -431,7 +536,7 @@ def run(a) -> dict:
     grid = [(c, lv) for c in facts["countries"] for lv in a.levels]
     cold_grid = [(c, lv) for c in facts["countries"] for lv in a.cold_levels]
     who_headers = {"public": {}, "admin": {"Authorization": f"Bearer {token}"}}
-    endpoints = ("map", "indicator")
+    endpoints = tuple(a.endpoints)
 
     def targets(system: str, endpoint: str, who: str, cells: list[tuple[str, int]] = grid) -> list[tuple[str, dict]]:
         if system == "datasette":
@@ -441,6 +546,7 @@ def run(a) -> dict:
     runs: dict[str, list[dict]] = {}
     colds: list[dict] = []
     answers: dict[str, bool] = {}
+    stampedes: list[dict] = []
     starts: dict[str, list[float]] = {"passage": [], "datasette": []}
     rss: dict[str, float] = {"passage": 0.0, "datasette": 0.0}
     try:
@@ -490,6 +596,14 @@ def run(a) -> dict:
                               f"p50 {res['p50']:8.1f} ms  p95 {res['p95']:8.1f} ms  p99 {res['p99']:8.1f} ms  "
                               f"{res['throughput']:7.1f} req/s  cpu {res['server_cpu_ms']:.1f} ms/req  "
                               f"errors {sum(res['errors'].values())}  load {load:.2f}", flush=True)
+            if a.stampede_clients:
+                seconds = publish_over_api(passage.port, token, facts["countries"][0])
+                crowd = [t for ep in endpoints for who in ("public", "admin") for t in targets("passage", ep, who)]
+                res = stampede(passage.port, crowd, a.stampede_clients, a.stampede_timeout)
+                res.update(round=r, publish_s=seconds, load_before=os.getloadavg()[0])
+                stampedes.append(res)
+                print(f"  stampede after a publish ({seconds:.1f} s): {res['outcomes']}, p50 {res['p50']:.0f} ms, "
+                      f"p95 {res['p95']:.0f} ms, max {res['max']:.0f} ms", flush=True)
             for srv in (passage, datasette):
                 srv.stop()
     finally:
@@ -501,8 +615,9 @@ def run(a) -> dict:
             "datasette": _version("datasette"), "uvicorn": _version("uvicorn"), "facts": facts,
             "settings": {k: getattr(a, k) for k in ("requests", "seconds", "warm_seconds", "repeat", "concurrency",
                                                    "levels", "cold_levels", "quick")},
-            "grid": grid, "cold_grid": cold_grid, "runs": runs, "best": best, "cold": colds, "answers": answers, "starts": starts,
-            "rss_mb": rss}
+            "grid": grid, "cold_grid": cold_grid, "runs": runs, "best": best, "cold": colds, "answers": answers,
+            "starts": starts, "rss_mb": rss, "backend": a.backend, "endpoints": list(endpoints),
+            "stampedes": stampedes}
 
 
 def _version(dist: str) -> str:
@@ -518,7 +633,17 @@ def _version(dist: str) -> str:
 
 NOTES = "<!-- serve:notes (hand-written; kept when the section is regenerated) -->"
 LABEL = {"map": "country page data `/api/v1/countries/{ISO3}/map`",
-         "indicator": "indicator API `/api/v1/indicators/idps_latest`"}
+         "indicator": "indicator API `/api/v1/indicators/idps_latest`",
+         "records": "records API `/api/v1/datasets/dtm_idps/records` (100 per page)"}
+TARGET_COLD_S = 0.5
+
+
+def markers(backend: str) -> tuple[str, str, str]:
+    """The section's start, end and notes markers: DuckDB's (`serve:`) and PostgreSQL's (`serve-postgresql:`)."""
+    if backend == "duckdb":
+        return START, END, NOTES
+    return (START.replace("serve:", f"serve-{backend}:"), END.replace("serve:", f"serve-{backend}:"),
+            NOTES.replace("serve:", f"serve-{backend}:"))
 
 
 def _ms(x: float) -> str:
@@ -535,19 +660,26 @@ def _ratio(p: float, d: float) -> str:
 
 def section(res: dict, notes: str = "") -> str:
     m, f, st = res["machine"], res["facts"], res["settings"]
+    backend = res.get("backend", "duckdb")
+    endpoints = res.get("endpoints", ["map", "indicator"])
+    start, end, notes_marker = markers(backend)
+    pg = backend == "postgresql"
     L: list[str] = []
     w = L.append
     best = res["best"]
     conc = st["concurrency"]
-    w(START)
-    w("## Portal and API under concurrent readers")
+    w(start)
+    w("## Portal and API under concurrent readers" + (", on PostgreSQL" if pg else ""))
     w("")
-    w("Latency of the portal's two data endpoints under 1, 10 and 50 concurrent clients, against Datasette")
+    w(f"Latency of the portal's data endpoints ({', '.join(endpoints)}) under "
+      f"{', '.join(str(c) for c in conc[:-1])} and {conc[-1]} concurrent clients, with Passage's store on "
+      f"{'PostgreSQL' if pg else 'DuckDB'}, against Datasette")
     w("serving the same records from SQLite with the equivalent SQL, measured in the same run. Generated by")
     w("`bench/serve.py` (this section only; the rest of the file is `bench/run.py`'s); rerun with")
     w("")
     w("```")
-    w(f"/work/venv/bin/python bench/serve.py --rows {f['records']} --out docs/performance.md")
+    w(f".venv/bin/python bench/serve.py --rows {f['records']}{' --backend postgresql' if pg else ''} "
+      "--out docs/performance.md")
     w("```")
     w("")
     w("### Machine and data")
@@ -561,15 +693,17 @@ def section(res: dict, notes: str = "") -> str:
     w("  the raw JSON (bench/out/).")
     w(f"- {f['records']:,} DTM records (`bench/run.py`'s generated CSV, imported with full validation) over "
       f"{len(f['countries'])} countries ({', '.join(f['countries'])}), each released, so the public reads them; "
-      f"store {bench_run._mb(f['store_bytes'])}. Datasette's SQLite copy (8 columns of the current records, "
+      f"store {bench_run._mb(f['store_bytes'])}{' (PostgreSQL schema ' + f.get('pg_schema', '') + ')' if pg else ''}"
+      f". Datasette's SQLite copy (8 columns of the current records, "
       f"places, index on (admin0_pcode, admin_level)): {bench_run._mb(f['sqlite_bytes'])}.")
     w("")
     w("### Method")
     w("")
     w("- **Passage**: `passage --db STORE serve --no-demo` (uvicorn, one process; the endpoints run in its")
-    w("  thread pool, one DuckDB cursor per thread). The public reads released records (the release-cutoff")
-    w("  relation of `passage.access.readable`); the admin sends `Authorization: Bearer psg_…` (the token is")
-    w("  looked up on every request) and reads the current records.")
+    w(f"  thread pool, {'one PostgreSQL connection' if pg else 'one DuckDB cursor'} per thread; the access log "
+      "goes to the server's log file). The public reads released records (the release-cutoff")
+    w("  relation of `passage.access.readable`); the admin sends `Authorization: Bearer psg_…` (the token's")
+    w("  principal is kept 10 s) and reads the current records.")
     w("- **Datasette**: `datasette serve -i FILE --setting sql_time_limit_ms 60000 --setting max_returned_rows")
     w("  100000` (immutable mode, default 3 SQL threads), queried through `/db.json?sql=…&_shape=array` with")
     w("  the `idps_latest` grouping in SQL (sum per place, operation, assessment type, round and date; latest")
@@ -587,13 +721,14 @@ def section(res: dict, notes: str = "") -> str:
     w("  sending the request to the last byte of the body; p50/p95/p99 are nearest-rank over all requests of")
     w(f"  the run. Systems alternate; each line is the best run (lowest p95) of {st['repeat']}; both servers are")
     w("  restarted before every round.")
-    w("- **Caching**: Passage keeps results per store generation (every import, edit and release starts a new")
-    w("  one), so after the first request for a URL the endpoints serve a stored result: the warm figures are")
-    w("  request handling, access resolution, the generation check and JSON encoding. Datasette has no result")
-    w("  cache and runs the SQL every time. The cost of computing a result is in the cold table below.")
+    w("- **Caching**: Passage keeps each answer encoded (body and ETag) per store generation (every import, edit")
+    w("  and release starts a new one), URL and reader class, with the generation in memory (re-read at most once")
+    w("  a second); after the first request for a URL a warm request is access resolution and a copy of the")
+    w("  stored body. Datasette has no result cache and runs the SQL every time. The cost of computing an answer")
+    w("  is in the cold table below; the stampede table measures a publish followed by many cold requests.")
     w("")
     w("### Results (warm)")
-    for ep in ("map", "indicator"):
+    for ep in endpoints:
         w("")
         w(f"**{LABEL[ep]}**")
         w("")
@@ -613,7 +748,7 @@ def section(res: dict, notes: str = "") -> str:
     w("")
     w("| endpoint | clients | p50 passage/datasette | p95 passage/datasette | throughput datasette/passage |")
     w("|---|---:|---:|---:|---:|")
-    for ep in ("map", "indicator"):
+    for ep in endpoints:
         for c in conc:
             p, d = best.get(f"{ep}|public|passage|{c}"), best.get(f"{ep}|public|datasette|{c}")
             if not p or not d:
@@ -632,7 +767,7 @@ def section(res: dict, notes: str = "") -> str:
     w("|---|---|---|---:|---:|---:|---:|---:|")
     cold = res["cold"]
     for system, who in (("passage", "public"), ("passage", "admin"), ("datasette", "public")):
-        for ep in ("map", "indicator"):
+        for ep in endpoints:
             xs = [x for x in cold if x["system"] == system and x["who"] == who and x["endpoint"] == ep]
             if not xs:
                 continue
@@ -649,7 +784,7 @@ def section(res: dict, notes: str = "") -> str:
     w("")
     w("| endpoint | level | passage | datasette | passage/datasette |")
     w("|---|---:|---:|---:|---:|")
-    for ep in ("map", "indicator"):
+    for ep in endpoints:
         for lv in st.get("cold_levels", st["levels"]):
             p, d = by_level.get(("passage", ep, lv)), by_level.get(("datasette", ep, lv))
             if p and d:
@@ -660,41 +795,69 @@ def section(res: dict, notes: str = "") -> str:
       f"Datasette {', '.join(f'{s:.1f} s' for s in res['starts']['datasette'])}. Peak resident memory during the "
       f"runs: Passage {res['rss_mb']['passage']:,.0f} MB, Datasette {res['rss_mb']['datasette']:,.0f} MB.")
     w("")
-    w(f"### Target: p95 < {TARGET_P95_MS:.0f} ms at {TARGET_CLIENTS} clients")
+    stampedes = res.get("stampedes") or []
+    if stampedes:
+        w("### A publish, then a stampede of cold requests")
+        w("")
+        w(f"After each round's warm runs the admin publishes {f['countries'][0]} over the API (so every kept answer")
+        w(f"is stale), then {stampedes[0]['clients']} clients send one request each at the same moment, over "
+          f"{stampedes[0]['urls']} URLs (every endpoint x country x level of the load runs, public and admin).")
+        w(f"A request taking over {stampedes[0]['timeout_s']:g} s counts as timed out.")
+        w("")
+        w("| round | publish took | answers | timeouts / errors | p50 | p95 | max |")
+        w("|---:|---:|---|---:|---:|---:|---:|")
+        for x in stampedes:
+            bad = sum(n for k, n in x["outcomes"].items() if k != "200")
+            w(f"| {x['round'] + 1} | {x['publish_s']:.1f} s | {x['ok']} of {x['clients']} with 200 | {bad} | "
+              f"{_ms(x['p50'])} | {_ms(x['p95'])} | {_ms(x['max'])} |")
+        w("")
+    w(f"### Targets: p95 < {TARGET_P95_MS:.0f} ms at {TARGET_CLIENTS} clients, cold public requests < "
+      f"{TARGET_COLD_S:g} s, no timeouts after a publish")
     w("")
     w("| endpoint | caller | p95 at 50 clients | |")
     w("|---|---|---:|---|")
-    for ep in ("map", "indicator"):
+    for ep in endpoints:
         for who in ("public", "admin"):
             b = best.get(f"{ep}|{who}|passage|{TARGET_CLIENTS}")
             if b:
                 w(f"| {ep} | {who} | {_ms(b['p95'])} | {bench_run._yes(b['p95'] < TARGET_P95_MS)} |")
+    cold_public = [x["ms"] for x in res["cold"] if x["system"] == "passage" and x["who"] == "public"
+                   and not x["first"]]
+    if cold_public:
+        w(f"| cold, every endpoint | public | slowest {_ms(max(cold_public))} (median "
+          f"{_ms(statistics.median(cold_public))}) | {bench_run._yes(max(cold_public) < TARGET_COLD_S * 1000)} |")
+    if stampedes:
+        bad = sum(n for x in stampedes for k, n in x["outcomes"].items() if k != "200")
+        w(f"| after a publish | both | {bad} of {sum(x['clients'] for x in stampedes)} timed out or failed | "
+          f"{bench_run._yes(bad == 0)} |")
     if notes.strip():
         w("")
-        w(NOTES)
+        w(notes_marker)
         w(notes.strip("\n"))
-    w(END)
+    w(end)
     return "\n".join(L)
 
 
-def existing_notes(path: Path) -> str:
+def existing_notes(path: Path, backend: str = "duckdb") -> str:
+    start, end, notes = markers(backend)
     if not path.exists():
         return ""
     text = path.read_text(encoding="utf-8")
-    i, j = text.find(START), text.find(END)
+    i, j = text.find(start), text.find(end)
     if i < 0 or j < i:
         return ""
     sec = text[i:j]
-    k = sec.find(NOTES)
-    return sec[k + len(NOTES):] if k >= 0 else ""
+    k = sec.find(notes)
+    return sec[k + len(notes):] if k >= 0 else ""
 
 
-def write_section(path: Path, sec: str) -> None:
+def write_section(path: Path, sec: str, backend: str = "duckdb") -> None:
     """Replace the section between the markers, or append it."""
+    start, end, _ = markers(backend)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    i, j = text.find(START), text.find(END)
+    i, j = text.find(start), text.find(end)
     if i >= 0 and j > i:
-        text = text[:i] + sec + text[j + len(END):]
+        text = text[:i] + sec + text[j + len(end):]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + sec + "\n"
     path.write_text(text, encoding="utf-8")
@@ -724,6 +887,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=BENCH / "data", help="where the generated CSVs are kept")
     ap.add_argument("--work", type=Path, default=BENCH / "data" / "work", help="the store and its SQLite copy")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the store and the SQLite copy")
+    ap.add_argument("--backend", choices=("duckdb", "postgresql"), default="duckdb",
+                    help="Passage's store: a DuckDB file, or a schema bench_serve_N of --pg-url")
+    ap.add_argument("--pg-url", default=PG_URL, help="PostgreSQL server for --backend postgresql "
+                                                     "(default: $PASSAGE_TEST_PG or the local test database)")
+    ap.add_argument("--endpoints", nargs="+", choices=ENDPOINTS, default=list(ENDPOINTS))
+    ap.add_argument("--stampede-clients", type=int, default=50,
+                    help="clients sending one cold request each at once right after a publish (0: none)")
+    ap.add_argument("--stampede-timeout", type=float, default=30.0,
+                    help="a stampede request that takes longer counts as timed out")
     a = ap.parse_args(argv)
     defaults = (300, 4.0, 2.0) if a.quick else (3000, 20.0, 5.0)
     a.requests = a.requests or defaults[0]
@@ -735,12 +907,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         res = run(a)
         res["total_seconds"] = time.perf_counter() - t0
-        out_json = BENCH / "out" / f"serve-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+        out_json = BENCH / "out" / f"serve-{a.backend}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
         out_json.parent.mkdir(parents=True, exist_ok=True)
         out_json.write_text(json.dumps(res, indent=1, default=str))
         print(f"raw results: {out_json} ({res['total_seconds']:.0f} s in all)")
     if a.out:
-        write_section(a.out, section(res, existing_notes(a.out)))
+        backend = res.get("backend", "duckdb")
+        write_section(a.out, section(res, existing_notes(a.out, backend)), backend)
         print(f"wrote the serve section of {a.out}")
     else:
         print(section(res))

@@ -38,8 +38,14 @@ class Generation:
 
     def current(self) -> int:
         value = self._value
-        if value is not None and not self._stale and time.monotonic() - self._at < self.seconds:
-            return value
+        if value is not None and not self._stale:
+            if time.monotonic() - self._at < self.seconds:
+                return value
+            # Only old: one thread reads it again while the others go on with the value they have (another
+            # process's commit is seen a moment later). A change marked here makes everyone wait for the read.
+            if not self._lock.acquire(blocking=False):
+                return value
+            self._lock.release()
         with self._lock:  # one thread reads; the others take its value
             if self._value is None or self._stale or time.monotonic() - self._at >= self.seconds:
                 self._stale = False  # before the read: a change marked during it makes the next call read again
