@@ -176,9 +176,9 @@ class DuckDBStore(Store):
 
     def ibis(self) -> Any:
         if self._ibis is None:
-            import ibis
+            from passage.store.ibis_backends import duckdb_backend
 
-            self._ibis = ibis.duckdb.from_connection(self.con)
+            self._ibis = duckdb_backend().from_connection(self.con)
         return self._ibis
 
     def engine(self) -> duckdb.DuckDBPyConnection:

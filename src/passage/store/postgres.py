@@ -117,10 +117,10 @@ class PostgresStore(Store):
 
     def ibis(self) -> Any:
         if self._ibis is None:
-            import ibis
+            from passage.store.ibis_backends import postgres_backend
 
             # Its own connection (same URL, so the same search_path): Ibis manages its transactions.
-            self._ibis = ibis.postgres.from_connection(psycopg.connect(self.url, autocommit=True))
+            self._ibis = postgres_backend().from_connection(psycopg.connect(self.url, autocommit=True))
         return self._ibis
 
     def engine(self) -> duckdb.DuckDBPyConnection:
