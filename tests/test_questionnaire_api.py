@@ -155,3 +155,29 @@ def test_bulk_approve_authorises_each_office_and_records_it(portal, seeded):
     assert 'href="/questionnaire/tasks"' in hq.split("</nav>")[0]
     assert f'<tr data-office="{ours}" data-state="approved"' in hq and 'data-testid="bulk-lock"' in hq
     assert f'<tr data-office="{theirs}" data-state="submitted"' in hq  # headquarters sees every region's
+
+
+@pytest.mark.parametrize("path", ["/api/v1/questionnaire/{year}/status", "/api/v1/questionnaire/{year}/figures"])
+def test_routes_hold_against_generated_requests(portal, path):
+    """schemathesis, as tests/test_schemathesis.py runs it over the core API: valid and invalid input, with a
+    token; no server error, and only declared status codes, media types and error bodies."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from schemathesis import GenerationMode, checks
+
+    api = bearer(portal, "viewer-ssd")
+    schema = schemathesis.openapi.from_url(f"{portal.url}/api/v1/openapi.json")
+    operation = schema[path]["GET"]
+    strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
+                         operation.as_strategy(GenerationMode.NEGATIVE))
+
+    @settings(max_examples=15, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def run(case):
+        case.call_and_validate(headers={"Authorization": api.headers["Authorization"]},
+                               checks=[checks.not_a_server_error, checks.status_code_conformance,
+                                       checks.content_type_conformance, checks.response_schema_conformance])
+
+    run()
