@@ -151,9 +151,10 @@ def dataset(ctx: Context, name: str):
 
 
 @router.get("/datasets/{name}/records", response_class=HTMLResponse)
-def dataset_records(ctx: Context, name: str):
+def dataset_records(ctx: Context, name: str, country: str | None = None):
     """Records explored Datasette-style: filters, facets, sorting and columns live in the query string
-    (`passage.explore`); the filter form's `_add_*` fields become one filter and a redirect."""
+    (`passage.explore`, `country` among them); the filter form's `_add_*` fields become one filter and a
+    redirect."""
     ds = releases.read_dataset(ctx.store, name, ctx.principal)
     params = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "cursor"]
     from passage import explore
