@@ -4,7 +4,8 @@ Printing the report takes WeasyPrint many seconds, too long to keep a reader's r
 by what decides its content — the store's generation (bumped by every commit, edit and release), the year, the
 language and the reader's access class — so a finished PDF is served at once to every request with the same key,
 and no two builds of one key ever run: the second request finds the first's job and reports its progress.
-Builds run one at a time (`workers`), on daemon threads, so a portal that stops is never held up by one.
+Builds run one at a time (`workers`), in the order asked, on long-lived daemon threads (each keeps its own store
+handle), so a portal that stops is never held up by one.
 
 When the data changes, the next request starts a build for the new generation; the PDFs of older generations
 are dropped and never served again (they may count records since withdrawn from the reader).
@@ -17,6 +18,7 @@ are dropped and never served again (they may count records since withdrawn from 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -67,7 +69,9 @@ class PdfBuilds:
     def __init__(self, workers: int = 1):
         self._jobs: dict[tuple, PdfJob] = {}
         self._lock = threading.Lock()
-        self._slots = threading.Semaphore(workers)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
         self._latest = -1  # the newest generation asked for
         self.builds_started = 0  # how many builds ever ran (tests and logs read it)
         self.last_seconds: float | None = None  # how long the last finished build took: the next one's estimate
@@ -90,9 +94,16 @@ class PdfBuilds:
                 for k in [k for k, j in self._jobs.items() if k[0] < gen and j.state in (READY, FAILED)]:
                     del self._jobs[k]  # older generations are never served again; running ones go when they end
             job = self._jobs[key] = PdfJob(key)
-        threading.Thread(target=self._run, args=(job, make_html, make_pdf or _print), daemon=True,
-                         name=f"report-pdf-{key[1:]}").start()
+            if len(self._threads) < self._workers:
+                worker = threading.Thread(target=self._work, daemon=True, name="report-pdf")
+                self._threads.append(worker)
+                worker.start()
+        self._queue.put((job, make_html, make_pdf or _print))
         return job
+
+    def _work(self) -> None:
+        while True:
+            self._run(*self._queue.get())
 
     def ahead_of(self, job: PdfJob) -> int:
         """Builds queued or running before this queued one."""
@@ -101,25 +112,33 @@ class PdfBuilds:
                        if j is not job and j.state in (QUEUED, BUILDING) and j.requested_at <= job.requested_at)
 
     def _run(self, job: PdfJob, make_html: Callable[[], str], make_pdf: Callable) -> None:
-        with self._slots:
-            job.state, job.stage, job.started_at = BUILDING, "html", time.monotonic()
-            with self._lock:
+        with self._lock:
+            stale = job.generation < self._latest
+            if not stale:
                 self.builds_started += 1
-            try:
-                html = make_html()
-                job.data, job.pages = make_pdf(html, lambda stage: setattr(job, "stage", stage))
-                job.state, job.stage = READY, "done"
-            except Exception as exc:  # a failed build is reported to the reader, not raised here
-                log.exception("the annual report's PDF %s could not be built", job.key)
-                job.state, job.error = FAILED, f"{type(exc).__name__}: {exc}"
-            finally:
-                job.finished_at = time.monotonic()
-                if job.state == READY:
-                    self.last_seconds = job.finished_at - job.started_at
-                with self._lock:
-                    if job.generation < self._latest and self._jobs.get(job.key) is job:
-                        del self._jobs[job.key]  # the data changed while it was built: nobody will ask for it
-                job.done.set()
+        if stale:  # the data changed while it waited: nobody will ask for it again
+            job.state, job.error, job.finished_at = FAILED, "the data changed before it was built", time.monotonic()
+            with self._lock:
+                if self._jobs.get(job.key) is job:
+                    del self._jobs[job.key]
+            job.done.set()
+            return
+        job.state, job.stage, job.started_at = BUILDING, "html", time.monotonic()
+        try:
+            html = make_html()
+            job.data, job.pages = make_pdf(html, lambda stage: setattr(job, "stage", stage))
+            job.state, job.stage = READY, "done"
+        except Exception as exc:  # a failed build is reported to the reader, not raised here
+            log.exception("the annual report's PDF %s could not be built", job.key)
+            job.state, job.error = FAILED, f"{type(exc).__name__}: {exc}"
+        finally:
+            job.finished_at = time.monotonic()
+            if job.state == READY:
+                self.last_seconds = job.finished_at - job.started_at
+            with self._lock:
+                if job.generation < self._latest and self._jobs.get(job.key) is job:
+                    del self._jobs[job.key]  # the data changed while it was built: nobody will ask for it
+            job.done.set()
 
 
 def _print(html: str, progress: Callable[[str], None]) -> tuple[bytes, int]:
