@@ -665,3 +665,13 @@ def test_the_same_on_postgresql(pg_store, tmp_path):
     assert wf.reopen(pg_store, locked, 2020, ADMIN, "checked on the server store") == "draft"
     assert import_answers(pg_store, [path], principal=ADMIN, update=True).ok
     assert wf.current_answers(pg_store, locked, 2020)["collected_data"] == "no"
+    # the approvers' queue and a bulk approval, and the state listing the API serves
+    result, now = wf.submit_answers(pg_store, "CO-VUT", 2020, COMPLETE, VUT_EDITOR)
+    assert result.ok and now == "submitted"
+    queue = [t.office for t in wf.tasks(pg_store, BKK, 2020)]
+    assert "CO-VUT" in queue and len(queue) == pg_store.scalar(
+        "SELECT count(*) FROM questionnaire_states s JOIN places p ON p.code = s.office_code WHERE s.year = 2020 "
+        "AND s.state = 'submitted' AND p.parent_code = 'RO-BKK'")
+    assert all(o.ok for o in wf.act_many(pg_store, "approve", queue, 2020, BKK))
+    rows = {r["office"]: r["state"] for r in wf.status_rows(pg_store, 2020, "RO-BKK")}
+    assert all(rows[o] == "approved" for o in queue) and "HQ" not in rows
