@@ -26,6 +26,7 @@ from passage.errors import UsageError
 from passage.store import Store
 
 STORE_MARK = ".passage-store"  # in a demo folder: the identity of the store whose demo it holds
+CLI_TOKEN = "cli-token"  # in a DuckDB store's demo folder: the demo admin's API token for the CLI
 
 
 def store_identity(store: Store) -> str:
@@ -42,14 +43,44 @@ def demo_folder(store: Store) -> Path:
     """The store's own demo folder (unless `demo.dir` names one): `passage-demo` beside `passage.duckdb`,
     `passage-demo-NAME` beside `NAME.duckdb`, `passage-demo-pg-HOST-PORT-DB-SCHEMA` for PostgreSQL."""
     if store.dialect == "duckdb" and store.url != ":memory:":
-        path = Path(store.url)
-        return path.with_name("passage-demo" if path.stem == "passage" else f"passage-demo-{_safe(path.stem)}")
+        return duckdb_demo_folder(store.url)
     identity = store_identity(store)
     if identity.startswith("postgresql://"):
         host, rest = identity[len("postgresql://"):].split("/", 1)
         db, schema = rest.split("#", 1)
         return Path(f"passage-demo-pg-{_safe(host.replace(':', '-'))}-{_safe(db)}-{_safe(schema)}")
     return Path("passage-demo")
+
+
+def duckdb_demo_folder(path: str | Path) -> Path:
+    """The demo folder of the DuckDB store at `path`: `passage-demo` beside `passage.duckdb`, else
+    `passage-demo-NAME` beside `NAME.duckdb`."""
+    path = Path(path)
+    return path.with_name("passage-demo" if path.stem == "passage" else f"passage-demo-{_safe(path.stem)}")
+
+
+def save_cli_token(store: Store, work_dir: Path, user: str = "admin") -> Path:
+    """A demo convenience: an API token for the demo's admin, in the store's demo folder (`cli-token`, readable by
+    its owner only), so `passage` commands run through the portal while it holds the store (`passage.cli.remote`
+    finds it)."""
+    secret = auth.create_token(store, user, "cli (demo)", principal=auth.Principal("demo", "admin"))[1]
+    out = Path(work_dir) / CLI_TOKEN
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    return out
+
+
+def cli_token(db: str | Path, work_dir: Path | None = None) -> str | None:
+    """The demo's CLI token of the DuckDB store at `db` (in `work_dir`, default its own demo folder), when that
+    folder is this store's."""
+    folder = Path(work_dir) if work_dir is not None else duckdb_demo_folder(db)
+    if folder_store(folder) != os.path.realpath(db):
+        return None
+    try:
+        return (folder / CLI_TOKEN).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def _safe(text: str) -> str:

@@ -613,7 +613,7 @@ def serve_cmd(ctx, host: str | None, port: int | None, demo: bool | None, work_d
     """
     import uvicorn
 
-    from passage.demo_portal import demo_folder, needs_demo, own_accounts, seed_portal
+    from passage.demo_portal import demo_folder, needs_demo, own_accounts, save_cli_token, seed_portal
     from passage.web.app import create_app
 
     ctx.given({"server.host": ("--host", host), "server.port": ("--port", port),
@@ -626,7 +626,9 @@ def serve_cmd(ctx, host: str | None, port: int | None, demo: bool | None, work_d
     work_dir = settings.demo.dir if settings.origins["demo.dir"] != "default" else demo_folder(ctx.store)
     if settings.demo.seed and needs_demo(ctx.store):
         click.echo("first run: loading the demo data…", err=True)
-        seed_portal(ctx.store, work_dir, progress=lambda m: ctx.quiet or click.echo(f"  {m}", err=True))
+        made = seed_portal(ctx.store, work_dir, progress=lambda m: ctx.quiet or click.echo(f"  {m}", err=True))
+        if ctx.store_file and "admin" in made["accounts"]:  # commands in a second terminal run through the portal
+            save_cli_token(ctx.store, work_dir)
     accounts = own_accounts(ctx.store, work_dir) if settings.demo.seed else None
     if accounts is not None:
         click.echo(f"demo accounts (user, role, places, password): {accounts}")

@@ -8,7 +8,9 @@ that finds the store locked then runs through the portal's HTTP API, as the user
     passage --url http://127.0.0.1:8000 --token psg_… publish dtm_idps --country NGA
 
 The token comes from `--token`, else `$PASSAGE_TOKEN`, else the token file beside the store that
-`passage users tokens create NAME --name cli --save` wrote (`passage.duckdb.token`, readable by its owner only).
+`passage users tokens create NAME --name cli --save` wrote (`passage.duckdb.token`, readable by its owner only),
+else the demo admin's token that the first `passage serve` of a demo store wrote in its demo folder
+(`passage-demo/cli-token`).
 A command with no API route on that portal, or one that needs a token when none is given, ends with a
 message saying exactly what to do (the command through the portal, or stop the portal, or PostgreSQL).
 
@@ -438,11 +440,15 @@ def _command_line(click_ctx: click.Context) -> str:
 def _token(state: Any) -> str | None:
     if state.token:
         return state.token
-    db = state.options["db"][1] or os.environ.get("PASSAGE_DB") or "passage.duckdb"
+    from passage.demo_portal import cli_token
+
+    db = state.db
     try:
         return token_file(db).read_text(encoding="utf-8").strip() or None
     except OSError:
-        return None
+        pass
+    demo_dir = state.settings.demo.dir if state.settings.origins["demo.dir"] != "default" else None
+    return cli_token(db, demo_dir)  # the demo admin's, written by the first `passage serve`
 
 
 def run(state: Any, through: ThroughPortal) -> None:
