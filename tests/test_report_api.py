@@ -183,3 +183,28 @@ def test_a_failed_build_says_why_and_the_next_request_builds_again():
     assert job.done.wait(30) and job.state == "failed" and "no fonts" in job.status()["error"]
     again = builds.request((1, YEAR, "en", "admin"), lambda: "x", lambda html, progress: (b"%PDF", 1))
     assert again is not job and again.done.wait(30) and again.state == "ready"
+
+
+def test_builds_wait_in_a_bounded_queue_and_few_pdfs_are_kept():
+    from passage.packs.institutional.report.pdf_jobs import PdfBusy
+
+    builds = PdfBuilds(max_waiting=2, max_kept=2)
+    release, _calls, make_pdf = _held_printer()
+    first = builds.request((1, 2001, "en", "admin"), lambda: "2001", make_pdf)
+    for _ in range(3000):  # the worker takes it (and holds it until released)
+        if first.state != "queued":
+            break
+        first.done.wait(0.01)
+    assert first.state == "building"
+    waiting = [builds.request((1, y, "en", "admin"), lambda y=y: str(y), make_pdf) for y in (2002, 2003)]
+    try:
+        builds.request((1, 2004, "en", "admin"), lambda: "2004", make_pdf)
+    except PdfBusy as exc:
+        assert exc.http_status == 503 and exc.code == "report.pdf_busy"
+    else:
+        raise AssertionError("a third waiting build is refused")
+    release.set()
+    for job in (first, *waiting):
+        assert job.done.wait(30) and job.state == "ready"
+    kept = [y for y in (2001, 2002, 2003) if builds.get((1, y, "en", "admin")) is not None]
+    assert kept == [2002, 2003], "the oldest finished PDF went first"

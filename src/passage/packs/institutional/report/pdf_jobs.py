@@ -25,9 +25,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from passage.errors import PassageError
+
 log = logging.getLogger(__name__)
 
 QUEUED, BUILDING, READY, FAILED = "queued", "building", "ready", "failed"
+
+
+class PdfBusy(PassageError):
+    """Too many PDFs are waiting to be built: ask again later."""
+
+    code = "report.pdf_busy"
+    http_status = 503
 
 
 @dataclass
@@ -64,9 +73,11 @@ class PdfJob:
 
 
 class PdfBuilds:
-    """Background PDF builds, one job per key (`key[0]` is the store generation), `workers` at a time."""
+    """Background PDF builds, one job per key (`key[0]` is the store generation), `workers` at a time; at most
+    `max_waiting` builds wait (more raise PdfBusy) and `max_kept` finished PDFs are kept, the oldest out first."""
 
-    def __init__(self, workers: int = 1):
+    def __init__(self, workers: int = 1, max_waiting: int = 16, max_kept: int = 32):
+        self.max_waiting, self.max_kept = max_waiting, max_kept
         self._jobs: dict[tuple, PdfJob] = {}
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -88,6 +99,8 @@ class PdfBuilds:
             job = self._jobs.get(key)
             if job is not None and job.state != FAILED:
                 return job
+            if sum(1 for j in self._jobs.values() if j.state == QUEUED) >= self.max_waiting:
+                raise PdfBusy(f"{self.max_waiting} PDFs are waiting to be built: ask again in a minute")
             gen = key[0]
             if gen > self._latest:
                 self._latest = gen
@@ -138,6 +151,9 @@ class PdfBuilds:
             with self._lock:
                 if job.generation < self._latest and self._jobs.get(job.key) is job:
                     del self._jobs[job.key]  # the data changed while it was built: nobody will ask for it
+                done = sorted((j.finished_at or 0, k) for k, j in self._jobs.items() if j.state in (READY, FAILED))
+                for _, k in done[:max(0, len(done) - self.max_kept)]:
+                    del self._jobs[k]
             job.done.set()
 
 

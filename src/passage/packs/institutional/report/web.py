@@ -160,6 +160,7 @@ PDF_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "Being prepared: `{\"status\": \"preparing\", \"state\", \"stage\", \"elapsed_seconds\", "
                          "...}`; ask again after `Retry-After` seconds"},
     500: {"description": "The build failed (`report.pdf_failed`); asking again starts a new build"},
+    503: {"description": "Too many PDFs are waiting to be built (`report.pdf_busy`): ask again later"},
 }
 
 
