@@ -218,7 +218,7 @@
           counts[r.source + "|" + r.status] = r.countries;
           known[r.source] = (known[r.source] || 0) + r.countries;
         });
-        var universe = data(table, "universe", []).length;
+        var universe = data(table, "universe", 0);  // how many countries the map and the table can show
         Array.prototype.forEach.call(table.querySelectorAll("td[data-source]"), function (td) {
           // "No data": every country of the map and the table that the source gives no status for.
           var n = td.dataset.status === "no_data" ? universe - (known[td.dataset.source] || 0)
