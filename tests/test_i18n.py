@@ -281,3 +281,17 @@ def test_signed_in_pages_translate_roles(portal):
     html = viewer.get("/account").text
     viewer.close()
     assert '<span class="role">lecteur</span>' in html and "Jetons d’API" in html
+
+
+@pytest.mark.parametrize("lang, chad, south_sudan, italy", [("en", "Chad", "South Sudan", "Italy"),
+                                                             ("fr", "Tchad", "Soudan du Sud", "Italie"),
+                                                             ("es", "Chad", "Sudán del Sur", "Italia")])
+def test_country_names_follow_the_language(portal, lang, chad, south_sudan, italy):
+    """CLDR's names in the interface language on the home page, the countries list, a country page and the
+    travel pages (the records keep the names as given)."""
+    with portal.client() as c:
+        c.cookies.set("passage_lang", lang)
+        home, listed = c.get("/").text, c.get("/countries").text
+        page, travel = c.get("/countries/SSD").text, c.get("/travel/countries/ITA").text
+    assert f'<a href="/countries/TCD">{chad}</a>' in home and f'<a href="/countries/SSD">{south_sudan}</a>' in listed
+    assert re.search(rf"<h1>{south_sudan} <span", page) and re.search(rf"<h1>{italy} <span", travel)

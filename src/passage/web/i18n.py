@@ -73,6 +73,7 @@ def install(env: Any) -> None:
     """Give a Jinja environment new-style gettext: templates call `_("… %(x)s", x=v)` and Jinja formats
     (escaping the values); the callables here must therefore return the catalogue text untouched."""
     env.install_gettext_callables(lookup, nlookup, newstyle=True)
+    env.filters["country"] = country_label
 
 
 def pick_language(cookie: str | None, accept: str | None) -> str:
@@ -144,3 +145,10 @@ def country_name(code: str, lang: str | None = None) -> str:
             return code
         code = found.alpha_2
     return Locale.parse(lang or current.get()).territories.get(code, code)
+
+
+def country_label(code: str, given: str | None = None) -> str:
+    """A template's country name: CLDR's in the interface language, else the name the data gives, else the code
+    (`{{ c.code|country(c.name) }}`)."""
+    name = country_name(code)
+    return given or name if name == (code or "").strip().upper() else name

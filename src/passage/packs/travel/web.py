@@ -115,8 +115,11 @@ def default_day(ctx: Ctx, asked: date | None) -> date | None:
 
 
 def country_names(ctx: Ctx) -> dict[str, str]:
-    return ctx.cached(("country-names",), lambda: dict(ctx.store.query(
-        "SELECT code, name FROM places WHERE level = 0")))
+    """Country names in the interface language (CLDR's), else as the place table gives them."""
+    from passage.web.i18n import country_label, current
+
+    return ctx.cached(("country-names", current.get()), lambda: {
+        code: country_label(code, name) for code, name in ctx.store.query("SELECT code, name FROM places WHERE level = 0")})
 
 
 def readable_countries(ctx: Ctx) -> set[str]:
