@@ -390,3 +390,94 @@ def test_the_audit_page_filters_and_the_roles_page_names_the_rules(admin, bearer
     assert "editor-nga" in next(r for r in roles["data"] if r["role"] == "editor")["users"]
     assert {"administer", "publish", "manage-tokens"} <= {r["action"] for r in roles["rules"]}
     assert 'data-role="viewer"' in admin.client.get("/admin/roles").text
+
+
+# ---- the library verbs under the routes, on both backends --------------------------------------------------------
+
+@pytest.fixture
+def loaded(any_store, tmp_path):
+    from dtm_rows import NGA, TCD, api_rows, write_csv, write_json
+    from passage.ingest import import_files
+
+    files = [write_csv(tmp_path / "nga.csv", api_rows("NGA", NGA)), write_json(tmp_path / "tcd.json", api_rows("TCD", TCD))]
+    result = import_files(any_store, "dtm", files, user="test")
+    assert result.status == "committed", result.report.findings
+    return any_store, result.import_id
+
+
+def test_withdrawing_releases_and_unpublishing_a_country(loaded):
+    from passage.access import readable
+    from passage.auth import PUBLIC, Principal, audit_entries
+    from passage.errors import Forbidden, NotFound
+    from passage.releases import dataset_countries, get_dataset, publish, unpublish, withdraw
+
+    store, _ = loaded
+    ds = get_dataset(store, "dtm_idps")
+
+    def public_countries() -> set[str]:
+        return set(readable(store, PUBLIC, ds).admin0_pcode.to_pyarrow().to_pylist())
+
+    assert public_countries() == set()
+    first, second = publish(store, "dtm_idps", "NGA"), publish(store, "dtm_idps", "NGA")
+    publish(store, "dtm_idps", "TCD")
+    assert public_countries() == {"NGA", "TCD"}
+    assert withdraw(store, second)["release_id"] == second
+    assert public_countries() == {"NGA", "TCD"}  # the first release still shows Nigeria
+    countries = {c["country_code"]: c for c in dataset_countries(store, "dtm_idps")}
+    assert countries["NGA"]["releases"] == 1 and countries["NGA"]["records"] > 0 and countries["TCD"]["releases"] == 1
+    with pytest.raises(NotFound):
+        withdraw(store, second)
+
+    assert unpublish(store, "dtm_idps", "NGA") == 1
+    assert public_countries() == {"TCD"}
+    with pytest.raises(NotFound) as none:
+        unpublish(store, "dtm_idps", "NGA")
+    assert none.value.code == "release.none"
+    # Editors of the whole country unpublish it; no one else but admins.
+    with pytest.raises(Forbidden):
+        unpublish(store, "dtm_idps", "TCD", principal=Principal("ed-nga", "editor", {"NGA"}))
+    assert unpublish(store, "dtm_idps", "TCD", principal=Principal("ed-tcd", "editor", {"TCD"})) == 1
+    assert public_countries() == set()
+    withdrawn = audit_entries(store, action="release.withdraw")
+    assert [(e["user_name"], e["target"]) for e in withdrawn] == [
+        ("ed-tcd", "dtm_idps/TCD"), ("operator", "dtm_idps/NGA"), ("operator", "dtm_idps/NGA")]
+    assert {e["detail"]["release_id"] for e in withdrawn[1:]} == {first, second}
+
+
+def test_one_import_as_its_readers_may_see_it(loaded):
+    from passage.access import read_import
+    from passage.auth import OPERATOR, Principal
+    from passage.errors import Forbidden, NotFound
+
+    store, import_id = loaded
+    item = read_import(store, OPERATOR, import_id)
+    assert (item["status"], item["user_name"]) == ("committed", "test")
+    assert [f["name"] for f in item["file_list"]] == ["nga.csv", "tcd.json"] and item["held"] == []
+    # Its records lie in Nigeria and Chad: an editor of both reads it, an editor of one does not.
+    assert read_import(store, Principal("both", "editor", {"NGA", "TCD"}), import_id)["import_id"] == import_id
+    with pytest.raises(NotFound):
+        read_import(store, Principal("ed-nga", "editor", {"NGA"}), import_id)
+    with pytest.raises(Forbidden):
+        read_import(store, Principal("view", "viewer", {"NGA"}), import_id)
+    with pytest.raises(NotFound):
+        read_import(store, OPERATOR, import_id + 1000)
+
+
+def test_every_token_listed_for_admins_only(store):
+    from passage.auth import Principal, add_user, all_tokens, create_token, revoke_token
+    from passage.errors import Forbidden, UsageError
+
+    add_user(store, "amina", PASSWORD, "viewer", ["NGA"])
+    add_user(store, "bola", PASSWORD, "editor", ["TCD"])
+    a, _ = create_token(store, "amina", "laptop")
+    b, _ = create_token(store, "bola", "sync")
+    revoke_token(store, "bola", b)
+    assert {(t["user_name"], t["token_id"], t["status"]) for t in all_tokens(store)} == {
+        ("amina", a, "active"), ("bola", b, "revoked")}
+    assert [t["token_id"] for t in all_tokens(store, status="active")] == [a]
+    assert [t["token_id"] for t in all_tokens(store, user_name="bola")] == [b]
+    assert not any("hash" in k for t in all_tokens(store) for k in t)
+    with pytest.raises(Forbidden):
+        all_tokens(store, principal=Principal("bola", "editor", {"TCD"}))
+    with pytest.raises(UsageError):
+        all_tokens(store, status="lost")
