@@ -481,3 +481,26 @@ def test_every_token_listed_for_admins_only(store):
         all_tokens(store, principal=Principal("bola", "editor", {"TCD"}))
     with pytest.raises(UsageError):
         all_tokens(store, status="lost")
+
+
+def test_the_cli_unpublishes_and_withdraws_with_the_same_verbs(store_path, tmp_path):
+    from cli_run import passage_cli
+    from dtm_rows import NGA, TCD, api_rows, write_csv, write_json
+    from passage.ingest import import_files
+    from passage.releases import publish, releases
+    from passage.store import open_store
+
+    with open_store(str(store_path)) as store:
+        files = [write_csv(tmp_path / "nga.csv", api_rows("NGA", NGA)),
+                 write_json(tmp_path / "tcd.json", api_rows("TCD", TCD))]
+        assert import_files(store, "dtm", files, user="test").status == "committed"
+        publish(store, "dtm_idps", "NGA")
+        tcd = publish(store, "dtm_idps", "TCD")
+    r = passage_cli("--db", store_path, "datasets", "withdraw", tcd)
+    assert r.returncode == 0 and r.stdout.strip() == f"release {tcd} withdrawn: dtm_idps for TCD"
+    r = passage_cli("--db", store_path, "datasets", "unpublish", "dtm_idps", "--country", "tcd")
+    assert r.returncode != 0 and "has no release for 'TCD'" in r.stderr
+    r = passage_cli("--db", store_path, "datasets", "unpublish", "dtm_idps", "--country", "nga")
+    assert r.returncode == 0 and "(1 release withdrawn)" in r.stdout
+    with open_store(str(store_path)) as store:
+        assert releases(store) == []

@@ -541,6 +541,41 @@ def datasets_visibility(ctx, name: str, visibility: str) -> None:
     click.echo(f"{name} is {visibility}")
 
 
+@datasets.command("unpublish")
+@click.argument("name")
+@click.option("--country", "countries", multiple=True, required=True, help="ISO 3166 alpha-3 code (repeatable).")
+@pass_ctx
+def datasets_unpublish(ctx, name: str, countries: tuple[str, ...]) -> None:
+    """Withdraw every release of a dataset for countries: readers without edit rights no longer see their
+    records until they are published again (each withdrawal is audited as release.withdraw).
+
+    \b
+    Example:
+      passage datasets unpublish dtm_idps --country TCD
+    """
+    from passage.releases import unpublish
+
+    for iso3 in countries:
+        n = unpublish(ctx.store, name, iso3.upper(), principal=ctx.principal)
+        click.echo(f"{name} unpublished for {iso3.upper()} ({n} release{'' if n == 1 else 's'} withdrawn)")
+
+
+@datasets.command("withdraw")
+@click.argument("release_id", type=int)
+@pass_ctx
+def datasets_withdraw(ctx, release_id: int) -> None:
+    """Withdraw one release: readers see its country as the release before it showed it, or not at all.
+
+    \b
+    Example:
+      passage datasets withdraw 42
+    """
+    from passage.releases import withdraw
+
+    r = withdraw(ctx.store, release_id, principal=ctx.principal)
+    click.echo(f"release {release_id} withdrawn: {r['dataset']} for {r['country_code']}")
+
+
 @main.command("publish")
 @click.argument("dataset")
 @click.option("--country", "countries", multiple=True, required=True, help="ISO 3166 alpha-3 code (repeatable).")
