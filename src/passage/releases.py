@@ -201,9 +201,13 @@ def dataset_countries(store: Store, name: str) -> list[dict[str, Any]]:
     counts cover unpublished records."""
     ds = get_dataset(store, name)
     counts: dict[str, int] = {}
-    if store.table_exists(ds.form):
-        counts = dict(store.query(f'SELECT "{ds.country_field}", count(*) FROM {ds.form} WHERE _current AND NOT '
-                                  f'_deleted AND "{ds.country_field}" IS NOT NULL GROUP BY 1', []))
+    try:
+        country = ds.country_field
+    except UsageError:  # a dataset that names no country field: its releases only
+        country = None
+    if country and store.table_exists(ds.form):
+        counts = dict(store.query(f'SELECT "{country}", count(*) FROM {ds.form} WHERE _current AND NOT '
+                                  f'_deleted AND "{country}" IS NOT NULL GROUP BY 1', []))
     released = {c: (n, last) for c, n, last in store.query(
         "SELECT country_code, count(*), max(published_at) FROM releases WHERE dataset = ? GROUP BY country_code",
         [name])}
