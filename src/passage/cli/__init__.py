@@ -158,6 +158,7 @@ def main(ctx: click.Context, db: str | None, archive: Path | None, config: Path 
 
 
 from passage.cli import (
+    backup,  # noqa: F401  (registers `backup`, `restore` and `copy`)
     commands,  # noqa: F401  (registers the commands)
     documents,  # noqa: F401
     migrate,  # noqa: F401  (registers `migrate`)
