@@ -4,16 +4,16 @@ Everything starts from `passage.access.readable` (through `query.filtered`), so 
 is over the rows this reader may see, and nothing else. A view is the state of a records page, and lives in
 the URL's query string, Datasette-style, so a view can be shared and downloaded as it is:
 
-    admin1_pcode=NG008            a column equals a value (also `col__exact=`)
-    num_present_idp_ind__gte=100  ranges on numbers and dates: __gte, __lte; __ne, __contains, __isnull=1
-    _sort=round_number            sorting (`_sort_desc=` for descending), then by record id
-    _facet=admin1_name            a facet: the column's top values with counts (repeatable)
-    _col=admin1_name              the columns shown, in order (repeatable; default: every field)
+    district=Konduga              a column equals a value (also `col__exact=`)
+    households__gte=100           ranges on numbers and dates: __gte, __lte; __ne, __contains, __isnull=1
+    _sort=visit_date              sorting (`_sort_desc=` for descending), then by record id
+    _facet=district               a facet: the column's top values with counts (repeatable)
+    _col=district                 the columns shown, in order (repeatable; default: every field)
     _page=2 _size=50              a page of rows
     country= place= level= round= date_from= date_to=   the dataset's own filters (`query.RecordFilter`)
 
     from passage import explore
-    view = explore.parse_view(store, ds, [("admin0_pcode", "NGA"), ("_facet", "round_number")], principal)
+    view = explore.parse_view(store, ds, [("households__gte", "100"), ("_facet", "district")], principal)
     result = explore.run(store, principal, ds, view)
     result.total, result.facets[0].values[:3], result.rows[:2]
 
@@ -127,7 +127,7 @@ class Filter:
         return self.column if self.op == "exact" else f"{self.column}__{self.op}"
 
     def describe(self, labels: dict[str, str] | None = None) -> str:
-        """In plain words: `Admin 1 name = Borno`, `IDPs present ≥ 1000`, `Round is empty`."""
+        """In plain words: `Admin 1 name = Borno`, `Households ≥ 1000`, `Round is empty`."""
         label = (labels or {}).get(self.column, self.column)
         if self.op == "isnull":
             return f"{label} is empty"
