@@ -91,6 +91,19 @@ def test_autosave_survives_a_reload_and_leaving_the_page(open_context, portal):
     page.reload()  # and it is on the server, not only in this browser
     expect(page.locator("textarea[name=q_highlights]")).to_have_value("Typed just before leaving")
     expect(page.locator("textarea[name=q_comments]")).to_have_value("Autosaved while typing")
+    # the portal out of reach: the answer stays in the browser and comes back, then reaches the server
+    page.route("**/autosave", lambda route: route.abort())
+    page.fill("textarea[name=q_comments]", "Typed while offline")
+    expect(status).to_have_attribute("data-state", "error", timeout=WAIT_MS)
+    expect(status).to_contain_text("could not be reached")
+    page.reload()
+    expect(page.locator("textarea[name=q_comments]")).to_have_value("Typed while offline")
+    expect(page.locator("#questionnaire")).to_have_attribute("data-restored", "true")  # from this browser
+    page.unroute("**/autosave")
+    page.fill("textarea[name=q_comments]", "Typed while offline, then online")
+    expect(status).to_have_attribute("data-state", "saved", timeout=WAIT_MS)
+    page.reload()
+    expect(page.locator("textarea[name=q_comments]")).to_have_value("Typed while offline, then online")
 
 
 def test_submit_without_saving_then_the_approver_bulk_approves(browser, open_context, portal):

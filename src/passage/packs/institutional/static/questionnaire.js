@@ -17,7 +17,7 @@
   function questionnaire(form) {
     var status = document.getElementById("autosave-status");
     var token = (form.querySelector("input[name=csrf_token]") || {}).value || "";
-    var storeKey = "passage:" + form.dataset.autosaveUrl;
+    var storeKey = "passage:" + (form.dataset.user || "") + ":" + form.dataset.autosaveUrl;  // per user and page
     var dirty = false, timer = null, relevantTimer = null, leaving = false, running = false;
 
     function say(text, kind) {
@@ -67,6 +67,7 @@
         else el.value = values.length ? values[0] : "";
       });
       dirty = true;
+      form.dataset.restored = "true";
       say(form.dataset.msgRestored, "restored");
       refresh();
       schedule();
