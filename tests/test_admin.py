@@ -49,6 +49,12 @@ def admin(portal) -> Session:
 
 
 @pytest.fixture(scope="module")
+def readers(portal) -> dict[str | None, httpx.Client]:
+    """Signed in once per module: the readers refused, and the public (None)."""
+    return {name: portal.client(name) for name in (*READERS_REFUSED, None)}
+
+
+@pytest.fixture(scope="module")
 def bearer(portal, admin) -> httpx.Client:
     """The admin's API token, as scripts use it."""
     r = admin.api("POST", "/api/v1/admin/users/admin/tokens", {"name": "admin-script"})
@@ -101,20 +107,20 @@ def test_the_admin_menu_leads_to_an_index_linking_every_admin_page(admin, portal
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_admin_pages_answer_admins_only(admin, portal, path):
+def test_admin_pages_answer_admins_only(admin, readers, path):
     assert admin.client.get(path).status_code == 200
     for reader in READERS_REFUSED:
-        assert portal.client(reader).get(path).status_code == 403, reader
-    assert portal.client().get(path).status_code == 401
+        assert readers[reader].get(path).status_code == 403, reader
+    assert readers[None].get(path).status_code == 401
 
 
 @pytest.mark.parametrize("path", API_READS)
-def test_admin_api_reads_answer_admins_only(admin, bearer, portal, path):
+def test_admin_api_reads_answer_admins_only(admin, bearer, readers, path):
     assert bearer.get(path).status_code == 200
     assert admin.client.get(path).status_code == 200  # a session cookie reads without CSRF
     for reader in READERS_REFUSED:
-        assert error_of(portal.client(reader).get(path), 403)["code"] == "forbidden"
-    assert error_of(portal.client().get(path), 401)["code"] == "auth.required"
+        assert error_of(readers[reader].get(path), 403)["code"] == "forbidden"
+    assert error_of(readers[None].get(path), 401)["code"] == "auth.required"
 
 
 def test_the_api_routes_are_documented_under_the_admin_tag(portal):
