@@ -33,6 +33,7 @@ Semantics follow XPath 1.0 as used by ODK, with these deliberate choices:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -352,7 +353,25 @@ def _f_regex(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
                 p.expr,
                 pos[1],
             )
-    return _Val(f"regexp_full_match({_as_str(a[0])}, {_as_str(pattern)})", _BOOLEAN)
+        problem = _re2_error(pattern.literal)
+        if problem:
+            raise ExpressionError(f"the regex is not valid: {problem}", p.expr, pos[1])
+        return _Val(f"regexp_full_match({_as_str(a[0])}, {_as_str(pattern)})", _BOOLEAN)
+    # A pattern read from a field may be no regex at all: it matches nothing rather than failing the check.
+    return _Val(f"TRY(regexp_full_match({_as_str(a[0])}, {_as_str(pattern)}))", _BOOLEAN)
+
+
+@functools.lru_cache(maxsize=1024)
+def _re2_error(pattern: str) -> str | None:
+    """Why RE2 (DuckDB's regex engine) refuses a pattern, or None: a literal it refuses would fail the whole
+    validation query when it runs."""
+    import duckdb
+
+    try:
+        duckdb.connect(":memory:").execute("SELECT regexp_full_match('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).split(": ", 1)[-1][:200]
+    return None
 
 
 def _f_string_length(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
