@@ -101,6 +101,11 @@ def test_a_command_without_a_route_says_exactly_what_to_do(served):
         "`passage datasets list`: stop the portal (Ctrl+C where it runs) and run this again, or use PostgreSQL "
         "for many processes (docs/operations.md).")
     assert LOCK_TEXT not in done.stdout + done.stderr
+    migrate = cli(folder, "migrate", "--status")  # opens the store by itself, and is told the same
+    assert migrate.returncode == 1 and "Its API has no route for `passage migrate`" in migrate.stderr
+    again = cli(folder, "serve", "--port", str(free_port()))
+    assert again.returncode == 1
+    assert f"holds passage.duckdb. Open it at {url}/, or stop it" in again.stderr and LOCK_TEXT not in again.stderr
 
 
 def test_without_a_token_the_command_is_shown_with_the_token_form(served):

@@ -30,10 +30,10 @@ def migrate_command(ctx, dry_run: bool, show_status: bool) -> None:
       passage migrate --dry-run
       passage --user admin migrate
     """
-    from passage.store import open_store
+    from passage.cli.remote import opened_here
     from passage.store.migrations import migrate, status
 
-    with open_store(ctx.db, ctx.settings, migrating=True) as store:
+    with opened_here(ctx, migrating=True) as store:
         if show_status:
             levels = status(store)
             rows = []

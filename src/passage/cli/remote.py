@@ -58,6 +58,20 @@ def save_token(db: str | Path, secret: str) -> Path:
     return out
 
 
+def opened_here(state: Any, **options: Any) -> Any:
+    """The store opened by this process itself (`passage migrate`): a portal holding it is told as any command's
+    missing route is."""
+    from passage.store import open_store
+    from passage.store.duckdb import StoreLocked
+
+    if state.url:
+        raise ThroughPortal(click.get_current_context(silent=True))
+    try:
+        return open_store(state.db, state.settings, **options)
+    except StoreLocked as exc:
+        raise ThroughPortal(click.get_current_context(silent=True), exc) from None
+
+
 class ThroughPortal(Exception):
     """Raised where the CLI would open a store it cannot (or was told not to) use; `PassageGroup` runs the
     command through the portal instead (`run`)."""
@@ -472,6 +486,9 @@ def run(state: Any, through: ThroughPortal) -> None:
                          f"Wait for it to finish and run this again, or use PostgreSQL for many processes "
                          f"({OPERATIONS_DOC}).", code="store.locked")
     stop = "stop the portal (Ctrl+C where it runs) and run this again"
+    if name == "serve":
+        raise StoreError(f"{who} Open it at {url}/, or stop it (Ctrl+C where it runs) before serving the store "
+                         "again.", code="store.locked")
     command = COMMANDS.get(name)
     public = command is not None and command.anonymous(click_ctx.params, state)
     # A read without --user shows what the public sees, here as in the store itself: no token is sent.
