@@ -470,6 +470,8 @@ def measure(server: Server, targets: list[tuple[str, dict]], concurrency: int, a
 
 def _same_answers(endpoint: str, passage_body: bytes, datasette_body: bytes) -> bool:
     p, d = json.loads(passage_body), json.loads(datasette_body)
+    if not isinstance(d, list):  # Datasette answered an error (e.g. its SQL time limit)
+        return False
     if endpoint == "records":  # a page of 100 records each (Passage's by record id, SQLite's by rowid)
         return len(p["data"]) == len(d) == RECORDS_LIMIT
     if endpoint == "map":

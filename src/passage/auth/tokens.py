@@ -233,12 +233,15 @@ def token_principal(store, bearer_secret: str) -> Principal | None:
     return principal
 
 
-def kept_token_principal(store, bearer_secret: str) -> Principal | None:
-    """`token_principal`, reusing the principal of a token checked less than `PRINCIPAL_SECONDS` ago (and
-    not forgotten since: `forget_tokens`)."""
+def known_token_principal(store_url: str, bearer_secret: str) -> Principal | None:
+    """The principal of a token checked on the store at `store_url` less than `PRINCIPAL_SECONDS` ago (and not
+    forgotten since: `forget_tokens`), without asking the store; None when there is none."""
     if parse_token(bearer_secret) is None:
         return None
-    known = _known.get((store.url, _hash(bearer_secret.strip())))
-    if known is not None and known[1] > time.monotonic():
-        return known[0]
-    return token_principal(store, bearer_secret)
+    known = _known.get((store_url, _hash(bearer_secret.strip())))
+    return known[0] if known is not None and known[1] > time.monotonic() else None
+
+
+def kept_token_principal(store, bearer_secret: str) -> Principal | None:
+    """`token_principal`, reusing the principal of a token checked less than `PRINCIPAL_SECONDS` ago."""
+    return known_token_principal(store.url, bearer_secret) or token_principal(store, bearer_secret)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Upload
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictFloat, StrictInt, StrictStr
+from starlette.concurrency import run_in_threadpool
 
 from passage import auth, documents, query, releases
 from passage.access import readable_imports
@@ -31,11 +32,11 @@ from passage.places.gazetteer import find_places
 from passage.publish import formats
 from passage.records import read_history
 from passage.web import service
-from passage.web.context import Ctx, resolve
+from passage.web.context import Ctx, aresolve
 from passage.web.export_cache import download_response
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-Context = Annotated[Ctx, Depends(resolve)]
+Context = Annotated[Ctx, Depends(aresolve)]
 Fmt = Annotated[Literal["json", "csv"], Query(description="Response format")]
 
 
@@ -147,8 +148,7 @@ def kept_answer(endpoint: Callable[..., Response]) -> Callable[..., Response]:
     when the client already has it. Only for answers that depend on nothing but those: not for the caller's
     own account, tokens or history. Errors are raised, so never kept."""
 
-    @functools.wraps(endpoint)
-    def route(*args: Any, **kwargs: Any) -> Response:
+    def answer(*args: Any, **kwargs: Any) -> Response:
         ctx: Ctx = kwargs["ctx"]
         request: Request = kwargs["request"]
         portal = request.app.state.portal
@@ -162,9 +162,22 @@ def kept_answer(endpoint: Callable[..., Response]) -> Callable[..., Response]:
             etag = r.headers.get("etag", "")
             return Answer(r.status_code, bytes(r.body), tuple(r.raw_headers), etag)
 
-        answer = portal.responses.get_at(portal.generation.current(), (str(request.url), ctx.cache_key(), ctx.lang),
-                                         make)
-        return answer.response(request)
+        kept = portal.responses.get_at(portal.generation.current(), (str(request.url), ctx.cache_key(), ctx.lang),
+                                       make)
+        return kept.response(request)
+
+    @functools.wraps(endpoint)
+    async def route(*args: Any, **kwargs: Any) -> Response:
+        """A kept answer is sent from the event loop; anything else is made in a worker thread."""
+        ctx: Ctx = kwargs["ctx"]
+        request: Request = kwargs["request"]
+        portal = request.app.state.portal
+        gen = portal.generation.peek()
+        if gen is not None:
+            found, kept = portal.responses.peek(gen, (str(request.url), ctx.cache_key(), ctx.lang))
+            if found:
+                return kept.response(request)
+        return await run_in_threadpool(answer, *args, **kwargs)
 
     return route
 

@@ -58,6 +58,13 @@ class Generation:
                 self.reads += 1
             return self._value
 
+    def peek(self) -> int | None:
+        """The value when it needs no read (fresh and not marked changed), else None: for the event loop."""
+        value = self._value
+        if value is not None and not self._stale and time.monotonic() - self._at < self.seconds:
+            return value
+        return None
+
     def changed(self) -> None:
         """Something was committed in this process: the next `current()` reads the store again."""
         self._stale = True

@@ -132,6 +132,28 @@ def resolve(request: Request) -> Ctx:
     return ctx
 
 
+async def aresolve(request: Request) -> Ctx:
+    """`resolve` for the event loop: the public (no session cookie, no token) and a token checked moments ago
+    (`auth.tokens.known_token_principal`) are resolved in the loop; anything that needs the store in a
+    worker thread."""
+    header = request.headers.get("authorization", "")
+    lang = None
+    if header.lower().startswith("bearer "):
+        principal = auth.tokens.known_token_principal(request.app.state.portal.root.url, header[7:].strip())
+        if principal is not None:
+            lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+            ctx = Ctx(request, principal, csrf="", lang=lang, via_token=True)
+    elif SESSION_COOKIE not in request.cookies:
+        lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+        ctx = Ctx(request, auth.PUBLIC, csrf=request.cookies.get(CSRF_COOKIE) or "", lang=lang)
+    if lang is None:
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(resolve, request)
+    request.scope[USER_KEY] = ctx.principal.user_name
+    return ctx
+
+
 def _resolve(request: Request) -> Ctx:
     portal: Portal = request.app.state.portal
     store = portal.store()
