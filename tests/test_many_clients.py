@@ -67,6 +67,18 @@ def test_serve_records_its_url_and_pid_beside_the_store(served):
     assert (folder / "passage.duckdb.serving.json").stat().st_mode & 0o077 == 0
 
 
+def test_reads_through_the_portal_show_the_public_view_unless_an_admin_asks_for_all(served):
+    folder, _, _, _ = served
+    public = cli(folder, "indicators", "show", "idps_by_country")
+    assert public.returncode == 0, public.stderr
+    assert "published figures only" in public.stderr and "NGA" in public.stdout and "AFG" not in public.stdout
+    every = cli(folder, "--user", "admin", "indicators", "show", "idps_by_country", "--all")
+    assert every.returncode == 0, every.stderr
+    assert "AFG" in every.stdout
+    other = cli(folder, "--user", "editor-nga", "export", "dtm_idps")  # the token file is admin's
+    assert other.returncode == 2 and "the API token given is admin's" in other.stderr
+
+
 def test_users_disable_through_the_portal_then_the_user_cannot_sign_in(served):
     folder, url, _, accounts = served
     assert sign_in(url, "editor-tcd", accounts["editor-tcd"][2]) == 303

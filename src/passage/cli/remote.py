@@ -188,6 +188,12 @@ def _readers(params: dict, state: Any) -> bool:
     return not state.user and not params.get("all_")
 
 
+def _all_needs_admin(client: Client, p: dict, what: str) -> None:
+    """--all through the portal: the token's user must be an admin (who reads every row there)."""
+    if p.get("all_") and client.json("GET", "/api/v1/me").get("role") != "admin":
+        raise UsageError(f"--all shows unpublished {what} too: it needs an admin's token", code="usage.all_needs_admin")
+
+
 @remote("publish", "POST /api/v1/datasets/{name}/releases")
 def _publish(client: Client, p: dict, state: Any) -> None:
     for iso3 in p["countries"]:
@@ -247,8 +253,7 @@ def _log(client: Client, p: dict, state: Any) -> None:
 def _export(client: Client, p: dict, state: Any) -> None:
     from passage.cli.render import table
 
-    if p["all_"] and client.json("GET", "/api/v1/me").get("role") != "admin":
-        raise UsageError("--all shows unpublished rows too: it needs an admin's token", code="usage.all_needs_admin")
+    _all_needs_admin(client, p, "rows")
     if p["list_"] or not p["name"]:
         rows = client.json("GET", "/api/v1/exports")["data"]
         table(["name", "title"], [(r["name"], r["title"]) for r in rows])
@@ -272,6 +277,7 @@ def _export(client: Client, p: dict, state: Any) -> None:
 def _indicator(client: Client, p: dict, state: Any) -> None:
     from passage.cli.render import table
 
+    _all_needs_admin(client, p, "figures")
     found = {i["name"]: i for i in client.json("GET", "/api/v1/indicators")["data"]}
     if p["name"] not in found:
         raise NotFound(f"no indicator {p['name']!r} readable through the portal")
