@@ -42,6 +42,9 @@ __all__ = ["REPEAT_FUNCTIONS", "UNCHECKABLE", "ExpressionError", "Options", "Rep
            "referenced_fields", "to_sql", "to_sql_bool", "to_sql_typed"]
 
 
+MAX_DEPTH = 32  # parentheses nested deeper than this are refused
+
+
 class ExpressionError(ValueError):
     """An expression cannot be compiled; `position` is the character offset of the problem."""
 
@@ -397,7 +400,7 @@ def _f_concat(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
 
 
 def _f_round(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
-    places = f"CAST({_as_num(a[1])} AS INTEGER)" if len(a) > 1 else "0"
+    places = f"TRY_CAST({_as_num(a[1])} AS INTEGER)" if len(a) > 1 else "0"
     return _Val(f"round({_as_num(a[0])}, {places})", _NUMBER)
 
 
@@ -413,7 +416,7 @@ def _f_date(p: _Parser, a: list[_Val], pos: list[int]) -> _Val:
                 f"date() expects 'YYYY-MM-DD', got {v.literal!r}", p.expr, pos[0]
             ) from None
     if v.kind == _NUMBER:
-        return _Val(f"(DATE '1970-01-01' + CAST(floor({v.sql}) AS INTEGER))", _DATE)
+        return _Val(f"TRY(DATE '1970-01-01' + TRY_CAST(floor({v.sql}) AS INTEGER))", _DATE)  # NULL out of range
     return _Val(_as_date(v), _DATE)
 
 
@@ -451,12 +454,13 @@ _FUNCTIONS: dict[str, tuple[int, int | None, _Handler]] = {
     "ends-with": (2, 2, _simple("ends_with({0}, {1})", _BOOLEAN, _as_str)),
     "string": (1, 1, _simple("{0}", _STRING, _as_str)),
     "selected-at": (2, 2, lambda p, a, pos: _Val(
-        f"string_split(trim(coalesce({_as_str(a[0])}, '')), ' ')[CAST({_as_num(a[1])} AS INTEGER) + 1]", _STRING)),
+        f"TRY(string_split(trim(coalesce({_as_str(a[0])}, '')), ' ')[TRY_CAST({_as_num(a[1])} AS INTEGER) + 1])",
+        _STRING)),
     "jr:choice-name": (2, 2, lambda p, a, pos: p.choice_name(a, pos)),
     "position": (0, 1, lambda p, a, pos: p.position(pos)),  # handled in call()
     "substr": (2, 3, lambda p, a, pos: _Val(
-        f"substr(coalesce({_as_str(a[0])}, ''), CAST({_as_num(a[1])} AS INTEGER) + 1"
-        + (f", CAST({_as_num(a[2])} AS INTEGER) - CAST({_as_num(a[1])} AS INTEGER))" if len(a) > 2 else ")"),
+        f"TRY(substr(coalesce({_as_str(a[0])}, ''), TRY_CAST({_as_num(a[1])} AS INTEGER) + 1"
+        + (f", TRY_CAST({_as_num(a[2])} AS INTEGER) - TRY_CAST({_as_num(a[1])} AS INTEGER)))" if len(a) > 2 else "))"),
         _STRING)),
     "substring-before": (2, 2, lambda p, a, pos: _Val(
         f"(CASE WHEN strpos({_as_str(a[0])}, {_as_str(a[1])}) > 0 THEN "
@@ -543,7 +547,15 @@ class _Parser:
     def parse(self) -> _Val:
         if self.tok.kind == _EOF:
             raise self.error("empty expression", 0)
-        value = self.or_expr()
+        depth = 0
+        for t in self.tokens:  # a form's rule nests a few levels; hundreds would exhaust the parser's stack
+            depth += (t.kind == _LPAREN) - (t.kind == _RPAREN)
+            if depth > MAX_DEPTH:
+                raise self.error(f"parentheses nested more than {MAX_DEPTH} deep", t.pos)
+        try:
+            value = self.or_expr()
+        except RecursionError:  # e.g. a long chain of unary minus signs
+            raise self.error("the expression is nested too deeply", 0) from None
         t = self.tok
         if t.kind != _EOF:
             if t.kind == _RPAREN:
@@ -782,7 +794,7 @@ class _Parser:
         index = args[2][1]
         if index is None:  # a bare ${field} as the index: the current row's value
             index = self.column_of(args[2][0])
-        cell = f"list_extract((SELECT list({col} ORDER BY {order}) {source}), CAST({_as_num(index)} AS INTEGER))"
+        cell = f"list_extract((SELECT list({col} ORDER BY {order}) {source}), TRY_CAST({_as_num(index)} AS INTEGER))"
         return _typed(cell, scope.types.get(target))
 
     def column_of(self, tok: _Token) -> _Val:
