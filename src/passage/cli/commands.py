@@ -217,9 +217,10 @@ def import_cmd(ctx, kind: str, files: tuple[Path, ...], form_id: str | None, upd
         return
     from passage.ingest import import_files
 
+    store, principal = ctx.store, ctx.principal  # opened before the bar starts (a portal may run this instead)
     step = _progress(ctx, f"import {kind}")
     try:
-        result = import_files(ctx.store, kind, list(files), form_id=form_id, principal=ctx.principal, update=update,
+        result = import_files(store, kind, list(files), form_id=form_id, principal=principal, update=update,
                               progress=step, options={k: v for k, v in (("year", year), ("sheet", sheet)) if v is not None},
                               on_error=on_error)
     finally:
