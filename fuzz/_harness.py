@@ -50,7 +50,11 @@ with atheris.instrument_imports(include=["passage"]):
     import passage.ingest.files
     import passage.ingest.pipeline
     import passage.ingest.xlsform_data
-    import passage.ingest.xlsx  # noqa: F401
+    import passage.ingest.xlsx
+    import passage.documents.extract
+    import passage.packs.dtm.importer
+    import passage.places.boundaries
+    import passage.publish.hxl  # noqa: F401
 
 HANDLED = (PassageError,)
 
