@@ -122,6 +122,10 @@ def backup(store: Store, out: Path, *, principal: Any = None) -> Manifest:
             for f in files:
                 z.write(f["path"], f"files/{f['name']}")
         part.replace(out)
+        from passage.auth.audit import audit
+
+        audit(store, (principal or OPERATOR).user_name, "store.backup", target=out.name,
+              detail={"tables": len(tables), "files": len(files), "generation": gen})
         return Manifest(manifest)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,8 @@ or a session cookie with `X-CSRF-Token`), in the OpenAPI document under the `adm
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -527,6 +529,27 @@ def api_audit(ctx: Context, request: Request, user: Annotated[str | None, Query(
     _administer(ctx)
     return respond(request, {"data": auth.audit_entries(ctx.store, limit=limit, user_name=user, action=action,
                                                         before_id=before)})
+
+
+@api.get("/backup", responses={200: {"description": "The backup file (`passage backup`)",
+                                     "content": {"application/zip": {}}}})
+def api_backup(ctx: Context):
+    """A consistent snapshot of the whole store as one zip file, taken while the portal runs (`passage backup`:
+    tables as Parquet, archived files, a manifest with a sha256 for each). Admins only."""
+    import tempfile
+    from pathlib import Path
+
+    from starlette.background import BackgroundTask
+    from starlette.responses import FileResponse
+
+    from passage.store.backup import backup
+
+    _administer(ctx)
+    folder = Path(tempfile.mkdtemp(prefix="passage-backup-"))
+    name = f"passage-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.zip"
+    backup(ctx.store, folder / name, principal=ctx.principal)
+    return FileResponse(folder / name, media_type="application/zip", filename=name,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 router = APIRouter()
