@@ -26,3 +26,6 @@ ROLES = (_noop("admin"), _noop("editor"), _noop("viewer"), _noop("public"))
 SEVERITIES = (_noop("error"), _noop("warning"))
 IMPORT_STATUSES = (_noop("committed"), _noop("rejected"), _noop("unchanged"), _noop("failed"), _noop("running"))
 DOCUMENT_KINDS = (_noop("report"), _noop("map"), _noop("snapshot"), _noop("dataset-note"), _noop("other"))
+# The records pages' names of system columns (passage.explore.SYSTEM_LABELS).
+SYSTEM_COLUMNS = (_noop("Place"), _noop("Record id"), _noop("Version"), _noop("Recorded at"), _noop("Import"),
+                  _noop("File row"), _noop("File sheet"), _noop("User"), _noop("Warnings"))
