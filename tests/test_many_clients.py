@@ -144,6 +144,10 @@ def test_url_and_token_options_reach_the_portal_from_anywhere(served, tmp_path):
     assert log.returncode == 0, log.stderr
     assert "committed" in log.stdout
     assert not (tmp_path / "passage.duckdb").exists()
+    # a --url is never sent the store's own token file: it might be any server
+    untold = cli(folder, "--url", url, "log")
+    assert untold.returncode == 1 and f"Run this through it with an API token: passage --url {url} --token … log" \
+        in untold.stderr
     as_env = cli(tmp_path, "indicators", "show", "idps_by_country", env={"PASSAGE_URL": url})
     assert as_env.returncode == 0, as_env.stderr
     assert "NGA" in as_env.stdout

@@ -458,7 +458,9 @@ def _command_line(click_ctx: click.Context) -> str:
 
 
 def _token(state: Any) -> str | None:
-    if state.token:
+    """--token or $PASSAGE_TOKEN; else, for the portal that holds this store (never for another --url, which
+    must not be sent the store's own tokens), the store's token file or its demo's CLI token."""
+    if state.token or state.url:
         return state.token
     from passage.demo_portal import cli_token
 
