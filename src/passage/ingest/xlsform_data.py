@@ -106,6 +106,7 @@ import dataclasses
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -1118,9 +1119,15 @@ class XlsformDataImporter(Importer):
         with tempfile.TemporaryDirectory(prefix="passage-zip-") as tmp, zipfile.ZipFile(f.path) as z:
             for k, (member, level) in enumerate(plan):
                 target = Path(tmp) / f"{k}.csv"
-                with z.open(member) as src, target.open("wb") as dst:
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
+                try:
+                    with z.open(member) as src, target.open("wb") as dst:
+                        while chunk := src.read(1 << 20):
+                            dst.write(chunk)
+                except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+                    # a damaged member (bad CRC, broken deflate stream), an unknown compression, a password
+                    report.add(Finding("file-unreadable", f"the zip's member cannot be read ({type(exc).__name__})",
+                                       file=f.name, sheet=member))
+                    break
                 total += self._stage_csv(eng, f, report, level, member, target)
                 if not report.ok:
                     break
