@@ -104,6 +104,19 @@ def test_publish_through_the_portal_and_export_shows_what_the_public_sees(served
     assert releases[0]["note"] == "from a second terminal" and releases[0]["published_by"] == "admin"
 
 
+def test_import_through_the_portal_loads_or_reports_as_in_the_store(served, tmp_path):
+    from dtm_rows import NGA, api_rows, write_csv
+
+    folder, _, _, _ = served
+    rows = api_rows("NGA", NGA)
+    rows[3]["numPresentIdpInd"] = "about 300"
+    bad = cli(folder, "import", "dtm", write_csv(tmp_path / "bad.csv", rows), "--report", tmp_path / "report.json")
+    assert bad.returncode == 1 and "type-integer" in bad.stderr and "nothing was imported" in bad.stderr
+    assert any(f["code"] == "type-integer" and f["row"] == 6
+               for f in json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["findings"])
+    assert "through its API" in bad.stderr and LOCK_TEXT not in bad.stderr
+
+
 def test_a_command_without_a_route_says_exactly_what_to_do(served):
     folder, url, proc, _ = served
     done = cli(folder, "datasets", "list")

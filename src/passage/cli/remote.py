@@ -217,6 +217,8 @@ def _import(client: Client, p: dict, state: Any) -> None:
             "kind": p["kind"], "form": p["form_id"], "update": "true" if p["update"] else None,
             "on_error": p["on_error"], "sheet": p["sheet"]}, file=("file", Path(path)), ok=(422,))
         r = json.loads(body)
+        if "status" not in r:  # a request the API refused before importing (its error body)
+            raise _error(422, body)
         findings += r["report"]["findings"]
         if r["status"] == "unchanged":
             click.echo(f"{Path(path).name}: unchanged: the same file was imported already (import "
