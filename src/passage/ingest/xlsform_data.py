@@ -111,8 +111,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import duckdb
+import lxml.etree
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
@@ -364,6 +366,10 @@ def _merged_ranges(path: Path, ws: Any) -> list[str]:
                     found.append(ref)
             tail = buf[-512:]
     return found
+
+
+# What reading a damaged workbook's parts raises (a bad CRC, a broken deflate stream, XML that does not parse).
+_PART_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, ElementTree.ParseError, lxml.etree.XMLSyntaxError)
 
 
 class XlsformDataImporter(Importer):
@@ -1140,6 +1146,7 @@ class XlsformDataImporter(Importer):
         if wb is None:
             return 0
         total = 0
+        sheet: str | None = None  # the sheet being read
         try:
             sheets = wb.worksheets
             if not sheets:
@@ -1207,7 +1214,11 @@ class XlsformDataImporter(Importer):
                             )
                         )
             for ws, level in plan:
+                sheet = ws.title
                 total += self._stage_sheet(eng, f, ws, level, report)
+        except _PART_UNREADABLE as exc:  # openpyxl reads a sheet's XML only as its rows are asked for
+            report.add(Finding("file-unreadable", f"a part of the workbook cannot be read ({type(exc).__name__})",
+                               file=f.name, sheet=sheet))
         finally:
             wb.close()
         return total
