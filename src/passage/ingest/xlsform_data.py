@@ -123,7 +123,7 @@ from passage.findings import WARNING, Finding, Report
 from passage.forms import Field, Form
 from passage.forms.expr import ExpressionError, referenced_fields
 from passage.ingest import csvfile
-from passage.ingest.files import SourceFile
+from passage.ingest.files import SourceFile, disk_full
 from passage.ingest.importer import Importer
 from passage.ingest.xlsx import open_workbook
 
@@ -369,7 +369,8 @@ def _merged_ranges(path: Path, ws: Any) -> list[str]:
 
 
 # What reading a damaged workbook's parts raises (a bad CRC, a broken deflate stream, XML that does not parse).
-_PART_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, ElementTree.ParseError, lxml.etree.XMLSyntaxError)
+_PART_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ElementTree.ParseError,
+                    lxml.etree.XMLSyntaxError)
 
 
 class XlsformDataImporter(Importer):
@@ -1129,8 +1130,11 @@ class XlsformDataImporter(Importer):
                     with z.open(member) as src, target.open("wb") as dst:
                         while chunk := src.read(1 << 20):
                             dst.write(chunk)
-                except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-                    # a damaged member (bad CRC, broken deflate stream), an unknown compression, a password
+                except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
+                    # a damaged member (bad CRC, broken deflate stream, an offset beyond the file), an unknown
+                    # compression, a password; a full disk is no fault of the file
+                    if disk_full(exc) is not None:
+                        raise
                     report.add(Finding("file-unreadable", f"the zip's member cannot be read ({type(exc).__name__})",
                                        file=f.name, sheet=member))
                     break
