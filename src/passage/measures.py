@@ -392,14 +392,14 @@ def _expr_sql(expression: str, schema: ibis.Schema, dialect: str) -> str:
         return sql
 
     def split(node: exp.Expression) -> exp.Expression:  # DuckDB's string_split is string_to_array here
-        if isinstance(node, exp.Split):
+        if isinstance(node, exp.Split) and dialect == "postgres":  # (Spark's split: sqlglot writes it)
             return exp.Anonymous(this="string_to_array", expressions=[node.this, node.expression])
         if isinstance(node, exp.RegexpFullMatch):  # regex() matches the whole text: ~ against the anchored pattern
             anchored = exp.Concat(expressions=[exp.Literal.string("^(?:"), node.expression, exp.Literal.string(")$")])
             return exp.RegexpLike(this=node.this, expression=exp.Paren(this=anchored))
         return node
 
-    return sqlglot.parse_one(sql, read="duckdb").transform(split).sql(dialect="postgres")
+    return sqlglot.parse_one(sql, read="duckdb").transform(split).sql(dialect=dialect)
 
 
 def _expressions(m: Measure) -> list[str]:
@@ -421,7 +421,7 @@ def _with_expressions(store: Store, t: ibis.Table, expressions: list[str]) -> tu
     """The table with one boolean column per XLSForm expression (`_expr_0`, ...), computed in SQL."""
     if not expressions:
         return t, {}
-    dialect = "duckdb" if store.dialect == "duckdb" else "postgres"
+    dialect = {"duckdb": "duckdb", "spark": "pyspark"}.get(store.dialect, "postgres")
     names = {e: f"_expr_{i}" for i, e in enumerate(expressions)}
     cols = ", ".join(f'{_expr_sql(e, t.schema(), dialect)} AS "{n}"' for e, n in names.items())
     inner = ibis.to_sql(t, dialect=dialect)

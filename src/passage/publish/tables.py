@@ -196,7 +196,8 @@ def _readable_repeat(store: Store, form: Any, repeat: str, source: Any) -> Any:
 def _sql(store: Store, table: Any) -> str:
     import ibis
 
-    return str(ibis.to_sql(table, dialect="duckdb" if store.dialect == "duckdb" else "postgres"))
+    # The store's own SQL: DuckDB's, or PostgreSQL's (a Spark snapshot reads DuckDB's: engines/spark.py)
+    return str(ibis.to_sql(table, dialect="postgres" if store.dialect == "postgres" else "duckdb"))
 
 
 def readable_names(store: Store, principal: Any) -> list[tuple[str, str]]:
