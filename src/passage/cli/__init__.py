@@ -26,6 +26,7 @@ class Ctx:
         self._settings: Settings | None = None
         self._store = None
         self._principal = None
+        self.engine, self.snapshot = "store", None  # --engine, --snapshot (cli/engine.py)
 
     def given(self, options: dict[str, tuple[str, Any]]) -> None:
         """A command's own options for settings keys ({"server.port": ("--port", 8080)}), before settings are read."""
@@ -53,6 +54,11 @@ class Ctx:
 
             if self.url:
                 raise ThroughPortal(click.get_current_context(silent=True))
+            if self.engine != "store":  # --engine spark: a snapshot, read-only (cli/engine.py)
+                from passage.cli.engine import engine_store
+
+                self._store = engine_store(self)
+                return self._store
             try:
                 self._store = open_store(self.db, self.settings)
             except StoreLocked as exc:
@@ -137,11 +143,16 @@ class PassageGroup(click.Group):
 @click.option("--token", default=None, envvar="PASSAGE_TOKEN",
               help="API token for commands run through a portal ($PASSAGE_TOKEN; default: the store's token file, "
                    "`passage users tokens create USER --name cli --save`).")
+@click.option("--engine", type=click.Choice(["store", "spark"]), default="store", envvar="PASSAGE_ENGINE",
+              show_default=True, help="Where measures and exports run: the store itself, or Spark over a Parquet "
+                                      "snapshot of it (--snapshot; read-only; docs/scale-out.md).")
+@click.option("--snapshot", default=None, envvar="PASSAGE_SNAPSHOT",
+              help="With --engine spark: the folder `passage snapshot -o DIR` wrote (a path or a URL Spark reads).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.version_option(package_name="passage")
 @click.pass_context
 def main(ctx: click.Context, db: str | None, archive: Path | None, config: Path | None, user: str | None,
-         url: str | None, token: str | None, quiet: bool) -> None:
+         url: str | None, token: str | None, engine: str, snapshot: str | None, quiet: bool) -> None:
     """Passage: data on human mobility and displacement.
 
     \b
@@ -153,6 +164,7 @@ def main(ctx: click.Context, db: str | None, archive: Path | None, config: Path 
       passage packs list                            # the installed packs: their commands are listed below
     """
     state = Ctx(db, user, quiet, archive=archive, config=config, url=url, token=token)
+    state.engine, state.snapshot = engine, snapshot
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -167,6 +179,7 @@ from passage.cli import (
     settings,  # noqa: F401  (registers `settings`)
     users,  # noqa: F401  (registers `users` and `audit`)
 )
+from passage.cli import engine as engine_cli  # noqa: F401  (registers `snapshot`)
 from passage.plugins import manager
 
 manager().hook.cli(main=main)  # every installed pack adds its commands and groups

@@ -15,8 +15,9 @@ ENGINES = ("store", "spark")
 
 
 def open_engine(engine: str, snapshot: str | Path | None, settings: Settings = DEFAULTS, *,
-                session: Any = None) -> Store:
-    """A read-only store over `snapshot` on `engine` ("spark"); `session` reuses a SparkSession."""
+                session: Any = None, master: str | None = "local[2]") -> Store:
+    """A read-only store over `snapshot` on `engine` ("spark"): on `session` (a SparkSession, kept open), else
+    on a session of its own on `master` (None: spark-submit's), stopped when the store is closed."""
     if engine != "spark":
         raise UsageError(f"unknown engine {engine!r} (have: {', '.join(ENGINES)})", code="usage.engine")
     if not snapshot:
@@ -24,7 +25,7 @@ def open_engine(engine: str, snapshot: str | Path | None, settings: Settings = D
                          "`passage snapshot -o DIR`)", code="usage.engine")
     from passage.engines.spark import SparkStore
 
-    return SparkStore(snapshot, session, settings=settings)
+    return SparkStore(snapshot, session, settings=settings, master=master)
 
 
 __all__ = ["ENGINES", "open_engine"]

@@ -85,11 +85,14 @@ class SparkStore(Store):
 
     dialect = "spark"
 
-    def __init__(self, snapshot: str | Path, session: Any = None, *, settings: Settings = DEFAULTS):
+    def __init__(self, snapshot: str | Path, session: Any = None, *, settings: Settings = DEFAULTS,
+                 master: str | None = "local[2]"):
+        """`session`: a SparkSession to use (kept open on close); else one of its own on `master` (stopped on
+        close; None: the master spark-submit gave)."""
         self.url = str(snapshot).rstrip("/")
         self.settings = settings
         self._owns_session = session is None
-        self.session = session if session is not None else spark_session()
+        self.session = session if session is not None else spark_session(master)
         self.manifest = read_manifest(self._read_text(f"{self.url}/{MANIFEST}"), self.url)
         self._ibis: Any = None
         self._types: dict[str, list[list[str]]] = {}
