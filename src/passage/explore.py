@@ -415,8 +415,8 @@ def run(store: Store, principal: Any, ds: Dataset, view: View, *, lang: str = "e
     by_name = {c.name: c for c in cols}
     t = apply(filtered(store, principal, ds, view.record_filter()), view, by_name)
     total = t.count().to_pyarrow().as_py()
-    shown_names = list(view.shown) or [n for n in (default_shown or [c.name for c in cols if not c.system])
-                                      if n in by_name]
+    default_shown = default_shown or ds.metadata.get("columns") or [c.name for c in cols if not c.system]
+    shown_names = list(view.shown) or [n for n in default_shown if n in by_name]
     shown = [by_name[n] for n in shown_names]
     keep = list(dict.fromkeys([*shown_names, "_record_id", "_place_code"]))
     order = []

@@ -164,6 +164,9 @@ class Dataset(Section):
     map: CountryMap | None = Field(None, description="The country page's map; the first dataset in pack order "
                                                      "that has one makes the portal's country pages.")
     series: Series | None = Field(None, description="The country page's chart over rounds.")
+    columns: Names = Field(default_factory=list, description="The fields a records page shows by default, in "
+                                                             "order, key figures first (else every field); "
+                                                             "readers may choose others.")
     country_page: Text | None = Field(None, description="The pack's own page about a country, with `{code}` "
                                                         "for its code (else the portal's country page).")
 
