@@ -133,6 +133,19 @@ def test_a_command_without_a_route_says_exactly_what_to_do(served):
     assert f"holds passage.duckdb. Open it at {url}/, or stop it" in again.stderr and LOCK_TEXT not in again.stderr
 
 
+def test_a_backup_while_the_portal_runs(served, tmp_path):
+    from passage.store import open_store
+    from passage.store.backup import restore
+
+    folder, url, _, _ = served
+    done = cli(folder, "backup", "-o", tmp_path / "running.zip")
+    assert done.returncode == 0, done.stderr
+    assert f"through the portal at {url}" in done.stdout and LOCK_TEXT not in done.stdout + done.stderr
+    manifest = restore(tmp_path / "running.zip", str(tmp_path / "restored.duckdb"))
+    with open_store(str(tmp_path / "restored.duckdb")) as r:
+        assert r.scalar("SELECT count(*) FROM rec_dtm_idps") == manifest.tables["rec_dtm_idps"]["rows"] > 0
+
+
 def test_without_a_token_the_command_is_shown_with_the_token_form(served):
     folder, url, proc, _ = served
     saved = folder / "passage.duckdb.token"

@@ -11,7 +11,7 @@ from passage.cli import main
 pass_ctx = click.pass_obj
 
 
-def _said(manifest, what: str) -> str:
+def said(manifest, what: str) -> str:
     rows = sum(t["rows"] for t in manifest.data["tables"])
     return (f"{what}: {len(manifest.data['tables'])} tables, {rows:,} rows, {len(manifest.files)} archived files "
             f"(generation {manifest.data['store']['generation']}, from {manifest.data['store']['kind']})")
@@ -33,7 +33,7 @@ def backup_cmd(ctx, out: Path) -> None:
     """
     from passage.store.backup import backup
 
-    click.echo(_said(backup(ctx.store, out, principal=ctx.principal), f"wrote {out}"))
+    click.echo(said(backup(ctx.store, out, principal=ctx.principal), f"wrote {out}"))
 
 
 @main.command("restore")
@@ -52,7 +52,7 @@ def restore_cmd(ctx, backup_file: Path, target: str) -> None:
     """
     from passage.store.backup import restore
 
-    click.echo(_said(restore(backup_file, target, ctx.settings), f"restored {backup_file} into {target}"))
+    click.echo(said(restore(backup_file, target, ctx.settings), f"restored {backup_file} into {target}"))
 
 
 @main.command("copy")
@@ -71,4 +71,4 @@ def copy_cmd(ctx, target: str) -> None:
     from passage.store.backup import copy
 
     settings = ctx.settings.model_copy(update={"archive": None})  # the target's own: beside it, or ./passage.files
-    click.echo(_said(copy(ctx.store, target, settings, principal=ctx.principal), f"copied {ctx.db} to {target}"))
+    click.echo(said(copy(ctx.store, target, settings, principal=ctx.principal), f"copied {ctx.db} to {target}"))

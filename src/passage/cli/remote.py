@@ -275,6 +275,20 @@ def _export(client: Client, p: dict, state: Any) -> None:
         click.echo(f"{len(body)} bytes written to {p['output']} (through the portal at {client.url})", err=True)
 
 
+@remote("backup", "GET /api/v1/admin/backup")
+def _backup(client: Client, p: dict, state: Any) -> None:
+    """The portal takes the snapshot (it holds the store); the file is written here once complete."""
+    from passage.cli.backup import said
+    from passage.store.backup import read_manifest
+
+    _, _, body = client.call("GET", "/api/v1/admin/backup")
+    out = Path(p["out"])
+    part = out.with_name(out.name + ".part")
+    part.write_bytes(body)
+    part.replace(out)
+    click.echo(said(read_manifest(out), f"wrote {out} (through the portal at {client.url})"))
+
+
 @remote("indicators show", "GET /api/v1/indicators/{name}", "GET /api/v1/indicators", anonymous=_readers)
 def _indicator(client: Client, p: dict, state: Any) -> None:
     from passage.cli.render import table
