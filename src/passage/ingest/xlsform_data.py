@@ -299,7 +299,7 @@ def _kind_of(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
             return "xlsx"  # open_workbook says why it cannot be read
         if "xl/workbook.xml" not in names and any(n.lower().endswith(".csv") for n in names):
             return "csvzip"

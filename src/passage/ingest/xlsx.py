@@ -34,7 +34,7 @@ def check_workbook(path: Path, name: str | None = None, *, max_parts: int = MAX_
     try:
         with zipfile.ZipFile(path) as z:
             parts = z.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         return Finding("file-unreadable", f"not a readable .xlsx workbook ({type(exc).__name__})", file=name)
     if len(parts) > max_parts:
         return Finding("workbook-too-large", f"the workbook holds {len(parts)} parts, over the limit of {max_parts}",
