@@ -4,8 +4,9 @@
 SparkSession and answers what measures (`passage.measures`) and exports (`passage.publish.tables`) ask of a
 store, and nothing else:
 
-- `ibis()`: Ibis's PySpark backend over the session; each snapshot table is a temporary view of its name (a
-  form's view of current records also under its record table's name, `rec_<form>`);
+- `ibis()`: Ibis's PySpark backend over the session; each snapshot table is a temporary view of its name. A
+  form's record table (`rec_<form>`, every version) is not in a snapshot: a reader's view of published
+  releases needs it, so on Spark only every current record is read (admins' exports and measures);
 - `query` / `scalar` / `columns` / `arrow`: the store's portable SQL (DuckDB's spelling, `?` parameters),
   translated to Spark SQL by sqlglot; `information_schema.columns` and `.tables` answer from the manifest, with
   the source store's SQL types, so an export is typed exactly as on the store it came from;
@@ -80,6 +81,27 @@ def to_spark_sql(sql: str) -> str:
     return sqlglot.parse_one(sql, read="duckdb").transform(catalogue).sql(dialect="spark")
 
 
+@lru_cache(maxsize=1)
+def _snapshot_backend() -> type:
+    """Ibis's PySpark backend, refusing a form's record table (every version) with a coded error: a snapshot
+    holds current records, so a reader's view of published releases (which needs the versions released) is
+    not computed from it, rather than computed wrong."""
+    from ibis.backends.pyspark import Backend
+
+    class SnapshotBackend(Backend):
+        passage_versions: frozenset[str] = frozenset()
+
+        def table(self, name: str, /, *, database: Any = None) -> Any:
+            if name in self.passage_versions:
+                raise UsageError(
+                    "a snapshot holds current records only, not the versions a release shows: on --engine spark "
+                    "read every current record (--user ADMIN --all), or run on the store for a reader's view",
+                    code="usage.engine-snapshot-current")
+            return super().table(name, database=database)
+
+    return SnapshotBackend
+
+
 class SparkStore(Store):
     """A read-only store over a snapshot folder (a local path, or a URL Spark reads: s3a://, hdfs://, ...)."""
 
@@ -121,8 +143,7 @@ class SparkStore(Store):
             df = self.session.read.option("recursiveFileLookup", "true").parquet(f"{self.url}/{name}")
             df.createOrReplaceTempView(name)
             self._types[name] = spec["columns"]
-            if spec.get("record_table"):
-                df.createOrReplaceTempView(spec["record_table"])
+            if spec.get("record_table"):  # its types (exports are typed by it); its rows are not in a snapshot
                 self._types[spec["record_table"]] = spec.get("record_table_columns") or spec["columns"]
         columns = [Row(table_schema=schema, table_name=t, column_name=c, data_type=d, ordinal_position=i + 1)
                    for t, cols in self._types.items() for i, (c, d) in enumerate(cols)]
@@ -137,9 +158,9 @@ class SparkStore(Store):
 
     def ibis(self) -> Any:
         if self._ibis is None:
-            import ibis
-
-            self._ibis = ibis.pyspark.connect(self.session)
+            self._ibis = _snapshot_backend()().connect(self.session)  # as ibis.pyspark.connect, on the subclass
+            self._ibis.passage_versions = frozenset(
+                spec["record_table"] for spec in self.manifest["tables"].values() if spec.get("record_table"))
         return self._ibis
 
     def table_exists(self, name: str) -> bool:
