@@ -328,7 +328,7 @@ def _csv_header(raw: bytes) -> tuple[list[str], str] | None:
     if not text.strip():
         return None
     delim = _csv_delimiter(text.split("\n", 1)[0])
-    for row in csv.reader(io.StringIO(text), delimiter=delim):
+    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delim):  # a lone CR ends a line
         return [h.strip() for h in row], delim
     return None
 
@@ -1022,6 +1022,10 @@ class XlsformDataImporter(Importer):
             report.add(Finding("file-empty", "the file is empty", file=f.name))
             return 0
         header, delim = got
+        if not header:  # a blank first line (a lone CR) before the data
+            report.add(Finding("csv-malformed", "line 1 is empty: it must name the columns", file=f.name,
+                               sheet=member, row=1))
+            return 0
         sm = self._map_header(header, level, f.name, member, report)
         if not report.ok:
             return 0
