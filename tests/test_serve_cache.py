@@ -131,6 +131,20 @@ def test_errors_are_not_kept(portal):
         assert kept.computed == computed  # nothing was kept, so nothing counted
 
 
+def test_a_revoked_token_is_refused_at_once_though_its_principal_was_kept(portal):
+    nga = portal.client("editor-nga")
+    csrf = csrf_of(nga)
+    made = nga.post("/api/v1/tokens", data={"name": "kept"}, headers={"X-CSRF-Token": csrf}).json()
+    bearer = httpx.Client(base_url=portal.url, headers={"Authorization": f"Bearer {made['token']}"})
+    url = "/api/v1/countries/NGA/map?level=1"
+    assert bearer.get("/api/v1/me").json()["user"] == "editor-nga"
+    assert bearer.get(url).status_code == 200  # a kept answer for the token's reader class
+    assert nga.delete(f"/api/v1/tokens/{made['token_id']}", headers={"X-CSRF-Token": csrf}).status_code == 204
+    for path in ("/api/v1/me", url):
+        r = bearer.get(path)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "auth.bad_token", path
+
+
 def _value(client: httpx.Client, record: dict) -> int | None:
     """The record's figure as this client reads it through the records API."""
     rows = client.get(RECORDS, params={"country": "NGA", "level": 2, "place": record["_place_code"],
