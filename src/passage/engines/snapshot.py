@@ -6,8 +6,9 @@ REPEATABLE READ):
     DIR/manifest.json                          format, when, the source store's kind and generation; per table
                                                its kind, rows, partitioning and columns with their SQL types
     DIR/<form>/country=<ISO3>/part-0.parquet   a form's current records (its view: no old versions, no
-                                               tombstones), one folder per `_country` (`_country` stays in the
-                                               files too; no country: `country=__HIVE_DEFAULT_PARTITION__`)
+                                               tombstones), one folder per value of its dataset's country field
+                                               (a user's form: `_country`); the field stays in the files too;
+                                               no country: `country=__HIVE_DEFAULT_PARTITION__`
     DIR/<form>__<repeat>/part-0.parquet        a repeat's current rows (no country of their own)
     DIR/<table>/part-0.parquet                 what measures and exports read beside the records: `places`,
                                                `pcode_lengths`, `forms`, `datasets`, `releases`, `passage_meta`,
@@ -65,6 +66,14 @@ def record_views(store: Store) -> list[tuple[str, str]]:
     return out
 
 
+def country_fields(store: Store) -> dict[str, str]:
+    """form view -> the field holding its records' country (its dataset's; a user's form: `_country`)."""
+    from passage.forms.registry import view_name
+    from passage.releases import list_datasets
+
+    return {view_name(d.form): d.country_field for d in list_datasets(store)}
+
+
 def _types(store: Store, table: str) -> list[list[str]]:
     rows = store.query("SELECT column_name, data_type FROM information_schema.columns "
                        "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position", [table])
@@ -120,12 +129,13 @@ def write_snapshot(store: Store, out: Path | str, *, principal: Any = None) -> d
                 data[t] = store.arrow(f'SELECT {CATALOGUE[t] or "*"} FROM "{t}"')
                 types[t] = _types(store, t)
         tables: dict[str, Any] = {}
+        fields = country_fields(store)
         for view, rec in views:
-            partition = "_country" if "_country" in data[view].column_names else None
+            partition = next((f for f in (fields.get(view), "_country") if f in data[view].column_names), None)
             countries = _write(data[view], work / view, partition)
             tables[view] = {"kind": "records", "rows": data[view].num_rows, "columns": types[view],
-                            "partitioned_by": "country" if partition else None, "countries": countries,
-                            "record_table": rec, "record_table_columns": types[rec]}
+                            "partitioned_by": "country" if partition else None, "country_field": partition,
+                            "countries": countries, "record_table": rec, "record_table_columns": types[rec]}
         for t in catalogue:
             _write(data[t], work / t, None)
             tables[t] = {"kind": "table", "rows": data[t].num_rows, "columns": types[t], "partitioned_by": None}

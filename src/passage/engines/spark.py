@@ -63,6 +63,14 @@ def spark_session(master: str | None = "local[2]", app_name: str = "passage", **
     return session
 
 
+def _active_session() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None  # spark_session says what to install
+    return SparkSession.getActiveSession()
+
+
 @lru_cache(maxsize=256)
 def to_spark_sql(sql: str) -> str:
     """The store's portable SQL (DuckDB's spelling) as Spark SQL; `information_schema.columns` / `.tables` read
@@ -86,7 +94,10 @@ def _snapshot_backend() -> type:
     """Ibis's PySpark backend, refusing a form's record table (every version) with a coded error: a snapshot
     holds current records, so a reader's view of published releases (which needs the versions released) is
     not computed from it, rather than computed wrong."""
+    import ibis
     from ibis.backends.pyspark import Backend
+
+    ibis.pyspark.connect  # noqa: B018  (the first use of ibis.pyspark registers the backend's options)
 
     class SnapshotBackend(Backend):
         passage_versions: frozenset[str] = frozenset()
@@ -113,8 +124,12 @@ class SparkStore(Store):
         close; None: the master spark-submit gave)."""
         self.url = str(snapshot).rstrip("/")
         self.settings = settings
-        self._owns_session = session is None
-        self.session = session if session is not None else spark_session(master)
+        self._owns_session = False
+        if session is None:  # a session of its own, unless one runs in this process already (kept open then)
+            session = _active_session()
+            if session is None:
+                session, self._owns_session = spark_session(master), True
+        self.session = session
         self.manifest = read_manifest(self._read_text(f"{self.url}/{MANIFEST}"), self.url)
         self._ibis: Any = None
         self._types: dict[str, list[list[str]]] = {}
