@@ -1,8 +1,8 @@
 """`passage snapshot` and the global `--engine spark --snapshot DIR`: measures and exports run on Spark.
 
     passage snapshot -o snap/                                    # the store's current records as Parquet
-    passage --engine spark --snapshot snap/ export hapi-idps -o hapi.csv
-    passage --engine spark --snapshot snap/ --user admin indicators show idps_latest --all
+    passage --engine spark --snapshot snap/ export households_by_district -o households_by_district.csv
+    passage --engine spark --snapshot snap/ --user admin indicators show households_by_district --all
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def snapshot_cmd(ctx, out: Path) -> None:
     \b
     Examples:
       passage snapshot -o snap/
-      passage --engine spark --snapshot snap/ export hapi-idps -o hapi-idps.csv
+      passage --engine spark --snapshot snap/ export households_by_district -o households_by_district.csv
     """
     from passage.engines.snapshot import write_snapshot
 

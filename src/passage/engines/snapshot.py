@@ -102,7 +102,7 @@ def write_snapshot(store: Store, out: Path | str, *, principal: Any = None) -> d
     `out` must be missing, empty or an older snapshot (replaced once the new one is complete); anything else is
     a usage error (`usage.snapshot-target`). Admins only (`principal`; default the store's operator).
 
-        >>> write_snapshot(store, "snap")["tables"]["dtm_idps"]["rows"]   # doctest: +SKIP
+        >>> write_snapshot(store, "snap")["tables"]["site_visits"]["rows"]   # doctest: +SKIP
         1234
     """
     from passage.access import STORE, require

@@ -15,8 +15,8 @@ store, and nothing else:
 It is read-only: anything that would write (an import, an edit, a release) raises a `StoreError`.
 
     >>> store = SparkStore("snap")                                   # doctest: +SKIP
-    >>> compute(store, "idps_latest")                                # passage.measures: a pyarrow Table
-    >>> get_table(store, "hapi-idps").data                           # passage.publish.tables
+    >>> compute(store, "households_by_district")                                # passage.measures: a pyarrow Table
+    >>> get_table(store, "site_visits").data                           # passage.publish.tables
 
 The session is `local[2]` unless one is given (`spark_session(master=...)`, or spark-submit's own).
 """
