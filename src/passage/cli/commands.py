@@ -409,8 +409,8 @@ def indicators_show(ctx, name: str, country: str | None, limit: int, all_: bool)
 
     \b
     Example:
-      passage indicators show idps_by_country --country NGA
-      passage --user admin indicators show idps_by_country --all
+      passage indicators show households_by_district --country NGA
+      passage --user admin indicators show households_by_district --all
     """
     from passage.indicators import compute, get_indicator
 
@@ -552,7 +552,7 @@ def datasets_unpublish(ctx, name: str, countries: tuple[str, ...]) -> None:
 
     \b
     Example:
-      passage datasets unpublish dtm_idps --country TCD
+      passage datasets unpublish site_visits --country TCD
     """
     from passage.releases import unpublish
 

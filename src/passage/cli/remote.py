@@ -5,7 +5,7 @@ its URL and pid beside it (`passage.duckdb.serving.json`, see `passage.store.duc
 that finds the store locked then runs through the portal's HTTP API, as the user of an API token:
 
     passage --token psg_… users set amina --disable        # the portal's URL is read from the holder file
-    passage --url http://127.0.0.1:8000 --token psg_… publish dtm_idps --country NGA
+    passage --url http://127.0.0.1:8000 --token psg_… publish site_visits --country NGA
 
 The token comes from `--token`, else `$PASSAGE_TOKEN`, else the token file beside the store that
 `passage users tokens create NAME --name cli --save` wrote (`passage.duckdb.token`, readable by its owner only),
