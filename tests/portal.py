@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from passage.demo_portal import seed_portal
+from passage.settings import Settings
 from passage.store import open_store
 from passage.web.app import create_app
 
@@ -69,7 +70,9 @@ class RunningPortal:
 
 
 def serve(db: str, accounts: dict, **options) -> RunningPortal:
-    """`options` go to `create_app` (e.g. `settings=Settings(cache={"export_bytes": 1000})`)."""
+    """`options` go to `create_app` (e.g. `settings=Settings(cache={"export_bytes": 1000})`). Without settings the
+    portal writes no access log (tests/test_access_log.py checks it): the lines would only fill pytest's output."""
+    options.setdefault("settings", Settings(server={"access_log": ""}))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # held from here on: no other run in parallel can take the port meanwhile
     port = sock.getsockname()[1]

@@ -109,6 +109,11 @@ class Server(_Group):
         "stderr, or an empty string for none"))
 
 
+class Spark(_Group):
+    master: str | None = Field(None, description=(
+        "The Spark master `--engine spark` runs on: unset for spark-submit's own, else `local[2]`"))
+
+
 class Settings(BaseSettings):
     """Everything a Passage process may be told from outside its code; frozen once read."""
 
@@ -124,6 +129,7 @@ class Settings(BaseSettings):
     cache: Cache = Cache()
     demo: Demo = Demo()
     server: Server = Server()
+    spark: Spark = Spark()
 
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -19,11 +19,11 @@ from passage.errors import UsageError
 pass_ctx = click.pass_obj
 
 
-def spark_master() -> str | None:
-    """$PASSAGE_SPARK_MASTER; else, under spark-submit, the master it was given (None); else local[2]."""
-    master = os.environ.get("PASSAGE_SPARK_MASTER")
-    if master:
-        return master
+def spark_master(ctx: Any) -> str | None:
+    """The setting spark.master ($PASSAGE_SPARK__MASTER); else, under spark-submit, the master it was given
+    (None); else local[2]."""
+    if ctx.settings.spark.master:
+        return ctx.settings.spark.master
     return None if os.environ.get("PYSPARK_GATEWAY_PORT") else "local[2]"
 
 
@@ -34,7 +34,7 @@ def engine_store(ctx: Any) -> Any:
     if not ctx.snapshot:
         raise UsageError("--engine spark reads a snapshot: give --snapshot DIR ($PASSAGE_SNAPSHOT), written by "
                          "`passage snapshot -o DIR`", code="usage.engine")
-    return open_engine(ctx.engine, ctx.snapshot, ctx.settings, master=spark_master())
+    return open_engine(ctx.engine, ctx.snapshot, ctx.settings, master=spark_master(ctx))
 
 
 @main.command("snapshot")
