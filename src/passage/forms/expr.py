@@ -83,7 +83,8 @@ class _Token:
     value: str = ""  # field name, string contents, number lexeme, name
 
 
-_NUMBER_RE = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_NUMBER_RE = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")  # ASCII digits: XPath numbers (and SQL's)
+_DIGITS = "0123456789"
 _FIELD_RE = re.compile(r"\$\{([^\s{}$]+)\}")
 _SMART_QUOTES = "\u2018\u2019\u201c\u201d"
 
@@ -119,7 +120,7 @@ def _tokenize(expr: str) -> list[_Token]:
                 raise ExpressionError(f"unterminated string literal (missing closing {ch})", expr, start)
             tokens.append(_Token(_STR, expr[i : end + 1], start, expr[i + 1 : end]))
             i = end + 1
-        elif ch.isdigit() or (ch == "." and i + 1 < n and expr[i + 1].isdigit()):
+        elif ch in _DIGITS or (ch == "." and i + 1 < n and expr[i + 1] in _DIGITS):
             m = _NUMBER_RE.match(expr, i)
             assert m is not None
             tokens.append(_Token(_NUM, m.group(0), start, m.group(0)))
