@@ -40,10 +40,8 @@ LENGTHS = SHARED / "pcodes" / "global-pcode-lengths.csv"
 COUNTRIES = ("TCD", "NGA")  # the places of the seeds (the bad-file corpus's Chad and Nigeria)
 
 with atheris.instrument_imports(include=["passage"]):
-    from passage.errors import PassageError
-    from passage.findings import ERROR, Report, all_codes
-
-    import passage.checks  # noqa: F401 - every reader's module, instrumented for coverage
+    import passage.checks
+    import passage.documents.extract
     import passage.forms
     import passage.ingest.csvfile
     import passage.ingest.csvscan
@@ -51,10 +49,11 @@ with atheris.instrument_imports(include=["passage"]):
     import passage.ingest.pipeline
     import passage.ingest.xlsform_data
     import passage.ingest.xlsx
-    import passage.documents.extract
     import passage.packs.dtm.importer
     import passage.places.boundaries
     import passage.publish.hxl  # noqa: F401
+    from passage.errors import PassageError
+    from passage.findings import ERROR, Report, all_codes
 
 HANDLED = (PassageError,)
 

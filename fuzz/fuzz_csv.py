@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import _harness as h
 
 KOBO = h.TESTS / "fixtures" / "xlsform"
 SEED_LIMIT = 20_000  # bytes: small seeds keep each execution fast

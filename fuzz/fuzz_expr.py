@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import _harness as h
 
 with h.atheris.instrument_imports(include=["passage"]):
     from passage.forms.expr import ExpressionError, Options, to_sql_typed
 
-import duckdb  # noqa: E402
+import duckdb
 
 FIELDS = {"a": "integer", "b": "decimal", "s": "text", "name": "text", "x": "text", "d": "date", "dob": "date",
           "visit": "date", "ts": "dateTime", "t": "time", "needs": "select_multiple needs", "yn": "select_one yn",

@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import _harness as h
 
 with h.atheris.instrument_imports(include=["passage"]):
     from passage.publish.hxl import validate
     from passage.publish.tables import PublishedTable
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
 SEED_LIMIT = 20_000
 _layout: list[list[str]] = []

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import _harness as h
 
 KOBO = h.TESTS / "fixtures" / "xlsform"
 SEED_LIMIT = 64_000

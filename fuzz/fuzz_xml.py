@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import _harness as h
 
 KOBO = h.TESTS / "fixtures" / "xlsform"
 FORM_BIT = 0x80
