@@ -182,7 +182,7 @@ def run(seeds: Callable[[], dict[str, bytes]], one_input: Callable[[bytes], None
         setup: Callable[[], None] | None = None) -> None:
     """The harness's main: set up, write the seeds into the first corpus folder given, run libFuzzer."""
     folders = [a for a in sys.argv[1:] if not a.startswith("-")]
-    if folders:
+    if folders and not Path(folders[0]).is_file():  # a file given is one input to run again, not a corpus
         corpus = Path(folders[0])
         corpus.mkdir(parents=True, exist_ok=True)
         if not any(corpus.iterdir()):

@@ -94,3 +94,19 @@ def test_file_is_rejected_with_its_code(name, store, tmp_path):
         assert report.counts.get(code, 0) >= 1, f"expected {code}, got {dict(report.counts)}"
     assert all(f.file == path.name for f in report.errors), report.errors
     assert _snapshot(store) == before
+
+
+def test_hxl_validation_reports_a_date_too_large_to_read():
+    """fuzz_hxl: a date whose parts overflow dateutil stopped libhxl's whole validation with OverflowError; now
+    that cell is reported as not a date, at its row, and the other rules still run."""
+    import pyarrow as pa
+
+    from passage.publish.hxl import validate
+    from passage.publish.tables import PublishedTable
+
+    data = pa.table({"when": ["2023-05-31", "2023-05-31T00:00:00" + "9" * 30, "2023-06-30"], "n": ["1", "x", "3"]})
+    table = PublishedTable("t", "T", data, hxl={"when": "#date+reported", "n": "#affected"},
+                           hxl_schema=[{"#valid_tag": "#date", "#valid_datatype": "date"},
+                                       {"#valid_tag": "#affected", "#valid_datatype": "number"}])
+    problems = validate(table)
+    assert {(p["tag"], p["row"], p["value"]) for p in problems} == {("#date", 1, "(not a date)"), ("#affected", 1, "x")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import hxl
+import pyarrow as pa
 
 from passage.publish.formats import write_csv
 
@@ -12,7 +13,7 @@ from passage.publish.formats import write_csv
 def validate(table) -> list[dict]:
     """Run libhxl's schema validation over the table's HXL CSV; returns the problems found."""
     buf = io.StringIO()
-    write_csv(table.data, buf, table.hxl)
+    write_csv(_readable_dates(table), buf, table.hxl)
     source = hxl.data(io.BytesIO(buf.getvalue().encode("utf-8")), hxl.InputOptions(allow_local=True))
     header = ["#valid_tag", "#valid_required", "#valid_datatype", "#valid_value+min", "#valid_value+list",
               "#valid_value+regex"]
@@ -26,3 +27,33 @@ def validate(table) -> list[dict]:
     schema = hxl.schema(rows, callback=collect)
     schema.validate(source)
     return problems
+
+
+UNREADABLE_DATE = "(not a date)"
+
+
+def _readable_dates(table) -> pa.Table:
+    """The table with every value of a date-checked column that libhxl's date reader cannot even try (dateutil
+    overflows on a number too large for a date part) replaced by text it reports as not a date, in its own
+    words and at its own row, instead of stopping the whole validation with an exception."""
+    from hxl.datatypes import is_date
+    from hxl.model import Column, TagPattern
+
+    patterns = [TagPattern.parse(rule["#valid_tag"]) for rule in table.hxl_schema
+                if rule.get("#valid_datatype") == "date" and rule.get("#valid_tag")]
+    data = table.data
+    for col, tag in (table.hxl or {}).items():
+        if col not in data.column_names or not any(p.match(Column.parse(tag)) for p in patterns):
+            continue
+        values = data.column(col).cast(pa.string()).to_pylist()
+        fixed, changed = [], False
+        for v in values:
+            try:
+                if v:
+                    is_date(v)
+            except (OverflowError, ValueError, TypeError):
+                v, changed = UNREADABLE_DATE, True
+            fixed.append(v)
+        if changed:
+            data = data.set_column(data.column_names.index(col), col, pa.array(fixed, pa.string()))
+    return data
