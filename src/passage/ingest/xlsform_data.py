@@ -373,6 +373,15 @@ _PART_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ElementTr
                     lxml.etree.XMLSyntaxError)
 
 
+def _raised_by_openpyxl(exc: BaseException) -> bool:
+    """openpyxl maps a sheet's XML attributes onto its classes' arguments: an attribute a damaged file misspells
+    is a TypeError from inside openpyxl."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "/openpyxl/" in tb.tb_frame.f_code.co_filename.replace("\\", "/")
+
+
 class XlsformDataImporter(Importer):
     kind = "xlsform-data"
     form_id = None  # any installed form: `--form ID`
@@ -1224,7 +1233,9 @@ class XlsformDataImporter(Importer):
             for ws, level in plan:
                 sheet = ws.title
                 total += self._stage_sheet(eng, f, ws, level, report)
-        except _PART_UNREADABLE as exc:  # openpyxl reads a sheet's XML only as its rows are asked for
+        except (*_PART_UNREADABLE, TypeError) as exc:  # openpyxl reads a sheet's XML only as its rows are asked for
+            if isinstance(exc, TypeError) and not _raised_by_openpyxl(exc):
+                raise  # a TypeError of Passage's own is a bug, not a damaged file
             report.add(Finding("file-unreadable", f"a part of the workbook cannot be read ({type(exc).__name__})",
                                file=f.name, sheet=sheet))
         finally:

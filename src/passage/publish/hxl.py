@@ -34,7 +34,7 @@ UNREADABLE_DATE = "(not a date)"
 
 def _readable_dates(table) -> pa.Table:
     """The table with every value of a date-checked column that libhxl's date reader cannot even try (dateutil
-    overflows on a number too large for a date part) replaced by text it reports as not a date, in its own
+    overflows on a number too large for a date part, or fails a decimal division on odd seconds) replaced by text it reports as not a date, in its own
     words and at its own row, instead of stopping the whole validation with an exception."""
     from hxl.datatypes import is_date
     from hxl.model import Column, TagPattern
@@ -51,7 +51,7 @@ def _readable_dates(table) -> pa.Table:
             try:
                 if v:
                     is_date(v)
-            except (OverflowError, ValueError, TypeError):
+            except (ArithmeticError, ValueError, TypeError):  # an overflow, a decimal's DivisionImpossible
                 v, changed = UNREADABLE_DATE, True
             fixed.append(v)
         if changed:
