@@ -97,3 +97,20 @@ def sign_in(page, portal, user: str) -> None:
     page.click("main form button")
     page.wait_for_url(re.compile(r"/$"))
     assert page.locator(".who").inner_text().startswith(user)
+
+
+def csrf_of(client: httpx.Client) -> str:
+    """A client's CSRF token, as every page carries it in `<body hx-headers>` (signed in or not)."""
+    page = client.get("/")
+    assert page.status_code == 200
+    return re.search(r'hx-headers=\'\{"X-CSRF-Token": "([^"]+)"\}\'', page.text).group(1)
+
+
+def error_of(response: httpx.Response, status: int) -> dict:
+    """The API's error body: `{"error": {"code", "message"}}` as JSON with the given status."""
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]

@@ -10,22 +10,12 @@ import re
 import httpx
 import pytest
 
+from portal import csrf_of, error_of
+
 PASSWORD = "Admin-made-password-7"
 READERS_REFUSED = ("editor-nga", "viewer-ssd")
 
 
-def csrf_of(client: httpx.Client) -> str:
-    page = client.get("/")
-    assert page.status_code == 200
-    return re.search(r'hx-headers=\'\{"X-CSRF-Token": "([^"]+)"\}\'', page.text).group(1)
-
-
-def error_of(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
-    return body["error"]
 
 
 class Session:

@@ -15,26 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from dtm_rows import api_rows, write_csv
+from portal import csrf_of, error_of
 
 RECORDS = "/api/v1/datasets/dtm_idps/records"
 ABADAM = ("NG008", "Borno", "NG008001", "Abadam")
 
 
-def csrf_of(client: httpx.Client) -> str:
-    """A signed-in user's CSRF token, as every page carries it in `<body hx-headers>`."""
-    page = client.get("/")
-    assert page.status_code == 200
-    return re.search(r'hx-headers=\'\{"X-CSRF-Token": "([^"]+)"\}\'', page.text).group(1)
-
-
-def error_of(response: httpx.Response, status: int) -> dict:
-    """The API's error body: `{"error": {"code", "message"}}` as JSON with the given status."""
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
 
 
 def country_count(client: httpx.Client, iso3: str) -> int:

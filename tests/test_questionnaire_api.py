@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from passage.store import open_store
-from portal import copy_store
+from portal import copy_store, csrf_of
 
 YEAR = 2020
 STATES = ("draft", "submitted", "approved", "locked")
@@ -26,10 +26,6 @@ def seeded(seeded_portal_store, tmp_path_factory):
     with open_store(str(copy_store(path, tmp_path_factory.mktemp("qapi")))) as store:
         yield store
 
-
-def csrf_of(client: httpx.Client) -> str:
-    page = client.get("/")
-    return re.search(r'hx-headers=\'\{"X-CSRF-Token": "([^"]+)"\}\'', page.text).group(1)
 
 
 def bearer(portal, user: str) -> httpx.Client:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from passage.web.cache import Generation, ResultCache
+from portal import csrf_of
 
 RECORDS = "/api/v1/datasets/dtm_idps/records"
 
@@ -25,9 +26,6 @@ def state(running):
     """The running portal's `Portal` (its caches and counters)."""
     return running.server.config.app.state.portal
 
-
-def csrf_of(client: httpx.Client) -> str:
-    return client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
 
 
 # ---- the cache itself --------------------------------------------------------------------------------------
