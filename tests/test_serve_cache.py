@@ -183,6 +183,7 @@ def pg_portal(pg_admin_url, tmp_path_factory):
     """A fresh PostgreSQL schema seeded with the portal demo and served; dropped afterwards."""
     import psycopg
 
+    from conftest import pg_schema_url
     from passage.demo_portal import seed_portal
     from passage.settings import Settings
     from passage.store import open_store
@@ -192,8 +193,7 @@ def pg_portal(pg_admin_url, tmp_path_factory):
     schema = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in pg_admin_url else "?"
-    url = f"{pg_admin_url}{sep}options=-csearch_path%3D{schema}"
+    url = pg_schema_url(pg_admin_url, schema)
     settings = Settings(archive=work / "files", server={"access_log": ""})
     try:
         with open_store(url, settings) as store:
