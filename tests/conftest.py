@@ -87,6 +87,14 @@ def store(store_path):
         yield s
 
 
+def missing(what: str, reason: str) -> None:
+    """A service the tests need is not on this machine: skip with the reason, except under CI=true, where every
+    test must run and its absence fails."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true requires {what}: {reason}")
+    pytest.skip(reason)
+
+
 def _pg_available() -> str | None:
     try:
         import psycopg
@@ -101,9 +109,7 @@ def _pg_available() -> str | None:
 def pg_admin_url():
     reason = _pg_available()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
-        pytest.skip(reason)
+        missing("PostgreSQL", reason)
     return PG_URL
 
 
@@ -224,10 +230,7 @@ WAIT_MS = 30_000
 def browser():
     """One headless Chromium for the module: skipped when absent, except under CI=true where it must be there."""
     if not CHROMIUM.exists():
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires the browser tests: {reason}")
-        pytest.skip(reason)
+        missing("the browser tests", f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cli_run import passage_cli
+from conftest import missing
 from passage.errors import StoreError, UsageError
 from passage.measures import all_measures, compute
 from passage.publish.tables import get_table, list_tables
@@ -37,9 +38,7 @@ def _spark_missing() -> str | None:
 def spark():
     reason = _spark_missing()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires the Spark tests: {reason}")
-        pytest.skip(reason)
+        missing("the Spark tests", reason)
     from passage.engines.spark import spark_session
 
     session = spark_session("local[2]", app_name="passage-tests", **{"spark.sql.shuffle.partitions": "2"})
