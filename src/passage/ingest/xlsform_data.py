@@ -374,8 +374,9 @@ _PART_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ElementTr
 
 
 def _raised_by_openpyxl(exc: BaseException) -> bool:
-    """openpyxl maps a sheet's XML attributes onto its classes' arguments: an attribute a damaged file misspells
-    is a TypeError from inside openpyxl."""
+    """openpyxl maps a sheet's XML attributes onto its classes' typed arguments: an attribute a damaged file
+    misspells is a TypeError, a value outside its set a ValueError, from inside openpyxl (as `open_workbook`
+    takes any error of openpyxl's for an unreadable workbook)."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -1233,9 +1234,9 @@ class XlsformDataImporter(Importer):
             for ws, level in plan:
                 sheet = ws.title
                 total += self._stage_sheet(eng, f, ws, level, report)
-        except (*_PART_UNREADABLE, TypeError) as exc:  # openpyxl reads a sheet's XML only as its rows are asked for
-            if isinstance(exc, TypeError) and not _raised_by_openpyxl(exc):
-                raise  # a TypeError of Passage's own is a bug, not a damaged file
+        except Exception as exc:  # openpyxl reads a sheet's XML only as its rows are asked for
+            if not isinstance(exc, _PART_UNREADABLE) and not _raised_by_openpyxl(exc):
+                raise  # an error of Passage's own is a bug, not a damaged file
             report.add(Finding("file-unreadable", f"a part of the workbook cannot be read ({type(exc).__name__})",
                                file=f.name, sheet=sheet))
         finally:
