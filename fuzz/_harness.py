@@ -77,6 +77,18 @@ def bad_files():
     return load_module("passage_bad_files", TESTS / "bad_files" / "make.py")
 
 
+def seeds_from_corpus(suffix: str, limit: int = 20_000) -> dict[str, bytes]:
+    """The bad-file corpus's cases whose file name ends with `suffix` (case id -> bytes), those of at most
+    `limit` bytes: small seeds keep each execution fast."""
+    out = {}
+    for case in bad_files().CASES:
+        if case.filename.endswith(suffix):
+            data = case.build()
+            if len(data) <= limit:
+                out[case.id] = data
+    return out
+
+
 _tmp: Path | None = None
 
 

@@ -15,19 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _harness as h
 
 KOBO = h.TESTS / "fixtures" / "xlsform"
-SEED_LIMIT = 20_000  # bytes: small seeds keep each execution fast
 
 
 def seeds() -> dict[str, bytes]:
     make = h.bad_files()
-    out = {"base.csv": make.base_csv(), "kobo-export.csv": (KOBO / "export.csv").read_bytes(),
-           "points.csv": (h.TESTS / "fixtures" / "xlsform_corpus" / "field" / "points.csv").read_bytes()}
-    for case in make.CASES:
-        if case.filename.endswith(".csv"):
-            data = case.build()
-            if len(data) <= SEED_LIMIT:
-                out[case.id] = data
-    return out
+    return {"base.csv": make.base_csv(), "kobo-export.csv": (KOBO / "export.csv").read_bytes(),
+            "points.csv": (h.TESTS / "fixtures" / "xlsform_corpus" / "field" / "points.csv").read_bytes()} \
+        | h.seeds_from_corpus(".csv")
 
 
 def setup() -> None:

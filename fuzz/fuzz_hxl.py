@@ -27,20 +27,12 @@ with h.atheris.instrument_imports(include=["passage"]):
 
 import pyarrow as pa
 
-SEED_LIMIT = 20_000
 _layout: list[list[str]] = []
 _schema: list[dict[str, str]] = []
 
 
 def seeds() -> dict[str, bytes]:
-    make = h.bad_files()
-    out = {"base.csv": make.base_csv()}
-    for case in make.CASES:
-        if case.filename.endswith(".csv"):
-            data = case.build()
-            if len(data) <= SEED_LIMIT:
-                out[case.id] = data
-    return out
+    return {"base.csv": h.bad_files().base_csv()} | h.seeds_from_corpus(".csv")
 
 
 def setup() -> None:

@@ -13,18 +13,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _harness as h
 
-SEED_LIMIT = 20_000
-
 
 def seeds() -> dict[str, bytes]:
     make = h.bad_files()
-    out = {"api.json": make._json(make.api_doc())}
-    for case in make.CASES:
-        if case.filename.endswith(".json"):
-            data = case.build()
-            if len(data) <= SEED_LIMIT:
-                out[case.id] = data
-    return out
+    return {"api.json": make._json(make.api_doc())} | h.seeds_from_corpus(".json")
 
 
 def setup() -> None:
