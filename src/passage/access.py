@@ -21,12 +21,17 @@ and the role matrix tests it through each of them.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import ibis.expr.operations as ops
+import pyarrow as pa
 
 from passage.auth.principal import Principal
 from passage.errors import Forbidden
@@ -207,7 +212,13 @@ def _scope_filter(t: ibis.Table, principal: Any, country_field: str) -> Any | No
 
 
 def readable(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
-    """The dataset's records this principal may read: an Ibis table with the record table's columns."""
+    """The dataset's records this principal may read: an Ibis table with the record table's columns.
+
+    For everyone but admins it is a temporary view of the relation below, made once per store handle, reader
+    class (role and places), dataset and release times (`_kept_view`): Ibis then compiles a reader's query
+    over a view (10-20 ms) instead of the whole relation again (90-190 ms) for every country and level the
+    reader asks about. The database inlines the view, so its filters reach the record table's scan as before.
+    SQL text meant for another connection comes from `readable_sql` or `inline`, never naming the view."""
     from passage.releases import release_cutoffs
 
     con = store.ibis()
@@ -215,10 +226,59 @@ def readable(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
         return con.table(ds.form)
     require(principal, "read-dataset", ds)
     t = con.table(record_table(ds.form))
+    cutoffs = release_cutoffs(store, ds.name)
+    key = (principal.role, tuple(sorted(principal.scopes)), ds.name, ds.visibility, _country_field(ds),
+           tuple(sorted(cutoffs.items())), tuple((n, str(d)) for n, d in t.schema().items()))
+    return _kept_view(store, key, lambda: _readable(t, principal, ds, cutoffs))
+
+
+def readable_page(store: Store, principal: Any, ds: Dataset, where: Callable[[ibis.Table], ibis.Table],
+                  limit: int) -> pa.Table:
+    """The first `limit` records by record id of `where(readable(...))` (a filter of it), every column.
+
+    On DuckDB in two statements: the page's record ids and row numbers, a top-N over the few columns the
+    filter and the order read, then those rows by row number (DuckDB reads a row's every column only for the
+    page). Read as one statement otherwise, and when the rows changed in between (a commit moved them)."""
+    if store.dialect == "duckdb" and not getattr(store, "_in_tx", False):
+        top = where(_numbered(store, principal, ds)).order_by("_record_id").limit(limit).select(
+            "_row", "_record_id", "_version").to_pyarrow()
+        if top.num_rows:  # every version readable() shows is shown as current
+            table = record_table(ds.form)
+            got = store.ibis().table(table).__pyarrow_result__(store.arrow(
+                f'SELECT * REPLACE (true AS _current) FROM "{table}" WHERE rowid = ANY(?::BIGINT[]) '
+                "ORDER BY _record_id", [top.column("_row").to_pylist()]))
+            if all(got.column(c).equals(top.column(c)) for c in ("_record_id", "_version")):
+                return got
+    return where(readable(store, principal, ds)).order_by("_record_id").limit(limit).to_pyarrow()
+
+
+def _with_row_numbers(con: Any, table: str) -> ibis.Table:
+    """The record table with DuckDB's row number of each version as `_row`."""
+    t = con.table(table)
+    rows = ops.DatabaseTable(table, schema=ibis.schema({**dict(t.schema().items()), "rowid": "int64"}),
+                             source=con).to_expr()
+    return rows.select(*t.columns, _row=rows["rowid"])
+
+
+def _numbered(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
+    """`readable()` with each version's row number in the record table (`_row`), for `readable_page`."""
+    from passage.releases import release_cutoffs
+
+    t = _with_row_numbers(store.ibis(), record_table(ds.form))
+    if principal.is_admin:
+        return t.filter(t._current, ~t._deleted)
+    require(principal, "read-dataset", ds)
+    cutoffs = release_cutoffs(store, ds.name)
+    key = ("rows", principal.role, tuple(sorted(principal.scopes)), ds.name, ds.visibility, _country_field(ds),
+           tuple(sorted(cutoffs.items())), tuple((n, str(d)) for n, d in t.schema().items()))
+    return _kept_view(store, key, lambda: _readable(t, principal, ds, cutoffs))
+
+
+def _readable(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict) -> ibis.Table:
+    """`readable()`'s relation over the record table `t`, given each country's latest release time."""
     cur = t.filter(t._current, ~t._deleted)
     in_scope = _scope_filter(t, principal, ds.country_field) if principal.scopes else None
     editor = principal.role == "editor"
-    cutoffs = release_cutoffs(store, ds.name)
     if not cutoffs:
         return cur.filter(in_scope if editor and in_scope is not None else ibis.literal(False))
     # A country's latest release shows the country as it stood then: the versions current at that moment
@@ -267,11 +327,79 @@ def _released(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict, editor:
     return cutoff, released
 
 
+def _country_field(ds: Dataset) -> str | None:
+    from passage.errors import UsageError
+
+    try:
+        return ds.country_field
+    except UsageError:
+        return None
+
+
+# ---- readable() as a temporary view, per store handle ------------------------------------------------------
+
+VIEWS = 32  # views a store handle keeps (least recently used are dropped)
+_VIEW_PREFIX = "passage_readable_"
+
+
+def _kept_view(store: Store, key: tuple, build: Callable[[], ibis.Table]) -> ibis.Table:
+    """`build()`'s relation as a temporary view on this handle's Ibis connection, made on first use for `key`.
+
+    Where that cannot be relied on the relation itself is returned: a Spark store, and a DuckDB handle inside a
+    transaction (its Ibis connection is the store's, and a rollback would drop the view). On PostgreSQL the Ibis
+    connection is a session of its own (autocommit), where the view lives; the store's own connection never
+    sees it, which is why SQL text is made with `inline`."""
+    if store.dialect not in ("duckdb", "postgres") or getattr(store, "_in_tx", False):
+        return build()
+    con = store.ibis()
+    views: OrderedDict = con.__dict__.setdefault("_readable_views", OrderedDict())  # key -> view
+    relations: dict = con.__dict__.setdefault("_readable_relations", {})  # view name -> its relation
+    found = views.get(key)
+    if found is not None:
+        views.move_to_end(key)
+        return found
+    relation = build()
+    sql = con.compile(relation)
+    name = _VIEW_PREFIX + hashlib.sha256(sql.encode()).hexdigest()[:20]
+    try:
+        _run_ddl(store, f'CREATE OR REPLACE TEMPORARY VIEW "{name}" AS {sql}')
+    except Exception:  # noqa: BLE001 - e.g. a read-only connection: the relation itself still answers
+        return relation
+    relations[name] = relation.op()
+    view = views[key] = ops.DatabaseTable(name, schema=relation.schema(), source=con).to_expr()
+    while len(views) > VIEWS:
+        _, old = views.popitem(last=False)
+        relations.pop(old.op().name, None)
+        with contextlib.suppress(Exception):  # a view left over costs nothing; it goes with the session
+            _run_ddl(store, f'DROP VIEW IF EXISTS "{old.op().name}"')
+    return view
+
+
+def _run_ddl(store: Store, sql: str) -> None:
+    """A statement on the store handle's Ibis connection (DuckDB: the store's own; PostgreSQL: Ibis's)."""
+    if store.dialect == "duckdb":
+        store.execute(sql)
+    else:
+        with store.ibis().con.cursor() as cur:
+            cur.execute(sql)
+
+
+def inline(table: ibis.Table) -> ibis.Table:
+    """`table` with every `readable()` view in it replaced by the relation it stands for: for SQL text run on
+    another connection (the store's own on PostgreSQL, a Spark snapshot) or kept beyond the handle."""
+    node = table.op()
+    mapping = {}
+    for t in node.find(ops.DatabaseTable):
+        if t.name.startswith(_VIEW_PREFIX):
+            mapping[t] = t.source.__dict__["_readable_relations"][t.name]
+    return node.replace(mapping).to_expr() if mapping else table
+
+
 def readable_sql(store: Store, principal: Any, ds: Dataset) -> str:
     """`readable()` as SQL for the store's dialect, for code that composes SQL text."""
     if principal.is_admin:
         return f"SELECT * FROM {ds.form}"
-    return str(ibis.to_sql(readable(store, principal, ds), dialect="duckdb" if store.dialect == "duckdb"
+    return str(ibis.to_sql(inline(readable(store, principal, ds)), dialect="duckdb" if store.dialect == "duckdb"
                            else "postgres"))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
-from passage.access import readable
+from passage.access import readable, readable_page
 from passage.errors import UsageError
 from passage.indicators import expression, get_indicator
 from passage.releases import Dataset
@@ -76,12 +76,15 @@ def list_records(store: Store, principal: Any, ds: Dataset, f: RecordFilter, *, 
     """One page of records ordered by record id, and the cursor of the next page (None at the end)."""
     if not 1 <= limit <= MAX_PAGE:
         raise UsageError(f"limit must be between 1 and {MAX_PAGE}", code="usage.limit")
-    t = filtered(store, principal, ds, f)
-    if cursor:
-        t = t.filter(t._record_id > decode_cursor(cursor))
+    after = decode_cursor(cursor) if cursor else None
+
+    def where(t: ibis.Table) -> ibis.Table:
+        t = narrow(t, ds, f)
+        return t.filter(t._record_id > after) if after is not None else t
+
+    page = readable_page(store, principal, ds, where, limit + 1)  # a top-N, reading every column for the page only
     if columns:
-        t = t.select(columns)
-    page = t.order_by("_record_id").limit(limit + 1).to_pyarrow()
+        page = page.select(columns)
     more = page.num_rows > limit
     page = page.slice(0, limit)
     return page, (encode_cursor(page.column("_record_id")[-1].as_py()) if more else None)

@@ -244,3 +244,40 @@ def indicator_dataset(store: Store, name: str, principal: Principal) -> tuple[Da
     if ds is None or not allowed(principal, "read-dataset", ds):
         raise NotFound(f"no indicator {name!r}")
     return ds, ind
+
+
+def index_datasets(store: Store) -> list[str]:
+    """PostgreSQL: give each dataset's record table the indexes its readers' queries need, where missing, and
+    return their names. Over current versions, its country and level fields with the record id: a country's
+    records at one level, in the records pages' order (the first page is read from the index, not sorted from
+    the whole table); and the time of current versions: the records changed since a release (`access.readable`).
+    DuckDB needs none: its zone maps serve these scans."""
+    from passage.forms.registry import record_table
+
+    if store.dialect != "postgres":
+        return []
+    made = []
+    for ds in list_datasets(store):
+        table = record_table(ds.form)
+        fields = ds.metadata.get("fields", {})
+        try:
+            country = ds.country_field
+        except UsageError:
+            continue
+        if not store.table_exists(table):
+            continue
+        have = {r[0] for r in store.query("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_schema = current_schema() AND table_name = ?", [table])}
+        place = [c for c in (country, fields.get("level")) if c in have]
+        wanted = {f"{table}_country_level"[:63]: f'("{place[0]}", ' + "".join(f'"{c}", ' for c in place[1:])
+                  + "_record_id) WHERE _current" if place else None,
+                  f"{table}_changed"[:63]: "(_created_at) WHERE _current"}
+        present = {r[0] for r in store.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                                             "AND tablename = ?", [table])}
+        for name, spec in wanted.items():
+            if spec and name not in present:
+                store.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON {table} {spec}')
+                made.append(name)
+        if made:
+            store.execute(f"ANALYZE {table}")
+    return made

@@ -2,6 +2,11 @@
 
 A stolen copy of the `sessions` table cannot be replayed. Each session carries
 its own CSRF token, which forms echo back and `csrf_matches` checks.
+
+`kept_session_principal` (the portal's) reuses a checked session's principal and CSRF token for
+`PRINCIPAL_SECONDS` in this process, as `passage.auth.tokens` does for tokens: signing out, ending a user's
+sessions (disabled, a new password) and changing their role or places forget it at once in this process;
+other processes see such a change within that time. `session_principal` itself always asks the store.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from passage.auth.audit import audit, now
@@ -16,6 +23,24 @@ from passage.auth.principal import Principal
 from passage.auth.users import get_principal, make_principal, user_scopes
 
 SESSION_HOURS = 12
+PRINCIPAL_SECONDS = 10.0  # how long a checked session's principal is reused in this process
+_KNOWN_MAX = 10_000
+_known: dict[tuple[str, str], tuple[Principal, str, float, str]] = {}  # (store, hash) -> (principal, csrf, until, user)
+_known_lock = threading.Lock()
+
+
+def forget_sessions(user_name: str | None = None) -> None:
+    """Forget the principals kept for `user_name`'s sessions (everyone's with None): they are checked against
+    the store again on their next use."""
+    with _known_lock:
+        for key in [k for k, v in _known.items() if user_name is None or v[3] == user_name]:
+            del _known[key]
+
+
+def _forget_session(session_hash: str) -> None:
+    with _known_lock:
+        for key in [k for k in _known if k[1] == session_hash]:
+            del _known[key]
 
 
 def _hash(token: str) -> str:
@@ -52,7 +77,27 @@ def session_principal(store, token: str) -> tuple[Principal, str] | None:
         return None
     if disabled:
         return None
-    return make_principal(user_name, role, user_scopes(store, user_name)), csrf
+    principal = make_principal(user_name, role, user_scopes(store, user_name))
+    lasts = min(PRINCIPAL_SECONDS, (expires_at - now()).total_seconds())
+    with _known_lock:
+        if len(_known) >= _KNOWN_MAX:
+            _known.clear()
+        _known[(store.url, session_hash)] = (principal, csrf, time.monotonic() + lasts, user_name)
+    return principal, csrf
+
+
+def known_session_principal(store_url: str, token: str) -> tuple[Principal, str] | None:
+    """(principal, CSRF token) of a session checked on the store at `store_url` less than `PRINCIPAL_SECONDS`
+    ago (and not forgotten since), without asking the store; None when there is none."""
+    if not token or not isinstance(token, str):
+        return None
+    known = _known.get((store_url, _hash(token)))
+    return (known[0], known[1]) if known is not None and known[2] > time.monotonic() else None
+
+
+def kept_session_principal(store, token: str) -> tuple[Principal, str] | None:
+    """`session_principal`, reusing what a session checked less than `PRINCIPAL_SECONDS` ago resolved to."""
+    return known_session_principal(store.url, token) or session_principal(store, token)
 
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
@@ -71,10 +116,12 @@ def end_session(store, token: str, *, ip: str | None = None) -> None:
             return
         store.execute("DELETE FROM sessions WHERE session_hash = ?", [session_hash])
         audit(store, user_name, "auth.sign_out", target=user_name, ip=ip)
+    _forget_session(session_hash)
 
 
 def end_user_sessions(store, user_name: str) -> int:
     """End every session of a user (disabled, or a new password); returns how many."""
     n = store.scalar("SELECT count(*) FROM sessions WHERE user_name = ?", [user_name])
     store.execute("DELETE FROM sessions WHERE user_name = ?", [user_name])
+    forget_sessions(user_name)
     return int(n or 0)

@@ -197,9 +197,11 @@ def update_user(store, user_name: str, *, role: str | None = None, scopes: Itera
 
             end_user_sessions(store, user_name)
             revoke_user_tokens(store, user_name, reason="disabled", principal=principal)
+    from passage.auth.sessions import forget_sessions
     from passage.auth.tokens import forget_tokens
 
     forget_tokens(user_name)  # a token's kept principal has the old role, places or state
+    forget_sessions(user_name)  # and so has a session's
 
 
 def set_password(store, user_name: str, password: str, *, principal: Principal | None = None) -> None:

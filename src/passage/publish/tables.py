@@ -196,8 +196,11 @@ def _readable_repeat(store: Store, form: Any, repeat: str, source: Any) -> Any:
 def _sql(store: Store, table: Any) -> str:
     import ibis
 
-    # The store's own SQL: DuckDB's, or PostgreSQL's (a Spark snapshot reads DuckDB's: engines/spark.py)
-    return str(ibis.to_sql(table, dialect="postgres" if store.dialect == "postgres" else "duckdb"))
+    from passage.access import inline
+
+    # The store's own SQL: DuckDB's, or PostgreSQL's (a Spark snapshot reads DuckDB's: engines/spark.py). Run on
+    # the store's connection, which does not see the Ibis connection's views of `readable()`: inlined.
+    return str(ibis.to_sql(inline(table), dialect="postgres" if store.dialect == "postgres" else "duckdb"))
 
 
 def readable_names(store: Store, principal: Any) -> list[tuple[str, str]]:

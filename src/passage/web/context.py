@@ -7,6 +7,7 @@ token with every form; API clients send `Authorization: Bearer psg_…` and need
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import shutil
 import tempfile
@@ -47,6 +48,12 @@ class Portal:
 
         for pack in available_packs():  # every installed pack's forms have their tables before a page reads them
             install_pack(self.root, pack)
+        from passage.releases import index_datasets
+
+        try:  # PostgreSQL: the record tables' indexes for readers' first (cold) requests
+            index_datasets(self.root)
+        except Exception as exc:  # noqa: BLE001 - e.g. a role that may not create indexes: slower, not broken
+            logging.getLogger(__name__).warning("record table indexes not made: %s", exc)
         self._local = threading.local()
         self.generation = Generation(lambda: generation(self.store()), settings.cache.generation_seconds)
         now = self.generation.current
@@ -133,9 +140,9 @@ def resolve(request: Request) -> Ctx:
 
 
 async def aresolve(request: Request) -> Ctx:
-    """`resolve` for the event loop: the public (no session cookie, no token) and a token checked moments ago
-    (`auth.tokens.known_token_principal`) are resolved in the loop; anything that needs the store in a
-    worker thread."""
+    """`resolve` for the event loop: the public (no session cookie, no token), a token and a session cookie checked
+    moments ago (`auth.tokens.known_token_principal`, `auth.sessions.known_session_principal`) are resolved in
+    the loop; anything that needs the store in a worker thread."""
     header = request.headers.get("authorization", "")
     lang = None
     if header.lower().startswith("bearer "):
@@ -146,6 +153,12 @@ async def aresolve(request: Request) -> Ctx:
     elif SESSION_COOKIE not in request.cookies:
         lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
         ctx = Ctx(request, auth.PUBLIC, csrf=request.cookies.get(CSRF_COOKIE) or "", lang=lang)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        found = auth.sessions.known_session_principal(request.app.state.portal.root.url, token)
+        if found is not None:
+            lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+            ctx = Ctx(request, found[0], csrf=found[1], lang=lang, session=token)
     if lang is None:
         from starlette.concurrency import run_in_threadpool
 
@@ -165,7 +178,7 @@ def _resolve(request: Request) -> Ctx:
             raise AuthError("unknown or revoked API token", code="auth.bad_token")
         return Ctx(request, principal, csrf="", lang=lang, via_token=True)
     token = request.cookies.get(SESSION_COOKIE)
-    found = auth.session_principal(store, token) if token else None
+    found = auth.sessions.kept_session_principal(store, token) if token else None
     if found:
         principal, csrf = found
         return Ctx(request, principal, csrf=csrf, lang=lang, session=token)
