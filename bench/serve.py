@@ -3,6 +3,7 @@
     .venv/bin/python bench/serve.py --rows 10000000 --out docs/performance.md
     .venv/bin/python bench/serve.py --rows 10000000 --backend postgresql --out docs/performance.md
     .venv/bin/python bench/serve.py --rows 100000 --quick      # checks the script in a minute or two
+    .venv/bin/python bench/serve.py --rows 1000000 --cold-only --repeat 3   # cold requests only, a few minutes
 
 What it does:
 
@@ -17,6 +18,7 @@ What it does:
 3. Servers, each a subprocess on loopback: `passage --db STORE serve --no-demo` (uvicorn, one process)
    and `datasette serve -i FILE` (immutable: read-only data, as Datasette recommends for publishing).
 4. Cold requests: after each (re)start, the first request for every distinct URL, one at a time.
+   `--cold-only` runs only these (and the same-answer check) and prints each request's time.
 5. Load: an asyncio HTTP/1.1 keep-alive client (raw streams, so the client's own cost stays small on a
    shared machine) runs N requests at concurrency 1, 10 and 50, bounded by a request count and a time
    budget, cycling over countries x admin levels 1 and 2, after warm-up requests. Systems alternate
@@ -581,7 +583,7 @@ def run(a) -> dict:
                         answers[f"{ep} {c} admin{lv}"] = _same_answers(ep, bodies[("passage", ep, c, lv)],
                                                                        bodies[("datasette", ep, c, lv)])
                 print("  same answers:", all(answers.values()), {k: v for k, v in answers.items() if not v})
-            for conc in a.concurrency:
+            for conc in ([] if a.cold_only else a.concurrency):
                 for ep in endpoints:
                     order = [("passage", "public"), ("datasette", "public"), ("passage", "admin")]
                     if r % 2:
@@ -598,7 +600,7 @@ def run(a) -> dict:
                               f"p50 {res['p50']:8.1f} ms  p95 {res['p95']:8.1f} ms  p99 {res['p99']:8.1f} ms  "
                               f"{res['throughput']:7.1f} req/s  cpu {res['server_cpu_ms']:.1f} ms/req  "
                               f"errors {sum(res['errors'].values())}  load {load:.2f}", flush=True)
-            if a.stampede_clients:
+            if a.stampede_clients and not a.cold_only:
                 seconds = publish_over_api(passage.port, token, facts["countries"][0])
                 crowd = [t for ep in endpoints for who in ("public", "admin") for t in targets("passage", ep, who)]
                 res = stampede(passage.port, crowd, a.stampede_clients, a.stampede_timeout)
@@ -616,7 +618,7 @@ def run(a) -> dict:
     return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": bench_run.machine(),
             "datasette": _version("datasette"), "uvicorn": _version("uvicorn"), "facts": facts,
             "settings": {k: getattr(a, k) for k in ("requests", "seconds", "warm_seconds", "repeat", "concurrency",
-                                                   "levels", "cold_levels", "quick")},
+                                                   "levels", "cold_levels", "quick", "cold_only")},
             "grid": grid, "cold_grid": cold_grid, "runs": runs, "best": best, "cold": colds, "answers": answers,
             "starts": starts, "rss_mb": rss, "backend": a.backend, "endpoints": list(endpoints),
             "stampedes": stampedes}
@@ -658,6 +660,37 @@ def _ratio(p: float, d: float) -> str:
     if not d or math.isnan(d) or math.isnan(p):
         return "–"
     return f"{p / d:.4f}" if p / d < 0.01 else f"{p / d:.3f}"
+
+
+def _cold_table(cold: list[dict], endpoints: list[str]) -> list[str]:
+    """Cold requests per system, endpoint and caller: min, median, max (the server's first request apart)."""
+    L = ["| system | endpoint | caller | requests | min | median | max | server's first request |",
+         "|---|---|---|---:|---:|---:|---:|---:|"]
+    for system, who in (("passage", "public"), ("passage", "admin"), ("datasette", "public")):
+        for ep in endpoints:
+            xs = [x for x in cold if x["system"] == system and x["who"] == who and x["endpoint"] == ep]
+            rest = sorted(x["ms"] for x in xs if not x["first"])
+            if not rest:
+                continue
+            first = [x["ms"] for x in xs if x["first"]]
+            L.append(f"| {system} | {ep} | {who if system == 'passage' else '–'} | {len(rest)} | {_ms(rest[0])} | "
+                     f"{_ms(statistics.median(rest))} | {_ms(rest[-1])} | {_ms(min(first)) if first else ''} |")
+    return L
+
+
+def cold_report(res: dict) -> str:
+    """`--cold-only`: the cold table, then every cold request of Passage (slowest first) against the target."""
+    L = [f"cold requests, {res['facts']['records']:,} records on {res.get('backend', 'duckdb')} ({res['date']})", ""]
+    L += _cold_table(res["cold"], res.get("endpoints", list(ENDPOINTS)))
+    L += ["", f"Passage's cold requests, slowest first (target {TARGET_COLD_S:g} s; * = the server's first):"]
+    for x in sorted((x for x in res["cold"] if x["system"] == "passage"), key=lambda x: -x["ms"]):
+        L.append(f"  {x['ms']:8.0f} ms  {x['who']:<6} {x['endpoint']:<9} {x['country']} admin{x['level']}  "
+                 f"round {x['round'] + 1}{' *' if x['first'] else ''}")
+    public = [x["ms"] for x in res["cold"] if x["system"] == "passage" and x["who"] == "public" and not x["first"]]
+    if public:
+        L.append(f"public: median {_ms(statistics.median(public))}, slowest {_ms(max(public))}, "
+                 f"{sum(ms >= TARGET_COLD_S * 1000 for ms in public)} of {len(public)} at or over the target")
+    return "\n".join(L)
 
 
 def section(res: dict, notes: str = "") -> str:
@@ -766,18 +799,8 @@ def section(res: dict, notes: str = "") -> str:
     w("opens its store handle and, for Passage, its Ibis connection; it is shown separately). The operating")
     w("system's file cache is warm for both (the files were just read or written).")
     w("")
-    w("| system | endpoint | caller | requests | min | median | max | server's first request |")
-    w("|---|---|---|---:|---:|---:|---:|---:|")
     cold = res["cold"]
-    for system, who in (("passage", "public"), ("passage", "admin"), ("datasette", "public")):
-        for ep in endpoints:
-            xs = [x for x in cold if x["system"] == system and x["who"] == who and x["endpoint"] == ep]
-            if not xs:
-                continue
-            rest = sorted(x["ms"] for x in xs if not x["first"])
-            first = [x["ms"] for x in xs if x["first"]]
-            w(f"| {system} | {ep} | {who if system == 'passage' else '–'} | {len(rest)} | {_ms(rest[0])} | "
-              f"{_ms(statistics.median(rest))} | {_ms(rest[-1])} | {_ms(min(first)) if first else ''} |")
+    L.extend(_cold_table(cold, endpoints))
     by_level: dict[tuple, list[float]] = {}
     for x in cold:
         if not x["first"] and x["who"] == "public":
@@ -900,7 +923,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="clients sending one cold request each at once right after a publish (0: none)")
     ap.add_argument("--stampede-timeout", type=float, default=30.0,
                     help="a stampede request that takes longer counts as timed out")
+    ap.add_argument("--cold-only", action="store_true",
+                    help="only the cold requests of each round (no load runs, no stampede): prints their table and "
+                         "every request's time; writes the raw JSON, not the section")
     a = ap.parse_args(argv)
+    if a.cold_only and a.out:
+        ap.error("--cold-only measures part of a section: it prints its figures instead of writing --out")
     defaults = (300, 4.0, 2.0) if a.quick else (3000, 20.0, 5.0)
     a.requests = a.requests or defaults[0]
     a.seconds = a.seconds or defaults[1]
@@ -915,7 +943,9 @@ def main(argv: list[str] | None = None) -> int:
         out_json.parent.mkdir(parents=True, exist_ok=True)
         out_json.write_text(json.dumps(res, indent=1, default=str))
         print(f"raw results: {out_json} ({res['total_seconds']:.0f} s in all)")
-    if a.out:
+    if res["settings"].get("cold_only"):
+        print(cold_report(res))
+    elif a.out:
         backend = res.get("backend", "duckdb")
         write_section(a.out, section(res, existing_notes(a.out, backend)), backend)
         print(f"wrote the serve section of {a.out}")
