@@ -206,6 +206,11 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
     absent = set(ctx.extra.get("absent") or ())  # fields the file has no column for
     own = batch is None
     batch = batch or Batch(ctx)
+    # What the scan of the file already rules out for every cell (rows staged straight from a file's bytes,
+    # `csvfile.LazyStage`): no NUL byte in the file; no line even half as long as the longest cell allowed
+    # (half: a cell normalised on staging may grow a little).
+    nul_free = bool(ctx.extra.get("nul_free"))
+    short_cells = ctx.extra.get("line_bytes_at_most", MAX_CELL_CHARS) * 2 <= MAX_CELL_CHARS
     flag = batch.add
     for f in fields:
         c = q(f.name)
@@ -214,10 +219,12 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
             _absent_required(ctx, f, f.path or shown, _compile(ctx, f.relevant, f, "relevance", types, opts, shown=shown)
                              if f.relevant else None)
             continue
-        flag("cell-too-long", f"length({c}) > {MAX_CELL_CHARS}", f"{shown} is longer than {MAX_CELL_CHARS} characters",
-             column=f.name, value=f"left({c}, 40)")
-        flag("encoding", f"contains({c}, chr(0))", f"{shown} holds a NUL byte (a binary or mis-encoded file)",
-             column=f.name)
+        if not short_cells:
+            flag("cell-too-long", f"length({c}) > {MAX_CELL_CHARS}",
+                 f"{shown} is longer than {MAX_CELL_CHARS} characters", column=f.name, value=f"left({c}, 40)")
+        if not nul_free:
+            flag("encoding", f"contains({c}, chr(0))", f"{shown} holds a NUL byte (a binary or mis-encoded file)",
+                 column=f.name)
         relevant = _compile(ctx, f.relevant, f, "relevance", types, opts, shown=shown) if f.relevant else None
         if f.required:
             cond = f"{c} IS NULL" + (f" AND coalesce(({relevant}), false)" if relevant else "")

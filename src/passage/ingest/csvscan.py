@@ -39,6 +39,7 @@ class Records:
     blank: int
     blank_head: tuple[int, ...]  # 0-based indices of blank records among the first HEAD_RECORDS
     long: tuple[int, int] | None  # (record number from 1, bytes) of the first record over the limit
+    longest: int | None = None  # bytes of the longest record (None: not known)
 
     def data_rows(self, skip: int, columns: int) -> int:
         """The rows a reader must return after `skip` header records. DuckDB skips blank lines in files of
@@ -56,6 +57,7 @@ class Shape:
     records: Records
     openers: frozenset[int]  # bytes seen before a field-opening quote, other than line ends and quotes
     open_at_end: bool  # the file ends inside a quoted field
+    nul: bool = True  # the file holds a NUL byte somewhere (True when not scanned: no cell is assumed free of one)
 
 
 class Scanner:
@@ -68,16 +70,19 @@ class Scanner:
         self.blank = 0
         self.blank_head: list[int] = []
         self.long: tuple[int, int] | None = None
+        self.longest = 0
         self.start = 0  # offset where the current record starts
         self.in_quote = False
         self.pending_cr = False  # the last block ended with a CR outside quotes
         self.last = -1  # the last byte fed (-1: none yet)
         self.openers: set[int] = set()
         self.bof = 0  # where the first field starts (after a UTF-8 BOM)
+        self.nul = False  # a NUL byte was seen (a cell's NUL test is needed only then)
 
     def feed(self, block: bytes) -> None:
         if not block:
             return
+        self.nul = self.nul or b"\0" in block  # memchr: about free beside the rest
         if self.offset == 0 and block.startswith(codecs.BOM_UTF8):
             self.bof = len(codecs.BOM_UTF8)
         a = np.frombuffer(block, np.uint8)
@@ -130,6 +135,7 @@ class Scanner:
         is_lf = (ends >= 0) & (a[at] == _LF)
         before = np.where(ends > 0, a[np.maximum(ends - 1, 0)].astype(np.int16), self.last)
         lengths -= (is_lf & (before == _CR) & (lengths > 0)).astype(lengths.dtype)
+        self.longest = max(self.longest, int(lengths.max()))
         if self.long is None:
             big = np.flatnonzero(lengths > self.limit)
             if big.size:
@@ -142,10 +148,11 @@ class Scanner:
         self.start = int(glob[-1]) + 1
 
     def result(self) -> Shape:
-        count, start, long = self.count, self.start, self.long
+        count, start, long, longest = self.count, self.start, self.long, self.longest
         blank, head = self.blank, list(self.blank_head)
         if self.pending_cr:  # the file ends with a lone CR
             length = self.offset - 1 - start
+            longest = max(longest, length)
             if length == 0:
                 blank += 1
                 head += [count] if count < HEAD_RECORDS else []
@@ -154,9 +161,11 @@ class Scanner:
             count, start = count + 1, self.offset
         if self.offset > start:  # a last record without a line end
             count += 1
+            longest = max(longest, self.offset - start)
             if long is None and self.offset - start > self.limit:
                 long = (count, self.offset - start)
-        return Shape(Records(count, blank, tuple(head), long), frozenset(self.openers), self.in_quote)
+        return Shape(Records(count, blank, tuple(head), long, longest), frozenset(self.openers), self.in_quote,
+                     self.nul)
 
 
 def scan(path: Path, limit: int = MAX_RECORD_BYTES) -> Shape:

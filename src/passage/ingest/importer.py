@@ -93,7 +93,8 @@ class Importer:
     def rule_context(self) -> dict[str, Any]:
         """What the form's rules (passage.checks.form_rules) may read beyond the staged row, merged into the
         checks' context: `file_columns` (their messages name the file's headers), `repeat_scope` (a function of
-        the checked table giving the repeat rows sum(), count() and indexed-repeat() read). Empty: neither."""
+        the checked table giving the repeat rows sum(), count() and indexed-repeat() read), and what the scan of
+        files whose cells are their own bytes rules out for every cell (`cell_facts`). Empty: none of these."""
         return {}
 
     def repeat_tables(self) -> list[tuple[str, str, str]]:
@@ -117,6 +118,21 @@ class Importer:
 def _option(name: object) -> str:
     """An option as the command line spells it (`year` -> `--year`)."""
     return "--" + str(name).replace("_", "-")
+
+
+def cell_facts(files: list[SourceFile]) -> dict[str, Any]:
+    """What the scan of delimited files (`csvscan`, while they were hashed) rules out for every cell staged
+    from their bytes, so `form_rules` skips those tests: `nul_free` (no NUL byte anywhere) and
+    `line_bytes_at_most` (the longest record). Only for cells that are the files' own text: a JSON string may
+    spell a NUL as an escape."""
+    shapes = [f.shape for f in files]
+    if not shapes or any(s is None for s in shapes):
+        return {}
+    facts: dict[str, Any] = {"nul_free": not any(s.nul for s in shapes)}
+    longest = [s.records.longest for s in shapes]
+    if all(n is not None for n in longest):
+        facts["line_bytes_at_most"] = max(longest)
+    return facts
 
 
 def name_file_columns(report: Any, names: dict[str, str]) -> None:

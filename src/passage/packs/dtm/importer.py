@@ -22,7 +22,7 @@ import yaml
 from passage.findings import Finding, Report
 from passage.ingest import csvfile
 from passage.ingest.files import SourceFile
-from passage.ingest.importer import Importer
+from passage.ingest.importer import Importer, cell_facts
 
 GIVEN = "_as_given"  # the suffix of a field keeping the provider's text of a normalised one
 
@@ -154,9 +154,12 @@ class DtmImporter(Importer):
     def stage(self, eng: duckdb.DuckDBPyConnection, files: list[SourceFile], table: str, report: Report) -> int:
         total = 0
         self._carried: set[str] = set()  # provider columns some file holds (an API response has no operationStatus)
+        self._csv_only = True  # every cell staged is a CSV file's own text (`rule_context`)
+        self._files = files
         for i, f in enumerate(files):
             head = f.path.open("rb").read(64).lstrip(b"\xef\xbb\xbf \r\n\t")
             if head.startswith((b"{", b"[")):
+                self._csv_only = False
                 n = self._stage_json(eng, f, table, report, append=i > 0 and total > 0)
             else:
                 n = self._stage_csv(eng, f, table, report, append=i > 0 and total > 0)
@@ -164,6 +167,10 @@ class DtmImporter(Importer):
             if not report.ok:
                 return total
         return total
+
+    def rule_context(self) -> dict[str, object]:
+        """HDX CSV cells are the file's own text: its scan rules out NUL bytes and overlong cells at once."""
+        return cell_facts(self._files) if getattr(self, "_csv_only", False) else {}
 
     def absent_fields(self, repeat: str | None = None) -> set[str]:
         """The optional fields no file carried: `--update` from API JSON keeps the stored operation status."""
