@@ -646,6 +646,9 @@ def test_pages_in_french_and_the_menu(qportal):
     assert "/login" in qportal.client().get("/reports/annual", headers=HTML).headers["location"]
     nav = qportal.client("ap-bkk").get("/questionnaire", headers=HTML).text.split("</nav>")[0]
     assert 'href="/questionnaire/tasks"' in nav and 'href="/reports/annual"' in nav
+    assert re.findall(r'href="([^"]+)" aria-current="page"', nav) == ["/questionnaire"]
+    nav = qportal.client("ap-bkk").get("/questionnaire/tasks", headers=HTML).text.split("</nav>")[0]
+    assert re.findall(r'href="([^"]+)" aria-current="page"', nav) == ["/questionnaire/tasks"]  # one current link
 
 
 def test_the_same_on_postgresql(pg_store, tmp_path):

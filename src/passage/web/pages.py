@@ -28,6 +28,19 @@ router = APIRouter(include_in_schema=False)
 Context = Annotated[Ctx, Depends(resolve)]
 
 
+
+def _nav_current(links: list[dict[str, Any]]):
+    """Whether a menu link is the page's: its prefix matches the path, and no other link's matches it more
+    closely (on /questionnaire/tasks, My tasks is the current page, not Questionnaire too)."""
+    def closeness(link: dict[str, Any], path: str) -> int:
+        return max((len(p) for p in link.get("prefixes") or [link["href"]] if path.startswith(p)), default=-1)
+
+    def current(link: dict[str, Any], path: str) -> bool:
+        mine = closeness(link, path)
+        return mine >= 0 and all(closeness(other, path) <= mine for other in links)
+    return current
+
+
 def _env() -> jinja2.Environment:
     from passage.plugins import collected, pack_dirs
 
@@ -39,7 +52,7 @@ def _env() -> jinja2.Environment:
     env.filters.update(number=i18n.number, percent=i18n.percent, day=i18n.day, language_name=i18n.language_name,
                        urlquote=lambda s: quote(str(s), safe=""))
     env.globals.update(LANGUAGES=i18n.LANGUAGES, country_url=country_url, PACK_LINKS=collected("nav_links"),
-                       nav_current=lambda link, path: any(path.startswith(p) for p in link.get("prefixes") or [link["href"]]))
+                       nav_current=_nav_current(collected("nav_links")))
     return env
 
 
