@@ -112,6 +112,25 @@ def test_a_folder_holding_another_stores_demo_is_refused(tmp_path):
     assert "secret-of-first" in (demo / "accounts.txt").read_text(encoding="utf-8")  # untouched
 
 
+def test_passage_demo_writes_to_the_stores_own_folder(tmp_path):
+    """`passage demo` picks the folder as `serve` does: the store's own by default (passage-demo-energy beside
+    energy.duckdb), and never a folder holding another store's demo."""
+    from passage.demo_portal import chosen_folder
+    from passage.settings import load_settings
+    from passage.store import open_store
+
+    with open_store(str(tmp_path / "energy.duckdb")) as store:
+        assert chosen_folder(store, load_settings(cwd=tmp_path)) == tmp_path / "passage-demo-energy"
+    demo = tmp_path / "passage-demo-energy"
+    demo.mkdir()
+    (demo / ".passage-store").write_text(str(tmp_path / "first.duckdb") + "\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "passage", "--db", "energy.duckdb", "demo"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2
+    assert f"passage-demo-energy holds the demo accounts of {tmp_path / 'first.duckdb'}, not of this store" in r.stderr
+    assert not (tmp_path / "passage-demo").exists() and sorted(p.name for p in demo.iterdir()) == [".passage-store"]
+
+
 def test_the_repository_ignores_demo_folders_and_store_side_files():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     names = ["passage-demo/accounts.txt", "passage-demo-pg-127.0.0.1-5432-test-public/accounts.txt",

@@ -52,6 +52,11 @@ def demo_folder(store: Store) -> Path:
     return Path("passage-demo")
 
 
+def chosen_folder(store: Store, settings: Any) -> Path:
+    """The demo folder a command writes to: the setting `demo.dir` (or `--dir`) when given, else the store's own."""
+    return Path(settings.demo.dir) if settings.origins["demo.dir"] != "default" else demo_folder(store)
+
+
 def duckdb_demo_folder(path: str | Path) -> Path:
     """The demo folder of the DuckDB store at `path`: `passage-demo` beside `passage.duckdb`, else
     `passage-demo-NAME` beside `NAME.duckdb`."""

@@ -649,7 +649,7 @@ def serve_cmd(ctx, host: str | None, port: int | None, demo: bool | None, work_d
     """
     import uvicorn
 
-    from passage.demo_portal import demo_folder, needs_demo, own_accounts, save_cli_token, seed_portal
+    from passage.demo_portal import chosen_folder, needs_demo, own_accounts, save_cli_token, seed_portal
     from passage.web.app import create_app
 
     ctx.given({"server.host": ("--host", host), "server.port": ("--port", port),
@@ -659,7 +659,7 @@ def serve_cmd(ctx, host: str | None, port: int | None, demo: bool | None, work_d
                "cache.export_bytes": ("--export-cache-mb", None if export_cache_mb is None else export_cache_mb * 2**20)})
     settings = ctx.settings
     # The store's own demo folder, so one store's demo accounts never overwrite another's (demo_portal.py).
-    work_dir = settings.demo.dir if settings.origins["demo.dir"] != "default" else demo_folder(ctx.store)
+    work_dir = chosen_folder(ctx.store, settings)
     if settings.demo.seed and needs_demo(ctx.store):
         click.echo("first run: loading the demo data…", err=True)
         made = seed_portal(ctx.store, work_dir, progress=lambda m: ctx.quiet or click.echo(f"  {m}", err=True))
