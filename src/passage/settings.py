@@ -92,7 +92,9 @@ class Cache(_Group):
 
 class Demo(_Group):
     dir: Path = Field(Path("passage-demo"), description=(
-        "Where the demo's generated files and accounts are written (`passage serve --dir`, `passage demo --dir`)"))
+        "Where the demo's generated files and accounts are written (`passage serve --dir`, `passage demo --dir`); "
+        "when not set, each store's own folder: passage-demo beside passage.duckdb, passage-demo-NAME beside "
+        "NAME.duckdb, passage-demo-pg-HOST-PORT-DB-SCHEMA for PostgreSQL"))
     seed: bool = Field(True, description=(
         "Whether `passage serve` loads the demo data into a store without records (`--demo/--no-demo`)"))
 
