@@ -105,11 +105,13 @@ def test_hxl_validation_reports_a_date_too_large_to_read():
     from passage.publish.tables import PublishedTable
 
     data = pa.table({"when": ["2023-05-31", "2023-05-31T00:00:00" + "9" * 30, "2023-06-30",
-                              "1T00:0000444444444444444444944444444444444444444444444444023"],  # decimal's DivisionImpossible
-                     "n": ["1", "x", "3", "4"]})
+                              "1T00:0000444444444444444444944444444444444444444444444444023",  # decimal's DivisionImpossible
+                              "99999999999999999"],  # seconds since 1970: OSError (EOVERFLOW) from localtime
+                     "n": ["1", "x", "3", "4", "5"]})
     table = PublishedTable("t", "T", data, hxl={"when": "#date+reported", "n": "#affected"},
                            hxl_schema=[{"#valid_tag": "#date", "#valid_datatype": "date"},
                                        {"#valid_tag": "#affected", "#valid_datatype": "number"}])
     problems = validate(table)
     assert {(p["tag"], p["row"], p["value"]) for p in problems} == {("#date", 1, "(not a date)"), ("#affected", 1, "x"),
-                                                                     ("#date", 3, "(not a date)")}
+                                                                     ("#date", 3, "(not a date)"),
+                                                                     ("#date", 4, "(not a date)")}

@@ -34,8 +34,9 @@ UNREADABLE_DATE = "(not a date)"
 
 def _readable_dates(table) -> pa.Table:
     """The table with every value of a date-checked column that libhxl's date reader cannot even try (dateutil
-    overflows on a number too large for a date part, or fails a decimal division on odd seconds) replaced by text it reports as not a date, in its own
-    words and at its own row, instead of stopping the whole validation with an exception."""
+    overflows on a number too large for a date part, or fails a decimal division on odd seconds; the platform's
+    clock refuses a number of seconds since 1970 too large for it) replaced by text it reports as not a date, in
+    its own words and at its own row, instead of stopping the whole validation with an exception."""
     from hxl.datatypes import is_date
     from hxl.model import Column, TagPattern
 
@@ -51,7 +52,7 @@ def _readable_dates(table) -> pa.Table:
             try:
                 if v:
                     is_date(v)
-            except (ArithmeticError, ValueError, TypeError):  # an overflow, a decimal's DivisionImpossible
+            except (ArithmeticError, ValueError, TypeError, OSError):  # OSError: EOVERFLOW from localtime
                 v, changed = UNREADABLE_DATE, True
             fixed.append(v)
         if changed:
