@@ -275,3 +275,20 @@ def test_every_bad_row_is_located_beyond_the_reports_first_200(store, tmp_path):
     assert result.status == "committed", result.report.summary()
     assert (result.loaded, result.quarantined) == (300, 300)
     assert result.report.counts["required"] == 300
+
+
+def test_dtm_rows_left_get_their_places_and_keys(store, tmp_path):
+    """A row with a type error set aside: the places and keys, which run_checks leaves out while rows have
+    errors, still run over the rows left (they failed on the missing `_place_code` before)."""
+    from dtm_rows import NGA, TCD, api_rows, write_csv
+
+    install_pack(store, "dtm")
+    rows = api_rows("NGA", NGA) + api_rows("TCD", TCD)
+    rows[3]["numPresentIdpInd"] = "many"
+    r = import_files(store, "dtm", [write_csv(tmp_path / "a.csv", rows)], on_error="quarantine")
+    assert (r.status, r.inserted, r.quarantined) == ("committed", len(rows) - 1, 1), r.report.flat()
+    assert [(f.code, f.row) for f in r.report.errors] == [("type-integer", 6)]
+    loaded = dict(store.query("SELECT admin2_pcode, _place_code FROM rec_dtm_idps WHERE admin_level = 2"))
+    assert loaded == {"NG008001": "NG008001", "TCD0704": "TCD0704"}  # TD0704 normalised, places set
+    assert "pcode-length" in {f.code for f in r.report.warnings}
+    assert store.scalar("SELECT count(DISTINCT _record_id) FROM rec_dtm_idps") == len(rows) - 1

@@ -31,7 +31,7 @@ from typing import Any, Self
 
 from passage import records
 from passage.auth.audit import audit
-from passage.checks import Context, q, run_checks, unique_key
+from passage.checks import Context, places, q, run_checks, unique_key
 from passage.errors import NotFound, UsageError
 from passage.findings import ERROR, Finding, Report
 from passage.forms import Form, get_form
@@ -289,8 +289,13 @@ class ImportJob:
                                  extra={"resolver": PcodeResolver(store), "update": self.update, "store": store,
                                         "absent": self.absent, **self.importer.rule_context()})
         self._step(lambda: run_checks(ctx))
-        if self.quarantining and self.report.ok and self.aside and "_key" not in ctx.columns():
-            self._step(lambda: unique_key.run(ctx))  # skipped by run_checks while some rows had errors
+        if self.quarantining and self.report.ok and self.aside:
+            # What run_checks leaves out while some rows have errors, run over the rows left: the places (their
+            # normalised codes and `_place_code`, which the keys read), then the keys.
+            if ctx.config.get("places") and "_place_code" not in ctx.columns():
+                self._step(lambda: places.run(ctx))
+            if self.report.ok and "_key" not in ctx.columns():
+                self._step(lambda: unique_key.run(ctx))
         if self.scopes is not None and self.report.ok:
             _check_scope(eng, ctx.table, self.config, self.scopes, self.report)
             self.mine = self.report.ok
