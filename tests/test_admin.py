@@ -500,3 +500,28 @@ def test_the_cli_unpublishes_and_withdraws_with_the_same_verbs(store_path, tmp_p
     assert r.returncode == 0 and "(1 release withdrawn)" in r.stdout
     with open_store(str(store_path)) as store:
         assert releases(store) == []
+
+
+def test_rolling_an_import_back_from_the_page_and_the_api(admin, bearer, portal, tmp_path):
+    """An import made through the API is rolled back from its page (CSRF, then the form goes away) and refused
+    again through the API (409); an editor may not roll back."""
+    from dtm_rows import api_rows, write_csv
+
+    rows = [{**r, "roundNumber": 99, "reportingDate": "2023-12-31T00:00:00"} for r in api_rows("NGA", [
+        (1, "NG008", "Borno", "", "", 99, "2023-12-31", "Conflict", 123, None, None)])]
+    path = write_csv(tmp_path / "round-99.csv", rows)
+    with path.open("rb") as fh:
+        r = bearer.post("/api/v1/imports", data={"kind": "dtm"}, files={"file": (path.name, fh, "text/csv")})
+    assert r.status_code == 200 and r.json()["status"] == "committed", r.text
+    import_id = r.json()["import_id"]
+    page = admin.client.get(f"/admin/imports/{import_id}").text
+    assert f'action="/admin/imports/{import_id}/rollback"' in page
+    assert error_of(portal.client("editor-nga").post(f"/api/v1/admin/imports/{import_id}/rollback"), 403)
+    assert admin.form(f"/admin/imports/{import_id}/rollback", csrf=False).status_code == 403  # no CSRF token
+    done = admin.form(f"/admin/imports/{import_id}/rollback")
+    assert done.status_code == 303 and done.headers["location"] == f"/admin/imports/{import_id}"
+    page = admin.client.get(f"/admin/imports/{import_id}").text
+    assert 'data-status="rolled-back"' in page and "/rollback" not in page
+    assert latest(bearer, "import.rollback")["import_id"] == import_id
+    again = bearer.post(f"/api/v1/admin/imports/{import_id}/rollback")
+    assert error_of(again, 409)["code"] == "import.not_committed"

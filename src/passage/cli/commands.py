@@ -262,6 +262,32 @@ def log_cmd(ctx, limit: int) -> None:
     table(names, rows)
 
 
+@main.command("rollback")
+@click.argument("import_id", type=int)
+@pass_ctx
+def rollback_cmd(ctx, import_id: int) -> None:
+    """Roll a committed import back: the records it created get a tombstone, the ones it changed their values
+    from before it, all as new versions (admins). Refused when a record changed after the import, or while
+    the import holds rows in the quarantine.
+
+    \b
+    Example:
+      passage log
+      passage rollback 42
+    """
+    from passage.ingest.rollback import rollback_import
+
+    done = rollback_import(ctx.store, import_id, principal=ctx.principal)
+    click.echo(_rollback_text(done))
+
+
+def _rollback_text(done: dict) -> str:
+    gone = sum(t["tombstones"] for t in done["tables"].values())
+    back = sum(t["restored"] for t in done["tables"].values())
+    return (f"import {done['import_id']} ({done['form_id']}) rolled back: {gone:,} record(s) it created deleted, "
+            f"{back:,} record(s) it changed restored, as new versions")
+
+
 # ---- records ------------------------------------------------------------------------------------------
 
 @main.group()

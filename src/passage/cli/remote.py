@@ -330,6 +330,13 @@ def _unpublish(client: Client, p: dict, state: Any) -> None:
         click.echo(f"{p['dataset']} for {iso3.upper()}: {done['withdrawn']} release(s) withdrawn")
 
 
+@remote("rollback", "POST /api/v1/admin/imports/{import_id}/rollback")
+def _rollback(client: Client, p: dict, state: Any) -> None:
+    from passage.cli.commands import _rollback_text
+
+    click.echo(_rollback_text(client.json("POST", f"/api/v1/admin/imports/{int(p['import_id'])}/rollback")))
+
+
 @remote("datasets visibility", "PUT /api/v1/admin/datasets/{name}/visibility")
 def _visibility(client: Client, p: dict, state: Any) -> None:
     client.call("PUT", f"/api/v1/admin/datasets/{_q(p['name'])}/visibility", body={"visibility": p["visibility"]})

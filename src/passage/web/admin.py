@@ -27,6 +27,7 @@ from passage import auth, releases
 from passage.access import RULES, STORE, read_import, readable_imports, require
 from passage.auth import ratelimit
 from passage.auth.tokens import MAX_DAYS
+from passage.ingest.rollback import rollback_import
 from passage.web.api import ERRORS, respond
 from passage.web.context import Ctx, resolve
 
@@ -232,6 +233,13 @@ def imports_page(ctx: Context, limit: Annotated[int, Query(ge=1, le=500)] = 100)
 @pages.get("/admin/imports/{import_id}", response_class=HTMLResponse)
 def import_page(ctx: Context, import_id: int):
     return _render(ctx, "admin_import.html", item=read_import(ctx.store, ctx.principal, import_id))
+
+
+@pages.post("/admin/imports/{import_id}/rollback")
+def import_rollback(ctx: Context, import_id: int, csrf_token: Annotated[str, Form()] = ""):
+    _changing(ctx, csrf_token)
+    rollback_import(ctx.store, import_id, principal=ctx.principal)
+    return _back(f"/admin/imports/{import_id}")
 
 
 @pages.get("/admin/releases", response_class=HTMLResponse)
@@ -465,6 +473,14 @@ def api_imports(ctx: Context, request: Request, limit: Annotated[int, Query(ge=1
 def api_import(ctx: Context, request: Request, import_id: int):
     """One import: counts, outcome, message, its files, and the rows it set aside with their findings."""
     return respond(request, read_import(ctx.store, ctx.principal, import_id))
+
+
+@api.post("/imports/{import_id}/rollback")
+def api_import_rollback(ctx: Context, import_id: int):
+    """Roll a committed import back with new versions: tombstones for the records it created, the values from
+    before it for those it changed (`passage rollback`). 409 when a record changed after it or rows are held."""
+    _changing(ctx, None)
+    return _answer(rollback_import(ctx.store, import_id, principal=ctx.principal))
 
 
 @api.get("/releases")
