@@ -211,3 +211,20 @@ def test_docs_list_every_function_the_compiler_evaluates():
     doc = (Path(__file__).parent.parent / "docs" / "forms.md").read_text(encoding="utf-8")
     missing = [f for f in [*functions(), *UNCHECKABLE] if f"`{f}()`" not in doc]
     assert not missing, missing
+
+
+def test_installing_a_form_or_places_starts_a_new_generation(store, tmp_path):
+    """Kept portal answers are per data generation: a new form (a new dataset) or new places must end them."""
+    from passage.places import import_lengths
+    from passage.store.schema import generation
+
+    form = compile_xlsform(Path(__file__).parent / "fixtures" / "xlsform" / "household_survey.xlsx")
+    before = generation(store)
+    assert install_form(store, form)
+    assert generation(store) == before + 1
+    assert not install_form(store, form) and generation(store) == before + 1  # the same form again: no change
+    lengths = tmp_path / "lengths.csv"
+    lengths.write_text("Location,Country Length,Admin 1 Length,Admin 2 Length,Admin 3 Length\n"
+                       "#country+code,,,,\nNGA,2,3,3,\n", encoding="utf-8")
+    assert import_lengths(store, lengths).value == 1
+    assert generation(store) == before + 2

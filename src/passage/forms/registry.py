@@ -15,7 +15,7 @@ from passage.errors import NotFound, UsageError
 from passage.forms.names import table_ident
 from passage.forms.xlsform import Field, Form
 from passage.store import Store
-from passage.store.schema import current_version_index
+from passage.store.schema import bump_generation, current_version_index
 
 SYSTEM_COLUMNS = [
     ("_record_id", "VARCHAR NOT NULL"),  # stable across versions
@@ -115,6 +115,7 @@ def install_form(store: Store, form: Form, pack: str | None = None, extra_column
                 store.execute(f"CREATE INDEX IF NOT EXISTS {table}_place ON {table} (_place_code) WHERE _current")
             view = view_name(form.form_id, repeat)
             store.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE _current AND NOT _deleted")
+        bump_generation(store)  # a user's form is a dataset: answers kept for the old generation are stale
     return True
 
 

@@ -15,6 +15,7 @@ import pycountry
 from passage.findings import Finding, Outcome, Report
 from passage.places.bundled import ensure_places
 from passage.store import Store
+from passage.store.schema import bump_generation
 
 PCODE_COLUMNS = ["Location", "Admin Level", "P-Code", "Name", "Parent P-Code", "Valid from date"]
 LENGTH_COLUMNS = ["Location", "Country Length", "Admin 1 Length", "Admin 2 Length", "Admin 3 Length"]
@@ -88,6 +89,7 @@ def import_pcodes(store: Store, path: Path) -> Outcome[int]:
         store.execute("DELETE FROM places WHERE code IN (SELECT code FROM _incoming_codes)")
         _bulk(store, "places", out)
         store.execute("DROP TABLE _incoming_codes")
+        bump_generation(store)  # place names and levels are in kept answers
     return Outcome(report, len(out))
 
 
@@ -112,6 +114,7 @@ def import_lengths(store: Store, path: Path) -> Outcome[int]:
     with store.transaction():
         store.execute("DELETE FROM pcode_lengths")
         _bulk(store, "pcode_lengths", out)
+        bump_generation(store)
     return Outcome(report, len(out))
 
 
