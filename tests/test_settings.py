@@ -308,3 +308,19 @@ def test_operations_doc_lists_every_setting():
     assert reference() in text, "docs/operations.md is out of date: run python tools/settings_docs.py"
     for key in keys():
         assert f"`{env_name(key)}`" in text
+
+
+def test_postgresql_reader_settings(pg_store):
+    """Readers' queries (the Ibis connection) run with the configured work_mem and without JIT."""
+    from passage.settings import Settings
+    from passage.store import open_store
+
+    assert pg_store.ibis().raw_sql("SHOW work_mem").fetchall() == [("64MB",)]
+    other = open_store(pg_store.url, Settings(postgresql={"work_mem": "16MB", "jit": True}))
+    try:
+        assert other.ibis().raw_sql("SHOW work_mem").fetchall() == [("16MB",)]
+        assert other.ibis().raw_sql("SHOW jit").fetchall() == [("on",)]
+    finally:
+        other.close()
+    with pytest.raises(ValueError):
+        Settings(postgresql={"work_mem": "64MB; DROP TABLE x"})

@@ -111,6 +111,15 @@ class Server(_Group):
         "stderr, or an empty string for none"))
 
 
+class Postgresql(_Group):
+    work_mem: str = Field("64MB", pattern=r"^[0-9]+\s*(kB|MB|GB)$", description=(
+        "Memory each sort or hash of a reader's query may use on a PostgreSQL store before spilling to disk "
+        "(PostgreSQL's own default, 4MB, spills the grouping of a large country's admin-2 places)"))
+    jit: bool = Field(False, description=(
+        "PostgreSQL's JIT compilation for readers' queries: it adds about 50 ms to each first query and the "
+        "portal's queries are short"))
+
+
 class Spark(_Group):
     master: str | None = Field(None, description=(
         "The Spark master `--engine spark` runs on: unset for spark-submit's own, else `local[2]`"))
@@ -131,6 +140,7 @@ class Settings(BaseSettings):
     cache: Cache = Cache()
     demo: Demo = Demo()
     server: Server = Server()
+    postgresql: Postgresql = Postgresql()
     spark: Spark = Spark()
 
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)

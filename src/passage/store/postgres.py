@@ -120,7 +120,10 @@ class PostgresStore(Store):
             from passage.store.ibis_backends import postgres_backend
 
             # Its own connection (same URL, so the same search_path): Ibis manages its transactions.
-            self._ibis = postgres_backend().from_connection(psycopg.connect(self.url, autocommit=True))
+            pg = self.settings.postgresql
+            options = f"-c work_mem={pg.work_mem.replace(' ', '')} -c jit={'on' if pg.jit else 'off'}"
+            self._ibis = postgres_backend().from_connection(psycopg.connect(self.url, autocommit=True,
+                                                                            options=options))
         return self._ibis
 
     def engine(self) -> duckdb.DuckDBPyConnection:
