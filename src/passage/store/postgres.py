@@ -120,10 +120,11 @@ class PostgresStore(Store):
             from passage.store.ibis_backends import postgres_backend
 
             # Its own connection (same URL, so the same search_path): Ibis manages its transactions.
+            conn = psycopg.connect(self.url, autocommit=True)
             pg = self.settings.postgresql
-            options = f"-c work_mem={pg.work_mem.replace(' ', '')} -c jit={'on' if pg.jit else 'off'}"
-            self._ibis = postgres_backend().from_connection(psycopg.connect(self.url, autocommit=True,
-                                                                            options=options))
+            conn.execute("SELECT set_config('work_mem', %s, false), set_config('jit', %s, false)",
+                         [pg.work_mem.replace(" ", ""), "on" if pg.jit else "off"])
+            self._ibis = postgres_backend().from_connection(conn)
         return self._ibis
 
     def engine(self) -> duckdb.DuckDBPyConnection:
