@@ -149,3 +149,24 @@ def test_newest_first_then_the_one_before(store, tmp_path):
     done = rollback_import(store, a.import_id)
     assert done["tables"]["rec_dtm_idps"] == {"tombstones": len(NGA), "restored": 0}
     assert current(store) == {}
+
+
+def test_repeat_rows_go_with_their_records(any_store):
+    """A Kobo export with a repeat group: its member rows are versioned beside the records, and rolled back
+    with them, on DuckDB and PostgreSQL."""
+    from pathlib import Path
+
+    from passage.forms import compile_xlsform, install_form
+
+    fixtures = Path(__file__).parent / "fixtures" / "xlsform"
+    install_form(any_store, compile_xlsform(fixtures / "household_survey.xlsx"))
+    r = import_files(any_store, "xlsform-data", [fixtures / "export.xlsx"], form_id="household_survey")
+    assert (r.status, r.inserted) == ("committed", 6), r.report.flat()
+    done = rollback_import(any_store, r.import_id)
+    assert done["tables"] == {"rec_household_survey": {"tombstones": 6, "restored": 0},
+                              "rec_household_survey__members": {"tombstones": 21, "restored": 0}}
+    for view in ("household_survey", "household_survey__members"):
+        assert any_store.scalar(f"SELECT count(*) FROM {view}") == 0
+    again = import_files(any_store, "xlsform-data", [fixtures / "export.xlsx"], form_id="household_survey")
+    assert again.status == "committed"
+    assert any_store.scalar("SELECT count(*) FROM household_survey__members") == 21
