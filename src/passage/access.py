@@ -138,7 +138,7 @@ RULES: dict[str, Rule] = {
     "manage-tokens": Rule("Account", _owns, "manage the API tokens of {}"),
     "administer": Rule("TheStore", lambda p, _: False,
                        "administer the store (users, roles, scopes, tokens, unlocks, forms, visibility, offices, "
-                       "settings): admins only"),
+                       "settings, import rollbacks): admins only"),
 }
 ACTIONS = tuple(RULES)
 
