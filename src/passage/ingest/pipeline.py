@@ -333,7 +333,6 @@ class ImportJob:
         """Set aside the rows `step`'s errors are located on, with their findings; the rest of `step` goes to the
         import's report. Nothing is set aside when an error is not on a staged row (a problem of the file), or
         when some errors could not all be located: the import is then rejected as a whole."""
-        name_file_columns(step, self.importer.file_columns())  # as the file names them, here and in the quarantine
         errors = [f for f in step.findings if f.severity == ERROR]
         kept: dict[str, int] = {}
         for f in step.findings:

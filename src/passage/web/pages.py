@@ -31,7 +31,7 @@ Context = Annotated[Ctx, Depends(resolve)]
 
 def _nav_current(links: list[dict[str, Any]]):
     """Whether a menu link is the page's: its prefix matches the path, and no other link's matches it more
-    closely (on /questionnaire/tasks, My tasks is the current page, not Questionnaire too)."""
+    closely (a pack's task list under its own section is the current page, not the section too)."""
     def closeness(link: dict[str, Any], path: str) -> int:
         return max((len(p) for p in link.get("prefixes") or [link["href"]] if path.startswith(p)), default=-1)
 
