@@ -21,6 +21,7 @@ from passage.cli import main
 from passage.errors import UsageError
 from passage.ingest import import_files
 from passage.packs.travel import compare, daily_status, headline, kappa, poe_status, summary, timeline
+from passage.packs.travel.headline import without_record_ids
 from passage.plugins import install_pack
 from travel_fixtures import COBAP_COLUMNS, write_cobap
 
@@ -338,6 +339,9 @@ def test_headline_figures_trace_to_records(any_store, tmp_path):
     airports = poe["by_type"]["airport"]["statuses"]["fully_closed"]
     assert (airports["poes"], airports["share"], airports["record_ids"]) == (2, 1.0, ["P1|2020-04-01",
                                                                                        "P4|2020-04-02"])
+    # the travel page's headline leaves the measures' record ids out (each is a query of its own): same figures
+    bare = headline(any_store, DAY, record_ids=False)
+    assert bare["measures"]["iom"]["record_ids"] == [] and without_record_ids(bare) == without_record_ids(h)
     land = poe["by_type"]["land_border"]
     assert (land["registered"], land["assessed"], land["statuses"]["partially_operational"]["share"]) == (2, 1, 1.0)
     rows = {r["code"]: r for r in poe_status(any_store, DAY)}

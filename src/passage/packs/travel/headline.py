@@ -47,9 +47,10 @@ def in_force(store: Store, day: date, rel: Relations) -> ibis.Table:
     return t.filter(t.date_in_force <= day, t.date_lifted.isnull() | (t.date_lifted > day))
 
 
-def measures_in_force(store: Store, day: date, rel: Relations) -> dict[str, Any]:
+def measures_in_force(store: Store, day: date, rel: Relations, *, record_ids: bool = True) -> dict[str, Any]:
     """Per source: measures and countries in force, split by category and by condition group, each block
-    with the record ids it counts."""
+    with the record ids it counts (`record_ids=False`: empty lists, for a page that shows none: each block's
+    ids are a query of their own)."""
     m = in_force_measure()
     table = in_force(store, day, rel)
     everything = m.model_copy(update={"by": []})
@@ -77,7 +78,8 @@ def measures_in_force(store: Store, day: date, rel: Relations) -> dict[str, Any]
             b["countries"].add(r["iso3"])
 
     def done(b: dict[str, Any]) -> dict[str, Any]:
-        ids = provenance(store, everything, table=table.filter(b["where"])).record_ids if b["measures"] else []
+        ids = provenance(store, everything, table=table.filter(b["where"])).record_ids \
+            if b["measures"] and record_ids else []
         return {"measures": b["measures"], "countries": len(b["countries"]),
                 "country_codes": sorted(c for c in b["countries"] if c), "record_ids": ids}
 
@@ -91,11 +93,12 @@ def measures_in_force(store: Store, day: date, rel: Relations) -> dict[str, Any]
     return out
 
 
-def headline(store: Store, day: date | str, *, rel: Relations | None = None) -> dict[str, Any]:
-    """Measures in force, entry restrictions vs conditions, PoE operational status shares on `day`."""
+def headline(store: Store, day: date | str, *, rel: Relations | None = None, record_ids: bool = True) -> dict[str, Any]:
+    """Measures in force, entry restrictions vs conditions, PoE operational status shares on `day` (with the record
+    ids behind each figure unless `record_ids=False`)."""
     day = parse_day(day)
     rel = rel or current(store)
-    return {"date": day, "measures": measures_in_force(store, day, rel),
+    return {"date": day, "measures": measures_in_force(store, day, rel, record_ids=record_ids),
             "points_of_entry": poe_shares(poe_status(store, day, rel=rel))}
 
 

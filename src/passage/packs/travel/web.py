@@ -96,8 +96,10 @@ def compare_result(ctx: Ctx, day: date, sources: list[str]) -> dict[str, Any]:
                       lambda: travel.compare(ctx.store, day, sources, rel=relations(ctx)))
 
 
-def headline_result(ctx: Ctx, day: date) -> dict[str, Any]:
-    return ctx.cached(("travel-headline", day), lambda: travel.headline(ctx.store, day, rel=relations(ctx)))
+def headline_result(ctx: Ctx, day: date, records: bool = True) -> dict[str, Any]:
+    """The day's headline; `records=False` leaves out the record ids behind each figure (not computed at all)."""
+    return ctx.cached(("travel-headline", day, records),
+                      lambda: travel.headline(ctx.store, day, rel=relations(ctx), record_ids=records))
 
 
 def timeline_result(ctx: Ctx, iso3: str, date_from: date | None, date_to: date | None) -> dict[str, Any]:
@@ -197,7 +199,7 @@ def api_headline(ctx: Context, request: Request, date: Day,
                  records: Annotated[bool, Query(description="Include the record ids behind every figure")] = False):
     """Measures in force and countries issuing them, entry restrictions vs conditions for authorised entry,
     and the share of each PoE operational status (overall and by PoE type) on a day."""
-    res = headline_result(ctx, date)
+    res = headline_result(ctx, date, records)
     return respond(request, res if records else without_record_ids(res))
 
 
@@ -243,7 +245,7 @@ def travel_map(ctx: Context, date: OptDay = None, source: SourceName = None):
     summary = summary_rows(ctx, day) if day else []
     universe = map_universe(ctx)
     counts = status_counts(summary, names, len(universe))
-    headline = without_record_ids(headline_result(ctx, day)) if day else None
+    headline = without_record_ids(headline_result(ctx, day, records=False)) if day else None
     span = (info["to"] - info["from"]).days if day else 0
     pos = min(max((day - info["from"]).days, 0), span) if day else 0
     js_labels = {"statuses": {s: i18n.gettext(label) for s, label in STATUS_LABELS.items()},
