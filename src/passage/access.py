@@ -366,10 +366,12 @@ def _kept_view(store: Store, key: tuple, build: Callable[[], ibis.Table]) -> ibi
     except Exception:  # noqa: BLE001 - e.g. a read-only connection: the relation itself still answers
         return relation
     relations[name] = relation.op()
+    con.__dict__.setdefault("_readable_sql", {})[name] = sql  # readable_sql's text, compiled once
     view = views[key] = ops.DatabaseTable(name, schema=relation.schema(), source=con).to_expr()
     while len(views) > VIEWS:
         _, old = views.popitem(last=False)
         relations.pop(old.op().name, None)
+        con.__dict__["_readable_sql"].pop(old.op().name, None)
         with contextlib.suppress(Exception):  # a view left over costs nothing; it goes with the session
             _run_ddl(store, f'DROP VIEW IF EXISTS "{old.op().name}"')
     return view
@@ -399,8 +401,13 @@ def readable_sql(store: Store, principal: Any, ds: Dataset) -> str:
     """`readable()` as SQL for the store's dialect, for code that composes SQL text."""
     if principal.is_admin:
         return f"SELECT * FROM {ds.form}"
-    return str(ibis.to_sql(inline(readable(store, principal, ds)), dialect="duckdb" if store.dialect == "duckdb"
-                           else "postgres"))
+    t = readable(store, principal, ds)
+    op = t.op()
+    if isinstance(op, ops.DatabaseTable) and op.name.startswith(_VIEW_PREFIX):  # the view's own text, made once
+        kept = op.source.__dict__.get("_readable_sql", {}).get(op.name)
+        if kept is not None:
+            return str(kept)
+    return str(ibis.to_sql(inline(t), dialect="duckdb" if store.dialect == "duckdb" else "postgres"))
 
 
 IMPORT_COLUMNS = ("import_id", "started_at", "finished_at", "kind", "form_id", "files", "status", "rows_read",
