@@ -14,33 +14,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from datetime import timedelta
 
 from passage.auth.audit import audit, now
+from passage.auth.kept import Kept
 from passage.auth.principal import Principal
 from passage.auth.users import get_principal, make_principal, user_scopes
 
 SESSION_HOURS = 12
 PRINCIPAL_SECONDS = 10.0  # how long a checked session's principal is reused in this process
-_KNOWN_MAX = 10_000
-_known: dict[tuple[str, str], tuple[Principal, str, float, str]] = {}  # (store, hash) -> (principal, csrf, until, user)
-_known_lock = threading.Lock()
+_kept = Kept()  # (store, session hash) -> (principal, CSRF token)
 
 
 def forget_sessions(user_name: str | None = None) -> None:
     """Forget the principals kept for `user_name`'s sessions (everyone's with None): they are checked against
     the store again on their next use."""
-    with _known_lock:
-        for key in [k for k, v in _known.items() if user_name is None or v[3] == user_name]:
-            del _known[key]
-
-
-def _forget_session(session_hash: str) -> None:
-    with _known_lock:
-        for key in [k for k in _known if k[1] == session_hash]:
-            del _known[key]
+    _kept.forget(user_name)
 
 
 def _hash(token: str) -> str:
@@ -78,11 +67,8 @@ def session_principal(store, token: str) -> tuple[Principal, str] | None:
     if disabled:
         return None
     principal = make_principal(user_name, role, user_scopes(store, user_name))
-    lasts = min(PRINCIPAL_SECONDS, (expires_at - now()).total_seconds())
-    with _known_lock:
-        if len(_known) >= _KNOWN_MAX:
-            _known.clear()
-        _known[(store.url, session_hash)] = (principal, csrf, time.monotonic() + lasts, user_name)
+    _kept.keep(store.url, session_hash, (principal, csrf), user_name,
+               min(PRINCIPAL_SECONDS, (expires_at - now()).total_seconds()))
     return principal, csrf
 
 
@@ -91,8 +77,7 @@ def known_session_principal(store_url: str, token: str) -> tuple[Principal, str]
     ago (and not forgotten since), without asking the store; None when there is none."""
     if not token or not isinstance(token, str):
         return None
-    known = _known.get((store_url, _hash(token)))
-    return (known[0], known[1]) if known is not None and known[2] > time.monotonic() else None
+    return _kept.get(store_url, _hash(token))
 
 
 def kept_session_principal(store, token: str) -> tuple[Principal, str] | None:
@@ -116,7 +101,7 @@ def end_session(store, token: str, *, ip: str | None = None) -> None:
             return
         store.execute("DELETE FROM sessions WHERE session_hash = ?", [session_hash])
         audit(store, user_name, "auth.sign_out", target=user_name, ip=ip)
-    _forget_session(session_hash)
+    _kept.forget(digest=session_hash)
 
 
 def end_user_sessions(store, user_name: str) -> int:

@@ -18,11 +18,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from datetime import timedelta
 
 from passage.auth.audit import audit, now
+from passage.auth.kept import Kept
 from passage.auth.principal import Principal
 from passage.auth.users import get_principal, make_principal, require_user, user_scopes
 from passage.errors import NotFound, UsageError
@@ -34,17 +33,13 @@ DEFAULT_DAYS = 90  # a token's lifetime when neither its creator nor the store s
 MAX_DAYS = 365
 DAYS_SETTING = "token_days"  # passage_meta key of the store's default lifetime
 PRINCIPAL_SECONDS = 10.0  # how long a checked token's principal is reused in this process
-_KNOWN_MAX = 10_000
-_known: dict[tuple[str, str], tuple[Principal, float, str]] = {}  # (store, token hash) -> (principal, until, user)
-_known_lock = threading.Lock()
+_kept = Kept()  # (store, token hash) -> principal
 
 
 def forget_tokens(user_name: str | None = None) -> None:
     """Forget the principals kept for `user_name`'s tokens (everyone's with None): they are checked against
     the store again on their next use."""
-    with _known_lock:
-        for key in [k for k, v in _known.items() if user_name is None or v[2] == user_name]:
-            del _known[key]
+    _kept.forget(user_name)
 
 
 def _check_days(days) -> int:
@@ -225,11 +220,7 @@ def token_principal(store, bearer_secret: str) -> Principal | None:
         except Exception:  # noqa: BLE001 - a parallel request with the same token wrote it first; bookkeeping only
             pass
     principal = make_principal(user_name, role, user_scopes(store, user_name))
-    lasts = min(PRINCIPAL_SECONDS, (expires_at - current).total_seconds())
-    with _known_lock:
-        if len(_known) >= _KNOWN_MAX:
-            _known.clear()
-        _known[(store.url, digest)] = (principal, time.monotonic() + lasts, user_name)
+    _kept.keep(store.url, digest, principal, user_name, min(PRINCIPAL_SECONDS, (expires_at - current).total_seconds()))
     return principal
 
 
@@ -238,8 +229,7 @@ def known_token_principal(store_url: str, bearer_secret: str) -> Principal | Non
     forgotten since: `forget_tokens`), without asking the store; None when there is none."""
     if parse_token(bearer_secret) is None:
         return None
-    known = _known.get((store_url, _hash(bearer_secret.strip())))
-    return known[0] if known is not None and known[1] > time.monotonic() else None
+    return _kept.get(store_url, _hash(bearer_secret.strip()))
 
 
 def kept_token_principal(store, bearer_secret: str) -> Principal | None:
