@@ -274,10 +274,10 @@ def index_datasets(store: Store) -> list[str]:
                   f"{table}_changed"[:63]: "(_created_at) WHERE _current"}
         present = {r[0] for r in store.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
                                              "AND tablename = ?", [table])}
-        for name, spec in wanted.items():
-            if spec and name not in present:
-                store.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON {table} {spec}')
-                made.append(name)
-        if made:
+        new = [name for name, spec in wanted.items() if spec and name not in present]
+        for name in new:
+            store.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON {table} {wanted[name]}')
+        if new:  # this table's statistics for the planner, once its indexes are made
             store.execute(f"ANALYZE {table}")
+        made += new
     return made
