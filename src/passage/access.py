@@ -353,7 +353,7 @@ def _kept_view(store: Store, key: tuple, build: Callable[[], ibis.Table]) -> ibi
         return build()
     con = store.ibis()
     views: OrderedDict = con.__dict__.setdefault("_readable_views", OrderedDict())  # key -> view
-    relations: dict = con.__dict__.setdefault("_readable_relations", {})  # view name -> its relation
+    relations: dict = con.__dict__.setdefault("_readable_relations", {})  # view name -> (its relation, its SQL)
     found = views.get(key)
     if found is not None:
         views.move_to_end(key)
@@ -365,13 +365,11 @@ def _kept_view(store: Store, key: tuple, build: Callable[[], ibis.Table]) -> ibi
         _run_ddl(store, f'CREATE OR REPLACE TEMPORARY VIEW "{name}" AS {sql}')
     except Exception:  # noqa: BLE001 - e.g. a read-only connection: the relation itself still answers
         return relation
-    relations[name] = relation.op()
-    con.__dict__.setdefault("_readable_sql", {})[name] = sql  # readable_sql's text, compiled once
+    relations[name] = (relation.op(), sql)  # the SQL: readable_sql's text, compiled once
     view = views[key] = ops.DatabaseTable(name, schema=relation.schema(), source=con).to_expr()
     while len(views) > VIEWS:
         _, old = views.popitem(last=False)
         relations.pop(old.op().name, None)
-        con.__dict__["_readable_sql"].pop(old.op().name, None)
         with contextlib.suppress(Exception):  # a view left over costs nothing; it goes with the session
             _run_ddl(store, f'DROP VIEW IF EXISTS "{old.op().name}"')
     return view
@@ -393,7 +391,7 @@ def inline(table: ibis.Table) -> ibis.Table:
     mapping = {}
     for t in node.find(ops.DatabaseTable):
         if t.name.startswith(_VIEW_PREFIX):
-            mapping[t] = t.source.__dict__["_readable_relations"][t.name]
+            mapping[t] = t.source.__dict__["_readable_relations"][t.name][0]
     return node.replace(mapping).to_expr() if mapping else table
 
 
@@ -404,9 +402,9 @@ def readable_sql(store: Store, principal: Any, ds: Dataset) -> str:
     t = readable(store, principal, ds)
     op = t.op()
     if isinstance(op, ops.DatabaseTable) and op.name.startswith(_VIEW_PREFIX):  # the view's own text, made once
-        kept = op.source.__dict__.get("_readable_sql", {}).get(op.name)
+        kept = op.source.__dict__.get("_readable_relations", {}).get(op.name)
         if kept is not None:
-            return str(kept)
+            return str(kept[1])
     return str(ibis.to_sql(inline(t), dialect="duckdb" if store.dialect == "duckdb" else "postgres"))
 
 
