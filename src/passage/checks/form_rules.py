@@ -206,9 +206,9 @@ def run(ctx: Context, batch: Batch | None = None) -> None:
     absent = set(ctx.extra.get("absent") or ())  # fields the file has no column for
     own = batch is None
     batch = batch or Batch(ctx)
-    # What the scan of the file already rules out for every cell (rows staged straight from a file's bytes,
-    # `csvfile.LazyStage`): no NUL byte in the file; no line even half as long as the longest cell allowed
-    # (half: a cell normalised on staging may grow a little).
+    # What the scan of the files already rules out for every cell staged from their bytes (the importer's
+    # `cell_facts`): no NUL byte in them; no line even half as long as the longest cell allowed (half: a cell
+    # normalised on staging may grow a little).
     nul_free = bool(ctx.extra.get("nul_free"))
     short_cells = ctx.extra.get("line_bytes_at_most", MAX_CELL_CHARS) * 2 <= MAX_CELL_CHARS
     flag = batch.add
