@@ -187,7 +187,19 @@ def _page(request: Request, data: list[dict], cursor: str | None) -> dict[str, A
     return {"data": data, "next_cursor": cursor, "links": {"next": nxt}}
 
 
-# ---- who am I, tokens ---------------------------------------------------------------------------------
+# ---- health, who am I, tokens -------------------------------------------------------------------------
+
+
+@router.get("/health", responses=ERRORS)
+def health(request: Request):
+    """For load balancers and monitors: the store answers, its generation, and whether the public maps'
+    indicators are prepared for it (`ready`; until then a first map request waits for them)."""
+    portal = request.app.state.portal
+    gen = portal.generation.current()
+    slices = portal.slices
+    return respond(request, {"status": "ok", "generation": gen,
+                             "maps": {"prepared": slices.enabled, "prepared_for": slices.built,
+                                      "ready": not slices.enabled or slices.built == gen}})
 
 
 @router.get("/me", responses=ERRORS)
@@ -345,7 +357,8 @@ def indicator(ctx: Context, request: Request, name: str, country: Country = None
     f = _filter(country, place, level, round, date_from, date_to)
     groups = [g.strip() for g in group.split(",") if g.strip()] if group else None
     rows = ctx.cached(("indicator", name, str(f), group),
-                      lambda: query.indicator_rows(ctx.store, ctx.principal, ds, name, f, groups).to_pylist())
+                      lambda: query.indicator_rows(ctx.store, ctx.principal, ds, name, f, groups,
+                                                   slices=ctx.slices(ds)).to_pylist())
     return respond(request, {"indicator": name, "data": rows}, rows=rows, fmt=format, filename=name)
 
 

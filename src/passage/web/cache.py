@@ -25,11 +25,12 @@ from passage.store.schema import generation
 
 class Generation:
     """The store's generation as this process last saw it: `read()` again when `changed()` was called since,
-    or when the value is older than `seconds` (0: on every call)."""
+    or when the value is older than `seconds` (0: on every call); `on_change(value)` hears of each new value."""
 
-    def __init__(self, read: Callable[[], int], seconds: float = 1.0):
+    def __init__(self, read: Callable[[], int], seconds: float = 1.0, on_change: Callable[[int], None] | None = None):
         self._read = read
         self.seconds = seconds
+        self._on_change = on_change  # told of each new value (the first one too), e.g. to prepare answers for it
         self._value: int | None = None
         self._at = 0.0
         self._stale = True
@@ -49,6 +50,7 @@ class Generation:
         with self._lock:  # one thread reads; the others take its value
             if self._value is None or self._stale or time.monotonic() - self._at >= self.seconds:
                 self._stale = False  # before the read: a change marked during it makes the next call read again
+                before = self._value
                 try:
                     self._value = int(self._read())
                 except BaseException:
@@ -56,6 +58,8 @@ class Generation:
                     raise
                 self._at = time.monotonic()
                 self.reads += 1
+                if self._value != before and self._on_change is not None:
+                    self._on_change(self._value)
             return self._value
 
     def peek(self) -> int | None:

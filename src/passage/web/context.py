@@ -27,6 +27,7 @@ from passage.store.schema import generation
 from passage.web import i18n
 from passage.web.cache import Generation, ResultCache
 from passage.web.export_cache import ExportCache
+from passage.web.slices import PreparedSlices
 
 SESSION_COOKIE = "passage_session"
 CSRF_COOKIE = "passage_csrf"  # double-submit token for forms shown before signing in (sign-in itself)
@@ -36,7 +37,8 @@ USER_KEY = "passage.user"  # the request scope's key for the caller's user name 
 
 class Portal:
     """The running portal: one store, a handle per worker thread, the store's generation kept in memory
-    (`passage.web.cache.Generation`), a result cache, a cache of the API's encoded answers
+    (`passage.web.cache.Generation`), the public maps' indicators prepared per generation
+    (`passage.web.slices`), a result cache, a cache of the API's encoded answers
     (`settings.cache.response_bytes`), the downloads' file cache (`settings.cache.export_bytes` on disk at
     most, least recently used out first)."""
 
@@ -56,8 +58,12 @@ class Portal:
             logging.getLogger(__name__).warning("record table indexes not made: %s", exc)
         self._warm_up()
         self._local = threading.local()
-        self.generation = Generation(lambda: generation(self.store()), settings.cache.generation_seconds)
+        self.slices = PreparedSlices(self.root, settings.cache.prepare_maps)
+        self.generation = Generation(lambda: generation(self.store()), settings.cache.generation_seconds,
+                                     on_change=self.slices.want)
+        self.slices.start()
         now = self.generation.current
+        now()  # the generation at start: the public maps' indicators are prepared for it in the background
         self.cache = ResultCache(settings.cache.result_entries, generation=now)
         self.responses = ResultCache(int(settings.cache.response_bytes), weigh=lambda a: len(a.body), generation=now)
         self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close
@@ -89,6 +95,7 @@ class Portal:
         return st
 
     def close(self) -> None:
+        self.slices.close()
         shutil.rmtree(self.export_dir, ignore_errors=True)
         self.root.close()
 
@@ -119,6 +126,11 @@ class Ctx:
         """Readers who see the same data share cached results."""
         p = self.principal
         return "admin" if p.is_admin else f"{p.role}:{','.join(sorted(p.scopes))}"
+
+    def slices(self, ds: Any) -> Any:
+        """The prepared map indicators of dataset `ds` this reader may use (`passage.web.slices`), or None."""
+        portal: Portal = self.request.app.state.portal
+        return portal.slices.for_reader(self.principal, portal.generation.current(), ds)
 
     def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """`compute()`, kept until the data changes, per reader class: always, so no answer computed for one

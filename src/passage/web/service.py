@@ -113,7 +113,8 @@ def countries(ctx: Ctx, ds: releases.Dataset) -> list[dict]:
 
 def country_map(ctx: Ctx, ds: releases.Dataset, iso3: str, level: int, indicator: str | None) -> dict:
     return ctx.cached(("map", ds.name, iso3, level, indicator),
-                      lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator))
+                      lambda: query.country_map(ctx.store, ctx.principal, ds, iso3, level, indicator,
+                                                slices=ctx.slices(ds)))
 
 
 def export_file(ctx: Ctx, table: str, fmt: str, country: str | None, bom: bool = False,
