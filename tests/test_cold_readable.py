@@ -88,6 +88,17 @@ def test_country_and_level_on_the_view_give_the_rows_of_filtering_after(scene, c
         assert rows(narrowed) == sorted(after.to_pylist(), key=lambda r: r["_record_id"]), name
 
 
+def test_readable_parts_are_readable_in_pieces_with_no_record_in_two(scene):
+    store, ds, _ = scene
+    for name, reader in READERS.items():
+        parts = access.readable_parts(store, reader, ds)
+        assert len(parts) == (1 if reader.is_admin else 3 if reader.role == "editor" else 2), name
+        ids = [r["_record_id"] for p in parts for r in p.to_pyarrow().to_pylist()]
+        assert len(ids) == len(set(ids)), name  # a top-N of each part then of their union is the union's top-N
+        assert sorted((r for p in parts for r in p.to_pyarrow().to_pylist()), key=lambda r: r["_record_id"]) == \
+            rows(readable(store, reader, ds)), name
+
+
 def test_a_new_release_is_read_through_a_new_view(scene):
     store, ds, (edited, _, _) = scene
     before = readable(store, PUBLIC, ds)

@@ -180,3 +180,29 @@ def _edit_released(store, iso3):
     (rid,) = store.query("SELECT _record_id FROM dtm_idps WHERE admin0_pcode = ? AND admin_level = 2 "
                          "ORDER BY _record_id DESC LIMIT 1", [iso3])[0]
     edit_record(store, "dtm_idps", rid, {"num_present_idp_ind": 123_456})
+
+
+def test_a_statement_running_in_another_thread_is_interrupted(any_store):
+    """What a stopping portal does to a preparation under way: the statement stops at once and raises."""
+    import threading
+
+    other = any_store.sibling()
+    long_sql = "SELECT count(*) FROM range(20000000000)" if any_store.dialect == "duckdb" else "SELECT pg_sleep(60)"
+    outcome = {}
+
+    def run():
+        t0 = time.monotonic()
+        try:
+            other.ibis().raw_sql(long_sql).fetchall()
+            outcome["raised"] = False
+        except Exception:  # noqa: BLE001 - DuckDB's InterruptException, psycopg's QueryCanceled
+            outcome["raised"] = True
+        outcome["seconds"] = time.monotonic() - t0
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.5)
+    other.interrupt()
+    thread.join(30)
+    other.close()
+    assert outcome["raised"] and outcome["seconds"] < 10, outcome

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -233,12 +233,14 @@ def readable(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
 
 
 def readable_page(store: Store, principal: Any, ds: Dataset, where: Callable[[ibis.Table], ibis.Table],
-                  limit: int) -> pa.Table:
-    """The first `limit` records by record id of `where(readable(...))` (a filter of it), every column.
+                  limit: int, order: Sequence[str] = ("_record_id",)) -> pa.Table:
+    """The first `limit` records by record id of `where(readable(...))` (a filter of it), every column. `order`
+    may put columns the filter fixes before `_record_id` (see `passage.query.list_records`).
 
     On DuckDB in two statements: the page's record ids and row numbers, a top-N over the few columns the
     filter and the order read, then those rows by row number (DuckDB reads a row's every column only for the
-    page). Read as one statement otherwise, and when the rows changed in between (a commit moved them)."""
+    page). Read as one statement otherwise, and when the rows changed in between (a commit moved them); on
+    PostgreSQL as the top-N of each of `readable_parts`, which its indexes answer."""
     if store.dialect == "duckdb" and not getattr(store, "_in_tx", False):
         top = where(_numbered(store, principal, ds)).order_by("_record_id").limit(limit).select(
             "_row", "_record_id", "_version").to_pyarrow()
@@ -249,7 +251,13 @@ def readable_page(store: Store, principal: Any, ds: Dataset, where: Callable[[ib
                 "ORDER BY _record_id", [top.column("_row").to_pylist()]))
             if all(got.column(c).equals(top.column(c)) for c in ("_record_id", "_version")):
                 return got
-    return where(readable(store, principal, ds)).order_by("_record_id").limit(limit).to_pyarrow()
+    order = list(order)
+    if store.dialect == "postgres":  # a top-N of each part, then of their union (record ids are in one part)
+        parts = readable_parts(store, principal, ds)
+        if len(parts) > 1:
+            tops = [where(p).order_by(order).limit(limit) for p in parts]
+            return ibis.union(*tops, distinct=False).order_by(order).limit(limit).to_pyarrow()
+    return where(readable(store, principal, ds)).order_by(order).limit(limit).to_pyarrow()
 
 
 def _with_row_numbers(con: Any, table: str) -> ibis.Table:
@@ -274,13 +282,37 @@ def _numbered(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
     return _kept_view(store, key, lambda: _readable(t, principal, ds, cutoffs))
 
 
+def readable_parts(store: Store, principal: Any, ds: Dataset) -> list[ibis.Table]:
+    """`readable()` as the parts whose union it is (each a kept view), for queries PostgreSQL plans better part
+    by part: a top-N of a union is not pushed into its parts, a top-N of each part uses the part's index."""
+    from passage.releases import release_cutoffs
+
+    con = store.ibis()
+    if principal.is_admin:
+        return [con.table(ds.form)]
+    require(principal, "read-dataset", ds)
+    t = con.table(record_table(ds.form))
+    cutoffs = release_cutoffs(store, ds.name)
+    key = ("parts", principal.role, tuple(sorted(principal.scopes)), ds.name, ds.visibility, _country_field(ds),
+           tuple(sorted(cutoffs.items())), tuple((n, str(d)) for n, d in t.schema().items()))
+    parts = _readable_parts(t, principal, ds, cutoffs)
+    return [_kept_view(store, (*key, i), lambda part=part: part) for i, part in enumerate(parts)]
+
+
 def _readable(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict) -> ibis.Table:
     """`readable()`'s relation over the record table `t`, given each country's latest release time."""
+    parts = _readable_parts(t, principal, ds, cutoffs)
+    return parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+
+
+def _readable_parts(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict) -> list[ibis.Table]:
+    """The parts of `_readable`'s union (one, or records unchanged since the earliest release and records
+    changed since, plus an editor's own places as they are now)."""
     cur = t.filter(t._current, ~t._deleted)
     in_scope = _scope_filter(t, principal, ds.country_field) if principal.scopes else None
     editor = principal.role == "editor"
     if not cutoffs:
-        return cur.filter(in_scope if editor and in_scope is not None else ibis.literal(False))
+        return [cur.filter(in_scope if editor and in_scope is not None else ibis.literal(False))]
     # A country's latest release shows the country as it stood then: the versions current at that moment
     # (made before it, replaced after it or never) that are about the country and are not tombstones. Each
     # record is read in the latest release that shows it (editors: as it is now, inside their places).
@@ -309,7 +341,7 @@ def _readable(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict) -> ibis
     shown = shown.mutate(_pick=latest).filter(lambda x: x._pick == 0).drop("_pick", "_shown_for", "_replaced_at")
     # Shown as current: readers must not learn that an unpublished change exists.
     parts.append(shown.mutate(_current=ibis.literal(True, type=t._current.type())))
-    return ibis.union(*parts, distinct=False)
+    return parts
 
 
 def _released(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict, editor: bool) -> tuple[Any, Any]:

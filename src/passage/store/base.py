@@ -67,6 +67,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def interrupt(self) -> None:
+        """Stop the statement this handle runs in another thread (it raises there), e.g. when the portal stops."""
+
     @property
     def archive_dir(self) -> Path:
         """Where raw input files are kept, named by their sha256."""

@@ -199,3 +199,6 @@ class DuckDBStore(Store):
 
     def close(self) -> None:
         self.con.close()
+
+    def interrupt(self) -> None:
+        self.con.interrupt()

@@ -174,6 +174,11 @@ class PostgresStore(Store):
         """A connection of its own, for another thread."""
         return PostgresStore(self.url, self.settings)
 
+    def interrupt(self) -> None:
+        for conn in (self.conn, getattr(self._ibis, "con", None)):
+            if conn is not None:
+                conn.cancel_safe()
+
     def close(self) -> None:
         if self._ibis is not None:
             self._ibis.disconnect()

@@ -66,6 +66,7 @@ class PreparedSlices:
         self._stop = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._store: Store | None = None  # the thread's handle, interrupted by `close`
 
     def start(self) -> None:
         if self.enabled and self._thread is None:
@@ -97,11 +98,15 @@ class PreparedSlices:
 
         return get
 
-    def close(self, timeout: float = 60.0) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the thread, interrupting a computation under way (a portal stopping does not wait for it)."""
         with self._changed:
             self._stop = True
             self._changed.notify_all()
         if self._thread is not None:
+            self._thread.join(0.5)
+            if self._thread.is_alive() and self._store is not None:
+                self._store.interrupt()
             self._thread.join(timeout)
 
     def _next(self) -> int | None:
@@ -110,7 +115,7 @@ class PreparedSlices:
             return None if self._stop else self._wanted
 
     def _run(self) -> None:
-        store = self.root.sibling()
+        store = self._store = self.root.sibling()
         try:
             while (gen := self._next()) is not None:
                 tables, current = {}, {}
@@ -129,6 +134,8 @@ class PreparedSlices:
                             self._tables, self._current, self.built = tables, current, gen
                             self._changed.notify_all()
                 except Exception as exc:  # noqa: BLE001 - requests then query their own slices
+                    if self._stop:
+                        return
                     log.warning("map indicators not prepared for generation %s: %s", gen, exc)
                     with self._changed:
                         self._failed = gen
