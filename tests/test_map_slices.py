@@ -1,7 +1,8 @@
 """Map indicators prepared per generation for every country and level at once (`query.indicator_slices`,
 `web/slices.py`): each slice is exactly the indicator over that country and level alone, for every reader and
-indicator kind; the portal prepares the public's in the background at start and again after a publish, and
-answers a public map from them without computing anything more.
+indicator kind; the portal prepares the public's and the admins' in the background at start and again after a
+change to their records or releases (not after other changes), and answers their maps from them without
+computing anything more; readers of places compute their own.
 
 The scene: 6,000 generated DTM rows (four countries, several rounds, admin levels 1 and 2) imported and
 released but for one country; then a figure edited and a record deleted (unpublished), so the public reads
@@ -103,9 +104,9 @@ def test_the_portal_prepares_the_public_maps_at_start_and_after_a_publish(store_
     running = serve(str(store_path), {})
     try:
         slices = running.server.config.app.state.portal.slices
-        _until(lambda: slices.built is not None)
+        _until(lambda: len(slices.built) == 2)
         made = slices.computed
-        assert made == 2  # the map's indicator and its one other choice, for every country and level at once
+        assert made == 4  # the map's indicator and its one other choice, for the public and admins, at once
         iso3, last = countries[0], countries[-1]
         for level in (1, 2):
             assert httpx.get(f"{running.url}/api/v1/countries/{iso3}/map?level={level}").json()["values"]
@@ -114,17 +115,20 @@ def test_the_portal_prepares_the_public_maps_at_start_and_after_a_publish(store_
         public_nga = httpx.get(f"{running.url}/api/v1/countries/{iso3}/map?level=2").json()["values"]
         admin = {"Authorization": f"Bearer {token}"}
         admin_nga = httpx.get(f"{running.url}/api/v1/countries/{iso3}/map?level=2", headers=admin).json()["values"]
-        assert admin_nga != public_nga  # the admin sees the unpublished edit: not the public's slices
+        assert admin_nga != public_nga  # the admin sees the unpublished edit: the admins' own tables
         assert slices.computed == made
+        health = httpx.get(f"{running.url}/api/v1/health").json()
+        assert health["maps"]["ready"] and health["maps"]["prepared_for"] == {"public": health["generation"],
+                                                                                "admin": health["generation"]}
         assert httpx.get(f"{running.url}/api/v1/countries/{last}/map?level=1").json()["values"] == []
 
         # a publish through the portal makes the last country public: prepared again for the new generation
-        before = slices.built
+        before = slices.built["public"]
         r = httpx.post(f"{running.url}/api/v1/datasets/dtm_idps/releases", data={"country": last}, headers=admin)
         assert r.status_code == 201, r.text
         shown = httpx.get(f"{running.url}/api/v1/countries/{last}/map?level=1").json()["values"]
-        _until(lambda: slices.built not in (None, before))
-        assert shown and slices.computed == made + 2
+        _until(lambda: slices.built.get("public") != before and len(set(slices.built.values())) == 1)
+        assert shown and slices.computed == made + 2  # the public's two; the admins' records did not change
         assert shown == httpx.get(f"{running.url}/api/v1/countries/{last}/map?level=1", headers=admin).json()["values"]
     finally:
         running.stop()
@@ -133,7 +137,7 @@ def test_the_portal_prepares_the_public_maps_at_start_and_after_a_publish(store_
         assert public_nga == query.country_map(st, PUBLIC, ds, iso3, 2)["values"]
 
 
-def test_signed_in_readers_and_a_portal_without_preparing_compute_their_own_slice(store_path, tmp_path):
+def test_a_portal_without_preparing_computes_each_slice(store_path, tmp_path):
     from passage.settings import Settings
     from passage.store import open_store
 
@@ -143,7 +147,8 @@ def test_signed_in_readers_and_a_portal_without_preparing_compute_their_own_slic
     try:
         slices = running.server.config.app.state.portal.slices
         assert httpx.get(f"{running.url}/api/v1/countries/{countries[0]}/map?level=2").json()["values"]
-        assert slices.computed == 0 and slices.built is None
+        assert slices.computed == 0 and slices.built == {}
+        assert httpx.get(f"{running.url}/api/v1/health").json()["maps"]["ready"]
     finally:
         running.stop()
 
@@ -156,20 +161,22 @@ def test_a_change_elsewhere_keeps_the_tables_and_an_edit_makes_them_again(store,
     prepared = PreparedSlices(store)
     prepared.start()
     try:
-        for step, change, made in [("start", None, 2), ("elsewhere", lambda: bump_generation(store), 2),
-                                   ("edit", lambda: _edit_released(store, countries[0]), 4),
-                                   ("publish", lambda: releases.publish(store, "dtm_idps", countries[0]), 6)]:
+        for step, change, made in [("start", None, 4), ("elsewhere", lambda: bump_generation(store), 4),
+                                   ("edit", lambda: _edit_released(store, countries[0]), 8),
+                                   ("publish", lambda: releases.publish(store, "dtm_idps", countries[0]), 10)]:
             if change:
                 change()
             gen = generation(store)
             prepared.want(gen)
-            _until(lambda gen=gen: prepared.built == gen)
+            _until(lambda gen=gen: prepared.built == {"public": gen, "admin": gen})
             assert prepared.computed == made, step  # a new version of any record: made again, to be safe
             get = prepared.for_reader(PUBLIC, gen, ds)
             f = query.RecordFilter(country=countries[0], level=2)
             assert query.indicator_rows(store, PUBLIC, ds, "idps_latest", f, slices=get).to_pylist() == \
                 query.indicator_rows(store, PUBLIC, ds, "idps_latest", f).to_pylist(), step
-        assert prepared.for_reader(READERS["admin"], gen, ds) is None
+        assert prepared.for_reader(READERS["viewer-nga"], gen, ds) is None
+        admin = prepared.for_reader(READERS["admin"], gen, ds)("idps_latest")
+        assert admin.equals(query.indicator_slices(store, READERS["admin"], ds, "idps_latest"))
         assert prepared.for_reader(PUBLIC, gen, ds)("idps") is None  # not a map's indicator: not prepared
         assert prepared.for_reader(PUBLIC, gen - 1, ds)("idps_latest") is None  # the data moved on since
     finally:

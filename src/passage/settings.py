@@ -86,8 +86,9 @@ class Cache(_Group):
         "Memory for the API's encoded answers (body and ETag per data generation, URL and reader class), "
         "least recently used out first; 0 keeps none"))
     prepare_maps: bool = Field(True, description=(
-        "Compute each public map's indicator for every country and level once per data generation, in the "
-        "background after a start and after every change, so a first map request filters a small table"))
+        "Compute each map's indicator for every country and level once per data generation (for the public, "
+        "then for admins), in the background after a start and after every change, so a first map request "
+        "filters a small table"))
     generation_seconds: float = Field(1.0, ge=0, le=60, description=(
         "How often the portal re-reads the store's generation to see commits made by other processes (the "
         "CLI, other portal processes on PostgreSQL); its own commits are seen at once. 0: on every request"))

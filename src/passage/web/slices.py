@@ -1,4 +1,4 @@
-"""The public maps' indicators, prepared once per data generation for every country and level at once.
+"""The maps' indicators, prepared once per data generation for every country and level at once.
 
 A map's indicator keeps each place's latest round; for the largest country at admin level 2 that is a second of
 the database's work however the query is written. The portal computes each public map indicator for every
@@ -7,8 +7,9 @@ store's generation changes (its own commits and releases at once, another proces
 `cache.generation_seconds`), as DHIS2 builds its analytics tables after an import. A public request for one
 country's map or indicator then filters that small table. A request that comes before it is ready waits for the
 computation under way; tables whose data did not change are kept (another form saved changes the generation,
-not the maps). Signed-in readers query their own slice as before: what they may see differs by role and place,
-and each computation would serve few.
+not the maps). Admins, who all read the same current records, get theirs the same way, after the public. Readers
+of places query their own slice as before: what they may see differs by role and place, and each computation
+would serve few.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ def map_names(ds: releases.Dataset) -> list[str]:
     return list(dict.fromkeys(n for n in [spec.get("indicator"), *spec.get("choices", [])] if n))
 
 
-def map_indicators(store: Store) -> list[tuple[releases.Dataset, str]]:
-    """(dataset, indicator) of every map the public can open."""
+def map_indicators(store: Store, principal: Any) -> list[tuple[releases.Dataset, str]]:
+    """(dataset, indicator) of every map the reader can open."""
     out = []
-    for ds in releases.readable_datasets(store, auth.PUBLIC):
+    for ds in releases.readable_datasets(store, principal):
         if not map_names(ds) or not store.table_exists(ds.form):
             continue
         for name in map_names(ds):
@@ -49,24 +50,37 @@ def map_indicators(store: Store) -> list[tuple[releases.Dataset, str]]:
     return out
 
 
+# The reader classes prepared, in this order: the public (most readers), then admins (who all read the same).
+READERS = {"public": auth.PUBLIC, "admin": auth.Principal(None, "admin")}
+
+
+def reader_class(principal: Any) -> str | None:
+    return "public" if principal.is_public else "admin" if principal.is_admin else None
+
+
 class PreparedSlices:
-    """The public's map indicators for the generation `built`, made by a background thread (`start`) for the
-    generation `want` was last told of. A table whose data did not change (`passage.query.slices_version`) is
-    kept from one generation to the next; `computed` counts the tables computed."""
+    """The map indicators of the public and of admins, made by a background thread (`start`) for the
+    generation `want` was last told of; `built[class]` is the generation they were last all made for. A table
+    whose data did not change (`passage.query.slices_version`) is kept from one generation to the next;
+    `computed` counts the tables computed."""
 
     def __init__(self, root: Store, enabled: bool = True):
         self.root = root
         self.enabled = enabled
-        self.built: int | None = None  # the last generation whose tables were all made
+        self.built: dict[str, int] = {}
         self.computed = 0
-        self._tables: dict[tuple, pa.Table] = {}  # (dataset, indicator, *version) -> its slices, at `built`
-        self._current: dict[tuple[str, str], tuple] = {}  # (dataset, indicator) -> its key in `_tables`
+        self._tables: dict[tuple, pa.Table] = {}  # (class, dataset, indicator, *version) -> its slices
+        self._current: dict[tuple[str, str, str], tuple] = {}  # (class, dataset, indicator) -> its key
         self._wanted: int | None = None
         self._failed: int | None = None
         self._stop = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None  # the thread's handle, interrupted by `close`
+
+    def ready(self, gen: int) -> bool:
+        """The public's maps are prepared for generation `gen` (`/api/v1/health`)."""
+        return not self.enabled or self.built.get("public") == gen
 
     def start(self) -> None:
         if self.enabled and self._thread is None:
@@ -82,8 +96,9 @@ class PreparedSlices:
     def for_reader(self, principal: Any, gen: int, ds: releases.Dataset, wait: float = 120.0) -> Slices | None:
         """What `passage.query.indicator_rows` takes as `slices` for this reader at generation `gen`: the
         prepared table, waited for while it is being made for `gen`; None (the reader's own slice is queried)
-        for a signed-in reader, another indicator, or when the data moved on meanwhile."""
-        if self._thread is None or not principal.is_public:
+        for a reader of places, another indicator, or when the data moved on meanwhile."""
+        cls = reader_class(principal)
+        if self._thread is None or cls is None:
             return None
         names = map_names(ds)
 
@@ -91,9 +106,9 @@ class PreparedSlices:
             if name not in names:
                 return None
             with self._changed:
-                self._changed.wait_for(lambda: self._stop or self.built == gen or self._wanted != gen
+                self._changed.wait_for(lambda: self._stop or self.built.get(cls) == gen or self._wanted != gen
                                        or self._failed == gen, timeout=wait)
-                key = self._current.get((ds.name, name)) if self.built == gen else None
+                key = self._current.get((cls, ds.name, name)) if self.built.get(cls) == gen else None
                 return self._tables.get(key) if key else None
 
         return get
@@ -111,28 +126,38 @@ class PreparedSlices:
 
     def _next(self) -> int | None:
         with self._changed:
-            self._changed.wait_for(lambda: self._stop or self._wanted not in (None, self.built, self._failed))
+            self._changed.wait_for(lambda: self._stop or (self._wanted not in (None, self._failed) and any(
+                self.built.get(c) != self._wanted for c in READERS)))
             return None if self._stop else self._wanted
+
+    def _prepare(self, store: Store, gen: int, cls: str) -> bool:
+        """One reader class's tables for `gen` (False: the data changed again, or closing)."""
+        principal = READERS[cls]
+        tables, current = {}, {}
+        for ds, name in map_indicators(store, principal):
+            if self._stop or self._wanted != gen:
+                return False
+            key = (cls, ds.name, name, *slices_version(store, principal, ds))
+            table = self._tables.get(key)
+            if table is None:
+                table = indicator_slices(store, principal, ds, name)
+                self.computed += 1
+            tables[key], current[(cls, ds.name, name)] = table, key
+        with self._changed:
+            self._tables = {k: v for k, v in self._tables.items() if k[0] != cls} | tables
+            self._current = {k: v for k, v in self._current.items() if k[0] != cls} | current
+            self.built[cls] = gen
+            self._changed.notify_all()
+        return True
 
     def _run(self) -> None:
         store = self._store = self.root.sibling()
         try:
             while (gen := self._next()) is not None:
-                tables, current = {}, {}
                 try:
-                    for ds, name in map_indicators(store):
-                        if self._stop or self._wanted != gen:
-                            break  # closing, or the data changed again: start over for the new generation
-                        key = (ds.name, name, *slices_version(store, auth.PUBLIC, ds))
-                        table = self._tables.get(key)
-                        if table is None:
-                            table = indicator_slices(store, auth.PUBLIC, ds, name)
-                            self.computed += 1
-                        tables[key], current[(ds.name, name)] = table, key
-                    else:
-                        with self._changed:
-                            self._tables, self._current, self.built = tables, current, gen
-                            self._changed.notify_all()
+                    for cls in READERS:
+                        if not self._prepare(store, gen, cls):
+                            break  # start over for the new generation
                 except Exception as exc:  # noqa: BLE001 - requests then query their own slices
                     if self._stop:
                         return
