@@ -157,25 +157,36 @@ def one_slice(ds: Dataset, f: RecordFilter) -> bool:
         None not in (_field(ds, "country"), _field(ds, "level"))
 
 
-def indicator_slices(store: Store, principal: Any, ds: Dataset, name: str) -> pa.Table:
-    """The indicator over everything the reader may read, per country and level (see `sliced`)."""
+def indicator_slices(store: Store, principal: Any, ds: Dataset, name: str,
+                     countries: list[str] | None = None) -> pa.Table:
+    """The indicator over everything the reader may read, per country and level (see `sliced`); `countries`:
+    over these countries' records alone (each country's rows are the same either way)."""
     ind = sliced(get_indicator(name, store), ds)
     if ind is None:
         raise UsageError(f"indicator {name!r} cannot be computed per country and level", code="usage.indicator")
-    return expression(store, ind, table=readable(store, principal, ds)).to_pyarrow()
+    t = readable(store, principal, ds)
+    if countries is not None:
+        t = t.filter(t[_field(ds, "country")].isin(countries))
+    return expression(store, ind, table=t).to_pyarrow()
 
 
-def slices_version(store: Store, principal: Any, ds: Dataset) -> tuple:
-    """What the reader's slices of `ds` depend on: its release times and visibility, and the record table's
-    versions (appended by every import, edit, deletion and rollback, never rewritten). Equal versions give
-    equal slices, so a change elsewhere in the store (another form saved) need not compute them again."""
+def slices_versions(store: Store, principal: Any, ds: Dataset) -> dict[str, tuple]:
+    """Per country the reader may read records of, what its rows of the slices depend on: the country's release
+    time (for readers of releases) and its versions in the record table, which every import, edit, deletion
+    and rollback adds to (a record moved to another country leaves one current version fewer). Equal versions
+    give equal rows, so a change elsewhere (another form, another country) need not compute them again."""
     from passage.forms.registry import record_table
     from passage.releases import release_cutoffs
 
-    table = record_table(ds.form)
-    marks = store.query(f'SELECT count(*), max(_created_at) FROM "{table}"')[0] if store.table_exists(table) else ()
-    cutoffs = release_cutoffs(store, ds.name) if not principal.is_admin else {}
-    return (ds.visibility, tuple(sorted(cutoffs.items())), tuple(marks))
+    table, col = record_table(ds.form), _field(ds, "country")
+    if not store.table_exists(table):
+        return {}
+    marks = store.query(f'SELECT "{col}", count(*), sum(CASE WHEN _current THEN 1 ELSE 0 END), max(_created_at) '
+                        f'FROM "{table}" GROUP BY 1')
+    if principal.is_admin:
+        return {c: (ds.visibility, None, *m) for c, *m in marks if c is not None}
+    cutoffs = release_cutoffs(store, ds.name)  # a country never released shows nothing to its readers
+    return {c: (ds.visibility, cutoffs[c], *m) for c, *m in marks if c in cutoffs}
 
 
 def slice_of(slices: pa.Table, ind: Measure, ds: Dataset, f: RecordFilter) -> pa.Table:

@@ -6,8 +6,8 @@ country and level (`passage.query.indicator_slices`) in a thread of its own when
 store's generation changes (its own commits and releases at once, another process's within
 `cache.generation_seconds`), as DHIS2 builds its analytics tables after an import. A public request for one
 country's map or indicator then filters that small table. A request that comes before it is ready waits for the
-computation under way; tables whose data did not change are kept (another form saved changes the generation,
-not the maps). Admins, who all read the same current records, get theirs the same way, after the public. Readers
+computation under way. Each country's rows are kept while its records and release are unchanged: a publish or
+an import computes that country again, a change elsewhere (another form saved) nothing. Admins, who all read the same current records, get theirs the same way, after the public. Readers
 of places query their own slice as before: what they may see differs by role and place, and each computation
 would serve few.
 """
@@ -19,11 +19,12 @@ import threading
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from passage import auth, releases
 from passage.errors import PassageError
 from passage.indicators import get_indicator
-from passage.query import Slices, indicator_slices, sliced, slices_version
+from passage.query import Slices, indicator_slices, sliced, slices_versions
 from passage.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,17 +61,18 @@ def reader_class(principal: Any) -> str | None:
 
 class PreparedSlices:
     """The map indicators of the public and of admins, made by a background thread (`start`) for the
-    generation `want` was last told of; `built[class]` is the generation they were last all made for. A table
-    whose data did not change (`passage.query.slices_version`) is kept from one generation to the next;
-    `computed` counts the tables computed."""
+    generation `want` was last told of; `built[class]` is the generation they were last all made for. A
+    country's rows whose data did not change (`passage.query.slices_versions`) are kept from one generation to
+    the next; `computed` counts the queries run."""
 
     def __init__(self, root: Store, enabled: bool = True):
         self.root = root
         self.enabled = enabled
         self.built: dict[str, int] = {}
-        self.computed = 0
-        self._tables: dict[tuple, pa.Table] = {}  # (class, dataset, indicator, *version) -> its slices
-        self._current: dict[tuple[str, str, str], tuple] = {}  # (class, dataset, indicator) -> its key
+        self.computed = 0  # queries run
+        self.computed_countries = 0  # countries' rows computed by them
+        self._parts: dict[tuple, pa.Table] = {}  # (class, dataset, indicator, country, *version) -> its rows
+        self._current: dict[tuple[str, str, str], pa.Table] = {}  # (class, dataset, indicator) -> its slices
         self._wanted: int | None = None
         self._failed: int | None = None
         self._stop = False
@@ -79,8 +81,8 @@ class PreparedSlices:
         self._store: Store | None = None  # the thread's handle, interrupted by `close`
 
     def ready(self, gen: int) -> bool:
-        """The public's maps are prepared for generation `gen` (`/api/v1/health`)."""
-        return not self.enabled or self.built.get("public") == gen
+        """Every reader class's maps are prepared for generation `gen` (`/api/v1/health`)."""
+        return not self.enabled or all(self.built.get(c) == gen for c in READERS)
 
     def start(self) -> None:
         if self.enabled and self._thread is None:
@@ -108,8 +110,7 @@ class PreparedSlices:
             with self._changed:
                 self._changed.wait_for(lambda: self._stop or self.built.get(cls) == gen or self._wanted != gen
                                        or self._failed == gen, timeout=wait)
-                key = self._current.get((cls, ds.name, name)) if self.built.get(cls) == gen else None
-                return self._tables.get(key) if key else None
+                return self._current.get((cls, ds.name, name)) if self.built.get(cls) == gen else None
 
         return get
 
@@ -131,20 +132,29 @@ class PreparedSlices:
             return None if self._stop else self._wanted
 
     def _prepare(self, store: Store, gen: int, cls: str) -> bool:
-        """One reader class's tables for `gen` (False: the data changed again, or closing)."""
+        """One reader class's tables for `gen` (False: the data changed again, or closing). Each country's rows
+        are kept while its version is unchanged; the countries that changed are computed in one query."""
         principal = READERS[cls]
-        tables, current = {}, {}
+        parts, current = {}, {}
         for ds, name in map_indicators(store, principal):
             if self._stop or self._wanted != gen:
                 return False
-            key = (cls, ds.name, name, *slices_version(store, principal, ds))
-            table = self._tables.get(key)
-            if table is None:
-                table = indicator_slices(store, principal, ds, name)
+            keys = {c: (cls, ds.name, name, c, *v) for c, v in sorted(slices_versions(store, principal, ds).items())}
+            changed = [c for c, key in keys.items() if key not in self._parts]
+            if changed or not keys:
+                fresh = indicator_slices(store, principal, ds, name, changed if len(changed) < len(keys) else None)
                 self.computed += 1
-            tables[key], current[(cls, ds.name, name)] = table, key
+                self.computed_countries += len(changed)
+                country = ds.metadata["fields"]["country"]
+                for c in changed:
+                    parts[keys[c]] = fresh.filter(pc.equal(fresh[country], c))
+                if not keys:
+                    current[(cls, ds.name, name)] = fresh  # nothing to read: the table's columns, no rows
+            parts.update({key: self._parts[key] for c, key in keys.items() if c not in changed})
+            if keys:
+                current[(cls, ds.name, name)] = pa.concat_tables([parts[key] for key in keys.values()])
         with self._changed:
-            self._tables = {k: v for k, v in self._tables.items() if k[0] != cls} | tables
+            self._parts = {k: v for k, v in self._parts.items() if k[0] != cls} | parts
             self._current = {k: v for k, v in self._current.items() if k[0] != cls} | current
             self.built[cls] = gen
             self._changed.notify_all()
