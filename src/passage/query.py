@@ -22,7 +22,7 @@ from passage.releases import Dataset
 from passage.store import Store
 
 MAX_PAGE = 1000
-Slices = Callable[[str], 'pa.Table | None']  # an indicator's name -> its slices, when at hand
+Slices = Callable[[str, str], 'pa.Table | None']  # (indicator, country) -> its slices there, when at hand
 
 
 @dataclass
@@ -104,14 +104,14 @@ def list_records(store: Store, principal: Any, ds: Dataset, f: RecordFilter, *, 
 
 def indicator_rows(store: Store, principal: Any, ds: Dataset, name: str, f: RecordFilter,
                    group: list[str] | None = None, slices: Slices | None = None) -> pa.Table:
-    """An indicator over what the caller may read; `group` rolls it up to some of its keys. `slices(name)` gives
-    the indicator's `indicator_slices` for this reader when they are at hand (else None): a filter by one
-    country and level is then answered from them."""
+    """An indicator over what the caller may read; `group` rolls it up to some of its keys. `slices(name,
+    country)` gives the indicator's `indicator_slices` (at least that country's rows) for this reader when they
+    are at hand (else None): a filter by one country and level is then answered from them."""
     ind = get_indicator(name, store)
     if ind.form != ds.form:
         raise UsageError(f"indicator {name!r} is not about dataset {ds.name!r}")
     if slices is not None and not group and one_slice(ds, f) and sliced(ind, ds) is not None:
-        table = slices(name)
+        table = slices(name, f.country)
         if table is not None:
             return slice_of(table, ind, ds, f)
     expr = expression(store, ind, table=filtered(store, principal, ds, f))

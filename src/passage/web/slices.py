@@ -1,21 +1,25 @@
 """The maps' indicators, prepared once per data generation for every country and level at once.
 
 A map's indicator keeps each place's latest round; for the largest country at admin level 2 that is a second of
-the database's work however the query is written. The portal computes each public map indicator for every
-country and level (`passage.query.indicator_slices`) in a thread of its own when it starts and whenever the
-store's generation changes (its own commits and releases at once, another process's within
-`cache.generation_seconds`), as DHIS2 builds its analytics tables after an import. A public request for one
-country's map or indicator then filters that small table. A request that comes before it is ready waits for the
-computation under way. Each country's rows are kept while its records and release are unchanged: a publish or
-an import computes that country again, a change elsewhere (another form saved) nothing. Admins, who all read the same current records, get theirs the same way, after the public. Readers
-of places query their own slice as before: what they may see differs by role and place, and each computation
-would serve few.
+the database's work on DuckDB (several on PostgreSQL) however the query is written. The portal computes each map
+indicator for every country and level (`passage.query.indicator_slices`), for the public and for admins (who
+all read the same current records), in a thread of its own when it starts and whenever the store's generation
+changes (its own commits and releases at once, another process's within `cache.generation_seconds`), as DHIS2
+builds its analytics tables after an import. A request for one country's map or indicator then filters a small
+table.
+
+Each country's rows are kept while its records and its release are unchanged. After a publish or an import the
+thread first reads which countries changed (one grouping of the record table): requests wait for that, then the
+other countries answer at once, while the changed ones are computed again (their readers query their own slice
+meanwhile). A change elsewhere (another form saved) computes nothing. Readers of places query their own slice as
+before: what they may see differs by role and place, and each computation would serve few.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -59,20 +63,35 @@ def reader_class(principal: Any) -> str | None:
     return "public" if principal.is_public else "admin" if principal.is_admin else None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One reader class's indicator at generation `gen`: the countries' rows at hand (`rows`), those being
+    computed (`pending`), and the table's columns without rows for a country with nothing to read (`empty`)."""
+
+    gen: int
+    rows: dict[str, pa.Table]
+    pending: frozenset[str]
+    empty: pa.Table | None
+
+
 class PreparedSlices:
     """The map indicators of the public and of admins, made by a background thread (`start`) for the
-    generation `want` was last told of; `built[class]` is the generation they were last all made for. A
-    country's rows whose data did not change (`passage.query.slices_versions`) are kept from one generation to
-    the next; `computed` counts the queries run."""
+    generation `want` was last told of; `built[class]` is the generation they were last all made for.
+
+    Each country's rows are kept while their version is unchanged (`passage.query.slices_versions`): after a
+    change the thread first reads every class's versions (one grouping of the record table), so the rows of
+    unchanged countries answer at once, then computes the changed countries, one query per class and
+    indicator. A request for a country being computed queries its own slice meanwhile. `computed` counts the
+    queries, `computed_countries` the countries' rows they made."""
 
     def __init__(self, root: Store, enabled: bool = True):
         self.root = root
         self.enabled = enabled
         self.built: dict[str, int] = {}
-        self.computed = 0  # queries run
-        self.computed_countries = 0  # countries' rows computed by them
-        self._parts: dict[tuple, pa.Table] = {}  # (class, dataset, indicator, country, *version) -> its rows
-        self._current: dict[tuple[str, str, str], pa.Table] = {}  # (class, dataset, indicator) -> its slices
+        self.computed = 0
+        self.computed_countries = 0
+        self._rows: dict[tuple, pa.Table] = {}  # (class, dataset, indicator, country, *version) -> its rows
+        self._state: dict[tuple[str, str, str], Prepared] = {}  # (class, dataset, indicator) -> at which generation
         self._wanted: int | None = None
         self._failed: int | None = None
         self._stop = False
@@ -96,21 +115,25 @@ class PreparedSlices:
             self._changed.notify_all()
 
     def for_reader(self, principal: Any, gen: int, ds: releases.Dataset, wait: float = 120.0) -> Slices | None:
-        """What `passage.query.indicator_rows` takes as `slices` for this reader at generation `gen`: the
-        prepared table, waited for while it is being made for `gen`; None (the reader's own slice is queried)
-        for a reader of places, another indicator, or when the data moved on meanwhile."""
+        """What `passage.query.indicator_rows` takes as `slices` for this reader at generation `gen`: a country's
+        prepared rows, waited for until the versions of `gen` are read; None (the reader's own slice is queried)
+        for a reader of places, another indicator, a country being computed, or when the data moved on."""
         cls = reader_class(principal)
         if self._thread is None or cls is None:
             return None
         names = map_names(ds)
 
-        def get(name: str) -> pa.Table | None:
+        def get(name: str, country: str) -> pa.Table | None:
             if name not in names:
                 return None
+            key = (cls, ds.name, name)
             with self._changed:
-                self._changed.wait_for(lambda: self._stop or self.built.get(cls) == gen or self._wanted != gen
-                                       or self._failed == gen, timeout=wait)
-                return self._current.get((cls, ds.name, name)) if self.built.get(cls) == gen else None
+                self._changed.wait_for(lambda: self._stop or self._wanted != gen or self._failed == gen
+                                       or getattr(self._state.get(key), "gen", None) == gen, timeout=wait)
+                state = self._state.get(key)
+            if state is None or state.gen != gen or country in state.pending:
+                return None
+            return state.rows.get(country, state.empty)
 
         return get
 
@@ -131,32 +154,47 @@ class PreparedSlices:
                 self.built.get(c) != self._wanted for c in READERS)))
             return None if self._stop else self._wanted
 
-    def _prepare(self, store: Store, gen: int, cls: str) -> bool:
-        """One reader class's tables for `gen` (False: the data changed again, or closing). Each country's rows
-        are kept while its version is unchanged; the countries that changed are computed in one query."""
-        principal = READERS[cls]
-        parts, current = {}, {}
-        for ds, name in map_indicators(store, principal):
-            if self._stop or self._wanted != gen:
-                return False
-            keys = {c: (cls, ds.name, name, c, *v) for c, v in sorted(slices_versions(store, principal, ds).items())}
-            changed = [c for c, key in keys.items() if key not in self._parts]
-            if changed or not keys:
-                fresh = indicator_slices(store, principal, ds, name, changed if len(changed) < len(keys) else None)
-                self.computed += 1
-                self.computed_countries += len(changed)
-                country = ds.metadata["fields"]["country"]
-                for c in changed:
-                    parts[keys[c]] = fresh.filter(pc.equal(fresh[country], c))
-                if not keys:
-                    current[(cls, ds.name, name)] = fresh  # nothing to read: the table's columns, no rows
-            parts.update({key: self._parts[key] for c, key in keys.items() if c not in changed})
-            if keys:
-                current[(cls, ds.name, name)] = pa.concat_tables([parts[key] for key in keys.values()])
+    def _moved_on(self, gen: int) -> bool:
+        return self._stop or self._wanted != gen
+
+    def _set(self, key: tuple[str, str, str], state: Prepared) -> None:
         with self._changed:
-            self._parts = {k: v for k, v in self._parts.items() if k[0] != cls} | parts
-            self._current = {k: v for k, v in self._current.items() if k[0] != cls} | current
-            self.built[cls] = gen
+            self._state[key] = state
+            self._changed.notify_all()
+
+    def _build(self, store: Store, gen: int) -> bool:
+        """Every class's maps for `gen` (False: the data changed again, or closing): the versions first, so
+        unchanged countries answer at once, then the changed countries."""
+        plans, rows = [], {}
+        for cls, principal in READERS.items():
+            for ds, names in _by_dataset(map_indicators(store, principal)):
+                versions = slices_versions(store, principal, ds)
+                for name in names:
+                    if self._moved_on(gen):
+                        return False
+                    keys = {c: (cls, ds.name, name, c, *v) for c, v in sorted(versions.items())}
+                    kept = {c: self._rows[k] for c, k in keys.items() if k in self._rows}
+                    changed = [c for c in keys if c not in kept]
+                    rows.update({keys[c]: t for c, t in kept.items()})
+                    old = self._state.get((cls, ds.name, name))
+                    self._set((cls, ds.name, name), Prepared(gen, kept, frozenset(changed), old and old.empty))
+                    plans.append((cls, principal, ds, name, keys, kept, changed))
+        for cls, principal, ds, name, keys, kept, changed in plans:
+            if self._moved_on(gen):
+                self._rows |= rows  # what was computed is kept for the next generation
+                return False
+            if not changed and keys:
+                continue
+            fresh = indicator_slices(store, principal, ds, name, changed if len(changed) < len(keys) else None)
+            self.computed += 1
+            self.computed_countries += len(changed)
+            country = ds.metadata["fields"]["country"]
+            made = {c: fresh.filter(pc.equal(fresh[country], c)) for c in changed}
+            rows.update({keys[c]: t for c, t in made.items()})
+            self._set((cls, ds.name, name), Prepared(gen, kept | made, frozenset(), fresh.schema.empty_table()))
+        with self._changed:
+            self._rows = rows
+            self.built = {cls: gen for cls in READERS}
             self._changed.notify_all()
         return True
 
@@ -179,9 +217,7 @@ class PreparedSlices:
             self._warm_pages(store)
             while (gen := self._next()) is not None:
                 try:
-                    for cls in READERS:
-                        if not self._prepare(store, gen, cls):
-                            break  # start over for the new generation
+                    self._build(store, gen)
                 except Exception as exc:  # noqa: BLE001 - requests then query their own slices
                     if self._stop:
                         return
@@ -191,3 +227,10 @@ class PreparedSlices:
                         self._changed.notify_all()
         finally:
             store.close()
+
+
+def _by_dataset(pairs: list[tuple[releases.Dataset, str]]) -> list[tuple[releases.Dataset, list[str]]]:
+    out: dict[str, tuple[releases.Dataset, list[str]]] = {}
+    for ds, name in pairs:
+        out.setdefault(ds.name, (ds, []))[1].append(name)
+    return list(out.values())
