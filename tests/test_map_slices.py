@@ -110,7 +110,9 @@ def test_the_portal_prepares_the_public_maps_at_start_and_after_a_publish(store_
         slices = running.server.config.app.state.portal.slices
         _until(lambda: len(slices.built) == 2)
         made = slices.computed
-        assert made == 4  # the map's indicator and its other choice, for the public and admins: a query each
+        n, released = len(countries), len(countries) - 1
+        # the map's indicator and its other choice, for the public and admins: a query each; a chart per country
+        assert made == 4 + released + n
         iso3, last = countries[0], countries[-1]
         for level in (1, 2):
             assert httpx.get(f"{running.url}/api/v1/countries/{iso3}/map?level={level}").json()["values"]
@@ -132,14 +134,18 @@ def test_the_portal_prepares_the_public_maps_at_start_and_after_a_publish(store_
         assert r.status_code == 201, r.text
         shown = httpx.get(f"{running.url}/api/v1/countries/{last}/map?level=1").json()["values"]
         _until(lambda: slices.built.get("public") != before and len(set(slices.built.values())) == 1)
-        assert shown and slices.computed == made + 2  # the public's two; the admins' records did not change
-        assert slices.computed_countries == 2 * (len(countries) - 1) + 2 * len(countries) + 2  # that country alone
+        assert shown and slices.computed == made + 3  # the public's maps and chart; the admins' did not change
+        assert slices.computed_countries == 3 * released + 3 * n + 3  # that country alone
+        charts = {c: httpx.get(f"{running.url}/api/v1/countries/{c}/series").json()["data"] for c in countries}
+        assert all(charts.values())
+        assert slices.computed == made + 3  # the charts too came prepared
         assert shown == httpx.get(f"{running.url}/api/v1/countries/{last}/map?level=1", headers=admin).json()["values"]
     finally:
         running.stop()
     with open_store(str(store_path)) as st:  # the same figures as the library gives, computed directly
         assert shown == query.country_map(st, PUBLIC, ds, last, 1)["values"]
         assert public_nga == query.country_map(st, PUBLIC, ds, iso3, 2)["values"]
+        assert charts == {c: query.country_series(st, PUBLIC, ds, c) for c in countries}
 
 
 def test_a_portal_without_preparing_computes_each_slice(store_path, tmp_path):
@@ -168,10 +174,10 @@ def test_a_change_elsewhere_keeps_the_tables_and_an_edit_makes_them_again(store,
     try:
         n, released = len(countries), len(countries) - 1  # two map indicators; the public reads the released
         for step, change, made in [
-            ("start", None, 2 * released + 2 * n),
+            ("start", None, 3 * released + 3 * n),  # two maps and a chart per country, for both classes
             ("elsewhere", lambda: bump_generation(store), 0),  # the records and releases did not change
-            ("edit", lambda: _edit_released(store, countries[0]), 2 + 2),  # that country, for both classes
-            ("publish", lambda: releases.publish(store, "dtm_idps", countries[0]), 2),  # that country, public
+            ("edit", lambda: _edit_released(store, countries[0]), 3 + 3),  # that country, for both classes
+            ("publish", lambda: releases.publish(store, "dtm_idps", countries[0]), 3),  # that country, public
         ]:
             before = prepared.computed_countries
             if change:
@@ -180,6 +186,10 @@ def test_a_change_elsewhere_keeps_the_tables_and_an_edit_makes_them_again(store,
             prepared.want(gen)
             _until(lambda gen=gen: prepared.built == {"public": gen, "admin": gen})
             assert prepared.computed_countries - before == made, step
+            for who in ("public", "admin"):  # the charts as the library computes them, every country
+                for c in countries:
+                    got = prepared.series(READERS[who], gen, ds, c)
+                    assert got == query.country_series(store, READERS[who], ds, c), (step, who, c)
             get = prepared.for_reader(PUBLIC, gen, ds)
             f = query.RecordFilter(country=countries[0], level=2)
             assert query.indicator_rows(store, PUBLIC, ds, "idps_latest", f, slices=get).to_pylist() == \

@@ -387,7 +387,8 @@ def country_map(ctx: Context, request: Request, iso3: ISO3,
 def country_series(ctx: Context, request: Request, iso3: ISO3, dataset: MapDataset = None, format: Fmt = "json"):
     """The indicator over rounds for the country page's chart."""
     ds = releases.read_dataset(ctx.store, dataset or releases.map_dataset(ctx.store).name, ctx.principal)
-    rows = ctx.cached(("series", ds.name, iso3), lambda: query.country_series(ctx.store, ctx.principal, ds, iso3))
+    rows = ctx.cached(("series", ds.name, iso3), lambda: ctx.prepared_series(ds, iso3)
+                      or query.country_series(ctx.store, ctx.principal, ds, iso3))
     return respond(request, {"data": rows}, rows=rows, fmt=format, filename=f"{iso3}_series")
 
 

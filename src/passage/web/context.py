@@ -132,6 +132,11 @@ class Ctx:
         portal: Portal = self.request.app.state.portal
         return portal.slices.for_reader(self.principal, portal.generation.current(), ds)
 
+    def prepared_series(self, ds: Any, iso3: str) -> list[dict] | None:
+        """A country's chart prepared for this reader (`passage.web.slices`), or None."""
+        portal: Portal = self.request.app.state.portal
+        return portal.slices.series(self.principal, portal.generation.current(), ds, iso3)
+
     def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """`compute()`, kept until the data changes, per reader class: always, so no answer computed for one
         reader can reach another who may see less (even answers that look the same for all today)."""
