@@ -61,6 +61,7 @@ class Portal:
         self.slices = PreparedSlices(self.root, settings.cache.prepare_maps)
         self.generation = Generation(lambda: generation(self.store()), settings.cache.generation_seconds,
                                      on_change=self.slices.want)
+        self.slices.poll, self.slices.poll_seconds = self.generation.current, settings.cache.generation_seconds or 1.0
         self.slices.start()
         now = self.generation.current
         now()  # the generation at start: the public maps' indicators are prepared for it in the background

@@ -4,7 +4,8 @@ A map's indicator keeps each place's latest round; for the largest country at ad
 the database's work on DuckDB (several on PostgreSQL) however the query is written. The portal computes each map
 indicator for every country and level (`passage.query.indicator_slices`), for the public and for admins (who
 all read the same current records), in a thread of its own when it starts and whenever the store's generation
-changes (its own commits and releases at once, another process's within `cache.generation_seconds`), as DHIS2
+changes (the idle thread reads the generation every `cache.generation_seconds`, so a commit of the portal's own
+or of another process is seen without waiting for a request), as DHIS2
 builds its analytics tables after an import. A request for one country's map or indicator then filters a small
 table.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,9 +97,14 @@ class PreparedSlices:
     indicator. A request for a country being computed queries its own slice meanwhile. `computed` counts the
     queries, `computed_countries` the countries' rows they made."""
 
-    def __init__(self, root: Store, enabled: bool = True):
+    def __init__(self, root: Store, enabled: bool = True, poll: Callable[[], Any] | None = None,
+                 poll_seconds: float = 1.0):
         self.root = root
         self.enabled = enabled
+        # Called by the idle thread every `poll_seconds` (the portal: `Generation.current`, which calls `want` on a
+        # new generation): a commit is prepared for without waiting for the next request to notice it.
+        self.poll = poll
+        self.poll_seconds = poll_seconds
         self.built: dict[str, int] = {}
         self.computed = 0
         self.computed_countries = 0
@@ -174,10 +181,17 @@ class PreparedSlices:
             self._thread.join(timeout)
 
     def _next(self) -> int | None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._stop or (self._wanted not in (None, self._failed) and any(
-                self.built.get(c) != self._wanted for c in READERS)))
-            return None if self._stop else self._wanted
+        """The next generation to prepare (None: closing), polling for one while idle."""
+        while True:
+            with self._changed:
+                if self._changed.wait_for(lambda: self._stop or (self._wanted not in (None, self._failed) and any(
+                        self.built.get(c) != self._wanted for c in READERS)),
+                        timeout=self.poll_seconds if self.poll else None):
+                    return None if self._stop else self._wanted
+            try:
+                self.poll()  # outside the lock: a new generation comes back through `want`
+            except Exception as exc:  # noqa: BLE001 - the next request reads it anyway
+                log.debug("generation poll: %s", exc)
 
     def _moved_on(self, gen: int) -> bool:
         return self._stop or self._wanted != gen
