@@ -4,10 +4,9 @@ A map's indicator keeps each place's latest round; for the largest country at ad
 the database's work on DuckDB (several on PostgreSQL) however the query is written. The portal computes each map
 indicator for every country and level (`passage.query.indicator_slices`), for the public and for admins (who
 all read the same current records), in a thread of its own when it starts and whenever the store's generation
-changes (the idle thread reads the generation every `cache.generation_seconds`, so a commit of the portal's own
-or of another process is seen without waiting for a request), as DHIS2
-builds its analytics tables after an import. A request for one country's map or indicator then filters a small
-table.
+changes, as DHIS2 builds its analytics tables after an import. The idle thread reads the generation every
+`cache.generation_seconds`, so a commit of the portal's own or of another process is seen without waiting for a
+request. A request for one country's map or indicator then filters a small table.
 
 Each country's rows are kept while its records and its release are unchanged. After a publish or an import the
 thread first reads which countries changed (one grouping of the record table): requests wait for that, then the
