@@ -227,9 +227,7 @@ def readable(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
     require(principal, "read-dataset", ds)
     t = con.table(record_table(ds.form))
     cutoffs = release_cutoffs(store, ds.name)
-    key = (principal.role, tuple(sorted(principal.scopes)), ds.name, ds.visibility, _country_field(ds),
-           tuple(sorted(cutoffs.items())), tuple((n, str(d)) for n, d in t.schema().items()))
-    return _kept_view(store, key, lambda: _readable(t, principal, ds, cutoffs))
+    return _kept_view(store, _view_key(principal, ds, cutoffs, t), lambda: _readable(t, principal, ds, cutoffs))
 
 
 def readable_page(store: Store, principal: Any, ds: Dataset, where: Callable[[ibis.Table], ibis.Table],
@@ -277,9 +275,8 @@ def _numbered(store: Store, principal: Any, ds: Dataset) -> ibis.Table:
         return t.filter(t._current, ~t._deleted)
     require(principal, "read-dataset", ds)
     cutoffs = release_cutoffs(store, ds.name)
-    key = ("rows", principal.role, tuple(sorted(principal.scopes)), ds.name, ds.visibility, _country_field(ds),
-           tuple(sorted(cutoffs.items())), tuple((n, str(d)) for n, d in t.schema().items()))
-    return _kept_view(store, key, lambda: _readable(t, principal, ds, cutoffs))
+    return _kept_view(store, ("rows", *_view_key(principal, ds, cutoffs, t)),
+                      lambda: _readable(t, principal, ds, cutoffs))
 
 
 def readable_parts(store: Store, principal: Any, ds: Dataset) -> list[ibis.Table]:
@@ -293,10 +290,15 @@ def readable_parts(store: Store, principal: Any, ds: Dataset) -> list[ibis.Table
     require(principal, "read-dataset", ds)
     t = con.table(record_table(ds.form))
     cutoffs = release_cutoffs(store, ds.name)
-    key = ("parts", principal.role, tuple(sorted(principal.scopes)), ds.name, ds.visibility, _country_field(ds),
-           tuple(sorted(cutoffs.items())), tuple((n, str(d)) for n, d in t.schema().items()))
+    key = ("parts", *_view_key(principal, ds, cutoffs, t))
     parts = _readable_parts(t, principal, ds, cutoffs)
     return [_kept_view(store, (*key, i), lambda part=part: part) for i, part in enumerate(parts)]
+
+
+def _view_key(principal: Any, ds: Dataset, cutoffs: dict, t: ibis.Table) -> tuple:
+    """What a kept view of `_readable` depends on: the reader class, the dataset, its release times and columns."""
+    return (principal.role, tuple(sorted(principal.scopes)), ds.name, ds.visibility, _country_field(ds),
+            tuple(sorted(cutoffs.items())), tuple((n, str(d)) for n, d in t.schema().items()))
 
 
 def _readable(t: ibis.Table, principal: Any, ds: Dataset, cutoffs: dict) -> ibis.Table:

@@ -13,6 +13,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from passage.access import readable, readable_page
 from passage.errors import UsageError
@@ -191,8 +192,6 @@ def slices_versions(store: Store, principal: Any, ds: Dataset) -> dict[str, tupl
 
 def slice_of(slices: pa.Table, ind: Measure, ds: Dataset, f: RecordFilter) -> pa.Table:
     """One country and level of `indicator_slices`: the rows, columns and order the indicator gives over them."""
-    import pyarrow.compute as pc
-
     country, level = _field(ds, "country"), _field(ds, "level")
     rows = slices.filter(pc.and_(pc.equal(slices[country], f.country), pc.equal(slices[level], f.level)))
     keep = ind.rollup if ind.rollup is not None else ind.keys

@@ -192,9 +192,9 @@ def _page(request: Request, data: list[dict], cursor: str | None) -> dict[str, A
 
 @router.get("/health", responses=ERRORS)
 def health(request: Request):
-    """For load balancers and monitors: the store answers, its generation, and whether the maps' indicators are
-    prepared for it (`ready`; until then a first map request waits for them; `prepared_for`: the generation
-    each reader class's were last made for)."""
+    """For load balancers and monitors: the store answers, its generation, and whether the maps' indicators and
+    charts are prepared for it (`ready`; until then a map request may compute its own answer; `prepared_for`:
+    the generation each reader class's were last made for)."""
     portal = request.app.state.portal
     gen = portal.generation.current()
     slices = portal.slices

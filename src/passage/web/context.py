@@ -37,7 +37,7 @@ USER_KEY = "passage.user"  # the request scope's key for the caller's user name 
 
 class Portal:
     """The running portal: one store, a handle per worker thread, the store's generation kept in memory
-    (`passage.web.cache.Generation`), the public maps' indicators prepared per generation
+    (`passage.web.cache.Generation`), the maps' indicators and charts prepared per generation
     (`passage.web.slices`), a result cache, a cache of the API's encoded answers
     (`settings.cache.response_bytes`), the downloads' file cache (`settings.cache.export_bytes` on disk at
     most, least recently used out first)."""
@@ -58,13 +58,13 @@ class Portal:
             logging.getLogger(__name__).warning("record table indexes not made: %s", exc)
         self._warm_up()
         self._local = threading.local()
-        self.slices = PreparedSlices(self.root, settings.cache.prepare_maps)
+        self.slices = PreparedSlices(self.root, settings.cache.prepare_maps, poll=lambda: self.generation.current(),
+                                     poll_seconds=settings.cache.generation_seconds or 1.0)
         self.generation = Generation(lambda: generation(self.store()), settings.cache.generation_seconds,
                                      on_change=self.slices.want)
-        self.slices.poll, self.slices.poll_seconds = self.generation.current, settings.cache.generation_seconds or 1.0
         self.slices.start()
         now = self.generation.current
-        now()  # the generation at start: the public maps' indicators are prepared for it in the background
+        now()  # the generation at start: the maps and charts are prepared for it in the background
         self.cache = ResultCache(settings.cache.result_entries, generation=now)
         self.responses = ResultCache(int(settings.cache.response_bytes), weigh=lambda a: len(a.body), generation=now)
         self.export_dir = Path(tempfile.mkdtemp(prefix="passage-exports-"))  # cached downloads, removed on close

@@ -165,7 +165,8 @@ class PreparedSlices:
     def _wait(self, key: tuple[str, str, str], gen: int, wait: float) -> Prepared | None:
         with self._changed:
             self._changed.wait_for(lambda: self._stop or self._wanted != gen or self._failed == gen
-                                   or getattr(self._state.get(key), "gen", None) == gen, timeout=wait)
+                                   or getattr(self._state.get(key), "gen", None) == gen
+                                   or self.built.get(key[0]) == gen, timeout=wait)  # built, and not among them
             return self._state.get(key)
 
     def close(self, timeout: float = 30.0) -> None:
