@@ -6,6 +6,7 @@ import io
 
 import hxl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from passage.publish.formats import write_csv
 
@@ -46,15 +47,16 @@ def _readable_dates(table) -> pa.Table:
     for col, tag in (table.hxl or {}).items():
         if col not in data.column_names or not any(p.match(Column.parse(tag)) for p in patterns):
             continue
-        values = data.column(col).cast(pa.string()).to_pylist()
-        fixed, changed = [], False
-        for v in values:
+        values = data.column(col).cast(pa.string())
+        unreadable = set()
+        for v in pc.unique(values).to_pylist():  # a table repeats its dates: each is tried once
             try:
                 if v:
                     is_date(v)
             except (ArithmeticError, ValueError, TypeError, OSError):  # OSError: EOVERFLOW from localtime
-                v, changed = UNREADABLE_DATE, True
-            fixed.append(v)
-        if changed:
-            data = data.set_column(data.column_names.index(col), col, pa.array(fixed, pa.string()))
+                unreadable.add(v)
+        if unreadable:
+            bad = pc.is_in(values, value_set=pa.array(sorted(unreadable), pa.string()))
+            fixed = pc.if_else(bad, pa.scalar(UNREADABLE_DATE, pa.string()), values)
+            data = data.set_column(data.column_names.index(col), col, fixed)
     return data

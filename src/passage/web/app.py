@@ -24,7 +24,7 @@ from passage.settings import DEFAULTS, Settings
 from passage.web import i18n
 from passage.web.access_log import AccessLog
 from passage.web.access_log import line as access_line
-from passage.web.context import LANG_COOKIE, USER_KEY, Portal
+from passage.web.context import USER_KEY, Portal, request_language
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("passage.web")
@@ -91,8 +91,7 @@ class Edge:
             return
         started, t0 = time.time(), time.perf_counter()
         request = Request(scope, receive)
-        token = i18n.current.set(i18n.pick_language(request.cookies.get(LANG_COOKIE),
-                                                    request.headers.get("accept-language")))
+        token = i18n.current.set(request_language(request))
         changes = scope["method"] not in SAFE_METHODS
         sent = {"status": 0, "bytes": 0, "logged": False}
 

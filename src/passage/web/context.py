@@ -176,22 +176,19 @@ async def aresolve(request: Request) -> Ctx:
     moments ago (`auth.tokens.known_token_principal`, `auth.sessions.known_session_principal`) are resolved in
     the loop; anything that needs the store in a worker thread."""
     header = request.headers.get("authorization", "")
-    lang = None
+    ctx: Ctx | None = None
     if header.lower().startswith("bearer "):
         principal = auth.tokens.known_token_principal(request.app.state.portal.root.url, header[7:].strip())
         if principal is not None:
-            lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-            ctx = Ctx(request, principal, csrf="", lang=lang, via_token=True)
+            ctx = Ctx(request, principal, csrf="", lang=request_language(request), via_token=True)
     elif SESSION_COOKIE not in request.cookies:
-        lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-        ctx = Ctx(request, auth.PUBLIC, csrf=request.cookies.get(CSRF_COOKIE) or "", lang=lang)
+        ctx = Ctx(request, auth.PUBLIC, csrf=request.cookies.get(CSRF_COOKIE) or "", lang=request_language(request))
     else:
         token = request.cookies.get(SESSION_COOKIE)
         found = auth.sessions.known_session_principal(request.app.state.portal.root.url, token)
         if found is not None:
-            lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-            ctx = Ctx(request, found[0], csrf=found[1], lang=lang, session=token)
-    if lang is None:
+            ctx = Ctx(request, found[0], csrf=found[1], lang=request_language(request), session=token)
+    if ctx is None:
         from starlette.concurrency import run_in_threadpool
 
         return await run_in_threadpool(resolve, request)
@@ -199,10 +196,15 @@ async def aresolve(request: Request) -> Ctx:
     return ctx
 
 
+def request_language(request: Request) -> str:
+    """The reader's language: their choice (the language cookie), else their browser's."""
+    return i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
 def _resolve(request: Request) -> Ctx:
     portal: Portal = request.app.state.portal
     store = portal.store()
-    lang = i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    lang = request_language(request)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         principal = auth.tokens.kept_token_principal(store, header[7:].strip())
