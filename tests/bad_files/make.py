@@ -452,6 +452,9 @@ CASES: list[Case] = [
          row=6, column="admin1Pcode"),
     Case("pcode-parent-mismatch", "pcode_parent.csv", lambda: _with(7, "admin2Pcode", "NG002005"),
          ("pcode-parent-mismatch",), row=7, column="admin2Pcode"),
+    Case("pcode-parent-lower-case", "pcode_parent_lower.csv", lambda: _with(7, "admin1Pcode", "ng002"),
+         ("pcode-parent-mismatch",), row=7, column="admin2Pcode",
+         note="a parent written in lower case is still the parent the row is checked against"),
     # --- values
     Case("text-in-count", "count_12a.csv", lambda: _with(5, "numPresentIdpInd", "12a"), ("type-integer",), row=5,
          column="numPresentIdpInd"),

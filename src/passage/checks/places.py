@@ -53,9 +53,10 @@ def _resolve_rows(resolver: PcodeResolver, spec: dict, distinct: list[tuple]) ->
             status = "ok"
         warnings = [r.warning] if r.warning and status == "ok" else []
         if status == "ok" and given_parent is not None:
+            # The row keeps the parent as given: the rows are matched to it by that text (`ng008` as well as NG008).
             parent_level = spec["level"] - 1
-            given_parent = given_parent.strip().upper()
-            parent = resolver.resolve(iso3 or "", given_parent, parent_level).code if parent_level else given_parent
+            written = given_parent.strip().upper()
+            parent = resolver.resolve(iso3 or "", written, parent_level).code if parent_level else written
             if parent is not None and resolver.parent_of(r.code) != parent:
                 status = "parent-mismatch"
         if status == "ok" and given_name and not r.warning and _plain(given_name) != _plain(resolver.places[r.code].name):
