@@ -455,6 +455,10 @@ CASES: list[Case] = [
     Case("pcode-parent-lower-case", "pcode_parent_lower.csv", lambda: _with(7, "admin1Pcode", "ng002"),
          ("pcode-parent-mismatch",), row=7, column="admin2Pcode",
          note="a parent written in lower case is still the parent the row is checked against"),
+    Case("admin2-code-missing", "admin2_code_missing.csv", lambda: _with(7, "admin2Pcode", ""), ("required",), row=7,
+         column="admin2Pcode", note="an admin 2 row (adminLevel 2) without its admin 2 code has no place to be on"),
+    Case("admin1-code-missing", "admin1_code_missing.csv", lambda: _with(6, "admin1Pcode", ""), ("required",), row=6,
+         column="admin1Pcode"),
     # --- values
     Case("text-in-count", "count_12a.csv", lambda: _with(5, "numPresentIdpInd", "12a"), ("type-integer",), row=5,
          column="numPresentIdpInd"),

@@ -126,7 +126,7 @@ def run(ctx: Context) -> None:
         """A provider's name is checked only on rows of its own level (as OCHA's HAPI does)."""
         if not spec["name"]:
             return "NULL::VARCHAR"
-        return f"CASE WHEN {row}.{level_field} = '{spec['level']}' THEN {row}.{q(spec['name'])} END"
+        return f"CASE WHEN TRY_CAST({row}.{level_field} AS BIGINT) = {int(spec['level'])} THEN {row}.{q(spec['name'])} END"
 
     def parent_of(row: str, spec: dict) -> str:
         return f"{row}.{q(spec['parent'])}" if spec["parent"] else "NULL::VARCHAR"
@@ -204,7 +204,7 @@ def run(ctx: Context) -> None:
     drop = [q(s["provider"]) for s in specs if s["provider"] and s["provider"] in present]
     hier = [(i, s) for i, s in enumerate(specs) if s["hierarchy"]]
     place = "coalesce(" + ", ".join(
-        [f"CASE WHEN s.{q(cfg['level_field'])} = '{s['level']}' THEN {s['resolved']} END" for _, s in hier]
+        [f"CASE WHEN TRY_CAST(s.{level_field} AS BIGINT) = {int(s['level'])} THEN {s['resolved']} END" for _, s in hier]
         + [iso3]) + ")"
     view = f"{t}_places"
     eng.execute(
