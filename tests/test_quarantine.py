@@ -294,3 +294,35 @@ def test_dtm_rows_left_get_their_places_and_keys(store, tmp_path):
     assert loaded == {"NG008001": "NG008001", "TCD0704": "TCD0704"}  # TD0704 normalised, places set
     assert "pcode-length" in {f.code for f in r.report.warnings}
     assert store.scalar("SELECT count(DISTINCT _record_id) FROM rec_dtm_idps") == len(rows) - 1
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+@pytest.mark.parametrize("first", ["released", "dropped"])
+def test_a_row_closed_by_another_reviewer_meanwhile_is_not_loaded_again(request, backend, first, tmp_path,
+                                                                        monkeypatch):
+    """Two reviewers act on one held row at once: the second release, checked before the first closed the row,
+    must not load it as well (a form without a key would get the record twice) nor reopen a dropped row."""
+    store = request.getfixturevalue("store" if backend == "duckdb" else "pg_store")
+    result = import_files(store, "cobap", [_cobap_with_none(tmp_path)], on_error="quarantine")
+    one = next(h for h in qn.list_held(store) if h.values["source_id"] == "AR03")
+    qn.fix(store, one.quarantine_id, {"date_in_force": "2020-03-27"})
+    checked = qn._check
+
+    def the_other_reviewer_acts_meanwhile(*args, **kwargs):
+        job = checked(*args, **kwargs)
+        store.execute("UPDATE quarantine SET status = ? WHERE quarantine_id = ?", [first, one.quarantine_id])
+        return job
+
+    monkeypatch.setattr(qn, "_check", the_other_reviewer_acts_meanwhile)
+    with pytest.raises(UsageError) as closed:
+        qn.release(store, one.quarantine_id)
+    assert closed.value.code == "quarantine.closed"
+    assert _count(store) == 7  # nothing loaded by this release
+    assert qn.get_held(store, one.quarantine_id).status == first
+    monkeypatch.setattr(qn, "_check", checked)
+    with pytest.raises(UsageError):
+        qn.drop(store, one.quarantine_id)
+    with pytest.raises(UsageError):
+        qn.fix(store, one.quarantine_id, {"date_in_force": "2020-03-28"})
+    assert qn.get_held(store, one.quarantine_id).status == first
+    assert result.import_id is not None

@@ -235,6 +235,15 @@ def _close(job: ImportJob) -> None:
             job.eng.execute(f"DROP TABLE IF EXISTS {name}")
 
 
+def _claim(store: Store, quarantine_id: int, status: str, user: str | None) -> None:
+    """Close a held row, if it is still held: two reviewers releasing (or one releasing, one dropping) the same row
+    at once close it once, and the other hears it was closed (`quarantine.closed`)."""
+    if not store.query("UPDATE quarantine SET status = ?, changed_by = ?, changed_at = ? WHERE quarantine_id = ? "
+                       "AND status = 'held' RETURNING quarantine_id", [status, user, _now(), quarantine_id]):
+        _editable(get_held(store, quarantine_id))
+        raise UsageError(f"quarantined row {quarantine_id} could not be {status}", code="quarantine.closed")
+
+
 def _may_review(principal: Principal | None, held: HeldRow) -> None:
     if principal is not None:
         require(principal, "review-quarantine", held.resource)
@@ -279,10 +288,11 @@ def fix(store: Store, quarantine_id: int, changes: Mapping[str, Any], *, princip
                            sheet=held.sheet, row=held.source_row, column=country_field, value=country))
         return held, report
     now = _now()
-    store.execute("UPDATE quarantine SET row_values = ?, findings = ?, country = ?, place_code = ?, changed_by = ?, "
-                  "changed_at = ? WHERE quarantine_id = ? AND status = 'held'",
-                  [json.dumps(values, ensure_ascii=False), _findings_json(report.findings), country,
-                   values.get("_place_code"), user, now, quarantine_id])
+    if not store.query("UPDATE quarantine SET row_values = ?, findings = ?, country = ?, place_code = ?, changed_by = ?, "
+                       "changed_at = ? WHERE quarantine_id = ? AND status = 'held' RETURNING quarantine_id",
+                       [json.dumps(values, ensure_ascii=False), _findings_json(report.findings), country,
+                        values.get("_place_code"), user, now, quarantine_id]):
+        _editable(get_held(store, quarantine_id))  # released or dropped by someone else meanwhile
     audit(store, user, "quarantine.fix", target=f"{held.form_id}/quarantine/{quarantine_id}",
           import_id=held.import_id, detail={"fields": sorted(changes), "errors": report.error_count()})
     return get_held(store, quarantine_id, principal), report
@@ -318,9 +328,9 @@ def release(store: Store, quarantine_id: int, *, principal: Principal | None = N
                 ctx.store_keys = records.current_keys(store, job.eng, held.form_id)
                 unique_key.store_duplicates(ctx)  # again where no other load can come in between
                 if report.ok:
+                    _claim(store, quarantine_id, "released", user)
                     record_id = _load(store, job, held, user)
-                    store.execute("UPDATE quarantine SET status = 'released', record_id = ?, changed_by = ?, "
-                                  "changed_at = ? WHERE quarantine_id = ?", [record_id, user, _now(), quarantine_id])
+                    store.execute("UPDATE quarantine SET record_id = ? WHERE quarantine_id = ?", [record_id, quarantine_id])
                     audit(store, user, "quarantine.release", target=f"{held.form_id}/{record_id}",
                           import_id=held.import_id, detail={"quarantine_id": quarantine_id, "file": held.file_name,
                                                             "row": held.source_row})
@@ -354,8 +364,7 @@ def drop(store: Store, quarantine_id: int, *, principal: Principal | None = None
     _may_review(principal, held)
     _editable(held)
     user = user or (principal.user_name if principal is not None else None)
-    store.execute("UPDATE quarantine SET status = 'dropped', changed_by = ?, changed_at = ? WHERE quarantine_id = ?",
-                  [user, _now(), quarantine_id])
+    _claim(store, quarantine_id, "dropped", user)
     audit(store, user, "quarantine.drop", target=f"{held.form_id}/quarantine/{quarantine_id}",
           import_id=held.import_id, detail={"file": held.file_name, "row": held.source_row,
                                             **({"reason": reason[:200]} if reason else {})})
