@@ -678,3 +678,28 @@ def test_the_same_on_postgresql(pg_store, tmp_path):
     assert all(o.ok for o in wf.act_many(pg_store, "approve", queue, 2020, BKK))
     rows = {r["office"]: r["state"] for r in wf.status_rows(pg_store, 2020, "RO-BKK")}
     assert all(rows[o] == "approved" for o in queue) and "HQ" not in rows
+
+
+def test_a_draft_saved_while_the_questionnaire_is_submitted_does_not_change_the_submitted_answers(qstore,
+                                                                                                  monkeypatch):
+    """An autosave checked while the questionnaire was a draft, then submitted by someone else before the save
+    loaded: the submitted answers must stay those submitted (the save is refused), not change under the
+    approver's eyes."""
+    from passage.ingest.pipeline import ImportJob
+
+    assert save_answers(qstore, "CO-VUT", 2020, COMPLETE, VUT_EDITOR).ok
+    submitted_version = wf.current_answers(qstore, "CO-VUT", 2020)["_version"]
+    loading = ImportJob.load
+
+    def submitted_meanwhile(job):
+        wf.submit(qstore, "CO-VUT", 2020, VUT_EDITOR)  # between the save's checks and its load
+        return loading(job)
+
+    monkeypatch.setattr(ImportJob, "load", submitted_meanwhile)
+    result = save_answers(qstore, "CO-VUT", 2020, COMPLETE | {"comments": "typed after the submission"}, VUT_EDITOR)
+    assert not result.ok
+    assert {f.code for f in result.report.errors} == {"institutional.questionnaire-workflow"}
+    assert state(qstore, "CO-VUT", 2020) == "submitted"
+    answers = wf.current_answers(qstore, "CO-VUT", 2020)
+    assert answers["_version"] == submitted_version and answers["comments"] != "typed after the submission"
+    assert wf.history(qstore, "CO-VUT", 2020)[-1].record_version == answers["_version"]

@@ -74,6 +74,11 @@ class Importer:
     def after_checks(self, ctx: Context, import_id: int) -> None:
         """Checks and preparations only the importer can make, once the pipeline's checks have run."""
 
+    def check_again(self, ctx: Context) -> None:
+        """The importer's checks of what another change may alter meanwhile (a state kept in the store), run again
+        under the form's load lock when the store changed since `after_checks`: what loads is what they allow
+        now. The pipeline does the same for keys (`unique_key.store_duplicates`)."""
+
     def extra_columns(self) -> list[tuple[str, str]]:
         """Columns the record table needs beside the form's fields: (name, SQL type)."""
         return []

@@ -507,6 +507,8 @@ class ImportJob:
             elif not self.update and (late or generation(store) != self.checked):
                 ctx.store_keys = records.current_keys(store, eng, self.form_id)
                 self._step(lambda: unique_key.store_duplicates(ctx))
+            if self.files and self.report.ok and generation(store) != self.checked:
+                self._step(lambda: self.importer.check_again(ctx))
             if self.files and self.report.ok:
                 self._write_records(eng)
                 if self.aside:

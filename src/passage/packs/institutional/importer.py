@@ -45,7 +45,6 @@ class QuestionnaireImporter(XlsformDataImporter):
         super().after_checks(ctx, import_id)
         if "office" not in ctx.columns():
             return
-        t = ctx.table
         flag(ctx, "institutional.office-unknown", "office IS NOT NULL AND office NOT IN (SELECT code FROM places WHERE kind = 'office')",
              "office is not in the office list (see `passage offices list`)", column="office", value=q("office"))
         frozen = self._frozen(ctx)
@@ -53,8 +52,24 @@ class QuestionnaireImporter(XlsformDataImporter):
             ctx.report.add(Finding("institutional.questionnaire-workflow", "the questionnaires' workflow states are not available "
                                    "here: import with `passage questionnaire import`", column="office"))
             return
+        self._flag_frozen(ctx, frozen)
+
+    def check_again(self, ctx: Context) -> None:
+        """Under the load lock, which the workflow's transitions take too: a questionnaire submitted since the
+        checks refuses the answers saved for it meanwhile (an autosave racing the Submit button)."""
+        store = ctx.extra.get("store")
+        if store is None or "office" not in ctx.columns() or not store.table_exists("questionnaire_states"):
+            return
+        rows = store.query("SELECT office_code, year, state FROM questionnaire_states WHERE state IN "
+                           f"({', '.join('?' for _ in FROZEN)})", list(FROZEN))
+        self._flag_frozen(ctx, {(o, int(y)): s for o, y, s in rows})
+
+    @staticmethod
+    def _flag_frozen(ctx: Context, frozen: dict[tuple[str, int], str]) -> None:
+        """institutional.questionnaire-workflow on the rows of questionnaires that are no longer drafts."""
         if not frozen:
             return
+        t = ctx.table
         name = f"{t}_frozen".replace(".", "_")
         arrow = pa.table({"office": [k[0] for k in frozen], "year": [k[1] for k in frozen],
                           "state": list(frozen.values())})

@@ -297,7 +297,7 @@ def _transition(store: Store, office_code: str, year: int, action: str, principa
     if action == "reopen" and (reason is None or len(reason) < MIN_REASON):
         raise WorkflowError(f"reopening needs a reason (at least {MIN_REASON} characters): say what must change",
                             code="questionnaire.reason_required")
-    with store.transaction():
+    with store.load_lock(FORM_ID), store.transaction():  # answers being loaded are checked against this state
         current = state(store, office.code, year)
         if current not in sources:
             hint = " (reopen it first)" if current in FROZEN and action == "submit" else ""
@@ -374,7 +374,7 @@ def record_states(store: Store, year: int, wanted: dict[str, str], *, user: str 
         versions = dict(store.query(f"SELECT office, _version FROM rec_{FORM_ID} WHERE _current AND NOT _deleted "
                                     f"AND year = ? AND office IN ({marks})", [year, *offices]))
     at = now()
-    with store.transaction():
+    with store.load_lock(FORM_ID), store.transaction():
         for i in range(0, len(offices), 200):
             chunk = offices[i:i + 200]
             marks = ", ".join("?" for _ in chunk)
