@@ -386,3 +386,41 @@ def test_cli_refuses_a_questionnaire_that_is_no_longer_a_draft(store_path):
     assert refused.exit_code == 1 and "institutional.questionnaire-workflow" in refused.stderr and "CO-VUT 2020 is locked" in refused.stderr
     with open_store(str(store_path)) as store:
         assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 1
+
+
+def test_a_questionnaire_submitted_while_its_record_was_edited_keeps_its_answers(store):
+    """The workflow's state is read again under the load lock, which its transitions take: a questionnaire
+    submitted after an edit was checked, before it was written, refuses the edit."""
+    import sys
+    import threading
+    import time
+
+    from passage.packs.institutional import save_answers
+    from passage.packs.institutional import workflow as wf
+    from passage.packs.institutional.offices import default_offices_csv, import_offices
+
+    assert import_offices(store, default_offices_csv()).ok
+    assert save_answers(store, "CO-VUT", 2020, {"psea_staff_trained": "3"}, ADMIN).ok
+    record_id, form = wf.record_id("CO-VUT", 2020), "institutional_questionnaire"
+    outcome = {}
+
+    def edit() -> None:
+        with store.sibling() as handle:
+            try:
+                outcome["version"] = edit_record(handle, form, record_id, {"psea_staff_trained": "4"})
+            except EditRejected as exc:
+                outcome["findings"] = [(f.code, f.value) for f in exc.report.errors]
+
+    with store.load_lock(form):  # a transition is under way
+        worker = threading.Thread(target=edit)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not any(f.f_code.co_name == "load_lock" for f in _frames(sys._current_frames().get(worker.ident))):
+            assert worker.is_alive() and time.monotonic() < deadline, outcome  # checked, now waiting to write
+            time.sleep(0.01)
+        with store.transaction():  # what the transition writes: the questionnaire is submitted
+            store.execute("DELETE FROM questionnaire_states WHERE office_code = 'CO-VUT' AND year = 2020")
+            store.execute("INSERT INTO questionnaire_states VALUES ('CO-VUT', 2020, 'submitted', 1, now(), 'ed-vut')")
+    worker.join(60)
+    assert outcome == {"findings": [("institutional.questionnaire-workflow", "CO-VUT 2020 is submitted")]}
+    assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 1

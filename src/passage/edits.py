@@ -17,7 +17,8 @@ where it has them (`check_edit`, e.g. grades against a reference list). And:
 - **keys**: the new version's key (the pack's `key` fields) must not be another current record's
   (`duplicate-key-store`), whether that record got its key from an import or from an edit; checked
   again under the form's load lock (`Store.load_lock`) right before the version is written;
-- **the pack's own rules**: every pack's `edit_checks` hook (e.g. a record that a workflow has frozen).
+- **the pack's own rules**: every pack's `edit_checks` hook (e.g. a record that a workflow has frozen), run
+  again under that lock too.
 
 Any error finding raises `EditRejected` carrying the report, located by column, and the store is
 unchanged. Otherwise the typed values (P-codes normalised, the place and warnings recomputed) are
@@ -139,11 +140,13 @@ def edit_record(store: Store, form_id: str, record_id: str, changes: Mapping[str
     if not set(changed) & _place_fields(config):  # the import's warnings about its codes still hold
         system["_warnings"] = old.get("_warnings")
     with store.load_lock(form_id):  # as an import loads: the key checked again where no load can take it
+        report = Report()
         if new_key is not None:
-            report = Report()
             _check_key(store, eng, form, config, table, record_id, new_key, target, report)
-            if not report.ok:
-                _reject(store, user, target, given, report)
+        # and the packs' rules, whose state (a workflow's) changes under this lock too
+        call("edit_checks", store=store, form_id=form_id, old=old, new=new_text, target=target, report=report)
+        if not report.ok:
+            _reject(store, user, target, given, report)
         return records.write_version(store, form_id, record_id, changed, user=user, system=system,
                                      expected_version=int(old["_version"]), via=via)
 
