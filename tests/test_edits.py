@@ -335,6 +335,10 @@ def test_a_questionnaire_record_changes_only_while_it_is_a_draft(store):
     assert [(f.column, f.code, f.value) for f in exc.value.report.errors] == [
         ("office", "institutional.questionnaire-workflow", "CO-VUT 2020 is submitted")]
     assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 2
+    with pytest.raises(EditRejected) as exc:  # nor deleted: the submitted questionnaire keeps its answers
+        delete_record(store, form, record_id, principal=Principal("ed-vut", "editor", {"CO-VUT"}))
+    assert [f.code for f in exc.value.report.errors] == ["institutional.questionnaire-workflow"]
+    assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 2
 
 
 # ---- the CLI ------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from passage.auth.audit import audit
 from passage.auth.principal import Principal
 from passage.checks import q
-from passage.errors import Conflict, NotFound
+from passage.errors import Conflict, EditRejected, NotFound
 from passage.forms import Form, get_form
 from passage.forms.names import table_ident
 from passage.forms.registry import SYSTEM_COLUMNS, column_type, record_table, view_name
@@ -216,9 +216,12 @@ def write_version(store: Store, form_id: str, record_id: str, changes: dict[str,
 def delete_record(store: Store, form_id: str, record_id: str, *, principal: Principal | None = None,
                   user: str | None = None) -> int:
     """Add a tombstone version; history stays. Editors delete records of their places, admins any
-    (`principal=None`: the store's operator). `user` is recorded (default: the principal's name), as
+    (`principal=None`: the store's operator). The packs' rules on edits hold (`EditRejected`: e.g. the record of
+    a questionnaire no longer a draft). `user` is recorded (default: the principal's name), as
     `passage.edits.edit_record` does."""
     from passage.access import Place, acting
+    from passage.findings import Report
+    from passage.plugins import call
 
     field = country_field(store, form_id)
     if user is None and principal is not None:
@@ -226,8 +229,16 @@ def delete_record(store: Store, form_id: str, record_id: str, *, principal: Prin
 
     def may_delete(row: dict[str, Any]) -> None:
         acting(principal, "edit-records", Place((row.get(field) if field else None) or "", row.get("_place_code")))
+        # The packs' rules on edits hold for a deletion too (a workflow may have frozen the record).
+        report = Report()
+        as_text = {k: None if v is None else str(v) for k, v in row.items()}
+        call("edit_checks", store=store, form_id=form_id, old=row, new=as_text, target=f"{form_id}/{record_id}",
+             report=report)
+        if not report.ok:
+            raise EditRejected(report)
 
-    return _new_version(store, form_id, record_id, user, {}, deleted=True, check=may_delete)
+    with store.load_lock(form_id):  # as an edit is written: beside loads, rollbacks and workflow transitions
+        return _new_version(store, form_id, record_id, user, {}, deleted=True, check=may_delete)
 
 
 def history(store: Store, form_id: str, record_id: str) -> tuple[list[str], list[tuple]]:
