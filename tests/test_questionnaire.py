@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from conftest import ROOT, SHARED
 from passage.auth import Principal, audit_entries
-from passage.errors import Forbidden, UsageError
+from passage.errors import EditRejected, Forbidden, UsageError
 from passage.forms import compile_xlsform
 from passage.packs.institutional import (
     breakdown_sum,
@@ -703,3 +703,31 @@ def test_a_draft_saved_while_the_questionnaire_is_submitted_does_not_change_the_
     answers = wf.current_answers(qstore, "CO-VUT", 2020)
     assert answers["_version"] == submitted_version and answers["comments"] != "typed after the submission"
     assert wf.history(qstore, "CO-VUT", 2020)[-1].record_version == answers["_version"]
+
+
+def test_a_held_row_released_after_its_questionnaire_was_submitted_is_refused(qstore, tmp_path, monkeypatch):
+    """A quarantined row of answers, checked as a draft's, then its questionnaire submitted before the release
+    loads it: the release is refused under the load lock, as an import of the row would be."""
+    from passage.ingest import import_files
+    from passage.ingest import quarantine as qn
+
+    path = tmp_path / "answers.csv"
+    path.write_text("office,year,psea_staff_trained\nCO-VUT,2022,3\nCO-NGA,2022,three\n", encoding="utf-8")
+    result = import_files(qstore, "questionnaire", [path], on_error="quarantine")
+    assert (result.status, result.loaded, result.quarantined) == ("committed", 1, 1), result.report.summary()
+    held = qn.list_held(qstore)[0]
+    assert qn.fix(qstore, held.quarantine_id, {"psea_staff_trained": "3"})[1].ok
+    assert wf.current_answers(qstore, "CO-NGA", 2022) is None
+    checked = qn._check
+
+    def submitted_meanwhile(*args, **kwargs):
+        job = checked(*args, **kwargs)
+        wf.record_states(qstore, 2022, {"CO-NGA": "submitted"}, user="hq", reason="submitted meanwhile")
+        return job
+
+    monkeypatch.setattr(qn, "_check", submitted_meanwhile)
+    with pytest.raises(EditRejected) as refused:
+        qn.release(qstore, held.quarantine_id)
+    assert [f.code for f in refused.value.report.errors] == ["institutional.questionnaire-workflow"]
+    assert wf.current_answers(qstore, "CO-NGA", 2022) is None
+    assert qn.get_held(qstore, held.quarantine_id).status == "held"

@@ -328,6 +328,8 @@ def release(store: Store, quarantine_id: int, *, principal: Principal | None = N
                 ctx.store_keys = records.current_keys(store, job.eng, held.form_id)
                 unique_key.store_duplicates(ctx)  # again where no other load can come in between
                 if report.ok:
+                    job.importer.check_again(ctx)  # and the importer's checks of the store's state
+                if report.ok:
                     _claim(store, quarantine_id, "released", user)
                     record_id = _load(store, job, held, user)
                     store.execute("UPDATE quarantine SET record_id = ? WHERE quarantine_id = ?", [record_id, quarantine_id])
