@@ -216,8 +216,8 @@ def write_version(store: Store, form_id: str, record_id: str, changes: dict[str,
 def delete_record(store: Store, form_id: str, record_id: str, *, principal: Principal | None = None,
                   user: str | None = None) -> int:
     """Add a tombstone version; history stays. Editors delete records of their places, admins any
-    (`principal=None`: the store's operator). The packs' rules on edits hold (`EditRejected`: e.g. the record of
-    a questionnaire no longer a draft). `user` is recorded (default: the principal's name), as
+    (`principal=None`: the store's operator). The packs' rules on edits hold (`EditRejected`: e.g. a record a
+    pack's workflow has frozen). `user` is recorded (default: the principal's name), as
     `passage.edits.edit_record` does."""
     from passage.access import Place, acting
     from passage.findings import Report
