@@ -195,36 +195,46 @@ def test_an_admin_may_move_a_record_to_another_country_with_its_codes(loaded):
 
 def test_a_key_taken_by_a_load_while_the_edit_was_checked_is_refused(store, tmp_path):
     """The key is checked again under the import's load lock: a load committing that key meanwhile wins."""
+    _load(store, tmp_path)
+    record_id = rid(store, BORNO_40_DISASTER)
+    new_key = record_id.replace("natural disaster", "flood")
+
+    def a_load_commits_the_key() -> None:  # a record with the key the edit is about to take
+        store.execute(f"INSERT INTO {TABLE} SELECT * REPLACE (? AS _record_id) FROM {TABLE} WHERE _record_id = ?",
+                      [new_key, rid(store, BORNO_41)])
+
+    outcome = _edit_while_locked(store, FORM, record_id, {"displacement_reason": "Flood"}, a_load_commits_the_key,
+                                 principal=EDITOR_NGA)
+    assert outcome == {"findings": [("duplicate-key-store", new_key)]}
+    assert len(history(store, FORM, record_id)[1]) == 1  # no new version
+
+
+def _edit_while_locked(store, form: str, record_id: str, changes: dict, meanwhile, principal=None) -> dict:
+    """Edit a record on another handle while the form's load lock is held (a load or a workflow transition under
+    way): once the edit is checked and waits to write, `meanwhile()` commits; returns how the edit ended."""
     import sys
     import threading
     import time
 
-    _load(store, tmp_path)
-    record_id = rid(store, BORNO_40_DISASTER)
-    new_key = record_id.replace("natural disaster", "flood")
     outcome = {}
 
     def edit() -> None:
         with store.sibling() as handle:
             try:
-                outcome["version"] = edit_record(handle, FORM, record_id, {"displacement_reason": "Flood"},
-                                                 principal=EDITOR_NGA)
+                outcome["version"] = edit_record(handle, form, record_id, changes, principal=principal)
             except EditRejected as exc:
                 outcome["findings"] = [(f.code, f.value) for f in exc.report.errors]
 
-    with store.load_lock(FORM):  # a load is under way
+    with store.load_lock(form):
         worker = threading.Thread(target=edit)
         worker.start()
         deadline = time.monotonic() + 60
         while not any(f.f_code.co_name == "load_lock" for f in _frames(sys._current_frames().get(worker.ident))):
             assert worker.is_alive() and time.monotonic() < deadline, outcome  # checked, now waiting to write
             time.sleep(0.01)
-        # the load commits a record with the key the edit is about to take
-        store.execute(f"INSERT INTO {TABLE} SELECT * REPLACE (? AS _record_id) FROM {TABLE} WHERE _record_id = ?",
-                      [new_key, rid(store, BORNO_41)])
+        meanwhile()
     worker.join(60)
-    assert outcome == {"findings": [("duplicate-key-store", new_key)]}
-    assert len(history(store, FORM, record_id)[1]) == 1  # no new version
+    return outcome
 
 
 def _frames(frame):
@@ -395,10 +405,6 @@ def test_cli_refuses_a_questionnaire_that_is_no_longer_a_draft(store_path):
 def test_a_questionnaire_submitted_while_its_record_was_edited_keeps_its_answers(store):
     """The workflow's state is read again under the load lock, which its transitions take: a questionnaire
     submitted after an edit was checked, before it was written, refuses the edit."""
-    import sys
-    import threading
-    import time
-
     from passage.packs.institutional import save_answers
     from passage.packs.institutional import workflow as wf
     from passage.packs.institutional.offices import default_offices_csv, import_offices
@@ -406,25 +412,12 @@ def test_a_questionnaire_submitted_while_its_record_was_edited_keeps_its_answers
     assert import_offices(store, default_offices_csv()).ok
     assert save_answers(store, "CO-VUT", 2020, {"psea_staff_trained": "3"}, ADMIN).ok
     record_id, form = wf.record_id("CO-VUT", 2020), "institutional_questionnaire"
-    outcome = {}
 
-    def edit() -> None:
-        with store.sibling() as handle:
-            try:
-                outcome["version"] = edit_record(handle, form, record_id, {"psea_staff_trained": "4"})
-            except EditRejected as exc:
-                outcome["findings"] = [(f.code, f.value) for f in exc.report.errors]
-
-    with store.load_lock(form):  # a transition is under way
-        worker = threading.Thread(target=edit)
-        worker.start()
-        deadline = time.monotonic() + 60
-        while not any(f.f_code.co_name == "load_lock" for f in _frames(sys._current_frames().get(worker.ident))):
-            assert worker.is_alive() and time.monotonic() < deadline, outcome  # checked, now waiting to write
-            time.sleep(0.01)
-        with store.transaction():  # what the transition writes: the questionnaire is submitted
+    def submitted() -> None:  # what the transition writes
+        with store.transaction():
             store.execute("DELETE FROM questionnaire_states WHERE office_code = 'CO-VUT' AND year = 2020")
             store.execute("INSERT INTO questionnaire_states VALUES ('CO-VUT', 2020, 'submitted', 1, now(), 'ed-vut')")
-    worker.join(60)
+
+    outcome = _edit_while_locked(store, form, record_id, {"psea_staff_trained": "4"}, submitted)
     assert outcome == {"findings": [("institutional.questionnaire-workflow", "CO-VUT 2020 is submitted")]}
     assert wf.current_answers(store, "CO-VUT", 2020)["_version"] == 1

@@ -122,11 +122,15 @@ def run(ctx: Context) -> None:
     ctx.extra.get("absent", set()).difference_update(s["provider"] for s in specs if s["provider"])
     level_field = q(cfg["level_field"])
 
+    def at_level(row: str, level: int) -> str:
+        """The row is of this admin level: compared as a number (`02` and `+2` are level 2, as the type check says)."""
+        return f"TRY_CAST({row}.{level_field} AS BIGINT) = {int(level)}"
+
     def name_at_own_level(row: str, spec: dict) -> str:
         """A provider's name is checked only on rows of its own level (as OCHA's HAPI does)."""
         if not spec["name"]:
             return "NULL::VARCHAR"
-        return f"CASE WHEN TRY_CAST({row}.{level_field} AS BIGINT) = {int(spec['level'])} THEN {row}.{q(spec['name'])} END"
+        return f"CASE WHEN {at_level(row, spec['level'])} THEN {row}.{q(spec['name'])} END"
 
     def parent_of(row: str, spec: dict) -> str:
         return f"{row}.{q(spec['parent'])}" if spec["parent"] else "NULL::VARCHAR"
@@ -204,7 +208,7 @@ def run(ctx: Context) -> None:
     drop = [q(s["provider"]) for s in specs if s["provider"] and s["provider"] in present]
     hier = [(i, s) for i, s in enumerate(specs) if s["hierarchy"]]
     place = "coalesce(" + ", ".join(
-        [f"CASE WHEN TRY_CAST(s.{level_field} AS BIGINT) = {int(s['level'])} THEN {s['resolved']} END" for _, s in hier]
+        [f"CASE WHEN {at_level('s', s['level'])} THEN {s['resolved']} END" for _, s in hier]
         + [iso3]) + ")"
     view = f"{t}_places"
     eng.execute(

@@ -501,13 +501,14 @@ class ImportJob:
             if self.files and self.files != self.logged:
                 store.execute("UPDATE imports SET files = ?, sha256 = ? WHERE import_id = ?",
                               [", ".join(f.name for f in self.files), combined_sha256(self.files), self.import_id])
+            moved_on = bool(late) or generation(store) != self.checked  # the store changed since the checks
             if not self.files:
                 result.status = "unchanged"
                 result.previous_import = max(self.known[self.hashes[n]] for n in result.skipped)
-            elif not self.update and (late or generation(store) != self.checked):
+            elif not self.update and moved_on:
                 ctx.store_keys = records.current_keys(store, eng, self.form_id)
                 self._step(lambda: unique_key.store_duplicates(ctx))
-            if self.files and self.report.ok and generation(store) != self.checked:
+            if self.files and self.report.ok and moved_on:
                 self._step(lambda: self.importer.check_again(ctx))
             if self.files and self.report.ok:
                 self._write_records(eng)

@@ -57,12 +57,12 @@ class QuestionnaireImporter(XlsformDataImporter):
     def check_again(self, ctx: Context) -> None:
         """Under the load lock, which the workflow's transitions take too: a questionnaire submitted since the
         checks refuses the answers saved for it meanwhile (an autosave racing the Submit button)."""
+        from passage.packs.institutional.workflow import frozen_states
+
         store = ctx.extra.get("store")
         if store is None or "office" not in ctx.columns() or not store.table_exists("questionnaire_states"):
             return
-        rows = store.query("SELECT office_code, year, state FROM questionnaire_states WHERE state IN "
-                           f"({', '.join('?' for _ in FROZEN)})", list(FROZEN))
-        self._flag_frozen(ctx, {(o, int(y)): s for o, y, s in rows})
+        self._flag_frozen(ctx, frozen_states(store))
 
     @staticmethod
     def _flag_frozen(ctx: Context, frozen: dict[tuple[str, int], str]) -> None:

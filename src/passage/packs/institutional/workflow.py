@@ -393,7 +393,8 @@ def record_states(store: Store, year: int, wanted: dict[str, str], *, user: str 
 
 # ---- answers ----------------------------------------------------------------------------------------------
 
-def _frozen_snapshot(store: Store) -> dict[tuple[str, int], str]:
+def frozen_states(store: Store) -> dict[tuple[str, int], str]:
+    """(office, year) -> state, for the questionnaires whose answers may no longer change."""
     rows = store.query("SELECT office_code, year, state FROM questionnaire_states WHERE state IN (?, ?, ?)",
                        list(FROZEN))
     return {(o, int(y)): s for o, y, s in rows}
@@ -413,7 +414,7 @@ def import_answers(store: Store, paths: Iterable[Path], *, principal: Principal 
     from passage.packs.institutional.importer import LOCKED_STATES
 
     scopes = None if principal is None else import_scopes(principal)
-    token = LOCKED_STATES.set(_frozen_snapshot(store))
+    token = LOCKED_STATES.set(frozen_states(store))
     try:
         return import_files(store, "questionnaire", [Path(p) for p in paths], update=update,
                             user=principal.user_name if principal else user, scopes=scopes, progress=progress)
